@@ -1,0 +1,36 @@
+package schema
+
+// State is one consistent view of everything glb serves, assembled from
+// etcd at one revision. A State is immutable once built: consumers share it
+// and the pointers in it across goroutines and must not modify them.
+type State struct {
+	Revision int64                   // etcd revision this state reflects
+	Regions  map[string]*RegionState // by region id
+	Zones    map[string]*ZoneState   // by zone name (lower case, no trailing dot)
+	Rejected []Rejection             // keys whose current value is refused, sorted by key
+}
+
+// RegionState is a region's document with its weight.
+type RegionState struct {
+	ID     string
+	Region *Region
+	Weight int // 0..MaxWeight; DefaultWeight when the weight key is absent
+}
+
+// ZoneState is a zone's document with its names and static records.
+type ZoneState struct {
+	Name    string                        // the zone, e.g. "gslb.example.test"
+	Zone    *Zone                         // its document
+	Serial  uint32                        // SOA serial: Zone.SOA.Serial or the highest mod revision of its keys
+	Names   map[string]*Name              // GSLB names by label ("@" for the apex)
+	Records map[string]map[string]*Record // static records by label, then type
+}
+
+// Rejection records why the current value of a key is refused.
+type Rejection struct {
+	Key         string // the full etcd key
+	Kind        Kind
+	Reason      string
+	ModRevision int64 // mod revision of the refused value
+	InForce     bool  // an earlier good value of the key is still served
+}
