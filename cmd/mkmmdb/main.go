@@ -1,0 +1,91 @@
+// Command mkmmdb writes the small GeoIP2-City-format databases that glb's
+// tests and benchmarks read, so no test ever needs a downloaded database.
+//
+// From the CSV fixture (the checked-in testdata/geoip/glb-test-city.mmdb):
+//
+//	go run ./cmd/mkmmdb -in testdata/geoip/networks.csv -out testdata/geoip/glb-test-city.mmdb
+//
+// A large random database for benchmarks (never checked in):
+//
+//	go run ./cmd/mkmmdb -random 1000000 -seed 1 -out /tmp/glb-random-city.mmdb
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mkmmdb:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the flags and writes the database. It is split from main so
+// that the whole command, including flag handling, stays testable.
+func run(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mkmmdb", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("in", "", "CSV of networks (network,country,continent,subdivision,city,lat,lon)")
+	out := fs.String("out", "", "path of the .mmdb file to write")
+	random := fs.Int("random", 0, "instead of -in, generate this many random non-overlapping networks")
+	seed := fs.Uint64("seed", 1, "random seed for -random; the same seed gives the same bytes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("-out is required")
+	}
+	if (*in == "") == (*random == 0) {
+		return errors.New("exactly one of -in and -random is required")
+	}
+
+	// Write to a temporary file in the target's directory and rename it, so
+	// a reader that reloads the output path never maps a half-written file.
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".mkmmdb-*")
+	if err != nil {
+		return fmt.Errorf("create temporary output for %q: %w", *out, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+
+	bw := bufio.NewWriter(tmp)
+	if *random > 0 {
+		err = buildRandom(*random, *seed, bw)
+	} else {
+		err = buildFromFile(*in, bw)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %q: %w", *out, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("chmod %q: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("rename %q to %q: %w", tmp.Name(), *out, err)
+	}
+	return nil
+}
+
+func buildFromFile(path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open csv %q: %w", path, err)
+	}
+	defer f.Close()
+	if err := build(f, w); err != nil {
+		return fmt.Errorf("build from csv %q: %w", path, err)
+	}
+	return nil
+}

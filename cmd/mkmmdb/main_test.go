@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	csvPath  = "../../testdata/geoip/networks.csv"
+	mmdbPath = "../../testdata/geoip/glb-test-city.mmdb"
+)
+
+// TestCheckedInDatabaseIsCurrent keeps the CSV and the checked-in database
+// from drifting apart: edit the CSV, then regenerate with the command below.
+func TestCheckedInDatabaseIsCurrent(t *testing.T) {
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got bytes.Buffer
+	if err := build(f, &got); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(mmdbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("%s (%d bytes) is not what %s builds (%d bytes); regenerate it with\n"+
+			"\tgo run ./cmd/mkmmdb -in testdata/geoip/networks.csv -out testdata/geoip/glb-test-city.mmdb",
+			mmdbPath, len(want), csvPath, got.Len())
+	}
+}
+
+func TestRun(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.mmdb")
+	if err := run([]string{"-in", csvPath, "-out", out}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(mmdbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("run -in/-out wrote different bytes than the checked-in database")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
+		t.Errorf("output directory has %d entries, want only the output (temporary file left behind?)", len(entries))
+	}
+}
+
+func TestRunFlagErrors(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.mmdb")
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"no out", []string{"-in", csvPath}},
+		{"neither mode", []string{"-out", out}},
+		{"both modes", []string{"-in", csvPath, "-random", "10", "-out", out}},
+		{"missing csv", []string{"-in", "does-not-exist.csv", "-out", out}},
+		{"unknown flag", []string{"-bogus"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := run(tc.args, io.Discard); err == nil {
+				t.Error("run succeeded, want error")
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("output written despite the error")
+			}
+		})
+	}
+}
+
+func TestBuildRejectsBadCSV(t *testing.T) {
+	const header = "network,country,continent,subdivision,city,lat,lon\n"
+	tests := []struct {
+		name, csv, wantErr string
+	}{
+		{"wrong header", "net,country,continent,subdivision,city,lat,lon\n", "header"},
+		{"swapped columns", "network,country,continent,subdivision,city,lon,lat\n", "header"},
+		{"bad network", header + "81.2.69.0/33,GB,EU,ENG,London,51.5,-0.1\n", "line 2"},
+		{"host bits", header + "81.2.69.1/24,GB,EU,ENG,London,51.5,-0.1\n", "host bits"},
+		{"bad latitude", header + "81.2.69.0/24,GB,EU,ENG,London,91,-0.1\n", "latitude"},
+		{"bad longitude", header + "81.2.69.0/24,GB,EU,ENG,London,51.5,x\n", "longitude"},
+		{"one coordinate", header + "81.2.69.0/24,GB,EU,ENG,London,51.5,\n", "longitude"},
+		{"duplicate", header + "81.2.69.0/24,GB,EU,,,,\n81.2.69.0/24,GB,EU,,,,\n", "duplicate"},
+		{"short row", header + "81.2.69.0/24,GB\n", "csv"},
+		{"reserved network", header + "10.0.0.0/8,GB,EU,,,,\n", "10.0.0.0/8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := build(strings.NewReader(tc.csv), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("build = %v, want error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestBuildRandomIsDeterministic(t *testing.T) {
+	gen := func(seed uint64) []byte {
+		t.Helper()
+		var b bytes.Buffer
+		if err := buildRandom(2000, seed, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	a, b, c := gen(7), gen(7), gen(8)
+	if !bytes.Equal(a, b) {
+		t.Error("same seed gave different bytes")
+	}
+	if bytes.Equal(a, c) {
+		t.Error("different seeds gave the same bytes")
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+)
+
+// locationPool caps how many distinct records a random database has. Real
+// City databases have ~100k distinct records over millions of networks;
+// sharing records keeps both the data section and the writer's memory
+// realistic instead of one record per network.
+const locationPool = 50_000
+
+// buildRandom writes a City database of n random, non-overlapping networks:
+// half IPv4 /24s and half IPv6 /32s inside 2000::/3. It exists for
+// benchmarks against a realistically deep tree; the output is a function of
+// (n, seed) only.
+func buildRandom(n int, seed uint64, w io.Writer) error {
+	if n <= 0 {
+		return fmt.Errorf("random network count %d is not positive", n)
+	}
+	// The IPv4 half must fit in the 2^24 distinct /24s.
+	if n/2 > 1<<23 {
+		return fmt.Errorf("random network count %d is too large (max %d)", n, 1<<24)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x676c62)) // "glb": fixed second word, so -seed alone decides the output
+	pool := make([]row, min(n, locationPool))
+	for i := range pool {
+		pool[i] = randomRow(rng)
+	}
+
+	// Reserved networks are allowed so that any random /24 can be inserted;
+	// overlap is avoided by drawing distinct /24s and /32s, which never nest.
+	tree, err := newTree(fmt.Sprintf("glb random City database, %d networks, seed %d", n, seed), true)
+	if err != nil {
+		return fmt.Errorf("create mmdb tree: %w", err)
+	}
+	seen := make(map[netip.Prefix]bool, n)
+	for i := 0; i < n; {
+		var p netip.Prefix
+		v4 := i%2 == 0
+		key := rng.Uint32()
+		if v4 {
+			key &^= 0xff // a /24
+			p = netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(key >> 24), byte(key >> 16), byte(key >> 8), 0}), 24)
+		} else {
+			key = key>>3 | 0x2000_0000 // the top 32 bits of an address in 2000::/3
+			hi := uint16(key >> 16)
+			// 2001::/16 and 2002::/16 hold mmdbwriter's IPv4 aliases (Teredo
+			// and 6to4); inserting into an alias is an error.
+			if hi == 0x2001 || hi == 0x2002 {
+				continue
+			}
+			var a [16]byte
+			a[0], a[1], a[2], a[3] = byte(key>>24), byte(key>>16), byte(key>>8), byte(key)
+			p = netip.PrefixFrom(netip.AddrFrom16(a), 32)
+		}
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		r := pool[rng.IntN(len(pool))]
+		r.network = p
+		if err := tree.Insert(ipNet(p), r.record()); err != nil {
+			return fmt.Errorf("insert network %s: %w", p, err)
+		}
+		i++
+	}
+	if _, err := tree.WriteTo(w); err != nil {
+		return fmt.Errorf("write mmdb: %w", err)
+	}
+	return nil
+}
+
+// randomRow draws a location between 60°S and 70°N (where the users are)
+// with a country and continent from a small fixed set.
+func randomRow(rng *rand.Rand) row {
+	cc := [...][2]string{
+		{"AU", "OC"}, {"BR", "SA"}, {"CN", "AS"}, {"DE", "EU"}, {"GB", "EU"},
+		{"JP", "AS"}, {"SG", "AS"}, {"US", "NA"}, {"ZA", "AF"}, {"SE", "EU"},
+	}
+	c := cc[rng.IntN(len(cc))]
+	return row{
+		country:   c[0],
+		continent: c[1],
+		city:      fmt.Sprintf("City %d", rng.IntN(1_000_000)),
+		hasCoords: true,
+		lat:       -60 + rng.Float64()*130,
+		lon:       -180 + rng.Float64()*360,
+	}
+}

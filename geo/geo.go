@@ -1,0 +1,165 @@
+// Package geo maps client addresses to locations using a MaxMind-format
+// City database (GeoIP2/GeoLite2 City, DB-IP City Lite, or glb's generated
+// test databases). It is the only package in glb that reads .mmdb files.
+//
+// Lookups sit on the DNS query path, so a DB holds its reader in an
+// atomic.Pointer: Lookup takes no lock and does no I/O, and Reload builds and
+// validates a new reader off the path, then swaps it in.
+package geo
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// ErrNotCity is returned (wrapped) by Open and Reload when the file is a
+// valid MaxMind DB but not a City database, so it has no coordinates to
+// rank regions by.
+var ErrNotCity = errors.New("geo: not a City database")
+
+// ErrClosed is returned by Reload after Close.
+var ErrClosed = errors.New("geo: database closed")
+
+// Location is what glb needs to know about a client.
+type Location struct {
+	Lat, Lon    float64 // degrees
+	Country     string  // ISO 3166-1 alpha-2, upper case, "" if unknown
+	Continent   string  // two-letter continent code (EU, NA, SA, AS, AF, OC, AN), "" if unknown
+	Subdivision string  // ISO code of the first subdivision, "" if unknown
+}
+
+// DB is a City database opened from a file. It is safe for concurrent use:
+// any number of Lookups may run while one goroutine calls Reload.
+//
+// Retired readers are never closed explicitly. Reload only swaps the pointer;
+// a Lookup that loaded the old reader just before the swap keeps it
+// reachable, and maxminddb-golang (v2, Open) registers a runtime cleanup that
+// unmaps the file once the Reader is unreachable. The garbage collector thus
+// tracks exactly when the last Lookup is done, which no grace timer can
+// promise, and the Lookup path needs no lock or reference count. The cost is
+// that an old mapping lives until the next GC cycles after its last use: a
+// few tens of MB of page cache for a while after a reload.
+type DB struct {
+	path    string
+	reader  atomic.Pointer[maxminddb.Reader] // nil after Close
+	records sync.Pool
+}
+
+// Open memory-maps the City database at path and checks that it is usable:
+// the file exists, its metadata and search tree are well formed, and its
+// database_type contains "City" (GeoIP2-City, GeoLite2-City,
+// DBIP-City-Lite, GLB-Test-City, ...). Errors name the path.
+func Open(path string) (*DB, error) {
+	r, err := openReader("open", path)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{path: path}
+	d.records.New = func() any { return new(record) }
+	d.reader.Store(r)
+	return d, nil
+}
+
+// openReader opens and validates one reader; Open and Reload share it so a
+// reload applies exactly the checks the first open did. op ("open" or
+// "reload") leads the error text.
+func openReader(op, path string) (*maxminddb.Reader, error) {
+	r, err := maxminddb.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s geoip db %q: %w", op, path, err)
+	}
+	if err := validate(r); err != nil {
+		_ = r.Close() // never published, so nothing can be reading it
+		return nil, fmt.Errorf("%s geoip db %q: %w", op, path, err)
+	}
+	return r, nil
+}
+
+// validate rejects databases glb cannot use. maxminddb.Open reads only the
+// metadata, so a file cut short or damaged inside the tree or data section
+// would otherwise open cleanly and fail later on the query path; Verify
+// walks the whole file once, off the query path, to catch that here
+// (about 0.5 s for a 57 MB database).
+func validate(r *maxminddb.Reader) error {
+	t := r.Metadata.DatabaseType
+	// Substring, not an allow-list: vendors add City variants
+	// (GeoIP2-City-Europe, DBIP-City-Lite, ...) and all share the schema.
+	if !strings.Contains(t, "City") {
+		return fmt.Errorf("database type %q: %w", t, ErrNotCity)
+	}
+	if r.Metadata.IPVersion != 6 {
+		// An IPv4-only tree cannot place IPv6 clients (maxminddb returns an
+		// error for them); every City database published today is an IPv6
+		// tree with IPv4 aliases.
+		return fmt.Errorf("database type %q has ip_version %d, want 6: %w", t, r.Metadata.IPVersion, ErrNotCity)
+	}
+	if err := r.Verify(); err != nil {
+		return fmt.Errorf("verify database: %w", err)
+	}
+	return nil
+}
+
+// Path returns the file the DB was opened from and reloads from.
+func (d *DB) Path() string { return d.path }
+
+// Reload opens the file at Path again and, if it passes the same checks as
+// Open, swaps it in. On error the current reader stays in service, so a bad
+// or half-copied file never takes lookups down.
+//
+// Install a new database by writing it elsewhere and renaming it over Path
+// (as geoipupdate does). Rewriting the file in place changes the bytes under
+// the current mapping, and truncating it makes lookups fault.
+func (d *DB) Reload() error {
+	if d.reader.Load() == nil {
+		return fmt.Errorf("reload geoip db %q: %w", d.path, ErrClosed)
+	}
+	r, err := openReader("reload", d.path)
+	if err != nil {
+		return err
+	}
+	// CompareAndSwap rather than Store so that a Close racing with this
+	// Reload wins: the new reader is dropped instead of resurrecting the DB.
+	// The loop only repeats when another Reload swapped in between.
+	for {
+		old := d.reader.Load()
+		if old == nil {
+			_ = r.Close() // never published
+			return fmt.Errorf("reload geoip db %q: %w", d.path, ErrClosed)
+		}
+		if d.reader.CompareAndSwap(old, r) {
+			break
+		}
+	}
+	// The old reader is deliberately not closed; see the DB doc comment.
+	return nil
+}
+
+// BuildTime returns the build_epoch from the current database's metadata,
+// the zero Time after Close.
+func (d *DB) BuildTime() time.Time {
+	r := d.reader.Load()
+	if r == nil {
+		return time.Time{}
+	}
+	return r.Metadata.BuildTime()
+}
+
+// Close unmaps the current database. Unlike Reload, it unmaps at once, so it
+// must not run concurrently with Lookup; call it after the server has
+// stopped. Lookups after Close report nothing found. Close is idempotent.
+func (d *DB) Close() error {
+	r := d.reader.Swap(nil)
+	if r == nil {
+		return nil
+	}
+	if err := r.Close(); err != nil {
+		return fmt.Errorf("close geoip db %q: %w", d.path, err)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package geo
+
+import (
+	"math"
+	"net/netip"
+)
+
+// record is the slice of a GeoIP2 City record that glb uses. Decoding into
+// it rather than geoip2.City skips the localized name maps, which are most
+// of a record's bytes and would be nearly all of the allocations per query.
+// Records are pooled per DB: the decoder takes an interface, so a record on
+// the stack would escape and cost an allocation per query, and a pooled one
+// keeps its Subdivisions backing array across decodes.
+type record struct {
+	Location struct {
+		// NaN until decoded: the decoder leaves absent keys untouched, and
+		// 0,0 is a real place (in the Gulf of Guinea), so zero cannot mean
+		// "no coordinates".
+		Latitude  float64 `maxminddb:"latitude"`
+		Longitude float64 `maxminddb:"longitude"`
+	} `maxminddb:"location"`
+	Country struct {
+		ISOCode string `maxminddb:"iso_code"`
+	} `maxminddb:"country"`
+	Continent struct {
+		Code string `maxminddb:"code"`
+	} `maxminddb:"continent"`
+	Subdivisions []subdivision `maxminddb:"subdivisions"`
+}
+
+type subdivision struct {
+	ISOCode string `maxminddb:"iso_code"`
+}
+
+// Lookup returns the location of ip, the network of the database entry that
+// decided the answer, and whether that entry has coordinates.
+//
+// The network is valid for every valid ip, found or not: when nothing
+// matched it is the empty part of the tree the search ended in, so it can
+// serve as the ECS scope of a non-geo answer too. IPv4 addresses, including
+// IPv4-mapped IPv6 ones, get IPv4 networks. found is false when the entry
+// has no coordinates; loc then still carries whatever country, continent
+// and subdivision the entry has, with Lat and Lon zero. An invalid ip gives
+// a zero Location, the zero Prefix and false.
+func (d *DB) Lookup(ip netip.Addr) (loc Location, network netip.Prefix, found bool) {
+	if !ip.IsValid() {
+		return Location{}, netip.Prefix{}, false
+	}
+	// ::ffff:a.b.c.d would otherwise be reported as a ::ffff:0:0/96-based
+	// prefix, which an ECS reply for an IPv4 client must not carry.
+	ip = ip.Unmap().WithZone("")
+	r := d.reader.Load()
+	if r == nil {
+		return Location{}, wholeFamily(ip), false
+	}
+	res := r.Lookup(ip)
+	network = res.Prefix()
+	if !network.IsValid() || network.Addr().Is4() != ip.Is4() {
+		// A tree with no IPv4 subtree ends above ::/96; then nothing in the
+		// IPv4 space has data and the whole family is the honest scope.
+		network = wholeFamily(ip)
+	}
+	if !res.Found() {
+		return Location{}, network, false
+	}
+	rec := d.records.Get().(*record)
+	defer d.records.Put(rec)
+	*rec = record{Subdivisions: rec.Subdivisions[:0]}
+	rec.Location.Latitude, rec.Location.Longitude = math.NaN(), math.NaN()
+	// A record that does not decode is treated as unknown: the query path
+	// answers from its fallback rather than failing. Open's Verify makes
+	// this unreachable for the files we accept.
+	if err := res.Decode(rec); err != nil {
+		return Location{}, network, false
+	}
+	loc = Location{
+		Lat:       rec.Location.Latitude,
+		Lon:       rec.Location.Longitude,
+		Country:   rec.Country.ISOCode,
+		Continent: rec.Continent.Code,
+	}
+	if len(rec.Subdivisions) > 0 {
+		loc.Subdivision = rec.Subdivisions[0].ISOCode
+	}
+	found = !math.IsNaN(loc.Lat) && !math.IsNaN(loc.Lon)
+	if !found {
+		loc.Lat, loc.Lon = 0, 0
+	}
+	return loc, network, found
+}
+
+// wholeFamily is 0.0.0.0/0 or ::/0, matching ip's family.
+func wholeFamily(ip netip.Addr) netip.Prefix {
+	p, _ := ip.Prefix(0)
+	return p
+}
