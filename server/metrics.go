@@ -1,0 +1,93 @@
+package server
+
+import (
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics are the server's Prometheus metrics. Labels are bounded: zones and
+// names come from the configuration, qtype from a fixed list, and a client's
+// address never becomes a label.
+type Metrics struct {
+	queries      *prometheus.CounterVec
+	answers      *prometheus.CounterVec
+	drained      *prometheus.CounterVec
+	panics       prometheus.Counter
+	duration     prometheus.Histogram
+	snapRevision prometheus.Gauge
+	snapTime     prometheus.Gauge
+	snapBuilds   prometheus.Counter
+	snapWarnings prometheus.Counter
+}
+
+// NewMetrics registers the server's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		queries: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "dns", Name: "queries_total",
+			Help: "DNS queries answered, by zone (\"none\" when not ours), query type, response code and transport.",
+		}, []string{"zone", "qtype", "rcode", "transport"}),
+		answers: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "dns", Name: "answers_total",
+			Help: "GSLB answers given, by zone, name and the region chosen.",
+		}, []string{"zone", "name", "region"}),
+		drained: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "dns", Name: "all_drained_total",
+			Help: "Queries answered NODATA because every region of the name has weight 0.",
+		}, []string{"zone", "name"}),
+		panics: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "dns", Name: "panics_total",
+			Help: "Queries whose handling panicked; each was answered SERVFAIL.",
+		}),
+		duration: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "glb", Subsystem: "dns", Name: "request_duration_seconds",
+			Help:    "Time from a parsed query to its reply being written.",
+			Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
+		}),
+		snapRevision: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "glb", Subsystem: "server", Name: "snapshot_revision",
+			Help: "etcd revision of the snapshot being served.",
+		}),
+		snapTime: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "glb", Subsystem: "server", Name: "snapshot_timestamp_seconds",
+			Help: "Unix time at which the snapshot being served was swapped in.",
+		}),
+		snapBuilds: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "server", Name: "snapshot_builds_total",
+			Help: "Snapshots built and swapped in.",
+		}),
+		snapWarnings: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "server", Name: "snapshot_warnings_total",
+			Help: "Records left out of a snapshot because they could not be built.",
+		}),
+	}
+}
+
+// qtypeLabels keeps the qtype label bounded: anything else is "other".
+var qtypeLabels = func() map[uint16]string {
+	m := map[uint16]string{}
+	for _, t := range []uint16{
+		dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeSOA, dns.TypeNS, dns.TypeMX, dns.TypeTXT,
+		dns.TypeSRV, dns.TypeCAA, dns.TypePTR, dns.TypeANY, dns.TypeHTTPS, dns.TypeSVCB,
+		dns.TypeDS, dns.TypeDNSKEY, dns.TypeAXFR, dns.TypeIXFR,
+	} {
+		m[t] = dns.TypeToString[t]
+	}
+	return m
+}()
+
+func qtypeLabel(t uint16) string {
+	if s, ok := qtypeLabels[t]; ok {
+		return s
+	}
+	return "other"
+}
+
+func rcodeLabel(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return "other"
+}

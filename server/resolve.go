@@ -1,0 +1,125 @@
+package server
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// maxCNAMEChain bounds how many CNAMEs inside our zones one answer follows,
+// so a loop configured by mistake costs a few lookups, not a hang.
+const maxCNAMEChain = 8
+
+// resolve fills m's sections for qname/qtype in zone z and returns the ECS
+// scope of the answer. CNAMEs are followed while their targets stay in zones
+// of this snapshot; the rcode is that of the last name (RFC 6604).
+func (h *Handler) resolve(m *dns.Msg, snap *Snapshot, z *zone, qname string, qtype uint16, client netip.Addr) int {
+	name := qname
+	for range maxCNAMEChain {
+		n := z.nodes[name]
+		if n == nil {
+			m.Rcode = dns.RcodeNameError
+			m.Ns = append(m.Ns, z.negSOA)
+			return 0
+		}
+		if n.cname != nil && qtype != dns.TypeCNAME {
+			m.Answer = append(m.Answer, n.cname)
+			target := strings.ToLower(n.cname.Target)
+			next := snap.match(target)
+			if next == nil {
+				return 0 // out of our zones: the resolver follows it
+			}
+			z, name = next, target
+			continue
+		}
+		return h.answerNode(m, z, n, qtype, client)
+	}
+	return 0
+}
+
+// answerNode answers from an existing node: GSLB addresses, static data, or
+// NODATA with the SOA.
+func (h *Handler) answerNode(m *dns.Msg, z *zone, n *node, qtype uint16, client netip.Addr) int {
+	if n.gslb != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
+		return h.answerGSLB(m, z, n.gslb, qtype, client)
+	}
+	if qtype == dns.TypeCNAME && n.cname != nil {
+		m.Answer = append(m.Answer, n.cname)
+		return 0
+	}
+	if qtype == dns.TypeANY {
+		// RFC 8482: a minimal answer instead of everything we have.
+		m.Answer = append(m.Answer, &dns.HINFO{Hdr: hdr(ownerOf(m), dns.TypeHINFO, z.negSOA.Hdr.Ttl), Cpu: "RFC8482"})
+		return 0
+	}
+	rrs := n.rrsets[qtype]
+	if len(rrs) == 0 {
+		m.Ns = append(m.Ns, z.negSOA)
+		return 0
+	}
+	m.Answer = append(m.Answer, rrs...)
+	if qtype == dns.TypeNS {
+		m.Extra = append(m.Extra, z.glue(rrs)...)
+	}
+	return 0
+}
+
+// answerGSLB selects a region and answers with up to `answers` of its
+// addresses, starting at a random one so that load spreads across a
+// region's load balancers.
+func (h *Handler) answerGSLB(m *dns.Msg, z *zone, g *gslbName, qtype uint16, client netip.Addr) int {
+	loc, network, found := h.geo.Lookup(client)
+	out := g.selectRegion(qtype, loc, found, h.intn)
+	if out.region == nil {
+		if out.drained {
+			h.metrics.drained.WithLabelValues(z.label, g.label).Inc()
+		}
+		m.Ns = append(m.Ns, z.negSOA)
+		return 0
+	}
+	rrs := out.region.addrs(qtype)
+	off := 0
+	if len(rrs) > 1 {
+		off = h.intn(len(rrs))
+	}
+	for i := range min(g.answers, len(rrs)) {
+		m.Answer = append(m.Answer, rrs[(off+i)%len(rrs)])
+	}
+	h.metrics.answers.WithLabelValues(z.label, g.label, out.region.id).Inc()
+	return scopeBits(out.byClient, network)
+}
+
+// scopeBits is the width of the network a client-dependent decision was made
+// for, 0 for a decision that holds for every client; clientSubnet.scopeFor
+// caps it by the source prefix.
+func scopeBits(byClient bool, network netip.Prefix) int {
+	if !byClient || !network.IsValid() {
+		return 0
+	}
+	return network.Bits()
+}
+
+// ownerOf returns the name the last answer record should carry: the target
+// of the last CNAME, or the question name.
+func ownerOf(m *dns.Msg) string {
+	for i := len(m.Answer) - 1; i >= 0; i-- {
+		if c, ok := m.Answer[i].(*dns.CNAME); ok {
+			return c.Target
+		}
+	}
+	return strings.ToLower(m.Question[0].Name)
+}
+
+// glue returns the addresses of in-zone name servers among the NS records.
+func (z *zone) glue(ns []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range ns {
+		host := rr.(*dns.NS).Ns
+		if n := z.nodes[host]; n != nil {
+			out = append(out, n.rrsets[dns.TypeA]...)
+			out = append(out, n.rrsets[dns.TypeAAAA]...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Server runs the UDP and TCP DNS listeners on one address.
+type Server struct {
+	addr    string
+	handler dns.Handler
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	udp, tcp *dns.Server
+	udpAddr  net.Addr
+	tcpAddr  net.Addr
+	ready    chan struct{}
+}
+
+// ShutdownTimeout bounds how long Run waits for in-flight queries and TCP
+// connections after its context is cancelled.
+const ShutdownTimeout = 5 * time.Second
+
+// tcpIdleTimeout closes TCP connections that send nothing for this long.
+const tcpIdleTimeout = 10 * time.Second
+
+// NewServer returns a Server that will listen on addr ("host:port"; port 0
+// picks a free port, the same for UDP and TCP when possible).
+func NewServer(addr string, h dns.Handler, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{addr: addr, handler: h, log: log.With("component", "dns"), ready: make(chan struct{})}
+}
+
+// Ready is closed once both listeners are bound.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addrs returns the bound UDP and TCP addresses; valid after Ready.
+func (s *Server) Addrs() (udp, tcp net.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.udpAddr, s.tcpAddr
+}
+
+// Run binds both listeners and serves until ctx is cancelled, then shuts
+// down gracefully: no new queries are read, and in-flight ones finish within
+// ShutdownTimeout. A listener that fails ends Run with its error.
+func (s *Server) Run(ctx context.Context) error {
+	pc, ln, err := listen(s.addr)
+	if err != nil {
+		return err
+	}
+	udp := &dns.Server{PacketConn: pc, Handler: s.handler, UDPSize: 4096} // read buffer: room for big EDNS options
+	tcp := &dns.Server{Listener: ln, Handler: s.handler, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}
+	s.mu.Lock()
+	s.udp, s.tcp, s.udpAddr, s.tcpAddr = udp, tcp, pc.LocalAddr(), ln.Addr()
+	s.mu.Unlock()
+
+	errc := make(chan error, 2)
+	var started sync.WaitGroup
+	started.Add(2)
+	for _, srv := range []*dns.Server{udp, tcp} {
+		srv.NotifyStartedFunc = started.Done
+		go func() { errc <- srv.ActivateAndServe() }()
+	}
+	go func() { started.Wait(); close(s.ready) }()
+	s.log.Info("dns listening", "udp", pc.LocalAddr().String(), "tcp", ln.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("dns server on %s: %w", s.addr, err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	serr := errors.Join(udp.ShutdownContext(sctx), tcp.ShutdownContext(sctx))
+	if err == nil && serr != nil && !errors.Is(serr, context.DeadlineExceeded) {
+		return fmt.Errorf("shut down dns server: %w", serr)
+	}
+	return err
+}
+
+// listen binds UDP and TCP on the same address. With port 0 the kernel picks
+// the UDP port and TCP is bound to the same number, retrying a few times in
+// the rare case it is taken for TCP.
+func listen(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dns address %q: %w", addr, err)
+	}
+	for attempt := 0; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if port != "0" || attempt == 10 {
+			return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, err)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// Snapshot is everything the query path reads, built once per configuration
+// change and never modified afterwards. The RRs in it are shared by every
+// reply that uses them: code that needs a different owner or TTL copies them.
+type Snapshot struct {
+	Revision int64
+	zones    map[string]*zone // by origin, lower case with the trailing dot
+}
+
+// zone is one served zone with its records pre-built.
+type zone struct {
+	name   string // origin, e.g. "gslb.example.test."
+	label  string // metric label: the zone without the trailing dot
+	soa    *dns.SOA
+	negSOA *dns.SOA // the SOA for negative answers: TTL = min(SOA TTL, minimum), RFC 2308
+	nodes  map[string]*node
+}
+
+// node is one owner name in a zone. Empty non-terminals exist as nodes with
+// no data, so that they answer NODATA rather than NXDOMAIN (RFC 8020).
+type node struct {
+	rrsets map[uint16][]dns.RR // static data by type, including apex SOA/NS and NS glue
+	cname  *dns.CNAME
+	gslb   *gslbName // answers A and AAAA when set
+}
+
+// gslbName is a GSLB name with its candidate regions in listed order.
+type gslbName struct {
+	label   string // name relative to the zone, for metrics and logs
+	ttl     uint32
+	answers int
+	regions []*regionAnswer
+}
+
+// regionAnswer is one region as seen from one name: its position and weight,
+// and its addresses as ready-made RRs owned by the name.
+type regionAnswer struct {
+	id       string
+	lat, lon float64
+	weight   int
+	a, aaaa  []dns.RR
+}
+
+// Build turns a validated State into a Snapshot. The State was checked key by
+// key already; problems found here (a record the DNS library will not build)
+// leave that record out and are returned as warnings, never as a failure of
+// the whole snapshot.
+func Build(st *schema.State) (*Snapshot, []error) {
+	s := &Snapshot{Revision: st.Revision, zones: make(map[string]*zone, len(st.Zones))}
+	var warns []error
+	for _, zs := range st.Zones {
+		z, w := buildZone(zs, st.Regions)
+		warns = append(warns, w...)
+		s.zones[z.name] = z
+	}
+	return s, warns
+}
+
+func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState) (*zone, []error) {
+	origin := zs.Name + "."
+	t := zs.Zone.SOA.WithDefaults()
+	z := &zone{name: origin, label: zs.Name, nodes: map[string]*node{}}
+	var warns []error
+
+	var ns []dns.RR
+	for i, n := range zs.Zone.NS {
+		host := dns.Fqdn(strings.ToLower(n.Name))
+		ns = append(ns, &dns.NS{Hdr: hdr(origin, dns.TypeNS, t.TTL), Ns: host})
+		for _, a := range n.Addrs {
+			z.node(host, origin).add(addrRR(host, a, t.TTL))
+		}
+		if i == 0 {
+			z.soa = &dns.SOA{
+				Hdr: hdr(origin, dns.TypeSOA, t.TTL), Ns: host, Mbox: contact(zs),
+				Serial: zs.Serial, Refresh: t.Refresh, Retry: t.Retry, Expire: t.Expire, Minttl: t.Minimum,
+			}
+		}
+	}
+	neg := *z.soa
+	neg.Hdr.Ttl = min(t.TTL, t.Minimum)
+	z.negSOA = &neg
+	apex := z.node(origin, origin)
+	apex.rrsets[dns.TypeSOA] = []dns.RR{z.soa}
+	apex.rrsets[dns.TypeNS] = ns
+
+	for label, types := range zs.Records {
+		owner := schema.Owner(zs.Name, label)
+		n := z.node(owner, origin)
+		for typ, rec := range types {
+			ttl := rec.TTL
+			if ttl == 0 {
+				ttl = schema.DefaultRecordTTL
+			}
+			rrs, err := staticRRs(owner, typ, ttl, rec.Values)
+			if err != nil {
+				warns = append(warns, fmt.Errorf("record %s %s: %w", owner, typ, err))
+				continue
+			}
+			if typ == "CNAME" {
+				n.cname = rrs[0].(*dns.CNAME)
+				continue
+			}
+			// Static records replace glue of the same type at an NS name.
+			n.rrsets[dns.StringToType[typ]] = rrs
+		}
+	}
+
+	for label, nm := range zs.Names {
+		owner := schema.Owner(zs.Name, label)
+		z.node(owner, origin).gslb = buildName(label, owner, nm, zs.Zone.TTL, regions)
+	}
+	return z, warns
+}
+
+// node returns the node for owner, creating it and any empty non-terminals
+// between it and the origin.
+func (z *zone) node(owner, origin string) *node {
+	n := z.nodes[owner]
+	if n != nil {
+		return n
+	}
+	n = &node{rrsets: map[uint16][]dns.RR{}}
+	z.nodes[owner] = n
+	for name := owner; name != origin; {
+		i := strings.IndexByte(name, '.')
+		name = name[i+1:]
+		if _, ok := z.nodes[name]; ok || !dns.IsSubDomain(origin, name) {
+			break
+		}
+		z.nodes[name] = &node{rrsets: map[uint16][]dns.RR{}}
+	}
+	return n
+}
+
+func (n *node) add(rr dns.RR) {
+	t := rr.Header().Rrtype
+	n.rrsets[t] = append(n.rrsets[t], rr)
+}
+
+func buildName(label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState) *gslbName {
+	ttl := nm.TTL
+	if ttl == 0 {
+		ttl = zoneTTL
+	}
+	if ttl == 0 {
+		ttl = schema.DefaultNameTTL
+	}
+	g := &gslbName{label: label, ttl: ttl, answers: nm.AnswersOrDefault()}
+	for _, id := range nm.Regions {
+		r := regions[id]
+		if r == nil {
+			continue // deleted after the name was accepted; the name serves the rest
+		}
+		ra := &regionAnswer{id: id, lat: r.Region.Lat, lon: r.Region.Lon, weight: r.Weight}
+		for _, a := range r.Region.Addrs {
+			if a.Is4() {
+				ra.a = append(ra.a, addrRR(owner, a, ttl))
+			} else {
+				ra.aaaa = append(ra.aaaa, addrRR(owner, a, ttl))
+			}
+		}
+		g.regions = append(g.regions, ra)
+	}
+	return g
+}
+
+func hdr(owner string, t uint16, ttl uint32) dns.RR_Header {
+	return dns.RR_Header{Name: owner, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
+}
+
+// addrRR builds an A or AAAA record.
+func addrRR(owner string, a netip.Addr, ttl uint32) dns.RR {
+	if a.Is4() {
+		return &dns.A{Hdr: hdr(owner, dns.TypeA, ttl), A: net.IP(a.AsSlice())}
+	}
+	return &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, ttl), AAAA: net.IP(a.AsSlice())}
+}
+
+func contact(zs *schema.ZoneState) string {
+	if zs.Zone.Contact == "" {
+		return "hostmaster." + zs.Name + "."
+	}
+	return dns.Fqdn(strings.ToLower(schema.ContactName(zs.Zone.Contact)))
+}
+
+// staticRRs builds a record set from validated zone-file values.
+func staticRRs(owner, typ string, ttl uint32, values []string) ([]dns.RR, error) {
+	t, ok := dns.StringToType[typ]
+	if !ok {
+		return nil, fmt.Errorf("unknown type %q", typ)
+	}
+	var rrs []dns.RR
+	for _, v := range values {
+		var rr dns.RR
+		var err error
+		switch t {
+		case dns.TypeTXT:
+			rr = &dns.TXT{Hdr: hdr(owner, t, ttl), Txt: splitTXT(v)}
+		case dns.TypeCAA:
+			// Built from its parts: in zone-file text a ';' would start a comment.
+			var c dns.CAA
+			c.Flag, c.Tag, c.Value, err = schema.ParseCAA(v)
+			c.Hdr = hdr(owner, t, ttl)
+			rr = &c
+		default:
+			// Targets are absolute whether or not the operator wrote the
+			// trailing dot, so parse with the root as origin.
+			rr, err = dns.NewRR(fmt.Sprintf("%s %d IN %s %s", owner, ttl, typ, absolute(t, v)))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("value %q: %w", v, err)
+		}
+		if rr == nil {
+			return nil, fmt.Errorf("value %q: %w", v, errors.New("empty record"))
+		}
+		rr.Header().Name = owner
+		rrs = append(rrs, rr)
+	}
+	slices.SortFunc(rrs, func(a, b dns.RR) int { return strings.Compare(a.String(), b.String()) })
+	return rrs, nil
+}
+
+// absolute adds the trailing dot to the host name at the end of a value for
+// types whose data ends in one.
+func absolute(t uint16, v string) string {
+	switch t {
+	case dns.TypeCNAME, dns.TypePTR, dns.TypeMX, dns.TypeSRV:
+		return dns.Fqdn(strings.TrimSpace(v))
+	}
+	return v
+}
+
+// splitTXT cuts a value into character-strings of at most 255 bytes. The
+// DNS library reads backslashes in TXT data as escapes, so the operator's
+// literal text has its backslashes doubled.
+func splitTXT(v string) []string {
+	var out []string
+	for len(v) > 255 {
+		out = append(out, strings.ReplaceAll(v[:255], `\`, `\\`))
+		v = v[255:]
+	}
+	return append(out, strings.ReplaceAll(v, `\`, `\\`))
+}
