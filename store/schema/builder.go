@@ -75,8 +75,13 @@ func (b *Builder) Reset() {
 // rejections that are new since the last call (a key newly rejected, or for a
 // new reason), which the caller logs and counts once.
 func (b *Builder) State(rev int64) (*State, []Rejection) {
-	for k := range b.good {
+	for k, g := range b.good {
 		if _, ok := b.entries[k]; !ok {
+			// Gone in a re-list: deleted while we were not watching. Its
+			// zone changed at some revision up to rev, so the serial moves.
+			if g.key.Zone != "" {
+				b.deleted[g.key.Zone] = max(b.deleted[g.key.Zone], rev)
+			}
 			delete(b.good, k)
 		}
 	}

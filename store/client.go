@@ -1,0 +1,100 @@
+// Package store connects glb to etcd: it lists and watches the configuration
+// prefix and hands each new schema.State on, and seeds an empty prefix. It is
+// the only package that imports go.etcd.io/etcd; everything else sees
+// schema.State.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	grpcbackoff "google.golang.org/grpc/backoff"
+
+	"github.com/glb-dns/glb/store/internal/zapslog"
+)
+
+// DefaultDialTimeout is Config.DialTimeout when it is zero.
+const DefaultDialTimeout = 5 * time.Second
+
+// Keepalive: the client pings an idle connection after keepaliveTime and
+// drops it when no answer comes within keepaliveTimeout, so a dead etcd (or a
+// dead path to it) is noticed within about ten seconds rather than the
+// kernel's TCP timeout of many minutes. etcd refuses pings more often than
+// every 5s by default.
+const (
+	keepaliveTime    = 5 * time.Second
+	keepaliveTimeout = 5 * time.Second
+)
+
+// reconnectMaxDelay caps gRPC's reconnect backoff. Its default of two
+// minutes would leave an instance on its last snapshot for that long after
+// etcd comes back from an outage.
+const reconnectMaxDelay = 3 * time.Second
+
+// Config is how to reach etcd.
+type Config struct {
+	// Endpoints are etcd client URLs, e.g. "http://127.0.0.1:2379". Required.
+	Endpoints []string
+	// DialTimeout bounds each attempt to connect to an endpoint. Default 5s.
+	// It does not make NewClient wait: connecting happens in the background.
+	DialTimeout time.Duration
+}
+
+// Validate checks the config; errors name the field.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Endpoints) == 0 {
+		errs = append(errs, errors.New("endpoints: at least one etcd endpoint is required"))
+	}
+	for i, e := range c.Endpoints {
+		if e == "" {
+			errs = append(errs, fmt.Errorf("endpoints[%d]: empty endpoint", i))
+		}
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("dial_timeout: %s is negative", c.DialTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// NewClient returns an etcd client for cfg. It does not wait for a
+// connection, so an etcd that is down at start-up does not fail it: requests
+// fail or wait until etcd is back, and the Watcher retries. etcd's own log
+// lines go to log at Error level only; its retries at Warn would flood the
+// log during an outage.
+func NewClient(cfg Config, log *slog.Logger) (*clientv3.Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("etcd client config: %w", err)
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	log = log.With("component", "store")
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:            cfg.Endpoints,
+		DialTimeout:          cfg.DialTimeout,
+		DialKeepAliveTime:    keepaliveTime,
+		DialKeepAliveTimeout: keepaliveTimeout,
+		Logger:               zapslog.New(log, zapcore.ErrorLevel),
+		// No grpc.WithBlock: the dial returns at once and connects in the
+		// background.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: grpcbackoff.Config{
+				BaseDelay:  250 * time.Millisecond,
+				Multiplier: 1.6,
+				Jitter:     0.2,
+				MaxDelay:   reconnectMaxDelay,
+			},
+			MinConnectTimeout: cfg.DialTimeout,
+		})},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client for %v: %w", cfg.Endpoints, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,49 @@
+package store
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// Metrics are the store's Prometheus metrics. Make one with NewMetrics and
+// share it between the store's parts.
+type Metrics struct {
+	revision      prometheus.Gauge
+	rejectedKeys  prometheus.Gauge
+	rejections    *prometheus.CounterVec
+	watchRestarts prometheus.Counter
+	states        prometheus.Counter
+	lastState     prometheus.Gauge
+	panics        prometheus.Counter
+}
+
+// NewMetrics registers the store's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	gauge := func(name, help string) prometheus.Gauge {
+		return f.NewGauge(prometheus.GaugeOpts{Namespace: "glb", Subsystem: "store", Name: name, Help: help})
+	}
+	counter := func(name, help string) prometheus.Counter {
+		return f.NewCounter(prometheus.CounterOpts{Namespace: "glb", Subsystem: "store", Name: name, Help: help})
+	}
+	m := &Metrics{
+		revision:     gauge("revision", "etcd revision of the last configuration state handed on."),
+		rejectedKeys: gauge("rejected_keys", "Number of keys whose current value is rejected in the last state handed on."),
+		rejections: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "store", Name: "rejections_total",
+			Help: "Keys newly rejected (a new key, or a new reason), by kind of key.",
+		}, []string{"kind"}),
+		watchRestarts: counter("watch_restarts_total", "Times the etcd watch ended with an error and the prefix was listed again."),
+		states:        counter("states_total", "Configuration states handed on."),
+		lastState:     gauge("last_state_timestamp_seconds", "Unix time at which the last configuration state was handed on."),
+		panics:        counter("panics_total", "Panics recovered at the root of a store goroutine."),
+	}
+	// Every kind is exported from the start, so that a rate() over the
+	// counter works from the first rejection on.
+	for k := schema.KindUnknown; k <= schema.KindHealth; k++ {
+		m.rejections.WithLabelValues(k.String())
+	}
+	return m
+}

@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// Watcher timing. A list is one Get of the whole prefix, small and quick when
+// etcd is healthy; the timeout only bounds the wait on a sick one.
+const (
+	listTimeout = 5 * time.Second
+	backoffMin  = 100 * time.Millisecond
+	backoffMax  = 5 * time.Second
+)
+
+// Watcher keeps a schema.State in step with the keys under an etcd prefix
+// and hands each new one to a callback. It lists the prefix, then watches it
+// from the next revision; on any watch error (compaction, lost leader,
+// cancellation) it lists again with backoff and watches on. The consumer
+// keeps the state it has meanwhile: a failure never hands on an empty or
+// partial state, and no change is missed, since every list is followed by a
+// watch from exactly the listed revision.
+type Watcher struct {
+	c       *clientv3.Client
+	prefix  string
+	log     *slog.Logger
+	m       *Metrics
+	onState func(*schema.State)
+	b       *schema.Builder
+
+	clock       clock
+	listTimeout time.Duration
+	backoff     *backoff
+	// beforeWatch, when set, runs between a list and the watch that follows
+	// it. Tests use it to change etcd in that gap, which is otherwise too
+	// short to hit.
+	beforeWatch func(ctx context.Context, rev int64)
+
+	lastRev int64 // revision of the last state handed on; 0 before the first
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	running bool
+	closed  bool
+}
+
+// NewWatcher returns a Watcher of the keys under prefix (which should end
+// in "/", e.g. schema.DefaultPrefix). onState is called from Run's goroutine
+// only, one call at a time, with a new State after the first list and after
+// each watch response that changed keys; it must not modify the State.
+func NewWatcher(c *clientv3.Client, prefix string, log *slog.Logger, m *Metrics, onState func(*schema.State)) *Watcher {
+	return &Watcher{
+		c:           c,
+		prefix:      prefix,
+		log:         log.With("component", "store"),
+		m:           m,
+		onState:     onState,
+		b:           schema.NewBuilder(prefix),
+		clock:       realClock{},
+		listTimeout: listTimeout,
+		backoff:     newBackoff(backoffMin, backoffMax),
+	}
+}
+
+// Run lists and watches until ctx is cancelled or Close is called, and then
+// returns nil. While etcd is unreachable, including at start-up, it retries
+// with backoff and logs each failure. It returns an error only if a panic
+// (in the callback, say) was recovered, or if it is already running.
+func (w *Watcher) Run(ctx context.Context) (err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	if w.running {
+		w.mu.Unlock()
+		return errors.New("run store watcher: already running")
+	}
+	w.running, w.cancel, w.done = true, cancel, make(chan struct{})
+	done := w.done
+	w.mu.Unlock()
+	defer close(done)
+	defer func() {
+		if p := recover(); p != nil {
+			w.m.panics.Inc()
+			w.log.Error("store watcher panicked", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("run store watcher: panic: %v", p)
+		}
+	}()
+	w.loop(ctx)
+	return nil
+}
+
+// Close stops Run and waits for it to return. A Watcher cannot be run again
+// after Close.
+func (w *Watcher) Close() {
+	w.mu.Lock()
+	w.closed = true
+	cancel, done := w.cancel, w.done
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// loop alternates list and watch until ctx is done, in the manner of etcd's
+// cache/cache.go: every path out of a watch leads back to a list.
+func (w *Watcher) loop(ctx context.Context) {
+	bo := w.backoff
+	for {
+		rev, err := w.list(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d := bo.next()
+			w.log.Warn("list etcd prefix", "prefix", w.prefix, "err", err, "retry_in_seconds", d.Seconds())
+			if !sleep(ctx, w.clock, d) {
+				return
+			}
+			continue
+		}
+		if w.beforeWatch != nil {
+			w.beforeWatch(ctx, rev)
+		}
+		started := w.clock.Now()
+		reason, progressed := w.watch(ctx, rev)
+		if ctx.Err() != nil {
+			return
+		}
+		w.m.watchRestarts.Inc()
+		// A watch that delivered changes, or lasted, was a success: back off
+		// from the start. One that fails at once time after time (a
+		// permission, a proxy cutting streams) climbs to the cap instead of
+		// spinning.
+		if progressed || w.clock.Now().Sub(started) >= bo.max {
+			bo.reset()
+		}
+		d := bo.next()
+		w.log.Info("restarting etcd watch", "reason", reason, "revision", w.lastRev, "retry_in_seconds", d.Seconds())
+		if !sleep(ctx, w.clock, d) {
+			return
+		}
+	}
+}
+
+// list reads the whole prefix into a fresh Builder pass and hands on the
+// State, unless etcd's revision has not moved since the last one handed on
+// (nothing can have changed, and the consumer need not rebuild). It returns
+// the revision to watch from.
+func (w *Watcher) list(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.listTimeout)
+	defer cancel()
+	resp, err := w.c.Get(ctx, w.prefix, clientv3.WithPrefix())
+	if err != nil {
+		return 0, fmt.Errorf("list etcd prefix %q: %w", w.prefix, err)
+	}
+	// Reset keeps last good values: a key that is invalid now but was valid
+	// before the list stays in force.
+	w.b.Reset()
+	for _, kv := range resp.Kvs {
+		w.b.Put(string(kv.Key), kv.Value, kv.ModRevision)
+	}
+	rev := resp.Header.Revision
+	if rev != w.lastRev {
+		w.emit(rev)
+	}
+	return rev, nil
+}
+
+// watch applies watch responses from rev+1 until the watch fails or ctx is
+// done. It returns why it ended and whether it handed on any state.
+// WithRequireLeader makes etcd end the watch when its member loses the
+// leader, rather than leave us on a member that no longer hears changes.
+func (w *Watcher) watch(ctx context.Context, rev int64) (reason string, progressed bool) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := w.c.Watch(wctx, w.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	for {
+		var resp clientv3.WatchResponse
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return "context done", progressed
+		case resp, ok = <-wch:
+		}
+		if !ok {
+			return "watch channel closed", progressed
+		}
+		if err := resp.Err(); err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				return fmt.Sprintf("revision %d is compacted (compact revision %d)", rev+1, resp.CompactRevision), progressed
+			}
+			return err.Error(), progressed
+		}
+		// The created notice and progress notifies carry no events and
+		// change nothing.
+		if len(resp.Events) == 0 {
+			continue
+		}
+		// One state per response, not per event: a transaction that
+		// writes many keys arrives as one response and must be seen whole.
+		for _, ev := range resp.Events {
+			switch ev.Type {
+			case clientv3.EventTypePut:
+				w.b.Put(string(ev.Kv.Key), ev.Kv.Value, ev.Kv.ModRevision)
+			case clientv3.EventTypeDelete:
+				// A delete event's ModRevision is the revision of the delete.
+				w.b.Delete(string(ev.Kv.Key), ev.Kv.ModRevision)
+			}
+		}
+		w.emit(resp.Header.Revision)
+		progressed = true
+	}
+}
+
+// emit builds the State at rev, reports its new rejections and hands it on.
+func (w *Watcher) emit(rev int64) {
+	st, fresh := w.b.State(rev)
+	for _, r := range fresh {
+		w.m.rejections.WithLabelValues(r.Kind.String()).Inc()
+		w.log.Warn("rejected etcd key", "key", r.Key, "kind", r.Kind.String(), "reason", r.Reason,
+			"revision", r.ModRevision, "in_force", r.InForce)
+	}
+	w.log.Info("configuration state", "revision", rev, "zones", len(st.Zones), "regions", len(st.Regions),
+		"rejected", len(st.Rejected))
+	w.onState(st)
+	w.lastRev = rev
+	w.m.revision.Set(float64(rev))
+	w.m.rejectedKeys.Set(float64(len(st.Rejected)))
+	w.m.states.Inc()
+	w.m.lastState.Set(float64(w.clock.Now().UnixNano()) / 1e9)
+}
