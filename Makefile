@@ -1,0 +1,42 @@
+# glb — build, run and test. Needs only Go (see go.mod) and make.
+GO       ?= go
+GOFLAGS  ?=
+PKGS     := ./...
+
+.PHONY: all build run test test-short vet fmt-check bench mmdb clean
+
+all: build
+
+## build: compile glbd and the tools into bin/
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+## run: dev mode — embedded etcd on 127.0.0.1:2379, example config, test GeoIP db, DNS on 127.0.0.1:5353
+run:
+	$(GO) run ./cmd/glbd -dev
+
+## test: format and vet checks, then every test with the race detector
+test: fmt-check vet
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+## test-short: unit tests only (skips the ones that start etcd)
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## bench: micro-benchmarks of the query path pieces, with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./server/ ./geo/
+
+## mmdb: regenerate the test GeoIP database from its CSV
+mmdb:
+	$(GO) run ./cmd/mkmmdb -in testdata/geoip/networks.csv -out testdata/geoip/glb-test-city.mmdb
+
+clean:
+	rm -rf bin/

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/store"
+	"github.com/glb-dns/glb/store/embedded"
+)
+
+// app is one running glbd: the GeoIP database, the etcd watcher feeding the
+// DNS handler, the DNS listeners and the HTTP listener.
+type app struct {
+	cfg     Config
+	log     *slog.Logger
+	stdout  io.Writer
+	geo     *geo.DB
+	reg     *prometheus.Registry
+	handler *server.Handler
+	dns     *server.Server
+	watcher *store.Watcher
+	httpLn  net.Listener
+	http    *http.Server
+	closers []func() error // run in reverse order when Run returns
+}
+
+// newApp opens everything that can fail at start-up, so that a bad GeoIP
+// path or a taken port is reported before anything runs.
+func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, stdout: stdout}
+	defer func() {
+		if err != nil {
+			a.close() // what was opened before the failure
+		}
+	}()
+	if a.geo, err = geo.Open(cfg.GeoIP); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.geo.Close)
+
+	reg := prometheus.NewRegistry()
+	a.reg = reg
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	endpoints := cfg.Etcd
+	if cfg.Dev {
+		if endpoints, err = a.startDevEtcd(ctx); err != nil {
+			return nil, err
+		}
+	}
+	client, err := store.NewClient(store.Config{Endpoints: endpoints}, log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, client.Close)
+	if cfg.Dev {
+		write := func(ctx context.Context, prefix string, kvs map[string]string) (bool, error) {
+			return store.Seed(ctx, client, prefix, kvs)
+		}
+		if err := a.seed(ctx, write); err != nil {
+			return nil, err
+		}
+	}
+
+	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log})
+	a.watcher = store.NewWatcher(client, cfg.Prefix, log, store.NewMetrics(reg), a.handler.Apply)
+	a.dns = server.NewServer(cfg.DNSAddr, a.handler, log)
+	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
+	}
+	a.closers = append(a.closers, a.httpLn.Close)
+	a.http = &http.Server{Handler: a.routes(reg), ReadHeaderTimeout: 5 * time.Second}
+	return a, nil
+}
+
+// Run serves until ctx is cancelled or a part fails, then shuts everything
+// down and returns the first error.
+func (a *app) Run(ctx context.Context) error {
+	defer a.close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.dns.Run(ctx) })
+	g.Go(func() error { return a.watcher.Run(ctx) })
+	g.Go(func() error {
+		err := a.http.Serve(a.httpLn)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("http server: %w", err)
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), server.ShutdownTimeout)
+		defer cancel()
+		return a.http.Shutdown(sctx)
+	})
+	g.Go(func() error {
+		select {
+		case <-a.dns.Ready():
+			a.log.Info("glbd started", "dns", a.cfg.DNSAddr, "http", a.httpLn.Addr().String(), "geoip", a.cfg.GeoIP)
+			if a.cfg.Dev {
+				a.printDevHelp()
+			}
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	err := g.Wait()
+	a.log.Info("glbd stopped")
+	return err
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			a.log.Warn("close", "err", err)
+		}
+	}
+	a.closers = nil
+}
+
+// dnsAddr returns the bound DNS address once the listeners are up.
+func (a *app) dnsAddr() string {
+	udp, _ := a.dns.Addrs()
+	return udp.String()
+}
+
+func (a *app) startDevEtcd(ctx context.Context) ([]string, error) {
+	e, err := embedded.Start(ctx, embedded.Config{ClientURL: "http://" + a.cfg.DevEtcd, Dir: a.cfg.DevDataDir, Name: "glb-dev"}, a.log)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded etcd on %s: %w", a.cfg.DevEtcd, err)
+	}
+	a.closers = append(a.closers, e.Close)
+	return e.Endpoints(), nil
+}

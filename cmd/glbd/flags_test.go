@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestParseFlags checks defaults, the environment fallback for etcd and
+// that each bad command line is refused with a message naming the flag.
+func TestParseFlags(t *testing.T) {
+	env := func(vals map[string]string) func(string) string {
+		return func(k string) string { return vals[k] }
+	}
+	noEnv := env(nil)
+	cases := []struct {
+		name    string
+		args    []string
+		env     func(string) string
+		wantErr string // substring; "" means success
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "dev defaults", args: []string{"-dev"}, env: noEnv, check: func(t *testing.T, c Config) {
+			if c.DNSAddr != "127.0.0.1:5353" || c.GeoIP != defaultDevGeoIP || len(c.Etcd) != 0 || c.Prefix != "/glb/" {
+				t.Errorf("dev defaults: %+v", c)
+			}
+		}},
+		{name: "production needs -geoip", args: nil, env: noEnv, wantErr: "-geoip"},
+		{name: "ETCDCTL_ENDPOINTS is honoured", args: []string{"-geoip", "x.mmdb"},
+			env: env(map[string]string{"ETCDCTL_ENDPOINTS": "10.0.0.1:2379, https://e2:2379"}), check: func(t *testing.T, c Config) {
+				if want := []string{"http://10.0.0.1:2379", "https://e2:2379"}; !slices.Equal(c.Etcd, want) {
+					t.Errorf("etcd %v, want %v", c.Etcd, want)
+				}
+				if c.DNSAddr != ":53" {
+					t.Errorf("dns %q, want :53", c.DNSAddr)
+				}
+			}},
+		{name: "-etcd wins over the environment", args: []string{"-geoip", "x.mmdb", "-etcd", "a:1"},
+			env: env(map[string]string{"ETCDCTL_ENDPOINTS": "b:2"}), check: func(t *testing.T, c Config) {
+				if !slices.Equal(c.Etcd, []string{"http://a:1"}) {
+					t.Errorf("etcd %v", c.Etcd)
+				}
+			}},
+		{name: "unknown flag", args: []string{"-nope"}, env: noEnv, wantErr: "nope"},
+		{name: "bad log level", args: []string{"-dev", "-log-level", "loud"}, env: noEnv, wantErr: "-log-level"},
+		{name: "bad dns address", args: []string{"-dev", "-dns", "5353"}, env: noEnv, wantErr: "-dns"},
+		{name: "bad prefix", args: []string{"-dev", "-prefix", "glb"}, env: noEnv, wantErr: "-prefix"},
+		{name: "-etcd with -dev", args: []string{"-dev", "-etcd", "a:1"}, env: noEnv, wantErr: "-etcd"},
+		{name: "stray argument", args: []string{"-dev", "extra"}, env: noEnv, wantErr: "extra"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseFlags(tc.args, tc.env, &bytes.Buffer{})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+// TestExitCodes runs main's logic: a bad flag is status 2 with one line on
+// stderr; a missing GeoIP file is status 1 naming the path.
+func TestExitCodes(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"-dns", "nope"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code != 2 {
+		t.Errorf("bad flag: exit %d, want 2", code)
+	}
+	if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n") + 1; lines != 1 || !strings.HasPrefix(stderr.String(), "glbd: ") {
+		t.Errorf("bad flag: want one line starting with glbd:, got %q", stderr.String())
+	}
+	stderr.Reset()
+	code := run([]string{"-geoip", "/nonexistent/city.mmdb", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0"},
+		func(string) string { return "" }, &bytes.Buffer{}, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "/nonexistent/city.mmdb") {
+		t.Errorf("missing geoip: exit %d, stderr %q; want 1 naming the path", code, stderr.String())
+	}
+}

@@ -1,0 +1,170 @@
+// Command glbd is glb's authoritative DNS server: it answers A/AAAA queries
+// for the names of its zones with the addresses of the nearest region, from
+// a configuration kept in etcd.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// Config is glbd's command-line configuration.
+type Config struct {
+	DNSAddr    string   // -dns: UDP and TCP listen address
+	HTTPAddr   string   // -http: metrics and health listen address
+	Etcd       []string // -etcd: etcd endpoints
+	Prefix     string   // -prefix: etcd key prefix
+	GeoIP      string   // -geoip: path of the .mmdb database
+	LogLevel   slog.Level
+	Dev        bool   // -dev: embedded etcd, seeded example configuration
+	DevEtcd    string // -dev-etcd: client address of the embedded etcd
+	DevDataDir string // -dev-data-dir: "" means a temporary directory
+	DevSeed    string // -dev-seed: example configuration written into an empty prefix
+}
+
+// Defaults, documented in -h and README.md.
+const (
+	defaultDNS      = ":53"
+	defaultDevDNS   = "127.0.0.1:5353"
+	defaultHTTP     = "127.0.0.1:8053"
+	defaultEtcd     = "http://127.0.0.1:2379"
+	defaultDevEtcd  = "127.0.0.1:2379"
+	defaultDevSeed  = "testdata/dev/config.json"
+	defaultDevGeoIP = "testdata/geoip/glb-test-city.mmdb"
+)
+
+// errUsage marks a bad command line: exit status 2, like the flag package.
+var errUsage = errors.New("usage")
+
+// parseFlags reads the command line. env looks up environment variables
+// (ETCDCTL_ENDPOINTS), so tests need not touch the process environment.
+func parseFlags(args []string, env func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("glbd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DNSAddr, "dns", "", "UDP and TCP address for DNS (default \""+defaultDNS+"\", or \""+defaultDevDNS+"\" with -dev)")
+	fs.StringVar(&c.HTTPAddr, "http", defaultHTTP, "HTTP address for /metrics, /healthz and /readyz")
+	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+defaultEtcd+"\"; with -dev, the embedded etcd)")
+	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
+	fs.StringVar(&c.GeoIP, "geoip", "", "path of a GeoIP2/GeoLite2/DB-IP City .mmdb database (required; with -dev default \""+defaultDevGeoIP+"\")")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.Dev, "dev", false, "dev mode: start an embedded etcd, seed it with an example configuration, use the test GeoIP database")
+	fs.StringVar(&c.DevEtcd, "dev-etcd", defaultDevEtcd, "with -dev: client address of the embedded etcd")
+	fs.StringVar(&c.DevDataDir, "dev-data-dir", "", "with -dev: data directory of the embedded etcd (default: a temporary directory removed at exit)")
+	fs.StringVar(&c.DevSeed, "dev-seed", defaultDevSeed, "with -dev: example configuration written into an empty prefix")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: glbd [flags]\n\nglbd answers DNS queries for the zones configured in etcd with the nearest healthy region.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return c, fmt.Errorf("%w: -log-level %q: want debug, info, warn or error", errUsage, *level)
+	}
+	if c.DNSAddr == "" {
+		c.DNSAddr = defaultDNS
+		if c.Dev {
+			c.DNSAddr = defaultDevDNS
+		}
+	}
+	if c.GeoIP == "" && c.Dev {
+		c.GeoIP = defaultDevGeoIP
+	}
+	c.Etcd = splitEndpoints(*etcd)
+	if len(c.Etcd) == 0 && !c.Dev {
+		c.Etcd = splitEndpoints(env("ETCDCTL_ENDPOINTS"))
+		if len(c.Etcd) == 0 {
+			c.Etcd = []string{defaultEtcd}
+		}
+	}
+	return c, c.validate()
+}
+
+// validate checks the configuration; each error names its flag.
+func (c Config) validate() error {
+	var errs []error
+	for _, a := range []struct{ flag, addr string }{{"-dns", c.DNSAddr}, {"-http", c.HTTPAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: want host:port", a.flag, a.addr))
+		}
+	}
+	if c.GeoIP == "" {
+		errs = append(errs, errors.New("-geoip: a GeoIP City database is required (or use -dev)"))
+	}
+	if !strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/") {
+		errs = append(errs, fmt.Errorf("-prefix %q: must start and end with '/'", c.Prefix))
+	}
+	if c.Dev && len(c.Etcd) > 0 {
+		errs = append(errs, errors.New("-etcd: not with -dev, which runs its own etcd (see -dev-etcd)"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return nil
+}
+
+// splitEndpoints splits a comma-separated list and adds http:// where no
+// scheme is given, as etcdctl accepts both forms.
+func splitEndpoints(s string) []string {
+	var out []string
+	for e := range strings.SplitSeq(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if !strings.Contains(e, "://") {
+			e = "http://" + e
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main with its dependencies passed in; it returns the exit status:
+// 0 after a clean shutdown, 1 on a runtime error, 2 on a bad command line.
+func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, env, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "glbd: %s\n", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "usage: "), "\n", "; "))
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	a, err := newApp(ctx, cfg, log, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "glbd: %s\n", err)
+		return 1
+	}
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "glbd: %s\n", err)
+		return 1
+	}
+	return 0
+}
