@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -192,3 +193,5 @@ func replyScope(m *dns.Msg) int {
 	}
 	return -1
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
