@@ -16,13 +16,22 @@ import (
 // so that a region created after the name that uses it is picked up without
 // the name being written again.
 //
+// Prober and health keys change far more often than the configuration, so
+// they are kept apart: a State whose configuration did not change shares the
+// previous State's Regions and Zones (and says so with ConfigRevision), and
+// only the live part is assembled again.
+//
 // A Builder is not safe for concurrent use; its States are.
 type Builder struct {
 	prefix   string
-	entries  map[string]*entry // what etcd holds now
-	good     map[string]*entry // last value accepted for each key
+	entries  map[string]*entry // configuration keys etcd holds now
+	live     map[string]*entry // prober and health keys etcd holds now
+	good     map[string]*entry // last value accepted for each configuration key
 	reported map[string]string // key -> reason last returned as a new rejection
 	deleted  map[string]int64  // zone -> revision of the latest delete of one of its keys
+
+	dirty  bool   // a configuration key changed since the last State
+	config *State // the configuration part of the last State
 }
 
 type entry struct {
@@ -41,8 +50,12 @@ func NewBuilder(prefix string) *Builder {
 		good:     map[string]*entry{},
 		reported: map[string]string{},
 		deleted:  map[string]int64{},
+		live:     map[string]*entry{},
+		dirty:    true,
 	}
 }
+
+func isLive(k Kind) bool { return k == KindProber || k == KindHealth }
 
 // Put records the value of a key at its mod revision, decoding it now.
 func (b *Builder) Put(key string, value []byte, modRev int64) {
@@ -51,17 +64,27 @@ func (b *Builder) Put(key string, value []byte, modRev int64) {
 	if e.keyErr == nil {
 		e.value, e.err = Decode(e.key, value)
 	}
+	if e.keyErr == nil && isLive(e.key.Kind) {
+		b.live[key] = e
+		return
+	}
 	b.entries[key] = e
+	b.dirty = true
 }
 
 // Delete forgets a key and its last good value. rev is the revision of the
 // delete, which moves the zone's SOA serial forward like any other change.
 func (b *Builder) Delete(key string, rev int64) {
+	if _, ok := b.live[key]; ok {
+		delete(b.live, key)
+		return
+	}
 	if k, err := ParseKey(b.prefix, key); err == nil && k.Zone != "" {
 		b.deleted[k.Zone] = max(b.deleted[k.Zone], rev)
 	}
 	delete(b.entries, key)
 	delete(b.good, key)
+	b.dirty = true
 }
 
 // Reset forgets what etcd holds, but not the last good values, before a full
@@ -69,12 +92,77 @@ func (b *Builder) Delete(key string, rev int64) {
 // State.
 func (b *Builder) Reset() {
 	clear(b.entries)
+	clear(b.live)
+	b.dirty = true
 }
 
 // State assembles a new State at revision rev. It also returns the
 // rejections that are new since the last call (a key newly rejected, or for a
 // new reason), which the caller logs and counts once.
 func (b *Builder) State(rev int64) (*State, []Rejection) {
+	if b.dirty || b.config == nil {
+		b.config = b.configState(rev)
+		b.dirty = false
+	}
+	st := &State{
+		Revision:       rev,
+		ConfigRevision: b.config.ConfigRevision,
+		Regions:        b.config.Regions,
+		Zones:          b.config.Zones,
+		Rejected:       slices.Clone(b.config.Rejected),
+	}
+	b.liveState(st)
+	slices.SortStableFunc(st.Rejected, func(x, y Rejection) int { return strings.Compare(x.Key, y.Key) })
+
+	var fresh []Rejection
+	seen := map[string]bool{}
+	for _, r := range st.Rejected {
+		seen[r.Key] = true
+		if b.reported[r.Key] != r.Reason {
+			fresh = append(fresh, r)
+			b.reported[r.Key] = r.Reason
+		}
+	}
+	for k := range b.reported {
+		if !seen[k] {
+			delete(b.reported, k)
+		}
+	}
+	return st, fresh
+}
+
+// liveState fills in the probers and health reports. Invalid ones are
+// rejected and simply not counted: a report has no last good value worth
+// keeping, the prober writes a new one soon.
+func (b *Builder) liveState(st *State) {
+	st.Probers = map[string]*ProberInfo{}
+	st.Health = map[string]map[string]map[string]*HealthReport{}
+	for key, e := range b.live {
+		if e.err != nil {
+			st.Rejected = append(st.Rejected, Rejection{Key: key, Kind: e.key.Kind, Reason: e.err.Error(), ModRevision: e.modRev})
+			continue
+		}
+		k := e.key
+		switch k.Kind {
+		case KindProber:
+			st.Probers[k.Prober] = e.value.(*ProberInfo)
+		case KindHealth:
+			eps := st.Health[k.Region]
+			if eps == nil {
+				eps = map[string]map[string]*HealthReport{}
+				st.Health[k.Region] = eps
+			}
+			if eps[k.Endpoint] == nil {
+				eps[k.Endpoint] = map[string]*HealthReport{}
+			}
+			eps[k.Endpoint][k.Prober] = e.value.(*HealthReport)
+		}
+	}
+}
+
+// configState assembles the configuration part: regions, zones and their
+// rejections.
+func (b *Builder) configState(rev int64) *State {
 	for k, g := range b.good {
 		if _, ok := b.entries[k]; !ok {
 			// Gone in a re-list: deleted while we were not watching. Its
@@ -86,9 +174,10 @@ func (b *Builder) State(rev int64) (*State, []Rejection) {
 		}
 	}
 	a := assembly{b: b, st: &State{
-		Revision: rev,
-		Regions:  map[string]*RegionState{},
-		Zones:    map[string]*ZoneState{},
+		Revision:       rev,
+		ConfigRevision: rev,
+		Regions:        map[string]*RegionState{},
+		Zones:          map[string]*ZoneState{},
 	}}
 	keys := slices.Sorted(maps.Keys(b.entries))
 	// Order matters: regions and zones first, since names and records are
@@ -109,21 +198,7 @@ func (b *Builder) State(rev int64) (*State, []Rejection) {
 	a.checkRecords()
 	a.finish()
 
-	var fresh []Rejection
-	seen := map[string]bool{}
-	for _, r := range a.st.Rejected {
-		seen[r.Key] = true
-		if b.reported[r.Key] != r.Reason {
-			fresh = append(fresh, r)
-			b.reported[r.Key] = r.Reason
-		}
-	}
-	for k := range b.reported {
-		if !seen[k] {
-			delete(b.reported, k)
-		}
-	}
-	return a.st, fresh
+	return a.st
 }
 
 type assembly struct {

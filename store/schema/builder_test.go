@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const testZone = "gslb.example.com"
@@ -621,16 +622,33 @@ func TestBuilderScenarios(t *testing.T) {
 		}},
 
 		{"prober and health keys", []step{
-			{name: "ignored", ops: []kv{
+			{name: "live part, invalid ones rejected", ops: []kv{
 				put("/glb/probers/fra-1", `{"lat": 50, "lon": 8, "version": "1"}`, 1),
 				put("/glb/probers/fra-2", `not even json`, 2),
-				put("/glb/health/eu-west/2001:db8::10/fra-1", `{"up": true, "rtt": "12ms"}`, 3),
+				put("/glb/health/eu-west/2001:db8::10/fra-1", `{"up": true, "rtt": "12ms", "time": "2026-11-26T12:00:00Z"}`, 3),
 				put("/glb/health/eu-west/192.0.2.10/fra-2", `garbage`, 4),
 			}, check: func(t *testing.T, st *State, fresh []Rejection) {
-				wantCount(t, "Rejected", st.Rejected, 0)
-				wantCount(t, "fresh", fresh, 0)
+				wantRejected(t, st.Rejected, "/glb/probers/fra-2", false, "bad JSON")
+				wantRejected(t, st.Rejected, "/glb/health/eu-west/192.0.2.10/fra-2", false, "bad JSON")
+				wantCount(t, "Rejected", st.Rejected, 2)
 				if len(st.Regions) != 0 || len(st.Zones) != 0 {
 					t.Fatalf("state = %+v, want no config", st)
+				}
+				if st.Probers["fra-1"] == nil || len(st.Probers) != 1 {
+					t.Errorf("probers = %v, want fra-1", st.Probers)
+				}
+				if r := st.Health["eu-west"]["2001:db8::10"]["fra-1"]; r == nil || !r.Up || time.Duration(r.RTT) != 12*time.Millisecond {
+					t.Errorf("health report = %+v", r)
+				}
+			}},
+			{name: "live change keeps the configuration maps", ops: []kv{
+				put("/glb/health/eu-west/2001:db8::10/fra-1", `{"up": false, "time": "2026-11-26T12:00:05Z"}`, 6),
+			}, check: func(t *testing.T, st *State, fresh []Rejection) {
+				if st.ConfigRevision == st.Revision {
+					t.Errorf("ConfigRevision %d moved with a health-only change", st.ConfigRevision)
+				}
+				if st.Health["eu-west"]["2001:db8::10"]["fra-1"].Up {
+					t.Errorf("health report not updated")
 				}
 			}},
 			{name: "malformed prober key is rejected", ops: []kv{put("/glb/probers/FRA", `{}`, 5)}, check: func(t *testing.T, st *State, fresh []Rejection) {

@@ -9,8 +9,8 @@ import (
 )
 
 // Decode parses and validates the value stored at a key of the given kind. It
-// returns *Region, int (a weight), *Zone, *Name or *Record; prober and health
-// keys decode to nil here (their own decoders come with the probers). JSON is
+// returns *Region, int (a weight), *Zone, *Name, *Record, *ProberInfo or
+// *HealthReport. JSON is
 // decoded strictly: an unknown field is an error, so a typo such as "wieght"
 // is reported instead of silently ignored.
 func Decode(k Key, raw []byte) (any, error) {
@@ -44,8 +44,18 @@ func Decode(k Key, raw []byte) (any, error) {
 			return nil, err
 		}
 		return &r, r.Validate(k.Type)
-	case KindProber, KindHealth:
-		return nil, nil
+	case KindProber:
+		var p ProberInfo
+		if err := decodeJSON(raw, &p); err != nil {
+			return nil, err
+		}
+		return &p, p.Validate()
+	case KindHealth:
+		var h HealthReport
+		if err := decodeJSON(raw, &h); err != nil {
+			return nil, err
+		}
+		return &h, h.Validate()
 	}
 	return nil, fmt.Errorf("%w: kind %s has no decoder", ErrBadKey, k.Kind)
 }

@@ -270,8 +270,11 @@ func TestDecodeValid(t *testing.T) {
 		{"record TXT 4000 bytes", recordKey("TXT"), `{"values": ["` + strings.Repeat("y", 4000) + `"]}`, nil},
 		{"record CAA", recordKey("CAA"), `{"values": ["0 issue \"letsencrypt.org\"", "128 iodef \"mailto:sec@example.com\""]}`,
 			&Record{Values: []string{`0 issue "letsencrypt.org"`, `128 iodef "mailto:sec@example.com"`}}},
-		{"prober value ignored", Key{Kind: KindProber, Prober: "p1"}, `not json`, nil},
-		{"health value ignored", Key{Kind: KindHealth, Region: "eu", Endpoint: "192.0.2.1", Prober: "p1"}, `not json`, nil},
+		{"prober", Key{Kind: KindProber, Prober: "p1"}, `{"lat": 50.1, "lon": 8.7, "country": "DE", "version": "1"}`,
+			&ProberInfo{Lat: 50.1, Lon: 8.7, Country: "DE", Version: "1"}},
+		{"health report", Key{Kind: KindHealth, Region: "eu", Endpoint: "192.0.2.1", Prober: "p1"},
+			`{"up": true, "rtt": "12ms", "time": "2026-11-26T12:00:00Z"}`,
+			&HealthReport{Up: true, RTT: Duration(12 * time.Millisecond), Time: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -17,6 +18,10 @@ const (
 	DefaultWeight = 100  // weight of a region whose weight key is absent
 	MaxWeight     = 1000 // largest accepted weight
 )
+
+// MaxRegionAddrs caps a region's addresses; the server tracks their health
+// in a 64-bit mask.
+const MaxRegionAddrs = 64
 
 // MaxValueBytes caps the size of any value; a larger one is rejected rather
 // than parsed, so a runaway script cannot make every instance chew on it.
@@ -44,6 +49,9 @@ func (r *Region) Validate() error {
 	}
 	if len(r.Addrs) == 0 {
 		errs = append(errs, errors.New("addrs is empty: a region needs at least one address"))
+	}
+	if len(r.Addrs) > MaxRegionAddrs {
+		errs = append(errs, fmt.Errorf("%d addrs is more than %d", len(r.Addrs), MaxRegionAddrs))
 	}
 	seen := make(map[netip.Addr]bool, len(r.Addrs))
 	for i, a := range r.Addrs {
@@ -117,6 +125,10 @@ type Check struct {
 	Timeout      Duration `json:"timeout,omitempty"`              // default 2s, at most the interval
 	Rise         int      `json:"rise,omitempty"`                 // successes to turn up, default 2, 1..100
 	Fall         int      `json:"fall,omitempty"`                 // failures to turn down, default 3, 1..100
+	// Connect, when set, is the host:port probers connect to instead of
+	// <endpoint>:<port>, e.g. a health port on a management address, or the
+	// loopback backends of dev mode. Reports still name the endpoint.
+	Connect string `json:"connect,omitempty"`
 }
 
 // Check defaults, documented in README.md.
@@ -184,6 +196,11 @@ func (c *Check) Validate() error {
 	}
 	if to <= 0 || to > iv {
 		errs = append(errs, fmt.Errorf("timeout %s must be positive and at most the interval %s", to, iv))
+	}
+	if d.Connect != "" {
+		if _, port, err := net.SplitHostPort(d.Connect); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("connect %q is not host:port", d.Connect))
+		}
 	}
 	if d.Rise < 1 || d.Rise > 100 {
 		errs = append(errs, fmt.Errorf("rise %d is outside 1..100", d.Rise))

@@ -8,9 +8,23 @@ type State struct {
 	Regions  map[string]*RegionState // by region id
 	Zones    map[string]*ZoneState   // by zone name (lower case, no trailing dot)
 	Rejected []Rejection             // keys whose current value is refused, sorted by key
+
+	// ConfigRevision is the revision of the last change to Regions or
+	// Zones. States with the same ConfigRevision share those maps, so a
+	// consumer can skip rebuilding what derives from them.
+	ConfigRevision int64
+
+	// Probers and Health are the live part, written by probers under their
+	// leases: registered probers by id, and reports by region, endpoint
+	// (address text) and prober id. Reports of unregistered probers or
+	// unknown regions may be present; consumers ignore them.
+	Probers map[string]*ProberInfo
+	Health  map[string]map[string]map[string]*HealthReport
 }
 
-// RegionState is a region's document with its weight.
+// RegionState is a region's document with its weight. A name accepted
+// earlier may still list a region that has since been deleted; consumers
+// skip regions missing from State.Regions.
 type RegionState struct {
 	ID     string
 	Region *Region
