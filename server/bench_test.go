@@ -50,12 +50,12 @@ func BenchmarkServeDNS(b *testing.B) {
 // BenchmarkSelect measures the pure geo selection over the dev regions.
 func BenchmarkSelect(b *testing.B) {
 	h, _ := newTestHandler(b, nil)
-	z := h.snap.Load().zones[testZone]
-	g := z.nodes["www."+testZone].gslb
+	snap := h.snap.Load()
+	g := snap.cfg.zones[testZone].nodes["www."+testZone].gslb
 	loc, _, _ := openTestDB(b).Lookup(mustAddr("81.2.69.1"))
 	b.ReportAllocs()
 	for b.Loop() {
-		if g.selectRegion(dns.TypeA, loc, true, h.intn).region == nil {
+		if g.selectRegion(dns.TypeA, loc, true, h.intn, snap.health).region == nil {
 			b.Fatal("no region")
 		}
 	}

@@ -3,18 +3,21 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -31,12 +34,16 @@ type Options struct {
 	Rand       func(n int) int  // returns [0,n); default math/rand/v2 IntN
 	Now        func() time.Time // default time.Now
 	MaxUDPSize int              // largest UDP reply, default 1232 (DNS Flag Day 2020)
+	Health     health.Policy    // quorum and report age; zero fields take health.DefaultPolicy
 }
 
 // Handler is the dns.Handler for every zone glb serves. Its only shared
 // state on the query path is the snapshot pointer, swapped whole by Apply.
 type Handler struct {
 	snap    atomic.Pointer[Snapshot]
+	mu      sync.Mutex    // serialises Apply and Run's rebuilds; never taken by queries
+	state   *schema.State // the last state applied
+	policy  health.Policy
 	geo     Locator
 	metrics *Metrics
 	log     *slog.Logger
@@ -48,7 +55,7 @@ type Handler struct {
 // NewHandler returns a Handler with no snapshot: until the first Apply it
 // answers SERVFAIL, since it cannot yet tell our names from others.
 func NewHandler(o Options) *Handler {
-	h := &Handler{geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize}
+	h := &Handler{geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -65,21 +72,99 @@ func NewHandler(o Options) *Handler {
 	return h
 }
 
-// Apply builds a snapshot from st and swaps it in. It runs off the query
-// path, in the store's watcher.
+// Apply makes st the state answers come from: it rebuilds the configuration
+// part of the snapshot when st's configuration changed, aggregates health,
+// and swaps the new snapshot in. It runs off the query path, in the store's
+// watcher.
 func (h *Handler) Apply(st *schema.State) {
-	start := h.now()
-	snap, warns := Build(st)
-	for _, w := range warns {
-		h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.state = st
+	h.rebuild()
+}
+
+// Run re-aggregates health every HealthTick until ctx is done, so that
+// reports which stop being refreshed go stale even when nothing else changes.
+func (h *Handler) Run(ctx context.Context) error {
+	t := time.NewTicker(HealthTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			h.mu.Lock()
+			if h.state != nil {
+				h.rebuild()
+			}
+			h.mu.Unlock()
+		}
 	}
-	h.metrics.snapWarnings.Add(float64(len(warns)))
-	h.snap.Store(snap)
+}
+
+// HealthTick is how often Run re-evaluates report freshness.
+const HealthTick = time.Second
+
+// rebuild swaps in a snapshot of h.state; h.mu is held.
+func (h *Handler) rebuild() {
+	st, now := h.state, h.now()
+	cur := h.snap.Load()
+	cfg := (*config)(nil)
+	if cur != nil && cur.cfg.revision == st.ConfigRevision {
+		cfg = cur.cfg
+	} else {
+		var warns []error
+		cfg, warns = buildConfig(st)
+		for _, w := range warns {
+			h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
+		}
+		h.metrics.snapWarnings.Add(float64(len(warns)))
+		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.zones),
+			"regions", len(cfg.regions), "duration_seconds", h.now().Sub(now).Seconds())
+	}
+	ht := buildHealth(cfg, health.Aggregate(st, now, h.policy))
+	h.logHealthChanges(cur, cfg, ht)
+	h.snap.Store(&Snapshot{Revision: st.Revision, cfg: cfg, health: ht})
 	h.metrics.snapBuilds.Inc()
 	h.metrics.snapRevision.Set(float64(st.Revision))
-	h.metrics.snapTime.Set(float64(h.now().UnixNano()) / 1e9)
-	h.log.Info("snapshot swapped in", "revision", st.Revision, "zones", len(snap.zones),
-		"duration_seconds", h.now().Sub(start).Seconds())
+	h.metrics.snapTime.Set(float64(now.UnixNano()) / 1e9)
+	h.setHealthMetrics(cfg, ht)
+}
+
+// logHealthChanges logs one line per region whose verdict flipped.
+func (h *Handler) logHealthChanges(cur *Snapshot, cfg *config, ht *healthTable) {
+	for i, r := range cfg.regions {
+		was := true
+		if cur != nil {
+			if j, ok := cur.cfg.regionIdx[r.id]; ok {
+				was = cur.health.regions[j].up
+			}
+		}
+		if now := ht.regions[i].up; now != was {
+			h.log.Info("region health changed", "region", r.id, "up", now)
+		}
+	}
+}
+
+func (h *Handler) setHealthMetrics(cfg *config, ht *healthTable) {
+	h.metrics.regionUp.Reset()
+	h.metrics.endpointUp.Reset()
+	for i, r := range cfg.regions {
+		h.metrics.regionUp.WithLabelValues(r.id).Set(b2f(ht.regions[i].up))
+		for j, a := range r.addrs {
+			h.metrics.endpointUp.WithLabelValues(r.id, a.String()).Set(b2f(j < 64 && ht.regions[i].mask&(1<<j) != 0))
+		}
+	}
+	if ht.view != nil {
+		h.metrics.probers.Set(float64(len(ht.view.Probers)))
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Ready reports whether a snapshot has been applied.
@@ -221,7 +306,7 @@ func remoteAddr(a net.Addr) netip.Addr {
 // match returns the zone that holds name: the longest zone suffix.
 func (s *Snapshot) match(name string) *zone {
 	for {
-		if z := s.zones[name]; z != nil {
+		if z := s.cfg.zones[name]; z != nil {
 			return z
 		}
 		i := strings.IndexByte(name, '.')

@@ -13,6 +13,10 @@ type Metrics struct {
 	queries      *prometheus.CounterVec
 	answers      *prometheus.CounterVec
 	drained      *prometheus.CounterVec
+	failOpen     *prometheus.CounterVec
+	regionUp     *prometheus.GaugeVec
+	endpointUp   *prometheus.GaugeVec
+	probers      prometheus.Gauge
 	panics       prometheus.Counter
 	duration     prometheus.Histogram
 	snapRevision prometheus.Gauge
@@ -37,6 +41,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "glb", Subsystem: "dns", Name: "all_drained_total",
 			Help: "Queries answered NODATA because every region of the name has weight 0.",
 		}, []string{"zone", "name"}),
+		failOpen: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "dns", Name: "fail_open_total",
+			Help: "Answers given with health ignored because no live region of the name was up.",
+		}, []string{"zone", "name"}),
+		regionUp: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "glb", Subsystem: "health", Name: "region_up",
+			Help: "1 when the region may be answered with (up, or no health data), else 0.",
+		}, []string{"region"}),
+		endpointUp: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "glb", Subsystem: "health", Name: "endpoint_up",
+			Help: "1 when a quorum of fresh probers reports the endpoint up (or none reports on it), else 0.",
+		}, []string{"region", "endpoint"}),
+		probers: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "glb", Subsystem: "health", Name: "probers",
+			Help: "Registered probers.",
+		}),
 		panics: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "dns", Name: "panics_total",
 			Help: "Queries whose handling panicked; each was answered SERVFAIL.",

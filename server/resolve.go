@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // maxCNAMEChain bounds how many CNAMEs inside our zones one answer follows,
@@ -33,16 +35,16 @@ func (h *Handler) resolve(m *dns.Msg, snap *Snapshot, z *zone, qname string, qty
 			z, name = next, target
 			continue
 		}
-		return h.answerNode(m, z, n, qtype, client)
+		return h.answerNode(m, snap, z, n, qtype, client)
 	}
 	return 0
 }
 
 // answerNode answers from an existing node: GSLB addresses, static data, or
 // NODATA with the SOA.
-func (h *Handler) answerNode(m *dns.Msg, z *zone, n *node, qtype uint16, client netip.Addr) int {
+func (h *Handler) answerNode(m *dns.Msg, snap *Snapshot, z *zone, n *node, qtype uint16, client netip.Addr) int {
 	if n.gslb != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
-		return h.answerGSLB(m, z, n.gslb, qtype, client)
+		return h.answerGSLB(m, snap, z, n.gslb, qtype, client)
 	}
 	if qtype == dns.TypeCNAME && n.cname != nil {
 		m.Answer = append(m.Answer, n.cname)
@@ -65,12 +67,12 @@ func (h *Handler) answerNode(m *dns.Msg, z *zone, n *node, qtype uint16, client 
 	return 0
 }
 
-// answerGSLB selects a region and answers with up to `answers` of its
+// answerGSLB selects a region and answers with up to `answers` of its up
 // addresses, starting at a random one so that load spreads across a
 // region's load balancers.
-func (h *Handler) answerGSLB(m *dns.Msg, z *zone, g *gslbName, qtype uint16, client netip.Addr) int {
+func (h *Handler) answerGSLB(m *dns.Msg, snap *Snapshot, z *zone, g *gslbName, qtype uint16, client netip.Addr) int {
 	loc, network, found := h.geo.Lookup(client)
-	out := g.selectRegion(qtype, loc, found, h.intn)
+	out := g.selectRegion(qtype, loc, found, h.intn, snap.health)
 	if out.region == nil {
 		if out.drained {
 			h.metrics.drained.WithLabelValues(z.label, g.label).Inc()
@@ -78,13 +80,24 @@ func (h *Handler) answerGSLB(m *dns.Msg, z *zone, g *gslbName, qtype uint16, cli
 		m.Ns = append(m.Ns, z.negSOA)
 		return 0
 	}
-	rrs := out.region.addrs(qtype)
-	off := 0
-	if len(rrs) > 1 {
-		off = h.intn(len(rrs))
+	if out.failOpen {
+		h.metrics.failOpen.WithLabelValues(z.label, g.label).Inc()
 	}
-	for i := range min(g.answers, len(rrs)) {
-		m.Answer = append(m.Answer, rrs[(off+i)%len(rrs)])
+	rrs, pos := out.region.addrs(qtype)
+	var up [schema.MaxRegionAddrs]uint8
+	n := 0
+	for i, p := range pos {
+		if out.mask&(1<<p) != 0 {
+			up[n] = uint8(i)
+			n++
+		}
+	}
+	off := 0
+	if n > 1 {
+		off = h.intn(n)
+	}
+	for i := range min(g.answers, n) {
+		m.Answer = append(m.Answer, rrs[up[(off+i)%n]])
 	}
 	h.metrics.answers.WithLabelValues(z.label, g.label, out.region.id).Inc()
 	return scopeBits(out.byClient, network)

@@ -11,12 +11,24 @@ import (
 func region(id string, lat, lon float64, weight int, v4, v6 bool) *regionAnswer {
 	r := &regionAnswer{id: id, lat: lat, lon: lon, weight: weight}
 	if v4 {
-		r.a = []dns.RR{&dns.A{}}
+		r.a, r.aPos = []dns.RR{&dns.A{}}, []uint8{0}
 	}
 	if v6 {
-		r.aaaa = []dns.RR{&dns.AAAA{}}
+		r.aaaa, r.aaaaPos = []dns.RR{&dns.AAAA{}}, []uint8{1}
 	}
 	return r
+}
+
+// allHealthy numbers the regions and returns a health table where every
+// region and address is up.
+func allHealthy(rs []*regionAnswer) *healthTable {
+	ht := &healthTable{}
+	for i, r := range rs {
+		r.idx = i
+		ht.regions = append(ht.regions, regionHealth{up: true, mask: allUp(2)})
+		ht.rtt = append(ht.rtt, nil)
+	}
+	return ht
 }
 
 // TestSelectRegion checks the geo policy: client location, regions and
@@ -62,7 +74,7 @@ func TestSelectRegion(t *testing.T) {
 			if qtype == 0 {
 				qtype = dns.TypeA
 			}
-			out := g.selectRegion(qtype, tc.loc, tc.found, func(n int) int { return tc.draw % n })
+			out := g.selectRegion(qtype, tc.loc, tc.found, func(n int) int { return tc.draw % n }, allHealthy(tc.regions))
 			got := ""
 			if out.region != nil {
 				got = out.region.id
@@ -83,10 +95,11 @@ func TestSelectSplitsByWeight(t *testing.T) {
 		region("b", 51.6, -0.2, 300, true, false),
 	}}
 	h := NewHandler(Options{})
+	ht := allHealthy(g.regions)
 	counts := map[string]int{}
 	const n = 20000
 	for range n {
-		counts[g.selectRegion(dns.TypeA, geo.Location{Lat: 51.5, Lon: -0.1}, true, h.intn).region.id]++
+		counts[g.selectRegion(dns.TypeA, geo.Location{Lat: 51.5, Lon: -0.1}, true, h.intn, ht).region.id]++
 	}
 	share := float64(counts["b"]) / n
 	if share < 0.72 || share > 0.78 {

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -10,15 +11,34 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/store/schema"
 )
 
-// Snapshot is everything the query path reads, built once per configuration
-// change and never modified afterwards. The RRs in it are shared by every
-// reply that uses them: code that needs a different owner or TTL copies them.
+// Snapshot is everything the query path reads, never modified once built.
+// It has two parts with their own lifetimes: the configuration (zones, names,
+// pre-built RRs), rebuilt only when the configuration changes, and the health
+// table, rebuilt whenever probers report or reports go stale. The RRs are
+// shared by every reply that uses them: code that needs a different owner
+// or TTL copies them.
 type Snapshot struct {
 	Revision int64
-	zones    map[string]*zone // by origin, lower case with the trailing dot
+	cfg      *config
+	health   *healthTable
+}
+
+// config is the part of a snapshot derived from the configuration alone.
+type config struct {
+	revision  int64            // schema.State.ConfigRevision it was built from
+	zones     map[string]*zone // by origin, lower case with the trailing dot
+	regions   []*regionInfo    // every region; health tables align with this
+	regionIdx map[string]int
+}
+
+// regionInfo is a region as the health table sees it.
+type regionInfo struct {
+	id    string
+	addrs []netip.Addr // in the region's order: bit i of a health mask is addrs[i]
 }
 
 // zone is one served zone with its records pre-built.
@@ -41,6 +61,7 @@ type node struct {
 // gslbName is a GSLB name with its candidate regions in listed order.
 type gslbName struct {
 	label   string // name relative to the zone, for metrics and logs
+	policy  string // schema.PolicyGeo or schema.PolicyLatency
 	ttl     uint32
 	answers int
 	regions []*regionAnswer
@@ -50,27 +71,40 @@ type gslbName struct {
 // and its addresses as ready-made RRs owned by the name.
 type regionAnswer struct {
 	id       string
+	idx      int // index into config.regions and the health table
 	lat, lon float64
 	weight   int
 	a, aaaa  []dns.RR
+	// aPos and aaaaPos give, for each RR, the position of its address in
+	// the region's addrs: the bit to test in the region's health mask.
+	aPos, aaaaPos []uint8
 }
 
-// Build turns a validated State into a Snapshot. The State was checked key by
-// key already; problems found here (a record the DNS library will not build)
-// leave that record out and are returned as warnings, never as a failure of
-// the whole snapshot.
-func Build(st *schema.State) (*Snapshot, []error) {
-	s := &Snapshot{Revision: st.Revision, zones: make(map[string]*zone, len(st.Zones))}
+// Build turns a validated State and a health View (nil: no health data)
+// into a Snapshot. The State was checked key by key already; problems found
+// here (a record the DNS library will not build) leave that record out and
+// are returned as warnings, never as a failure of the whole snapshot.
+func Build(st *schema.State, v *health.View) (*Snapshot, []error) {
+	cfg, warns := buildConfig(st)
+	return &Snapshot{Revision: st.Revision, cfg: cfg, health: buildHealth(cfg, v)}, warns
+}
+
+func buildConfig(st *schema.State) (*config, []error) {
+	c := &config{revision: st.ConfigRevision, zones: make(map[string]*zone, len(st.Zones)), regionIdx: map[string]int{}}
+	for _, id := range slices.Sorted(maps.Keys(st.Regions)) {
+		c.regionIdx[id] = len(c.regions)
+		c.regions = append(c.regions, &regionInfo{id: id, addrs: st.Regions[id].Region.Addrs})
+	}
 	var warns []error
 	for _, zs := range st.Zones {
-		z, w := buildZone(zs, st.Regions)
+		z, w := buildZone(zs, st.Regions, c.regionIdx)
 		warns = append(warns, w...)
-		s.zones[z.name] = z
+		c.zones[z.name] = z
 	}
-	return s, warns
+	return c, warns
 }
 
-func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState) (*zone, []error) {
+func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx map[string]int) (*zone, []error) {
 	origin := zs.Name + "."
 	t := zs.Zone.SOA.WithDefaults()
 	z := &zone{name: origin, label: zs.Name, nodes: map[string]*node{}}
@@ -121,7 +155,7 @@ func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState) (*z
 
 	for label, nm := range zs.Names {
 		owner := schema.Owner(zs.Name, label)
-		z.node(owner, origin).gslb = buildName(label, owner, nm, zs.Zone.TTL, regions)
+		z.node(owner, origin).gslb = buildName(label, owner, nm, zs.Zone.TTL, regions, idx)
 	}
 	return z, warns
 }
@@ -151,7 +185,7 @@ func (n *node) add(rr dns.RR) {
 	n.rrsets[t] = append(n.rrsets[t], rr)
 }
 
-func buildName(label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState) *gslbName {
+func buildName(label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int) *gslbName {
 	ttl := nm.TTL
 	if ttl == 0 {
 		ttl = zoneTTL
@@ -159,18 +193,20 @@ func buildName(label, owner string, nm *schema.Name, zoneTTL uint32, regions map
 	if ttl == 0 {
 		ttl = schema.DefaultNameTTL
 	}
-	g := &gslbName{label: label, ttl: ttl, answers: nm.AnswersOrDefault()}
+	g := &gslbName{label: label, policy: nm.PolicyOrDefault(), ttl: ttl, answers: nm.AnswersOrDefault()}
 	for _, id := range nm.Regions {
 		r := regions[id]
 		if r == nil {
 			continue // deleted after the name was accepted; the name serves the rest
 		}
-		ra := &regionAnswer{id: id, lat: r.Region.Lat, lon: r.Region.Lon, weight: r.Weight}
-		for _, a := range r.Region.Addrs {
+		ra := &regionAnswer{id: id, idx: idx[id], lat: r.Region.Lat, lon: r.Region.Lon, weight: r.Weight}
+		for i, a := range r.Region.Addrs {
 			if a.Is4() {
 				ra.a = append(ra.a, addrRR(owner, a, ttl))
+				ra.aPos = append(ra.aPos, uint8(i))
 			} else {
 				ra.aaaa = append(ra.aaaa, addrRR(owner, a, ttl))
+				ra.aaaaPos = append(ra.aaaaPos, uint8(i))
 			}
 		}
 		g.regions = append(g.regions, ra)

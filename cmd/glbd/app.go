@@ -92,6 +92,7 @@ func (a *app) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.dns.Run(ctx) })
 	g.Go(func() error { return a.watcher.Run(ctx) })
+	g.Go(func() error { return a.handler.Run(ctx) })
 	g.Go(func() error {
 		err := a.http.Serve(a.httpLn)
 		if errors.Is(err, http.ErrServerClosed) {

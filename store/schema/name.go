@@ -15,10 +15,11 @@ const (
 // Policies a name may use. Only the ones implemented are accepted: a policy
 // that a server does not know is rejected rather than quietly served as geo.
 const (
-	PolicyGeo = "geo" // nearest region by great-circle distance (default)
+	PolicyGeo     = "geo"     // nearest region by great-circle distance (default)
+	PolicyLatency = "latency" // lowest RTT estimated from the probers nearest the client
 )
 
-var policies = map[string]bool{PolicyGeo: true}
+var policies = map[string]bool{PolicyGeo: true, PolicyLatency: true}
 
 // Name is the document at <prefix>zones/<zone>/names/<label>: a GSLB name
 // answered for A and AAAA with the addresses of one of its regions.
@@ -66,7 +67,7 @@ func (n *Name) Validate() error {
 		seen[r] = true
 	}
 	if !policies[n.PolicyOrDefault()] {
-		errs = append(errs, fmt.Errorf("policy %q is unknown (supported: %s)", n.Policy, PolicyGeo))
+		errs = append(errs, fmt.Errorf("policy %q is unknown (supported: %s, %s)", n.Policy, PolicyGeo, PolicyLatency))
 	}
 	if n.TTL > MaxTTL {
 		errs = append(errs, fmt.Errorf("ttl %d is above %d", n.TTL, MaxTTL))
