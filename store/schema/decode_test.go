@@ -142,7 +142,7 @@ func TestDecodeInvalid(t *testing.T) {
 		{"name duplicate region", nameKey, `{"regions":["eu","us","eu"]}`, "regions[2]"},
 		{"name bad region id", nameKey, `{"regions":["EU"]}`, "regions[0]"},
 		{"name too many regions", nameKey, `{"regions":[` + manyRegions(MaxNameRegions+1) + `]}`, "regions"},
-		{"name policy latency", nameKey, `{"regions":["eu"],"policy":"latency"}`, "latency"},
+		{"name policy not implemented yet", nameKey, `{"regions":["eu"],"policy":"weighted"}`, "weighted"},
 		{"name policy failover", nameKey, `{"regions":["eu"],"policy":"failover"}`, "failover"},
 		{"name policy upper case", nameKey, `{"regions":["eu"],"policy":"GEO"}`, "policy"},
 		{"name answers 17", nameKey, `{"regions":["eu"],"answers":17}`, "answers"},
