@@ -38,7 +38,7 @@ func (p Policy) withDefaults() Policy {
 // immutable once returned.
 type View struct {
 	Regions map[string]*RegionHealth // every region of the state, by id
-	Probers []Prober                 // registered probers, sorted by id
+	Probers []ProberLocation         // registered probers, sorted by id
 }
 
 // RegionHealth is one region's verdict.
@@ -65,8 +65,8 @@ type EndpointHealth struct {
 	Votes    int    // fresh reports
 }
 
-// Prober is a registered prober's position, for the latency policy.
-type Prober struct {
+// ProberLocation is a registered prober's position, for the latency policy.
+type ProberLocation struct {
 	ID       string
 	Lat, Lon float64
 }
@@ -77,9 +77,9 @@ func Aggregate(st *schema.State, now time.Time, p Policy) *View {
 	p = p.withDefaults()
 	v := &View{Regions: make(map[string]*RegionHealth, len(st.Regions))}
 	for id, info := range st.Probers {
-		v.Probers = append(v.Probers, Prober{ID: id, Lat: info.Lat, Lon: info.Lon})
+		v.Probers = append(v.Probers, ProberLocation{ID: id, Lat: info.Lat, Lon: info.Lon})
 	}
-	slices.SortFunc(v.Probers, func(a, b Prober) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(v.Probers, func(a, b ProberLocation) int { return cmp.Compare(a.ID, b.ID) })
 	for id, r := range st.Regions {
 		v.Regions[id] = aggregateRegion(st, id, r.Region, now, p)
 	}
