@@ -56,7 +56,8 @@ type Checker interface {
 }
 
 // Publisher stores a prober's verdicts; store.Publisher writes them to etcd
-// under the prober's lease.
+// under the prober's lease. Calls for one endpoint never overlap (the
+// Prober runs one loop per endpoint); calls for different endpoints may.
 type Publisher interface {
 	// Publish records the verdict on one endpoint.
 	Publish(ctx context.Context, region, endpoint string, r schema.HealthReport) error

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/embedded"
@@ -74,7 +75,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		}
 	}
 
-	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log})
+	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log,
+		Health: health.Policy{Quorum: cfg.Quorum}})
 	a.watcher = store.NewWatcher(client, cfg.Prefix, log, store.NewMetrics(reg), a.handler.Apply)
 	a.dns = server.NewServer(cfg.DNSAddr, a.handler, log)
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {

@@ -47,6 +47,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad dns address", args: []string{"-dev", "-dns", "5353"}, env: noEnv, wantErr: "-dns"},
 		{name: "bad prefix", args: []string{"-dev", "-prefix", "glb"}, env: noEnv, wantErr: "-prefix"},
 		{name: "-etcd with -dev", args: []string{"-dev", "-etcd", "a:1"}, env: noEnv, wantErr: "-etcd"},
+		{name: "quorum out of range", args: []string{"-dev", "-health-quorum", "1"}, env: noEnv, wantErr: "-health-quorum"},
 		{name: "stray argument", args: []string{"-dev", "extra"}, env: noEnv, wantErr: "extra"},
 	}
 	for _, tc := range cases {

@@ -27,10 +27,12 @@ type Config struct {
 	Prefix     string   // -prefix: etcd key prefix
 	GeoIP      string   // -geoip: path of the .mmdb database
 	LogLevel   slog.Level
+	Quorum     float64 // -health-quorum: share of fresh probers that must report an endpoint up
 	Dev        bool   // -dev: embedded etcd, seeded example configuration
 	DevEtcd    string // -dev-etcd: client address of the embedded etcd
 	DevDataDir string // -dev-data-dir: "" means a temporary directory
 	DevSeed    string // -dev-seed: example configuration written into an empty prefix
+	DevProber  string // -dev-prober-location: "lat,lon" of the in-process dev prober
 }
 
 // Defaults, documented in -h and README.md.
@@ -59,10 +61,12 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.GeoIP, "geoip", "", "path of a GeoIP2/GeoLite2/DB-IP City .mmdb database (required; with -dev default \""+defaultDevGeoIP+"\")")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Float64Var(&c.Quorum, "health-quorum", 0.5, "an endpoint is up when more than this share of the fresh probers reporting on it say up (0 < q < 1)")
 	fs.BoolVar(&c.Dev, "dev", false, "dev mode: start an embedded etcd, seed it with an example configuration, use the test GeoIP database")
 	fs.StringVar(&c.DevEtcd, "dev-etcd", defaultDevEtcd, "with -dev: client address of the embedded etcd")
 	fs.StringVar(&c.DevDataDir, "dev-data-dir", "", "with -dev: data directory of the embedded etcd (default: a temporary directory removed at exit)")
 	fs.StringVar(&c.DevSeed, "dev-seed", defaultDevSeed, "with -dev: example configuration written into an empty prefix")
+	fs.StringVar(&c.DevProber, "dev-prober-location", "50.11,8.68", "with -dev: lat,lon of the in-process prober (default Frankfurt)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: glbd [flags]\n\nglbd answers DNS queries for the zones configured in etcd with the nearest healthy region.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -108,6 +112,9 @@ func (c Config) validate() error {
 	}
 	if c.GeoIP == "" {
 		errs = append(errs, errors.New("-geoip: a GeoIP City database is required (or use -dev)"))
+	}
+	if !(c.Quorum > 0 && c.Quorum < 1) {
+		errs = append(errs, fmt.Errorf("-health-quorum %v: must be between 0 and 1, exclusive", c.Quorum))
 	}
 	if !strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/") {
 		errs = append(errs, fmt.Errorf("-prefix %q: must start and end with '/'", c.Prefix))

@@ -121,7 +121,7 @@ type Check struct {
 	ExpectStatus string   `json:"expect_status,omitempty"`        // "200" or a range "200-399" (default)
 	ExpectBody   string   `json:"expect_body,omitempty"`          // optional substring of the body
 	Insecure     bool     `json:"insecure_skip_verify,omitempty"` // https: do not verify the certificate
-	Interval     Duration `json:"interval,omitempty"`             // default 5s, 1s..1h
+	Interval     Duration `json:"interval,omitempty"`             // default 5s, 1s..1m (reports older than MaxReportAge stop counting)
 	Timeout      Duration `json:"timeout,omitempty"`              // default 2s, at most the interval
 	Rise         int      `json:"rise,omitempty"`                 // successes to turn up, default 2, 1..100
 	Fall         int      `json:"fall,omitempty"`                 // failures to turn down, default 3, 1..100
@@ -191,8 +191,10 @@ func (c *Check) Validate() error {
 		}
 	}
 	iv, to := time.Duration(d.Interval), time.Duration(d.Timeout)
-	if iv < time.Second || iv > time.Hour {
-		errs = append(errs, fmt.Errorf("interval %s is outside 1s..1h", iv))
+	// A report's time is its last check, and readers drop reports older
+	// than MaxReportAge, so the interval must stay well below it.
+	if iv < time.Second || iv > MaxReportAge/2 {
+		errs = append(errs, fmt.Errorf("interval %s is outside 1s..%s", iv, MaxReportAge/2))
 	}
 	if to <= 0 || to > iv {
 		errs = append(errs, fmt.Errorf("timeout %s must be positive and at most the interval %s", to, iv))
