@@ -19,6 +19,7 @@ import (
 	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/embedded"
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // app is one running glbd: the GeoIP database, the etcd watcher feeding the
@@ -32,6 +33,7 @@ type app struct {
 	handler *server.Handler
 	dns     *server.Server
 	watcher *store.Watcher
+	dev     *devParts // dev mode only
 	httpLn  net.Listener
 	http    *http.Server
 	closers []func() error // run in reverse order when Run returns
@@ -66,18 +68,28 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	a.closers = append(a.closers, client.Close)
+	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log,
+		Health: health.Policy{Quorum: cfg.Quorum}})
+	onState := a.handler.Apply
 	if cfg.Dev {
 		write := func(ctx context.Context, prefix string, kvs map[string]string) (bool, error) {
 			return store.Seed(ctx, client, prefix, kvs)
 		}
-		if err := a.seed(ctx, write); err != nil {
+		kvs, err := a.seed(ctx, write)
+		if err != nil {
 			return nil, err
 		}
+		pub := store.NewPublisher(client, store.PublisherConfig{Prefix: cfg.Prefix, ProberID: devProberID,
+			Info: a.devProberInfo()}, log, store.NewPublisherMetrics(reg))
+		if a.dev, err = a.startDev(kvs, pub, reg); err != nil {
+			return nil, err
+		}
+		onState = func(st *schema.State) {
+			a.handler.Apply(st)
+			a.dev.prober.SetTargets(health.TargetsFromState(st))
+		}
 	}
-
-	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log,
-		Health: health.Policy{Quorum: cfg.Quorum}})
-	a.watcher = store.NewWatcher(client, cfg.Prefix, log, store.NewMetrics(reg), a.handler.Apply)
+	a.watcher = store.NewWatcher(client, cfg.Prefix, log, store.NewMetrics(reg), onState)
 	a.dns = server.NewServer(cfg.DNSAddr, a.handler, log)
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
@@ -95,6 +107,10 @@ func (a *app) Run(ctx context.Context) error {
 	g.Go(func() error { return a.dns.Run(ctx) })
 	g.Go(func() error { return a.watcher.Run(ctx) })
 	g.Go(func() error { return a.handler.Run(ctx) })
+	if a.dev != nil {
+		g.Go(func() error { return a.dev.pub.Run(ctx) })
+		g.Go(func() error { return a.dev.prober.Run(ctx) })
+	}
 	g.Go(func() error {
 		err := a.http.Serve(a.httpLn)
 		if errors.Is(err, http.ErrServerClosed) {

@@ -3,8 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 	"text/template"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/store/schema"
 
 	"github.com/glb-dns/glb/store"
 )
@@ -13,21 +22,85 @@ import (
 // already holds keys is left alone, so edits survive a restart with
 // -dev-data-dir.
 // write is store.Seed bound to the etcd client, which only store may name.
-func (a *app) seed(ctx context.Context, write func(context.Context, string, map[string]string) (bool, error)) error {
+// It returns the seed, from which dev mode learns which backends to start.
+func (a *app) seed(ctx context.Context, write func(context.Context, string, map[string]string) (bool, error)) (map[string]string, error) {
 	kvs, err := store.LoadSeedFile(a.cfg.DevSeed)
 	if err != nil {
-		return fmt.Errorf("dev seed (run from the repository root, or set -dev-seed): %w", err)
+		return nil, fmt.Errorf("dev seed (run from the repository root, or set -dev-seed): %w", err)
 	}
 	wrote, err := write(ctx, a.cfg.Prefix, kvs)
 	if err != nil {
-		return fmt.Errorf("seed dev configuration: %w", err)
+		return nil, fmt.Errorf("seed dev configuration: %w", err)
 	}
 	if wrote {
 		a.log.Info("seeded example configuration", "file", a.cfg.DevSeed, "keys", len(kvs), "prefix", a.cfg.Prefix)
 	} else {
 		a.log.Info("prefix already holds a configuration; not seeding", "prefix", a.cfg.Prefix)
 	}
-	return nil
+	return kvs, nil
+}
+
+// devProberID is the id of dev mode's in-process prober.
+const devProberID = "dev"
+
+// devParts are what dev mode runs besides glbd itself: a prober and the
+// loopback backends its checks reach.
+type devParts struct {
+	prober   *health.Prober
+	pub      *store.Publisher
+	backends *devBackends
+}
+
+func (a *app) devProberInfo() schema.ProberInfo {
+	lat, lon, _ := parseLatLon(a.cfg.DevProber)
+	return schema.ProberInfo{Lat: lat, Lon: lon, Version: "dev", Started: time.Now().UTC().Truncate(time.Second)}
+}
+
+// startDev starts a loopback backend for every seeded region whose check
+// connects to a loopback address, and the prober that checks them.
+func (a *app) startDev(kvs map[string]string, pub *store.Publisher, reg prometheus.Registerer) (*devParts, error) {
+	addrs := map[string]string{}
+	for key, v := range kvs {
+		k, err := schema.ParseKey("", key)
+		if err != nil || k.Kind != schema.KindRegion {
+			continue
+		}
+		r, err := schema.Decode(k, []byte(v))
+		if err != nil || r.(*schema.Region).Check == nil {
+			continue
+		}
+		c := r.(*schema.Region).Check
+		if host, _, err := net.SplitHostPort(c.Connect); err == nil {
+			if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+				addrs[k.Region] = c.Connect
+			}
+		}
+	}
+	b, err := startDevBackends(addrs, a.log)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, b.Close)
+	p := health.NewProber(health.ProberConfig{
+		ID: devProberID, Checker: health.NewChecker(health.CheckerConfig{}), Publisher: pub,
+		Logger: a.log, Metrics: health.NewMetrics(reg),
+	})
+	return &devParts{prober: p, pub: pub, backends: b}, nil
+}
+
+// parseLatLon parses "lat,lon" in degrees.
+func parseLatLon(s string) (lat, lon float64, err error) {
+	a, b, ok := strings.Cut(s, ",")
+	if ok {
+		lat, err = strconv.ParseFloat(strings.TrimSpace(a), 64)
+		if err == nil {
+			lon, err = strconv.ParseFloat(strings.TrimSpace(b), 64)
+		}
+	}
+	if !ok || err != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return 0, 0, fmt.Errorf("location %q: want \"lat,lon\" in degrees", s)
+	}
+	return lat, lon, nil
 }
 
 var devHelp = template.Must(template.New("dev").Parse(`
@@ -47,6 +120,10 @@ Try:
   etcdctl put {{.Prefix}}regions/eu-west/weight 0      # drain eu-west: London moves to eu-central
   etcdctl put {{.Prefix}}regions/eu-west/weight 100    # and back
   etcdctl get --prefix {{.Prefix}} --keys-only
+  etcdctl get --prefix {{.Prefix}}health/            # the dev prober's verdicts
+
+  curl -X POST 127.0.0.1:18003/fail                  # eu-west's backend fails: London moves within ~3 s
+  curl -X POST 127.0.0.1:18003/recover               # and comes back
 `))
 
 func (a *app) printDevHelp() {

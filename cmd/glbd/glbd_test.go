@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -148,4 +152,47 @@ func scope(m *dns.Msg) int {
 		}
 	}
 	return -1
+}
+
+// freePortSeed copies the dev seed with each backend moved to a free
+// loopback port, and returns its path and the region -> address map.
+func freePortSeed(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	raw, err := os.ReadFile(testSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	backends := map[string]string{}
+	for i, region := range []string{"us-east", "us-west", "eu-west", "eu-central", "ap-northeast", "ap-southeast", "sa-east"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		old := fmt.Sprintf("127.0.0.1:%d", 18001+i)
+		if !strings.Contains(text, old) {
+			t.Fatalf("seed has no backend %s for %s", old, region)
+		}
+		text = strings.ReplaceAll(text, old, addr)
+		backends[region] = addr
+	}
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, backends
+}
+
+func post(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST %s: %s", url, resp.Status)
+	}
 }

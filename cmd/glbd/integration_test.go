@@ -169,16 +169,33 @@ func TestServesThroughEtcdOutage(t *testing.T) {
 	t.Logf("change followed %s after etcd came back", took)
 }
 
-// TestDevMode runs glbd -dev with its embedded etcd on a free port and
-// checks the seeded example answers.
+// TestDevMode runs glbd -dev with its embedded etcd, backends and prober
+// (on free ports), checks the seeded example answers, then fails a region's
+// backend and checks answers leave it within interval x fall + 1 s and come
+// back after it recovers.
 func TestDevMode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded etcd")
 	}
-	a := startApp(t, Config{Dev: true, DevEtcd: "127.0.0.1:0", DevSeed: testSeed})
+	seed, backends := freePortSeed(t)
+	a := startApp(t, Config{Dev: true, DevEtcd: "127.0.0.1:0", DevSeed: seed, DevProber: "50.11,8.68"})
+	london := func() string { return addrs(ask(t, "udp", a.dnsAddr(), "www."+zone, dns.TypeA, "81.2.69.0/24")) }
 	if got := addrs(ask(t, "udp", a.dnsAddr(), "www."+zone, dns.TypeA, "91.198.174.0/24")); got != "198.51.100.20" {
 		t.Errorf("dev mode Frankfurt answer %q, want eu-central", got)
 	}
+	// Wait until the prober has reported eu-west up, so the flip below is
+	// the prober's doing.
+	waitFor(t, 5*time.Second, "eu-west reported up", func() bool { return metricValue(t, a, "glb_health_probers") == 1 })
+	if got := london(); got != "198.51.100.10,198.51.100.11" {
+		t.Fatalf("London before failure: %q", got)
+	}
+	// The dev checks run every 1 s with fall 2 and a 500 ms timeout.
+	post(t, "http://"+backends["eu-west"]+"/fail")
+	took := waitFor(t, 3*time.Second, "eu-west removed after its backend fails", func() bool { return london() == "198.51.100.20" })
+	t.Logf("failover took %s", took)
+	post(t, "http://"+backends["eu-west"]+"/recover")
+	took = waitFor(t, 4*time.Second, "eu-west back after recovery", func() bool { return london() == "198.51.100.10,198.51.100.11" })
+	t.Logf("recovery took %s", took)
 }
 
 // metricValue sums a metric family's samples from glbd's registry.

@@ -28,11 +28,11 @@ type Config struct {
 	GeoIP      string   // -geoip: path of the .mmdb database
 	LogLevel   slog.Level
 	Quorum     float64 // -health-quorum: share of fresh probers that must report an endpoint up
-	Dev        bool   // -dev: embedded etcd, seeded example configuration
-	DevEtcd    string // -dev-etcd: client address of the embedded etcd
-	DevDataDir string // -dev-data-dir: "" means a temporary directory
-	DevSeed    string // -dev-seed: example configuration written into an empty prefix
-	DevProber  string // -dev-prober-location: "lat,lon" of the in-process dev prober
+	Dev        bool    // -dev: embedded etcd, seeded example configuration
+	DevEtcd    string  // -dev-etcd: client address of the embedded etcd
+	DevDataDir string  // -dev-data-dir: "" means a temporary directory
+	DevSeed    string  // -dev-seed: example configuration written into an empty prefix
+	DevProber  string  // -dev-prober-location: "lat,lon" of the in-process dev prober
 }
 
 // Defaults, documented in -h and README.md.
@@ -112,6 +112,9 @@ func (c Config) validate() error {
 	}
 	if c.GeoIP == "" {
 		errs = append(errs, errors.New("-geoip: a GeoIP City database is required (or use -dev)"))
+	}
+	if _, _, err := parseLatLon(c.DevProber); c.Dev && err != nil {
+		errs = append(errs, fmt.Errorf("-dev-prober-location: %w", err))
 	}
 	if !(c.Quorum > 0 && c.Quorum < 1) {
 		errs = append(errs, fmt.Errorf("-health-quorum %v: must be between 0 and 1, exclusive", c.Quorum))

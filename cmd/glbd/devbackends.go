@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// devBackendCloseTimeout bounds the graceful shutdown of the dev backends;
+// their requests are tiny, so anything still open after it is cut.
+const devBackendCloseTimeout = time.Second
+
+// devBackends are small loopback HTTP servers, one per region, that stand in
+// for the regions' load balancers in dev mode: the example regions' health
+// checks point at them (through the check's "connect" field), so a reader
+// can make a region fail and watch the answers move. Each serves:
+//
+//	GET  /healthz  200 "ok\n", or 503 "failing\n" while failing
+//	POST /fail     start failing
+//	POST /recover  stop failing
+//	GET  /         one line naming the backend, its state and the commands
+//
+// /fail and /recover take POST only (curl -X POST ...): GET must not change
+// state, or a browser's prefetch of a link on a status page could take a
+// region down. A GET of them answers 405 with the curl command to use.
+type devBackends struct {
+	log      *slog.Logger
+	backends map[string]*devBackend // by region
+	wg       sync.WaitGroup         // the Serve goroutines
+	closed   sync.Once
+	closeErr error
+}
+
+// devBackend is one region's backend.
+type devBackend struct {
+	region  string
+	ln      net.Listener
+	srv     *http.Server
+	failing atomic.Bool
+}
+
+// startDevBackends listens on each address (e.g. "127.0.0.1:18001"; port 0
+// picks a free one) and serves until Close. If any address cannot be
+// bound, the backends already started are closed and the error names the
+// region and address.
+func startDevBackends(addrs map[string]string, log *slog.Logger) (*devBackends, error) {
+	d := &devBackends{log: log.With("component", "dev-backends"), backends: make(map[string]*devBackend, len(addrs))}
+	// In a fixed order, so that a failure names the same region each time.
+	regions := make([]string, 0, len(addrs))
+	for r := range addrs {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	for _, region := range regions {
+		ln, err := net.Listen("tcp", addrs[region])
+		if err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("dev backend for region %s: listen %s: %w", region, addrs[region], err)
+		}
+		b := &devBackend{region: region, ln: ln}
+		b.srv = &http.Server{Handler: d.routes(b), ReadHeaderTimeout: 5 * time.Second}
+		d.backends[region] = b
+		d.wg.Go(func() {
+			if err := b.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Warn("dev backend stopped", "region", region, "err", err)
+			}
+		})
+	}
+	return d, nil
+}
+
+// Addr returns the bound address of region's backend, or "" when there is
+// none.
+func (d *devBackends) Addr(region string) string {
+	if b := d.backends[region]; b != nil {
+		return b.ln.Addr().String()
+	}
+	return ""
+}
+
+// Close stops every backend, waits for them and releases their ports.
+// Later calls return the first call's result.
+func (d *devBackends) Close() error {
+	d.closed.Do(func() { d.closeErr = d.close() })
+	return d.closeErr
+}
+
+func (d *devBackends) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), devBackendCloseTimeout)
+	defer cancel()
+	var errs []error
+	for region, b := range d.backends {
+		if err := b.srv.Shutdown(ctx); err != nil {
+			// Cut what did not finish in time; the port is released either way.
+			_ = b.srv.Close()
+			errs = append(errs, fmt.Errorf("close dev backend for region %s: %w", region, err))
+		}
+	}
+	d.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// routes is one backend's handler.
+func (d *devBackends) routes(b *devBackend) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if b.failing.Load() {
+			http.Error(w, "failing", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	set := func(failing bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost {
+				w.Header().Set("Allow", http.MethodPost)
+				http.Error(w, fmt.Sprintf("use POST: curl -X POST http://%s%s", b.ln.Addr(), r.URL.Path), http.StatusMethodNotAllowed)
+				return
+			}
+			if b.failing.Swap(failing) != failing {
+				d.log.Info("dev backend state changed", "region", b.region, "failing", failing)
+			}
+			_, _ = fmt.Fprintf(w, "%s\n", b.describe())
+		}
+	}
+	mux.HandleFunc("/fail", set(true))
+	mux.HandleFunc("/recover", set(false))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprintf(w, "%s; curl -X POST http://%s/fail (or /recover)\n", b.describe(), b.ln.Addr())
+	})
+	return mux
+}
+
+// describe says which backend this is and how it is.
+func (b *devBackend) describe() string {
+	state := "healthy"
+	if b.failing.Load() {
+		state = "failing"
+	}
+	return fmt.Sprintf("glb dev backend for region %s: %s", b.region, state)
+}
