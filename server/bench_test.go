@@ -28,10 +28,10 @@ func BenchmarkServeDNS(b *testing.B) {
 		q     *dns.Msg
 		qtype uint16
 	}{
-		{"A_ECS_London", query("www."+testZone, dns.TypeA, "81.2.69.0/24"), dns.TypeA},
-		{"AAAA_ECS_Tokyo", query("www."+testZone, dns.TypeAAAA, "2001:218:1::/48"), dns.TypeAAAA},
-		{"A_noECS_unknown", query("www."+testZone, dns.TypeA, ""), dns.TypeA},
-		{"NXDOMAIN", query("nope."+testZone, dns.TypeA, ""), dns.TypeA},
+		{"A_ECS_London", mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24"), dns.TypeA},
+		{"AAAA_ECS_Tokyo", mkQuery("www."+testZone, dns.TypeAAAA, "2001:218:1::/48"), dns.TypeAAAA},
+		{"A_noECS_unknown", mkQuery("www."+testZone, dns.TypeA, ""), dns.TypeA},
+		{"NXDOMAIN", mkQuery("nope."+testZone, dns.TypeA, ""), dns.TypeA},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h, _ := newTestHandler(b, nil)

@@ -76,6 +76,14 @@ func ipAddr(ip net.IP, family uint16) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// prefix is the ECS source network, or the zero Prefix without ECS.
+func (cs clientSubnet) prefix() netip.Prefix {
+	if !cs.present || !cs.addr.IsValid() {
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(cs.addr, int(cs.source))
+}
+
 // usable reports whether the ECS address should stand in for the client:
 // RFC 7871 says a source prefix of 0 means "do not use my address".
 func (cs clientSubnet) usable() bool {

@@ -27,21 +27,21 @@ func TestAnswers(t *testing.T) {
 		}
 		return min(p.Bits(), 24)
 	}()
-	twoQuestions := query("www."+testZone, dns.TypeA, "")
+	twoQuestions := mkQuery("www."+testZone, dns.TypeA, "")
 	twoQuestions.Question = append(twoQuestions.Question, twoQuestions.Question[0])
-	twoOPT := query("www."+testZone, dns.TypeA, "81.2.69.0/24")
+	twoOPT := mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")
 	twoOPT.Extra = append(twoOPT.Extra, twoOPT.Extra[0])
-	badVers := query("www."+testZone, dns.TypeA, "")
+	badVers := mkQuery("www."+testZone, dns.TypeA, "")
 	badVers.SetEdns0(1232, false)
 	badVers.IsEdns0().SetVersion(1)
-	notify := query(testZone, dns.TypeSOA, "")
+	notify := mkQuery(testZone, dns.TypeSOA, "")
 	notify.Opcode = dns.OpcodeNotify
-	update := query(testZone, dns.TypeSOA, "")
+	update := mkQuery(testZone, dns.TypeSOA, "")
 	update.Opcode = dns.OpcodeUpdate
-	chaos := query("version.bind.", dns.TypeTXT, "")
+	chaos := mkQuery("version.bind.", dns.TypeTXT, "")
 	chaos.Question[0].Qclass = dns.ClassCHAOS
-	ecsZero := query("www."+testZone, dns.TypeA, "0.0.0.0/0")
-	dirty := query("www."+testZone, dns.TypeA, "81.2.69.0/24")
+	ecsZero := mkQuery("www."+testZone, dns.TypeA, "0.0.0.0/0")
+	dirty := mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")
 	dirty.IsEdns0().Option[0].(*dns.EDNS0_SUBNET).Address = []byte{81, 2, 69, 5} // bits beyond /24
 
 	cases := []struct {
@@ -55,79 +55,79 @@ func TestAnswers(t *testing.T) {
 		extra  []string
 		scope  int // -1: no ECS option in the reply
 	}{
-		{name: "london gets eu-west", q: query("www."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 24,
+		{name: "london gets eu-west", q: mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 24,
 			answer: []string{"www.gslb.example.test. 30 IN A 198.51.100.10", "www.gslb.example.test. 30 IN A 198.51.100.11"}},
-		{name: "frankfurt gets eu-central", q: query("www."+testZone, dns.TypeA, "91.198.174.0/24"), scope: 24,
+		{name: "frankfurt gets eu-central", q: mkQuery("www."+testZone, dns.TypeA, "91.198.174.0/24"), scope: 24,
 			answer: []string{"www.gslb.example.test. 30 IN A 198.51.100.20"}},
-		{name: "milton WA gets us-west", q: query("www."+testZone, dns.TypeA, "216.160.83.0/24"), scope: 24,
+		{name: "milton WA gets us-west", q: mkQuery("www."+testZone, dns.TypeA, "216.160.83.0/24"), scope: 24,
 			answer: []string{"www.gslb.example.test. 30 IN A 192.0.2.20"}},
-		{name: "ashburn gets us-east", q: query("www."+testZone, dns.TypeA, "67.43.156.0/24"), scope: 24,
+		{name: "ashburn gets us-east", q: mkQuery("www."+testZone, dns.TypeA, "67.43.156.0/24"), scope: 24,
 			answer: []string{"www.gslb.example.test. 30 IN A 192.0.2.10", "www.gslb.example.test. 30 IN A 192.0.2.11"}},
-		{name: "tokyo /16 network caps scope at 16", q: query("www."+testZone, dns.TypeA, "133.242.1.0/24"), scope: 16,
+		{name: "tokyo /16 network caps scope at 16", q: mkQuery("www."+testZone, dns.TypeA, "133.242.1.0/24"), scope: 16,
 			answer: []string{"www.gslb.example.test. 30 IN A 203.0.113.10"}},
-		{name: "singapore gets ap-southeast", q: query("www."+testZone, dns.TypeA, "202.196.224.0/24"), scope: 24,
+		{name: "singapore gets ap-southeast", q: mkQuery("www."+testZone, dns.TypeA, "202.196.224.0/24"), scope: 24,
 			answer: []string{"www.gslb.example.test. 30 IN A 203.0.113.20"}},
-		{name: "sao paulo gets sa-east", q: query("www."+testZone, dns.TypeA, "200.160.0.0/24"), scope: 20,
+		{name: "sao paulo gets sa-east", q: mkQuery("www."+testZone, dns.TypeA, "200.160.0.0/24"), scope: 20,
 			answer: []string{"www.gslb.example.test. 30 IN A 192.0.2.30"}},
-		{name: "sao paulo AAAA skips IPv4-only sa-east", q: query("www."+testZone, dns.TypeAAAA, "200.160.0.0/24"), scope: 20,
+		{name: "sao paulo AAAA skips IPv4-only sa-east", q: mkQuery("www."+testZone, dns.TypeAAAA, "200.160.0.0/24"), scope: 20,
 			answer: []string{"www.gslb.example.test. 30 IN AAAA 2001:db8:1::10", "www.gslb.example.test. 30 IN AAAA 2001:db8:1::11"}},
-		{name: "frankfurt IPv6 AAAA", q: query("www."+testZone, dns.TypeAAAA, "2a02:cf40:1::/48"), scope: 29,
+		{name: "frankfurt IPv6 AAAA", q: mkQuery("www."+testZone, dns.TypeAAAA, "2a02:cf40:1::/48"), scope: 29,
 			answer: []string{"www.gslb.example.test. 30 IN AAAA 2001:db8:4::20"}},
-		{name: "source prefix caps scope", q: query("www."+testZone, dns.TypeAAAA, "2a02:cf40::/28"), scope: 28,
+		{name: "source prefix caps scope", q: mkQuery("www."+testZone, dns.TypeAAAA, "2a02:cf40::/28"), scope: 28,
 			answer: []string{"www.gslb.example.test. 30 IN AAAA 2001:db8:4::20"}},
-		{name: "tokyo IPv6", q: query("www."+testZone, dns.TypeAAAA, "2001:218:1::/48"), scope: 32,
+		{name: "tokyo IPv6", q: mkQuery("www."+testZone, dns.TypeAAAA, "2001:218:1::/48"), scope: 32,
 			answer: []string{"www.gslb.example.test. 30 IN AAAA 2001:db8:5::10"}},
-		{name: "unknown ECS network falls back to weighted", q: query("www."+testZone, dns.TypeA, "203.0.113.0/24"), scope: unknownScope,
+		{name: "unknown ECS network falls back to weighted", q: mkQuery("www."+testZone, dns.TypeA, "203.0.113.0/24"), scope: unknownScope,
 			answer: []string{"www.gslb.example.test. 30 IN A 192.0.2.10", "www.gslb.example.test. 30 IN A 192.0.2.11"}},
-		{name: "loopback without ECS falls back", remote: "127.0.0.1", q: query("www."+testZone, dns.TypeA, ""), scope: -1,
+		{name: "loopback without ECS falls back", remote: "127.0.0.1", q: mkQuery("www."+testZone, dns.TypeA, ""), scope: -1,
 			answer: []string{"www.gslb.example.test. 30 IN A 192.0.2.10", "www.gslb.example.test. 30 IN A 192.0.2.11"}},
-		{name: "source address without ECS", remote: "81.2.69.160", q: query("www."+testZone, dns.TypeA, ""), scope: -1,
+		{name: "source address without ECS", remote: "81.2.69.160", q: mkQuery("www."+testZone, dns.TypeA, ""), scope: -1,
 			answer: []string{"www.gslb.example.test. 30 IN A 198.51.100.10", "www.gslb.example.test. 30 IN A 198.51.100.11"}},
 		{name: "ECS source 0 uses the source address, scope 0", remote: "81.2.69.160", q: ecsZero, scope: 0,
 			answer: []string{"www.gslb.example.test. 30 IN A 198.51.100.10", "www.gslb.example.test. 30 IN A 198.51.100.11"}},
-		{name: "answers and ttl from the name", q: query("api."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 24,
+		{name: "answers and ttl from the name", q: mkQuery("api."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 24,
 			answer: []string{"api.gslb.example.test. 20 IN A 198.51.100.10"}},
-		{name: "drained region is skipped", edits: drainEUWest, q: query("www."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 24,
+		{name: "drained region is skipped", edits: drainEUWest, q: mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 24,
 			answer: []string{"www.gslb.example.test. 30 IN A 198.51.100.20"}},
 		{name: "one candidate left: answer holds for everyone", edits: map[string]any{"regions/eu-west/weight": "0"},
-			q: query("api."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 0,
+			q: mkQuery("api."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 0,
 			answer: []string{"api.gslb.example.test. 20 IN A 192.0.2.10"}},
-		{name: "all drained is NODATA", edits: drainAPI, q: query("api."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 0,
+		{name: "all drained is NODATA", edits: drainAPI, q: mkQuery("api."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 0,
 			ns: []string{soa(30)}},
-		{name: "apex SOA", q: query(testZone, dns.TypeSOA, ""), scope: -1, answer: []string{soa(3600)}},
-		{name: "apex NS with glue", q: query(testZone, dns.TypeNS, ""), scope: -1,
+		{name: "apex SOA", q: mkQuery(testZone, dns.TypeSOA, ""), scope: -1, answer: []string{soa(3600)}},
+		{name: "apex NS with glue", q: mkQuery(testZone, dns.TypeNS, ""), scope: -1,
 			answer: []string{"gslb.example.test. 3600 IN NS ns1.gslb.example.test.", "gslb.example.test. 3600 IN NS ns2.example.net."},
 			extra:  []string{"ns1.gslb.example.test. 3600 IN A 192.0.2.53", "ns1.gslb.example.test. 3600 IN AAAA 2001:db8::53"}},
-		{name: "glue name answers A", q: query("ns1."+testZone, dns.TypeA, ""), scope: -1,
+		{name: "glue name answers A", q: mkQuery("ns1."+testZone, dns.TypeA, ""), scope: -1,
 			answer: []string{"ns1.gslb.example.test. 3600 IN A 192.0.2.53"}},
-		{name: "apex TXT", q: query(testZone, dns.TypeTXT, ""), scope: -1,
+		{name: "apex TXT", q: mkQuery(testZone, dns.TypeTXT, ""), scope: -1,
 			answer: []string{`gslb.example.test. 300 IN TXT "v=spf1 -all"`}},
-		{name: "apex MX", q: query(testZone, dns.TypeMX, ""), scope: -1,
+		{name: "apex MX", q: mkQuery(testZone, dns.TypeMX, ""), scope: -1,
 			answer: []string{"gslb.example.test. 300 IN MX 10 mail.gslb.example.test."}},
 		{name: "CAA with a semicolon in its value", edits: map[string]any{
 			"zones/gslb.example.test/records/@/CAA": map[string]any{"values": []string{`0 issue "ca.example.net; account=1"`}}},
-			q: query(testZone, dns.TypeCAA, ""), scope: -1,
+			q: mkQuery(testZone, dns.TypeCAA, ""), scope: -1,
 			answer: []string{`gslb.example.test. 300 IN CAA 0 issue "ca.example.net; account=1"`}},
-		{name: "static A", q: query("mail."+testZone, dns.TypeA, ""), scope: -1,
+		{name: "static A", q: mkQuery("mail."+testZone, dns.TypeA, ""), scope: -1,
 			answer: []string{"mail.gslb.example.test. 300 IN A 192.0.2.25"}},
-		{name: "NXDOMAIN with SOA", q: query("nope."+testZone, dns.TypeA, ""), rcode: dns.RcodeNameError, scope: -1,
+		{name: "NXDOMAIN with SOA", q: mkQuery("nope."+testZone, dns.TypeA, ""), rcode: dns.RcodeNameError, scope: -1,
 			ns: []string{soa(30)}},
-		{name: "NODATA at a GSLB name", q: query("www."+testZone, dns.TypeTXT, ""), scope: -1, ns: []string{soa(30)}},
-		{name: "empty non-terminal is NODATA", edits: withENT, q: query("deep."+testZone, dns.TypeA, ""), scope: -1,
+		{name: "NODATA at a GSLB name", q: mkQuery("www."+testZone, dns.TypeTXT, ""), scope: -1, ns: []string{soa(30)}},
+		{name: "empty non-terminal is NODATA", edits: withENT, q: mkQuery("deep."+testZone, dns.TypeA, ""), scope: -1,
 			ns: []string{soa(30)}},
-		{name: "CNAME into a GSLB name", q: query("docs."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 24,
+		{name: "CNAME into a GSLB name", q: mkQuery("docs."+testZone, dns.TypeA, "81.2.69.0/24"), scope: 24,
 			answer: []string{"docs.gslb.example.test. 300 IN CNAME www.gslb.example.test.",
 				"www.gslb.example.test. 30 IN A 198.51.100.10", "www.gslb.example.test. 30 IN A 198.51.100.11"}},
-		{name: "CNAME out of our zones", q: query("status."+testZone, dns.TypeAAAA, ""), scope: -1,
+		{name: "CNAME out of our zones", q: mkQuery("status."+testZone, dns.TypeAAAA, ""), scope: -1,
 			answer: []string{"status.gslb.example.test. 300 IN CNAME status.example.net."}},
-		{name: "CNAME asked for itself", q: query("docs."+testZone, dns.TypeCNAME, ""), scope: -1,
+		{name: "CNAME asked for itself", q: mkQuery("docs."+testZone, dns.TypeCNAME, ""), scope: -1,
 			answer: []string{"docs.gslb.example.test. 300 IN CNAME www.gslb.example.test."}},
-		{name: "names are case-insensitive", q: query("WwW.GSLB.Example.TEST", dns.TypeA, "81.2.69.0/24"), scope: 24,
+		{name: "names are case-insensitive", q: mkQuery("WwW.GSLB.Example.TEST", dns.TypeA, "81.2.69.0/24"), scope: 24,
 			answer: []string{"www.gslb.example.test. 30 IN A 198.51.100.10", "www.gslb.example.test. 30 IN A 198.51.100.11"}},
-		{name: "ANY gets the RFC 8482 answer", q: query("www."+testZone, dns.TypeANY, ""), scope: -1,
+		{name: "ANY gets the RFC 8482 answer", q: mkQuery("www."+testZone, dns.TypeANY, ""), scope: -1,
 			answer: []string{`www.gslb.example.test. 30 IN HINFO "RFC8482" ""`}},
-		{name: "other zone is REFUSED", q: query("www.example.com", dns.TypeA, ""), rcode: dns.RcodeRefused, scope: -1},
-		{name: "zone transfer is REFUSED", q: query(testZone, dns.TypeAXFR, ""), rcode: dns.RcodeRefused, scope: -1},
+		{name: "other zone is REFUSED", q: mkQuery("www.example.com", dns.TypeA, ""), rcode: dns.RcodeRefused, scope: -1},
+		{name: "zone transfer is REFUSED", q: mkQuery(testZone, dns.TypeAXFR, ""), rcode: dns.RcodeRefused, scope: -1},
 		{name: "CHAOS class is REFUSED", q: chaos, rcode: dns.RcodeRefused, scope: -1},
 		{name: "NOTIFY is NOTIMP", q: notify, rcode: dns.RcodeNotImplemented, scope: -1},
 		{name: "UPDATE is NOTIMP", q: update, rcode: dns.RcodeNotImplemented, scope: -1},

@@ -91,7 +91,7 @@ func TestHealthAnswers(t *testing.T) {
 			if len(ecs) > 4 && ecs[:4] == "api:" {
 				name, ecs = "api.", ecs[4:]
 			}
-			m := ask(t, h, "127.0.0.1", query(name+testZone, dns.TypeA, ecs))
+			m := ask(t, h, "127.0.0.1", mkQuery(name+testZone, dns.TypeA, ecs))
 			if got := answerAddrs(m); got != tc.want {
 				t.Errorf("answer %q, want %q", got, tc.want)
 			}
@@ -134,7 +134,7 @@ func TestLatencyPolicy(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h, _ := healthHandler(t, tc.edits)
-			m := ask(t, h, "127.0.0.1", query("www."+testZone, dns.TypeA, tc.ecs))
+			m := ask(t, h, "127.0.0.1", mkQuery("www."+testZone, dns.TypeA, tc.ecs))
 			if got := answerAddrs(m); got != tc.want {
 				t.Errorf("answer %q, want %q", got, tc.want)
 			}
@@ -152,7 +152,7 @@ func TestStaleReportsExpireWithoutEvents(t *testing.T) {
 	h.Apply(devState(t, merge(votes("eu-west", "198.51.100.10", false), votes("eu-west", "198.51.100.11", false),
 		votes("eu-west", "2001:db8:3::10", false))))
 	london := func() string {
-		return answerAddrs(ask(t, h, "127.0.0.1", query("www."+testZone, dns.TypeA, "81.2.69.0/24")))
+		return answerAddrs(ask(t, h, "127.0.0.1", mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")))
 	}
 	if got := london(); got != "198.51.100.20" {
 		t.Fatalf("with eu-west down: %q", got)

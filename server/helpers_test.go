@@ -125,8 +125,8 @@ func ask(t testing.TB, h *Handler, remote string, q *dns.Msg) *dns.Msg {
 	return out
 }
 
-// query builds a query; ecs is "addr/len" or "".
-func query(name string, qtype uint16, ecs string) *dns.Msg {
+// mkQuery builds a query; ecs is "addr/len" or "".
+func mkQuery(name string, qtype uint16, ecs string) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	if ecs != "" {

@@ -17,6 +17,7 @@ type Metrics struct {
 	regionUp     *prometheus.GaugeVec
 	endpointUp   *prometheus.GaugeVec
 	probers      prometheus.Gauge
+	ecs          *prometheus.CounterVec
 	panics       prometheus.Counter
 	duration     prometheus.Histogram
 	snapRevision prometheus.Gauge
@@ -57,6 +58,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "glb", Subsystem: "health", Name: "probers",
 			Help: "Registered probers.",
 		}),
+		ecs: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "dns", Name: "ecs_queries_total",
+			Help: "Queries with and without an EDNS Client Subnet option.",
+		}, []string{"ecs"}),
 		panics: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "dns", Name: "panics_total",
 			Help: "Queries whose handling panicked; each was answered SERVFAIL.",

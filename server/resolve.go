@@ -16,71 +16,78 @@ const maxCNAMEChain = 8
 // resolve fills m's sections for qname/qtype in zone z and returns the ECS
 // scope of the answer. CNAMEs are followed while their targets stay in zones
 // of this snapshot; the rcode is that of the last name (RFC 6604).
-func (h *Handler) resolve(m *dns.Msg, snap *Snapshot, z *zone, qname string, qtype uint16, client netip.Addr) int {
-	name := qname
+func (h *Handler) resolve(q *query, z *zone, qname string) {
+	m, name := q.m, qname
 	for range maxCNAMEChain {
 		n := z.nodes[name]
 		if n == nil {
 			m.Rcode = dns.RcodeNameError
 			m.Ns = append(m.Ns, z.negSOA)
-			return 0
+			q.reason = ReasonNXDomain
+			return
 		}
-		if n.cname != nil && qtype != dns.TypeCNAME {
+		if n.cname != nil && q.qtype != dns.TypeCNAME {
 			m.Answer = append(m.Answer, n.cname)
+			q.reason = ReasonStatic
 			target := strings.ToLower(n.cname.Target)
-			next := snap.match(target)
+			next := q.snap.match(target)
 			if next == nil {
-				return 0 // out of our zones: the resolver follows it
+				return // out of our zones: the resolver follows it
 			}
 			z, name = next, target
 			continue
 		}
-		return h.answerNode(m, snap, z, n, qtype, client)
+		h.answerNode(q, z, n)
+		return
 	}
-	return 0
 }
 
 // answerNode answers from an existing node: GSLB addresses, static data, or
 // NODATA with the SOA.
-func (h *Handler) answerNode(m *dns.Msg, snap *Snapshot, z *zone, n *node, qtype uint16, client netip.Addr) int {
+func (h *Handler) answerNode(q *query, z *zone, n *node) {
+	m, qtype := q.m, q.qtype
 	if n.gslb != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
-		return h.answerGSLB(m, snap, z, n.gslb, qtype, client)
+		h.answerGSLB(q, z, n.gslb)
+		return
 	}
-	if qtype == dns.TypeCNAME && n.cname != nil {
+	q.reason = ReasonStatic
+	switch {
+	case qtype == dns.TypeCNAME && n.cname != nil:
 		m.Answer = append(m.Answer, n.cname)
-		return 0
-	}
-	if qtype == dns.TypeANY {
+	case qtype == dns.TypeANY:
 		// RFC 8482: a minimal answer instead of everything we have.
 		m.Answer = append(m.Answer, &dns.HINFO{Hdr: hdr(ownerOf(m), dns.TypeHINFO, z.negSOA.Hdr.Ttl), Cpu: "RFC8482"})
-		return 0
-	}
-	rrs := n.rrsets[qtype]
-	if len(rrs) == 0 {
+	case len(n.rrsets[qtype]) == 0:
 		m.Ns = append(m.Ns, z.negSOA)
-		return 0
+		q.reason = ReasonNoData
+	default:
+		rrs := n.rrsets[qtype]
+		m.Answer = append(m.Answer, rrs...)
+		if qtype == dns.TypeNS {
+			m.Extra = append(m.Extra, z.glue(rrs)...)
+		}
 	}
-	m.Answer = append(m.Answer, rrs...)
-	if qtype == dns.TypeNS {
-		m.Extra = append(m.Extra, z.glue(rrs)...)
-	}
-	return 0
 }
 
 // answerGSLB selects a region and answers with up to `answers` of its up
 // addresses, starting at a random one so that load spreads across a
 // region's load balancers.
-func (h *Handler) answerGSLB(m *dns.Msg, snap *Snapshot, z *zone, g *gslbName, qtype uint16, client netip.Addr) int {
-	loc, network, found := h.geo.Lookup(client)
-	out := g.selectRegion(qtype, loc, found, h.intn, snap.health)
+func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
+	m, qtype := q.m, q.qtype
+	loc, network, found := h.geo.Lookup(q.client)
+	out := g.selectRegion(qtype, loc, found, h.intn, q.snap.health)
 	if out.region == nil {
+		q.reason = ReasonNoData
 		if out.drained {
+			q.reason = ReasonDrained
 			h.metrics.drained.WithLabelValues(z.label, g.label).Inc()
 		}
 		m.Ns = append(m.Ns, z.negSOA)
-		return 0
+		return
 	}
+	q.reason, q.region = g.policy, out.region.id
 	if out.failOpen {
+		q.reason = ReasonFailOpen
 		h.metrics.failOpen.WithLabelValues(z.label, g.label).Inc()
 	}
 	rrs, pos := out.region.addrs(qtype)
@@ -100,7 +107,7 @@ func (h *Handler) answerGSLB(m *dns.Msg, snap *Snapshot, z *zone, g *gslbName, q
 		m.Answer = append(m.Answer, rrs[up[(off+i)%n]])
 	}
 	h.metrics.answers.WithLabelValues(z.label, g.label, out.region.id).Inc()
-	return scopeBits(out.byClient, network)
+	q.scope = scopeBits(out.byClient, network)
 }
 
 // scopeBits is the width of the network a client-dependent decision was made

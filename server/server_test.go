@@ -70,7 +70,7 @@ func TestWireTruncation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			q := query("big."+testZone, dns.TypeTXT, "")
+			q := mkQuery("big."+testZone, dns.TypeTXT, "")
 			if tc.bufsize > 0 {
 				q.SetEdns0(tc.bufsize, false)
 			}
@@ -99,7 +99,7 @@ func TestWireGeo(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
 	addr := startServer(t, h)
 	for _, network := range []string{"udp", "tcp"} {
-		m := exchange(t, network, addr, query("www."+testZone, dns.TypeA, "81.2.69.0/24"))
+		m := exchange(t, network, addr, mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24"))
 		got := rrText(m.Answer)
 		if len(got) != 2 || !strings.Contains(got[0], "198.51.100.1") || !m.Authoritative {
 			t.Errorf("%s: answer %q AA=%v, want eu-west addresses with AA", network, got, m.Authoritative)
@@ -116,7 +116,7 @@ func TestWireMalformed(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
 	addr := startServer(t, h)
 
-	q := query("www."+testZone, dns.TypeA, "81.2.69.0/24")
+	q := mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")
 	wire, err := q.Pack()
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -25,6 +26,8 @@ type Snapshot struct {
 	Revision int64
 	cfg      *config
 	health   *healthTable
+	state    *schema.State // what it was built from, for Status
+	built    time.Time     // when it was swapped in
 }
 
 // config is the part of a snapshot derived from the configuration alone.
@@ -86,7 +89,7 @@ type regionAnswer struct {
 // are returned as warnings, never as a failure of the whole snapshot.
 func Build(st *schema.State, v *health.View) (*Snapshot, []error) {
 	cfg, warns := buildConfig(st)
-	return &Snapshot{Revision: st.Revision, cfg: cfg, health: buildHealth(cfg, v)}, warns
+	return &Snapshot{Revision: st.Revision, cfg: cfg, health: buildHealth(cfg, v), state: st}, warns
 }
 
 func buildConfig(st *schema.State) (*config, []error) {

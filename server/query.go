@@ -1,0 +1,227 @@
+package server
+
+import (
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// query is one query being answered: what came in, the reply being built,
+// and what was decided, for metrics and query logs. It lives on the stack
+// of ServeDNS.
+type query struct {
+	req       *dns.Msg
+	m         *dns.Msg
+	snap      *Snapshot
+	qtype     uint16
+	remote    netip.Addr // the packet's source
+	client    netip.Addr // the address located: ECS if usable, else remote
+	ecs       clientSubnet
+	transport string
+	udpSize   int
+
+	zone   string // metric label: the zone, or "none"
+	region string // the region answered with, "" if none
+	reason string // the rule that decided, see the Reason constants
+	scope  int    // width of the network the decision holds for, before the ECS cap
+}
+
+// Reasons recorded for query logs and the explain endpoint.
+const (
+	ReasonGeo      = "geo"
+	ReasonLatency  = "latency"
+	ReasonFailOpen = "fail_open"
+	ReasonDrained  = "all_drained"
+	ReasonStatic   = "static"
+	ReasonNoData   = "nodata"
+	ReasonNXDomain = "nxdomain"
+	ReasonRefused  = "refused"
+	ReasonInvalid  = "invalid"
+)
+
+// QueryEvent is what a QueryObserver learns about each answered query.
+// Req and Resp are the messages as parsed and as sent; observers must not
+// modify them.
+type QueryEvent struct {
+	Time      time.Time
+	Duration  time.Duration
+	Transport string     // "udp" or "tcp"
+	Remote    netip.Addr // the packet's source address
+	Client    netip.Addr // the address the answer was decided for
+	ECS       netip.Prefix
+	Zone      string
+	Region    string
+	Reason    string
+	Req, Resp *dns.Msg
+}
+
+// QueryObserver receives every answered query (query logs, dnstap). It is
+// called on the query path after the reply is written, so it must be cheap
+// and must not block; nil means no observer and costs nothing.
+type QueryObserver interface {
+	Observe(ev *QueryEvent)
+}
+
+// ServeDNS answers one query. Nothing here blocks or logs per query.
+func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	start := h.now()
+	q := query{req: r, remote: remoteAddr(w.RemoteAddr()), transport: "udp", zone: "none"}
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		q.transport = "tcp"
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			h.metrics.panics.Inc()
+			h.log.Error("panic answering query", "panic", v, "stack", string(debug.Stack()))
+			m := new(dns.Msg)
+			m.SetRcode(r, dns.RcodeServerFailure)
+			_ = w.WriteMsg(m)
+		}
+	}()
+
+	h.answer(&q)
+	if q.transport == "udp" {
+		q.m.Truncate(q.udpSize)
+	}
+	// A write error means the client went away; there is no one to tell.
+	_ = w.WriteMsg(q.m)
+
+	var qtype uint16
+	if len(r.Question) > 0 {
+		qtype = r.Question[0].Qtype
+	}
+	h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(q.m.Rcode), q.transport).Inc()
+	if q.ecs.present {
+		h.metrics.ecs.WithLabelValues("present").Inc()
+	} else {
+		h.metrics.ecs.WithLabelValues("absent").Inc()
+	}
+	took := h.now().Sub(start)
+	h.metrics.duration.Observe(took.Seconds())
+	if h.observer != nil {
+		h.observer.Observe(&QueryEvent{
+			Time: start, Duration: took, Transport: q.transport, Remote: q.remote, Client: q.client,
+			ECS: q.ecs.prefix(), Zone: q.zone, Region: q.region, Reason: q.reason, Req: r, Resp: q.m,
+		})
+	}
+}
+
+// answer builds q.m, the reply to q.req.
+func (h *Handler) answer(q *query) {
+	r := q.req
+	q.m = new(dns.Msg)
+	m := q.m
+	m.SetReply(r)
+	m.Compress = true
+	q.udpSize = dns.MinMsgSize
+	q.reason = ReasonInvalid
+
+	if r.Opcode != dns.OpcodeQuery {
+		m.Rcode = dns.RcodeNotImplemented
+		return
+	}
+	opt, ok := findOPT(r)
+	if !ok || len(r.Question) != 1 {
+		m.Rcode = dns.RcodeFormatError
+		return
+	}
+	if opt != nil {
+		q.udpSize = max(dns.MinMsgSize, min(int(opt.UDPSize()), h.maxUDP))
+		m.SetEdns0(ourUDPSize, opt.Do())
+		if opt.Version() != 0 {
+			m.Rcode = dns.RcodeBadVers
+			return
+		}
+		var err error
+		if q.ecs, err = parseECS(opt); err != nil {
+			m.Rcode = dns.RcodeFormatError
+			return
+		}
+	}
+
+	question := r.Question[0]
+	q.qtype = question.Qtype
+	q.snap = h.snap.Load()
+	q.reason = ReasonRefused
+	switch {
+	case q.snap == nil:
+		m.Rcode = dns.RcodeServerFailure // not configured yet: let resolvers try another server
+		return
+	case question.Qclass != dns.ClassINET:
+		m.Rcode = dns.RcodeRefused
+		return
+	}
+	qname := strings.ToLower(question.Name)
+	z := q.snap.match(qname)
+	if z == nil {
+		m.Rcode = dns.RcodeRefused
+		return
+	}
+	q.zone = z.label
+	if q.qtype == dns.TypeAXFR || q.qtype == dns.TypeIXFR {
+		m.Rcode = dns.RcodeRefused // no zone transfers: every instance reads etcd itself
+		return
+	}
+	m.Authoritative = true
+
+	q.client = q.remote
+	if q.ecs.usable() {
+		q.client = q.ecs.addr
+	}
+	h.resolve(q, z, qname)
+	if q.ecs.present {
+		o := m.IsEdns0()
+		o.Option = append(o.Option, q.ecs.replyOption(q.ecs.scopeFor(q.scope)))
+	}
+}
+
+// findOPT returns the query's OPT record. ok is false when the query is
+// malformed in a way RFC 6891 6.1.1 answers with FORMERR: an OPT outside the
+// additional section, or more than one.
+func findOPT(r *dns.Msg) (opt *dns.OPT, ok bool) {
+	for _, sec := range [][]dns.RR{r.Answer, r.Ns} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				return nil, false
+			}
+		}
+	}
+	for _, rr := range r.Extra {
+		if o, isOPT := rr.(*dns.OPT); isOPT {
+			if opt != nil {
+				return nil, false
+			}
+			opt = o
+		}
+	}
+	return opt, true
+}
+
+// remoteAddr returns the client's address without an IPv4-in-IPv6 wrapper.
+func remoteAddr(a net.Addr) netip.Addr {
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		return v.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return v.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// match returns the zone that holds name: the longest zone suffix.
+func (s *Snapshot) match(name string) *zone {
+	for {
+		if z := s.cfg.zones[name]; z != nil {
+			return z
+		}
+		i := strings.IndexByte(name, '.')
+		if i < 0 || i == len(name)-1 {
+			return nil
+		}
+		name = name[i+1:]
+	}
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// Status is a read-only summary of what the server answers from, for the
+// status page and operators' tools. It is built on request from the current
+// snapshot, never on the query path.
+type Status struct {
+	Revision       int64              // etcd revision of the snapshot
+	ConfigRevision int64              // revision of the last configuration change
+	SwappedAt      time.Time          // when the snapshot was swapped in
+	Zones          []ZoneStatus       // sorted by name
+	Regions        []RegionStatus     // sorted by id
+	Probers        []ProberStatus     // sorted by id
+	Rejected       []schema.Rejection // keys refused, sorted by key
+}
+
+// ZoneStatus is one served zone.
+type ZoneStatus struct {
+	Name  string
+	Names []NameStatus // sorted by label
+}
+
+// NameStatus is one GSLB name.
+type NameStatus struct {
+	Label   string
+	Policy  string
+	Regions []string
+	TTL     uint32
+	Answers int
+}
+
+// RegionStatus is one region with its weight and health.
+type RegionStatus struct {
+	ID        string
+	Lat, Lon  float64
+	Weight    int
+	Checked   bool // some fresh prober reports on it
+	Up        bool // answered with (up, or no data)
+	Endpoints []EndpointStatus
+}
+
+// EndpointStatus is one address of a region with each prober's report.
+type EndpointStatus struct {
+	health.EndpointHealth
+	Reports map[string]schema.HealthReport // by prober id
+}
+
+// ProberStatus is one registered prober.
+type ProberStatus struct {
+	ID       string
+	Lat, Lon float64
+	Version  string
+	Started  time.Time
+}
+
+// Status returns the current status, or nil before the first snapshot.
+func (h *Handler) Status() *Status {
+	snap := h.snap.Load()
+	if snap == nil {
+		return nil
+	}
+	st := snap.state
+	s := &Status{Revision: snap.Revision, ConfigRevision: st.ConfigRevision, SwappedAt: snap.built, Rejected: st.Rejected}
+	for _, name := range slices.Sorted(maps.Keys(st.Zones)) {
+		zs := st.Zones[name]
+		z := ZoneStatus{Name: name}
+		for _, label := range slices.Sorted(maps.Keys(zs.Names)) {
+			n := zs.Names[label]
+			ttl := n.TTL
+			if ttl == 0 {
+				ttl = zs.Zone.TTL
+			}
+			if ttl == 0 {
+				ttl = schema.DefaultNameTTL
+			}
+			z.Names = append(z.Names, NameStatus{Label: label, Policy: n.PolicyOrDefault(), Regions: n.Regions, TTL: ttl, Answers: n.AnswersOrDefault()})
+		}
+		s.Zones = append(s.Zones, z)
+	}
+	view := snap.health.view
+	for i, r := range snap.cfg.regions {
+		rs := st.Regions[r.id]
+		out := RegionStatus{ID: r.id, Lat: rs.Region.Lat, Lon: rs.Region.Lon, Weight: rs.Weight, Up: snap.health.regions[i].up}
+		var rh *health.RegionHealth
+		if view != nil {
+			rh = view.Regions[r.id]
+		}
+		for j, a := range r.addrs {
+			ep := EndpointStatus{EndpointHealth: health.EndpointHealth{Endpoint: a.String(), Up: true}, Reports: map[string]schema.HealthReport{}}
+			if rh != nil && j < len(rh.Endpoints) {
+				ep.EndpointHealth = rh.Endpoints[j]
+				out.Checked = rh.Checked
+			}
+			for prober, rep := range st.Health[r.id][ep.Endpoint] {
+				ep.Reports[prober] = *rep
+			}
+			out.Endpoints = append(out.Endpoints, ep)
+		}
+		s.Regions = append(s.Regions, out)
+	}
+	for _, id := range slices.Sorted(maps.Keys(st.Probers)) {
+		p := st.Probers[id]
+		s.Probers = append(s.Probers, ProberStatus{ID: id, Lat: p.Lat, Lon: p.Lon, Version: p.Version, Started: p.Started})
+	}
+	return s
+}
