@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/store/schema"
