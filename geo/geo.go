@@ -46,9 +46,11 @@ type Location struct {
 // that an old mapping lives until the next GC cycles after its last use: a
 // few tens of MB of page cache for a while after a reload.
 type DB struct {
-	path    string
-	reader  atomic.Pointer[maxminddb.Reader] // nil after Close
-	records sync.Pool
+	path   string
+	reader atomic.Pointer[maxminddb.Reader] // nil after Close
+	// partition caches Partition for the reader in use.
+	partition atomic.Pointer[partitionCache]
+	records   sync.Pool
 }
 
 // Open memory-maps the City database at path and checks that it is usable:
