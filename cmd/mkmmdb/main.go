@@ -1,5 +1,6 @@
 // Command mkmmdb writes the small GeoIP2-City-format databases that glb's
 // tests and benchmarks read, so no test ever needs a downloaded database.
+// The writer itself is geo/geotest, which tests use directly.
 //
 // From the CSV fixture (the checked-in testdata/geoip/glb-test-city.mmdb):
 //
@@ -74,18 +75,6 @@ func run(args []string, stderr io.Writer) error {
 	}
 	if err := os.Rename(tmp.Name(), *out); err != nil {
 		return fmt.Errorf("rename %q to %q: %w", tmp.Name(), *out, err)
-	}
-	return nil
-}
-
-func buildFromFile(path string, w io.Writer) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open csv %q: %w", path, err)
-	}
-	defer f.Close()
-	if err := build(f, w); err != nil {
-		return fmt.Errorf("build from csv %q: %w", path, err)
 	}
 	return nil
 }

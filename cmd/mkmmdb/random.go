@@ -5,6 +5,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
+
+	"github.com/glb-dns/glb/geo/geotest"
 )
 
 // locationPool caps how many distinct records a random database has. Real
@@ -26,16 +28,19 @@ func buildRandom(n int, seed uint64, w io.Writer) error {
 		return fmt.Errorf("random network count %d is too large (max %d)", n, 1<<24)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x676c62)) // "glb": fixed second word, so -seed alone decides the output
-	pool := make([]row, min(n, locationPool))
+	pool := make([]geotest.Row, min(n, locationPool))
 	for i := range pool {
 		pool[i] = randomRow(rng)
 	}
 
 	// Reserved networks are allowed so that any random /24 can be inserted;
 	// overlap is avoided by drawing distinct /24s and /32s, which never nest.
-	tree, err := newTree(fmt.Sprintf("glb random City database, %d networks, seed %d", n, seed), true)
+	tree, err := geotest.Options{
+		Description:             fmt.Sprintf("glb random City database, %d networks, seed %d", n, seed),
+		IncludeReservedNetworks: true,
+	}.NewTree()
 	if err != nil {
-		return fmt.Errorf("create mmdb tree: %w", err)
+		return err
 	}
 	seen := make(map[netip.Prefix]bool, n)
 	for i := 0; i < n; {
@@ -62,32 +67,29 @@ func buildRandom(n int, seed uint64, w io.Writer) error {
 		}
 		seen[p] = true
 		r := pool[rng.IntN(len(pool))]
-		r.network = p
-		if err := tree.Insert(ipNet(p), r.record()); err != nil {
-			return fmt.Errorf("insert network %s: %w", p, err)
+		r.Network = p
+		if err := tree.Insert(r); err != nil {
+			return err
 		}
 		i++
 	}
-	if _, err := tree.WriteTo(w); err != nil {
-		return fmt.Errorf("write mmdb: %w", err)
-	}
-	return nil
+	return tree.Write(w)
 }
 
 // randomRow draws a location between 60°S and 70°N (where the users are)
 // with a country and continent from a small fixed set.
-func randomRow(rng *rand.Rand) row {
+func randomRow(rng *rand.Rand) geotest.Row {
 	cc := [...][2]string{
 		{"AU", "OC"}, {"BR", "SA"}, {"CN", "AS"}, {"DE", "EU"}, {"GB", "EU"},
 		{"JP", "AS"}, {"SG", "AS"}, {"US", "NA"}, {"ZA", "AF"}, {"SE", "EU"},
 	}
 	c := cc[rng.IntN(len(cc))]
-	return row{
-		country:   c[0],
-		continent: c[1],
-		city:      fmt.Sprintf("City %d", rng.IntN(1_000_000)),
-		hasCoords: true,
-		lat:       -60 + rng.Float64()*130,
-		lon:       -180 + rng.Float64()*360,
+	return geotest.Row{
+		Country:   c[0],
+		Continent: c[1],
+		City:      fmt.Sprintf("City %d", rng.IntN(1_000_000)),
+		HasCoords: true,
+		Lat:       -60 + rng.Float64()*130,
+		Lon:       -180 + rng.Float64()*360,
 	}
 }
