@@ -47,7 +47,7 @@ func BenchmarkServeDNS(b *testing.B) {
 	}
 }
 
-// BenchmarkSelect measures the pure geo selection over the dev regions.
+// BenchmarkSelect measures the pure geo plan over the dev regions.
 func BenchmarkSelect(b *testing.B) {
 	h, _ := newTestHandler(b, nil)
 	snap := h.snap.Load()
@@ -55,7 +55,7 @@ func BenchmarkSelect(b *testing.B) {
 	loc, _, _ := openTestDB(b).Lookup(mustAddr("81.2.69.1"))
 	b.ReportAllocs()
 	for b.Loop() {
-		if g.selectRegion(dns.TypeA, loc, true, h.intn, snap.health).region == nil {
+		if p := g.plan(dns.TypeA, loc, true, snap.health); p.nTier == 0 {
 			b.Fatal("no region")
 		}
 	}

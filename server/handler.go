@@ -47,12 +47,18 @@ type Handler struct {
 	now      func() time.Time
 	maxUDP   int
 	observer QueryObserver
+
+	// ECS scope tables (scopeworker.go), all guarded by mu.
+	scopeCache map[uint64]*scopeTable
+	scopeJobs  []scopeJob
+	scopePart  *geo.Partition
+	scopeWant  chan struct{}
 }
 
 // NewHandler returns a Handler with no snapshot: until the first Apply it
 // answers SERVFAIL, since it cannot yet tell our names from others.
 func NewHandler(o Options) *Handler {
-	h := &Handler{geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer}
+	h := &Handler{scopeWant: make(chan struct{}, 1), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -85,6 +91,9 @@ func (h *Handler) Apply(st *schema.State) {
 func (h *Handler) Run(ctx context.Context) error {
 	t := time.NewTicker(HealthTick)
 	defer t.Stop()
+	done := make(chan struct{})
+	defer func() { <-done }()
+	go func() { defer close(done); h.runScopes(ctx) }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,7 +130,8 @@ func (h *Handler) rebuild() {
 	}
 	ht := buildHealth(cfg, health.Aggregate(st, now, h.policy))
 	h.logHealthChanges(cur, cfg, ht)
-	h.snap.Store(&Snapshot{Revision: st.Revision, cfg: cfg, health: ht, state: st, built: now})
+	h.snap.Store(&Snapshot{Revision: st.Revision, cfg: cfg, health: ht, state: st, built: now,
+		scopes: h.attachScopes(cfg, ht)})
 	h.metrics.snapBuilds.Inc()
 	h.metrics.snapRevision.Set(float64(st.Revision))
 	h.metrics.snapTime.Set(float64(now.UnixNano()) / 1e9)

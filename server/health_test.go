@@ -27,7 +27,7 @@ func healthHandler(t *testing.T, edits map[string]any) (*Handler, *prometheus.Re
 	reg := prometheus.NewRegistry()
 	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(reg), Rand: func(int) int { return 0 },
 		Now: func() time.Time { return reportTime.Add(time.Second) }})
-	h.Apply(devState(t, edits))
+	applyNow(h, devState(t, edits))
 	return h, reg
 }
 

@@ -25,8 +25,9 @@ type healthTable struct {
 // regionHealth is one region's verdict: whether it may be answered with,
 // and which of its addresses (bit i = addrs[i]) are up.
 type regionHealth struct {
-	up   bool
-	mask uint64
+	up      bool
+	checked bool // fresh reports exist; false: no check, or no data yet
+	mask    uint64
 }
 
 type geoPoint struct{ lat, lon float64 }
@@ -69,7 +70,7 @@ func buildHealth(c *config, v *health.View) *healthTable {
 				mask |= 1 << j
 			}
 		}
-		ht.regions[i] = regionHealth{up: rh.Up, mask: mask}
+		ht.regions[i] = regionHealth{up: rh.Up, checked: rh.Checked, mask: mask}
 		if !rh.Checked {
 			ht.regions[i].mask = allUp(len(r.addrs))
 		}

@@ -83,8 +83,17 @@ func newTestHandler(t testing.TB, edits map[string]any) (*Handler, *prometheus.R
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(reg), Rand: func(int) int { return 0 }})
-	h.Apply(devState(t, edits))
+	applyNow(h, devState(t, edits))
 	return h, reg
+}
+
+// applyNow applies st and builds the ECS scope tables at once, as the
+// handler's Run would shortly after.
+func applyNow(h *Handler, st *schema.State) {
+	h.Apply(st)
+	for range 3 { // a build can queue another when the partition is new
+		h.buildScopes(h.geo.(Partitioner))
+	}
 }
 
 // recorder is a dns.ResponseWriter that keeps the reply, for handler tests.

@@ -14,6 +14,7 @@ type Metrics struct {
 	answers      *prometheus.CounterVec
 	drained      *prometheus.CounterVec
 	failOpen     *prometheus.CounterVec
+	outcomes     *prometheus.CounterVec
 	regionUp     *prometheus.GaugeVec
 	endpointUp   *prometheus.GaugeVec
 	probers      prometheus.Gauge
@@ -24,6 +25,7 @@ type Metrics struct {
 	snapTime     prometheus.Gauge
 	snapBuilds   prometheus.Counter
 	snapWarnings prometheus.Counter
+	scopeBuild   prometheus.Histogram
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -46,6 +48,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "glb", Subsystem: "dns", Name: "fail_open_total",
 			Help: "Answers given with health ignored because no live region of the name was up.",
 		}, []string{"zone", "name"}),
+		outcomes: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "dns", Name: "outcomes_total",
+			Help: "GSLB answers decided by a rule other than the policy: fail_open, fallback, panic, nodata, servfail, all_drained, none.",
+		}, []string{"zone", "name", "outcome"}),
 		regionUp: f.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "glb", Subsystem: "health", Name: "region_up",
 			Help: "1 when the region may be answered with (up, or no health data), else 0.",
@@ -82,6 +88,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		snapBuilds: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "server", Name: "snapshot_builds_total",
 			Help: "Snapshots built and swapped in.",
+		}),
+		scopeBuild: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "glb", Subsystem: "server", Name: "scope_build_duration_seconds",
+			Help:    "Time to build the ECS scope tables after a configuration, health or GeoIP change.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
 		snapWarnings: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "server", Name: "snapshot_warnings_total",

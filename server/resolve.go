@@ -1,12 +1,9 @@
 package server
 
 import (
-	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
-
-	"github.com/glb-dns/glb/store/schema"
 )
 
 // maxCNAMEChain bounds how many CNAMEs inside our zones one answer follows,
@@ -67,57 +64,6 @@ func (h *Handler) answerNode(q *query, z *zone, n *node) {
 			m.Extra = append(m.Extra, z.glue(rrs)...)
 		}
 	}
-}
-
-// answerGSLB selects a region and answers with up to `answers` of its up
-// addresses, starting at a random one so that load spreads across a
-// region's load balancers.
-func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
-	m, qtype := q.m, q.qtype
-	loc, network, found := h.geo.Lookup(q.client)
-	out := g.selectRegion(qtype, loc, found, h.intn, q.snap.health)
-	if out.region == nil {
-		q.reason = ReasonNoData
-		if out.drained {
-			q.reason = ReasonDrained
-			h.metrics.drained.WithLabelValues(z.label, g.label).Inc()
-		}
-		m.Ns = append(m.Ns, z.negSOA)
-		return
-	}
-	q.reason, q.region = g.policy, out.region.id
-	if out.failOpen {
-		q.reason = ReasonFailOpen
-		h.metrics.failOpen.WithLabelValues(z.label, g.label).Inc()
-	}
-	rrs, pos := out.region.addrs(qtype)
-	var up [schema.MaxRegionAddrs]uint8
-	n := 0
-	for i, p := range pos {
-		if out.mask&(1<<p) != 0 {
-			up[n] = uint8(i)
-			n++
-		}
-	}
-	off := 0
-	if n > 1 {
-		off = h.intn(n)
-	}
-	for i := range min(g.answers, n) {
-		m.Answer = append(m.Answer, rrs[up[(off+i)%n]])
-	}
-	h.metrics.answers.WithLabelValues(z.label, g.label, out.region.id).Inc()
-	q.scope = scopeBits(out.byClient, network)
-}
-
-// scopeBits is the width of the network a client-dependent decision was made
-// for, 0 for a decision that holds for every client; clientSubnet.scopeFor
-// caps it by the source prefix.
-func scopeBits(byClient bool, network netip.Prefix) int {
-	if !byClient || !network.IsValid() {
-		return 0
-	}
-	return network.Bits()
 }
 
 // ownerOf returns the name the last answer record should carry: the target

@@ -28,6 +28,9 @@ type Snapshot struct {
 	health   *healthTable
 	state    *schema.State // what it was built from, for Status
 	built    time.Time     // when it was swapped in
+	// scopes holds the ready ECS scope tables per name, [A, AAAA]; names
+	// without one use the GeoIP network (see scope.go).
+	scopes map[*gslbName][2]*scopeTable
 }
 
 // config is the part of a snapshot derived from the configuration alone.
@@ -36,6 +39,7 @@ type config struct {
 	zones     map[string]*zone // by origin, lower case with the trailing dot
 	regions   []*regionInfo    // every region; health tables align with this
 	regionIdx map[string]int
+	names     []*gslbName // every GSLB name of every zone
 }
 
 // regionInfo is a region as the health table sees it.
@@ -61,28 +65,6 @@ type node struct {
 	gslb   *gslbName // answers A and AAAA when set
 }
 
-// gslbName is a GSLB name with its candidate regions in listed order.
-type gslbName struct {
-	label   string // name relative to the zone, for metrics and logs
-	policy  string // schema.PolicyGeo or schema.PolicyLatency
-	ttl     uint32
-	answers int
-	regions []*regionAnswer
-}
-
-// regionAnswer is one region as seen from one name: its position and weight,
-// and its addresses as ready-made RRs owned by the name.
-type regionAnswer struct {
-	id       string
-	idx      int // index into config.regions and the health table
-	lat, lon float64
-	weight   int
-	a, aaaa  []dns.RR
-	// aPos and aaaaPos give, for each RR, the position of its address in
-	// the region's addrs: the bit to test in the region's health mask.
-	aPos, aaaaPos []uint8
-}
-
 // Build turns a validated State and a health View (nil: no health data)
 // into a Snapshot. The State was checked key by key already; problems found
 // here (a record the DNS library will not build) leave that record out and
@@ -103,6 +85,11 @@ func buildConfig(st *schema.State) (*config, []error) {
 		z, w := buildZone(zs, st.Regions, c.regionIdx)
 		warns = append(warns, w...)
 		c.zones[z.name] = z
+		for _, n := range z.nodes {
+			if n.gslb != nil {
+				c.names = append(c.names, n.gslb)
+			}
+		}
 	}
 	return c, warns
 }
@@ -158,7 +145,7 @@ func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx
 
 	for label, nm := range zs.Names {
 		owner := schema.Owner(zs.Name, label)
-		z.node(owner, origin).gslb = buildName(label, owner, nm, zs.Zone.TTL, regions, idx)
+		z.node(owner, origin).gslb = buildName(zs.Name, label, owner, nm, zs.Zone.TTL, regions, idx)
 	}
 	return z, warns
 }
@@ -186,35 +173,6 @@ func (z *zone) node(owner, origin string) *node {
 func (n *node) add(rr dns.RR) {
 	t := rr.Header().Rrtype
 	n.rrsets[t] = append(n.rrsets[t], rr)
-}
-
-func buildName(label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int) *gslbName {
-	ttl := nm.TTL
-	if ttl == 0 {
-		ttl = zoneTTL
-	}
-	if ttl == 0 {
-		ttl = schema.DefaultNameTTL
-	}
-	g := &gslbName{label: label, policy: nm.PolicyOrDefault(), ttl: ttl, answers: nm.AnswersOrDefault()}
-	for _, id := range nm.Regions {
-		r := regions[id]
-		if r == nil {
-			continue // deleted after the name was accepted; the name serves the rest
-		}
-		ra := &regionAnswer{id: id, idx: idx[id], lat: r.Region.Lat, lon: r.Region.Lon, weight: r.Weight}
-		for i, a := range r.Region.Addrs {
-			if a.Is4() {
-				ra.a = append(ra.a, addrRR(owner, a, ttl))
-				ra.aPos = append(ra.aPos, uint8(i))
-			} else {
-				ra.aaaa = append(ra.aaaa, addrRR(owner, a, ttl))
-				ra.aaaaPos = append(ra.aaaaPos, uint8(i))
-			}
-		}
-		g.regions = append(g.regions, ra)
-	}
-	return g
 }
 
 func hdr(owner string, t uint16, ttl uint32) dns.RR_Header {

@@ -142,8 +142,7 @@ func TestDecodeInvalid(t *testing.T) {
 		{"name duplicate region", nameKey, `{"regions":["eu","us","eu"]}`, "regions[2]"},
 		{"name bad region id", nameKey, `{"regions":["EU"]}`, "regions[0]"},
 		{"name too many regions", nameKey, `{"regions":[` + manyRegions(MaxNameRegions+1) + `]}`, "regions"},
-		{"name policy not implemented yet", nameKey, `{"regions":["eu"],"policy":"weighted"}`, "weighted"},
-		{"name policy failover", nameKey, `{"regions":["eu"],"policy":"failover"}`, "failover"},
+		{"name policy unknown", nameKey, `{"regions":["eu"],"policy":"nearest-ish"}`, "nearest-ish"},
 		{"name policy upper case", nameKey, `{"regions":["eu"],"policy":"GEO"}`, "policy"},
 		{"name answers 17", nameKey, `{"regions":["eu"],"answers":17}`, "answers"},
 		{"name answers -1", nameKey, `{"regions":["eu"],"answers":-1}`, "answers"},
@@ -497,6 +496,42 @@ func TestDecodeCAAUnbuildable(t *testing.T) {
 			v := `{"values":["` + tc.value + `"]}`
 			if _, err := Decode(recordKey("CAA"), []byte(v)); err == nil {
 				t.Fatalf("Decode(CAA, %s) accepted", v)
+			}
+		})
+	}
+}
+
+// TestDecodeNamePolicies checks the policy fields of names: fences and
+// fallbacks must stay within the name's regions, outcomes are known words.
+func TestDecodeNamePolicies(t *testing.T) {
+	k := Key{Kind: KindName, Zone: "example.com", Label: "www"}
+	cases := []struct {
+		name, raw, wantErr string // wantErr "" means valid
+	}{
+		{"every policy field", `{"regions":["eu","us"],"policy":"failover","ttl_degraded":5,"spread":true,
+			"sticky":{"v4":24,"v6":48},"geofence":{"countries":{"DE":["eu"]},"continents":{"NA":["us"]},"default":["eu","us"]},
+			"on_all_down":"fallback","on_no_data":"nodata","fallback":["us"],"panic_percent":50}`, ""},
+		{"weighted", `{"regions":["eu"],"policy":"weighted"}`, ""},
+		{"roundrobin", `{"regions":["eu"],"policy":"roundrobin"}`, ""},
+		{"fence region outside the name", `{"regions":["eu"],"geofence":{"countries":{"DE":["us"]}}}`, "not one of the name's regions"},
+		{"fence country lower case", `{"regions":["eu"],"geofence":{"countries":{"de":["eu"]}}}`, "two-letter"},
+		{"fence continent three letters", `{"regions":["eu"],"geofence":{"continents":{"EUR":["eu"]}}}`, "two-letter"},
+		{"fallback outcome without regions", `{"regions":["eu"],"on_all_down":"fallback"}`, "fallback is empty"},
+		{"fallback region outside the name", `{"regions":["eu"],"fallback":["us"]}`, "not one of the name's regions"},
+		{"unknown all-down outcome", `{"regions":["eu"],"on_all_down":"panic"}`, "on_all_down"},
+		{"unknown no-data outcome", `{"regions":["eu"],"on_no_data":"fail_open"}`, "on_no_data"},
+		{"panic percent 101", `{"regions":["eu"],"panic_percent":101}`, "panic_percent"},
+		{"sticky v4 33", `{"regions":["eu"],"sticky":{"v4":33}}`, "sticky"},
+		{"ttl_degraded too big", `{"regions":["eu"],"ttl_degraded":90000}`, "ttl_degraded"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode(k, []byte(tc.raw))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("want valid, got %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("want error containing %q, got %v", tc.wantErr, err)
 			}
 		})
 	}

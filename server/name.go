@@ -1,0 +1,181 @@
+package server
+
+import (
+	"hash/fnv"
+	"math"
+	"math/bits"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// gslbName is a GSLB name, compiled from its schema.Name: candidate regions
+// in listed order with pre-built RRs, and the policy fields in the form the
+// query path wants (bit masks over the regions instead of lists of ids).
+type gslbName struct {
+	zone        string // zone label, for metrics
+	label       string // name relative to the zone, for metrics and logs
+	policy      string // schema.Policy*
+	ttl         uint32
+	ttlDegraded uint32 // 0: same as ttl
+	answers     int
+	spread      bool
+	stickyV4    int // 0: not sticky
+	stickyV6    int
+	fence       *fence // nil: every client may get every region
+	fallback    uint64 // regions of the fallback outcome
+	onAllDown   string
+	onNoData    string
+	panicPct    int
+	hasChecks   bool // some region has a health check configured
+	regions     []*regionAnswer
+	// cfgKey identifies everything above that selection reads, so that
+	// names configured alike share one ECS scope table.
+	cfgKey uint64
+}
+
+// regionAnswer is one region as seen from one name: its position and weight,
+// and its addresses as ready-made RRs owned by the name.
+type regionAnswer struct {
+	id       string
+	idx      int // index into config.regions and the health table
+	lat, lon float64
+	weight   int
+	hasCheck bool
+	a, aaaa  []dns.RR
+	// aDeg and aaaaDeg are the same records with the degraded TTL (only
+	// when the name sets ttl_degraded).
+	aDeg, aaaaDeg []dns.RR
+	// aPos and aaaaPos give, for each RR, the position of its address in
+	// the region's addrs: the bit to test in the region's health mask.
+	aPos, aaaaPos []uint8
+}
+
+// fence is a compiled geofence: the regions allowed per country, per
+// continent, and for everyone else, as masks over gslbName.regions.
+type fence struct {
+	countries  map[string]uint64
+	continents map[string]uint64
+	def        uint64
+}
+
+// allowed returns the mask of regions a client at loc may get.
+func (f *fence) allowed(loc geo.Location) uint64 {
+	if f == nil {
+		return math.MaxUint64
+	}
+	if m, ok := f.countries[loc.Country]; ok && loc.Country != "" {
+		return m
+	}
+	if m, ok := f.continents[loc.Continent]; ok && loc.Continent != "" {
+		return m
+	}
+	return f.def
+}
+
+func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int) *gslbName {
+	ttl := nm.TTL
+	if ttl == 0 {
+		ttl = zoneTTL
+	}
+	if ttl == 0 {
+		ttl = schema.DefaultNameTTL
+	}
+	g := &gslbName{
+		zone: zoneLabel, label: label, policy: nm.PolicyOrDefault(), ttl: ttl, ttlDegraded: nm.TTLDegraded,
+		answers: nm.AnswersOrDefault(), spread: nm.Spread, onAllDown: nm.OnAllDownOrDefault(),
+		onNoData: nm.OnNoDataOrDefault(), panicPct: nm.PanicPercent,
+	}
+	if nm.Sticky != nil {
+		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
+	}
+	pos := map[string]int{} // region id -> bit in the masks
+	for _, id := range nm.Regions {
+		r := regions[id]
+		if r == nil {
+			continue // deleted after the name was accepted; the name serves the rest
+		}
+		ra := &regionAnswer{id: id, idx: idx[id], lat: r.Region.Lat, lon: r.Region.Lon, weight: r.Weight,
+			hasCheck: r.Region.Check != nil}
+		for i, a := range r.Region.Addrs {
+			if a.Is4() {
+				ra.a = append(ra.a, addrRR(owner, a, ttl))
+				ra.aPos = append(ra.aPos, uint8(i))
+				if g.ttlDegraded > 0 {
+					ra.aDeg = append(ra.aDeg, addrRR(owner, a, g.ttlDegraded))
+				}
+			} else {
+				ra.aaaa = append(ra.aaaa, addrRR(owner, a, ttl))
+				ra.aaaaPos = append(ra.aaaaPos, uint8(i))
+				if g.ttlDegraded > 0 {
+					ra.aaaaDeg = append(ra.aaaaDeg, addrRR(owner, a, g.ttlDegraded))
+				}
+			}
+		}
+		g.hasChecks = g.hasChecks || ra.hasCheck
+		pos[id] = len(g.regions)
+		g.regions = append(g.regions, ra)
+	}
+	mask := func(ids []string) uint64 {
+		var m uint64
+		for _, id := range ids {
+			if i, ok := pos[id]; ok {
+				m |= 1 << i
+			}
+		}
+		return m
+	}
+	g.fallback = mask(nm.Fallback)
+	if f := nm.Geofence; f != nil {
+		g.fence = &fence{countries: map[string]uint64{}, continents: map[string]uint64{}, def: math.MaxUint64}
+		for c, ids := range f.Countries {
+			g.fence.countries[c] = mask(ids)
+		}
+		for c, ids := range f.Continents {
+			g.fence.continents[c] = mask(ids)
+		}
+		if len(f.Default) > 0 {
+			g.fence.def = mask(f.Default)
+		}
+	}
+	g.cfgKey = g.configKey()
+	return g
+}
+
+// configKey hashes what selection reads from the configuration.
+func (g *gslbName) configKey() uint64 {
+	w := newHashWriter(fnv.New64a())
+	w.str(g.policy)
+	w.num(uint64(g.answers))
+	w.flag(g.spread)
+	w.num(uint64(g.stickyV4))
+	w.num(uint64(g.stickyV6))
+	w.num(g.fallback)
+	w.str(g.onAllDown)
+	w.str(g.onNoData)
+	w.num(uint64(g.panicPct))
+	for _, r := range g.regions {
+		w.num(uint64(r.idx))
+		w.num(math.Float64bits(r.lat))
+		w.num(math.Float64bits(r.lon))
+		w.flag(r.hasCheck)
+		w.num(uint64(len(r.a)))
+		w.num(uint64(len(r.aaaa)))
+	}
+	if f := g.fence; f != nil {
+		for _, m := range []map[string]uint64{f.countries, f.continents} {
+			w.num(uint64(len(m)))
+			for _, k := range sortedKeys(m) {
+				w.str(k)
+				w.num(m[k])
+			}
+		}
+		w.num(f.def)
+	}
+	return w.h.Sum64()
+}
+
+// popcount is the number of regions in a mask.
+func popcount(m uint64) int { return bits.OnesCount64(m) }

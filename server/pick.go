@@ -1,0 +1,212 @@
+package server
+
+import (
+	"math"
+	"net/netip"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// maxRoundRobin bounds how many addresses roundrobin gathers per query.
+const maxRoundRobin = 256
+
+// answerGSLB answers a GSLB name: plan (location and health), then the
+// per-query draw inside the tier, then the addresses.
+func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
+	m := q.m
+	loc, network, found := h.geo.Lookup(q.client)
+	p := g.plan(q.qtype, loc, found, q.snap.health)
+	q.reason = g.policy
+	if p.outcome != outcomeNormal {
+		q.reason = p.outcome.String()
+		h.metrics.outcomes.WithLabelValues(z.label, g.label, q.reason).Inc()
+	}
+	switch p.outcome {
+	case outcomeNone, outcomeDrained, outcomeNoData:
+		if p.outcome == outcomeDrained {
+			h.metrics.drained.WithLabelValues(z.label, g.label).Inc()
+		}
+		m.Ns = append(m.Ns, z.negSOA)
+		q.scope = h.scopeBits(q, g, network)
+		return
+	case outcomeServFail:
+		m.Rcode, m.Authoritative = dns.RcodeServerFailure, false
+		return
+	case outcomeFailOpen:
+		h.metrics.failOpen.WithLabelValues(z.label, g.label).Inc()
+	}
+
+	var first uint8
+	switch {
+	case g.policy == schema.PolicyRoundRobin:
+		first = h.answerRoundRobin(q, g, &p)
+	default:
+		first = g.draw(&p, q.client, h.intn)
+		n := h.appendAddrs(q, g, &p, first, g.answers)
+		if g.spread {
+			for _, i := range p.order[:p.n] {
+				if n >= g.answers {
+					break
+				}
+				if i != first {
+					n += h.appendAddrs(q, g, &p, i, g.answers-n)
+				}
+			}
+		}
+	}
+	q.region = g.regions[first].id
+	h.metrics.answers.WithLabelValues(z.label, g.label, q.region).Inc()
+	q.scope = h.scopeBits(q, g, network)
+}
+
+// draw picks one region of the tier: by rendezvous hashing of the client's
+// subnet when the name is sticky, else at random by weight.
+func (g *gslbName) draw(p *plan, client netip.Addr, intn func(int) int) uint8 {
+	tier := p.tier()
+	if len(tier) == 1 {
+		return tier[0]
+	}
+	if bits := g.stickyBits(client); bits > 0 {
+		subnet := netip.PrefixFrom(client, bits).Masked().Addr().As16()
+		best, bestScore := tier[0], math.Inf(-1)
+		for _, i := range tier {
+			// Weighted rendezvous hashing: -w/ln(u) with u uniform in
+			// (0,1) from the hash; the largest score wins, so a region
+			// leaving moves only its own clients.
+			u := (float64(hrwHash(subnet, g.regions[i].id)>>11) + 0.5) / (1 << 53)
+			if s := -float64(drawWeight(g.regions[i])) / math.Log(u); s > bestScore {
+				best, bestScore = i, s
+			}
+		}
+		return best
+	}
+	total := 0
+	for _, i := range tier {
+		total += drawWeight(g.regions[i])
+	}
+	n := intn(total)
+	for _, i := range tier {
+		if n < drawWeight(g.regions[i]) {
+			return i
+		}
+		n -= drawWeight(g.regions[i])
+	}
+	return tier[len(tier)-1]
+}
+
+// drawWeight is a region's weight in draws; fallback regions may be
+// drained and still draw (the operator listed them as the last resort).
+func drawWeight(r *regionAnswer) int { return max(r.weight, 1) }
+
+// stickyBits is the subnet length a sticky choice is made for, 0 when the
+// name is not sticky.
+func (g *gslbName) stickyBits(client netip.Addr) int {
+	if !client.IsValid() {
+		return 0
+	}
+	if client.Is4() {
+		return g.stickyV4
+	}
+	return g.stickyV6
+}
+
+// appendAddrs appends up to limit usable addresses of region i, starting at
+// a random one, and returns how many it appended.
+func (h *Handler) appendAddrs(q *query, g *gslbName, p *plan, i uint8, limit int) int {
+	r := g.regions[i]
+	rrs, pos := r.addrs(q.qtype)
+	if p.degraded && g.ttlDegraded > 0 {
+		rrs = r.degraded(q.qtype)
+	}
+	mask := q.snap.health.regions[r.idx].mask
+	if p.allAddrs {
+		mask = math.MaxUint64
+	}
+	var up [schema.MaxRegionAddrs]uint8
+	n := 0
+	for k, b := range pos {
+		if mask&(1<<b) != 0 {
+			up[n] = uint8(k)
+			n++
+		}
+	}
+	off := 0
+	if n > 1 {
+		off = h.intn(n)
+	}
+	k := min(limit, n)
+	for j := range k {
+		q.m.Answer = append(q.m.Answer, rrs[up[(off+j)%n]])
+	}
+	return k
+}
+
+// answerRoundRobin answers with the usable addresses of every region in the
+// tier, rotated, and returns the region of the first one.
+func (h *Handler) answerRoundRobin(q *query, g *gslbName, p *plan) uint8 {
+	var all [maxRoundRobin]dns.RR
+	var from [maxRoundRobin]uint8
+	n := 0
+	for _, i := range p.tier() {
+		r := g.regions[i]
+		rrs, pos := r.addrs(q.qtype)
+		if p.degraded && g.ttlDegraded > 0 {
+			rrs = r.degraded(q.qtype)
+		}
+		mask := q.snap.health.regions[r.idx].mask
+		if p.allAddrs {
+			mask = math.MaxUint64
+		}
+		for k, b := range pos {
+			if mask&(1<<b) != 0 && n < maxRoundRobin {
+				all[n], from[n] = rrs[k], i
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return p.order[0]
+	}
+	off := h.intn(n)
+	for j := range min(g.answers, n) {
+		q.m.Answer = append(q.m.Answer, all[(off+j)%n])
+	}
+	return from[off]
+}
+
+// addrs returns the region's records of the asked family and their
+// positions in the health mask.
+func (r *regionAnswer) addrs(qtype uint16) ([]dns.RR, []uint8) {
+	if qtype == dns.TypeAAAA {
+		return r.aaaa, r.aaaaPos
+	}
+	return r.a, r.aPos
+}
+
+// degraded returns the records with the degraded TTL.
+func (r *regionAnswer) degraded(qtype uint16) []dns.RR {
+	if qtype == dns.TypeAAAA {
+		return r.aaaaDeg
+	}
+	return r.aDeg
+}
+
+// hrwHash mixes a client subnet and a region id (FNV-1a, then the
+// splitmix64 finaliser for a well spread result).
+func hrwHash(subnet [16]byte, id string) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, b := range subnet {
+		h = (h ^ uint64(b)) * prime
+	}
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * prime
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}

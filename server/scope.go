@@ -1,0 +1,285 @@
+package server
+
+import (
+	"encoding/binary"
+	"hash"
+	"hash/fnv"
+	"math"
+	"net/netip"
+	"slices"
+	"sort"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/geo"
+)
+
+// The widest truthful ECS scope. A resolver caches an answer for the scope
+// we return, so the scope must cover only clients that would get the same
+// answer (up to the per-query draw). The GeoIP record's own network is
+// truthful but often narrow; neighbouring networks frequently lead to the
+// same plan (same tier, same outcome), and the scope can cover them all.
+//
+// A scope table folds the GeoIP partition into runs of consecutive networks
+// with equal plans, for one name's configuration, one family and one health
+// state. The scope for a client is then the widest prefix around its
+// address that stays inside its run. Tables are built in the background,
+// keyed by everything the plan reads, and shared by names configured alike;
+// until a table is ready the GeoIP network is used, which is narrower but
+// never wrong.
+
+// scopeTable is the folded partition of one (configuration, family, health).
+type scopeTable struct {
+	part *geo.Partition // the database it was built from
+	runs []run          // sorted, non-overlapping
+}
+
+// run is a range of addresses, as 128-bit numbers (IPv4 in the low 32 bits
+// with width 32), whose networks share a plan.
+type run struct {
+	lo, hi u128
+	v4     bool
+}
+
+// widest returns the prefix length of the widest prefix around a that lies
+// inside a's run; ok is false when a is in no run (an alias range the
+// partition does not list).
+func (t *scopeTable) widest(a netip.Addr) (int, bool) {
+	x, v4 := toU128(a)
+	// Runs are sorted IPv4 first, then IPv6; find the first run of a's
+	// family that ends at or after a.
+	i := sort.Search(len(t.runs), func(i int) bool {
+		r := t.runs[i]
+		if r.v4 != v4 {
+			return v4 // an IPv6 run is past every IPv4 address
+		}
+		return !r.hi.less(x)
+	})
+	if i == len(t.runs) || t.runs[i].v4 != v4 || x.less(t.runs[i].lo) {
+		return 0, false
+	}
+	r := t.runs[i]
+	width := 128
+	if v4 {
+		width = 32
+	}
+	// Shorter prefixes are wider; the inside-the-run test is monotone in
+	// the length, so search for the shortest that passes.
+	lo, hi := 0, width
+	for lo < hi {
+		mid := (lo + hi) / 2
+		first, last := prefixRange(x, mid, width)
+		if !first.less(r.lo) && !r.hi.less(last) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo, true
+}
+
+// buildScopeTable folds the partition for the plans of g on qtype under ht.
+func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthTable) *scopeTable {
+	t := &scopeTable{part: part}
+	// Plans depend only on the location, so decide once per location.
+	keys := make([]string, len(part.Locs))
+	found := make([]bool, len(part.Locs))
+	for _, c := range part.Cells {
+		if c.Loc >= 0 {
+			found[c.Loc] = c.Found
+		}
+	}
+	for i, loc := range part.Locs {
+		p := g.plan(qtype, loc, found[i], ht)
+		keys[i] = p.key(g.spread)
+	}
+	unknown := g.plan(qtype, geo.Location{}, false, ht)
+	unknownKey := unknown.key(g.spread)
+
+	var cur run
+	var curKey string
+	have := false
+	for _, c := range part.Cells {
+		k := unknownKey
+		if c.Loc >= 0 {
+			k = keys[c.Loc]
+		}
+		lo, v4 := toU128(c.Prefix.Addr())
+		width := 128
+		if v4 {
+			width = 32
+		}
+		_, hi := prefixRange(lo, c.Prefix.Bits(), width)
+		adjacent := have && cur.v4 == v4 && cur.hi.next() == lo
+		if adjacent && k == curKey {
+			cur.hi = hi
+			continue
+		}
+		if have {
+			t.runs = append(t.runs, cur)
+		}
+		cur, curKey, have = run{lo: lo, hi: hi, v4: v4}, k, true
+	}
+	if have {
+		t.runs = append(t.runs, cur)
+	}
+	return t
+}
+
+// key is a plan's identity for folding: outcome, health handling, TTL
+// choice and the tier as a set (the draw inside it is per query), plus the
+// whole ranking when spread fills from it.
+func (p *plan) key(spread bool) string {
+	var b [4 + maxCandidates]byte
+	b[0], b[1], b[2] = byte(p.outcome), boolByte(p.allAddrs), boolByte(p.degraded)
+	tier := b[3 : 3+p.nTier]
+	copy(tier, p.order[:p.nTier])
+	slices.Sort(tier)
+	n := 3 + int(p.nTier)
+	if spread {
+		b[n] = 0xff
+		n += copy(b[n+1:], p.order[p.nTier:p.n]) + 1
+	}
+	return string(b[:n])
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// scopeBits returns the width of the network the answer to q holds for:
+// from the scope table when it is ready, else the GeoIP network when the
+// name's plan can depend on the location, else 0; never wider than the
+// sticky subnet for sticky names.
+func (h *Handler) scopeBits(q *query, g *gslbName, network netip.Prefix) int {
+	bits := 0
+	if t := q.snap.scopeTable(g, q.qtype); t != nil {
+		if b, ok := t.widest(q.client); ok {
+			bits = b
+		} else if network.IsValid() {
+			bits = network.Bits()
+		}
+	} else if g.locationSensitive() && network.IsValid() {
+		bits = network.Bits()
+	}
+	return max(bits, g.stickyBits(q.client))
+}
+
+// locationSensitive says whether the name's plan can depend on where the
+// client is: ranking by place, or a fence.
+func (g *gslbName) locationSensitive() bool {
+	return g.policy == "geo" || g.policy == "latency" || g.fence != nil
+}
+
+// scopeKey identifies what a scope table depends on: the name's
+// configuration, the family and the part of the health table its plans
+// read.
+func scopeKey(g *gslbName, qtype uint16, ht *healthTable) uint64 {
+	w := newHashWriter(fnv.New64a())
+	w.num(g.cfgKey)
+	w.num(uint64(qtype))
+	for _, r := range g.regions {
+		rh := ht.regions[r.idx]
+		w.num(uint64(r.weight))
+		w.flag(rh.up)
+		w.flag(rh.checked)
+		w.num(rh.mask)
+		if g.policy == "latency" {
+			for _, v := range ht.rtt[r.idx] {
+				w.num(math.Float64bits(v))
+			}
+		}
+	}
+	if g.policy == "latency" {
+		for _, p := range ht.probers {
+			w.num(math.Float64bits(p.lat))
+			w.num(math.Float64bits(p.lon))
+		}
+	}
+	return w.h.Sum64()
+}
+
+// scopeTable returns the ready table for g and qtype, or nil.
+func (s *Snapshot) scopeTable(g *gslbName, qtype uint16) *scopeTable {
+	if s.scopes == nil {
+		return nil
+	}
+	i := 0
+	if qtype == dns.TypeAAAA {
+		i = 1
+	}
+	return s.scopes[g][i]
+}
+
+// u128 is an address as a 128-bit number.
+type u128 struct{ hi, lo uint64 }
+
+func toU128(a netip.Addr) (u128, bool) {
+	if a.Is4() || a.Is4In6() {
+		b := a.Unmap().As4()
+		return u128{lo: uint64(binary.BigEndian.Uint32(b[:]))}, true
+	}
+	b := a.As16()
+	return u128{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}, false
+}
+
+func (x u128) less(y u128) bool { return x.hi < y.hi || x.hi == y.hi && x.lo < y.lo }
+
+func (x u128) next() u128 {
+	if x.lo == math.MaxUint64 {
+		return u128{hi: x.hi + 1}
+	}
+	return u128{hi: x.hi, lo: x.lo + 1}
+}
+
+// prefixRange returns the first and last address of the prefix of length
+// bits around x, in an address space of the given width (32 or 128).
+func prefixRange(x u128, bits, width int) (first, last u128) {
+	host := width - bits // host bits, counted from the low end
+	var mhi, mlo uint64  // host mask
+	switch {
+	case host >= 128:
+		mhi, mlo = math.MaxUint64, math.MaxUint64
+	case host > 64:
+		mhi, mlo = 1<<(host-64)-1, math.MaxUint64
+	case host == 64:
+		mlo = math.MaxUint64
+	case host > 0:
+		mlo = 1<<host - 1
+	}
+	first = u128{hi: x.hi &^ mhi, lo: x.lo &^ mlo}
+	last = u128{hi: first.hi | mhi, lo: first.lo | mlo}
+	return first, last
+}
+
+// hashWriter feeds fixed-width values into a hash.
+type hashWriter struct {
+	h   hash.Hash64
+	buf [8]byte
+}
+
+func newHashWriter(h hash.Hash64) *hashWriter { return &hashWriter{h: h} }
+
+func (w *hashWriter) num(v uint64) {
+	binary.LittleEndian.PutUint64(w.buf[:], v)
+	w.h.Write(w.buf[:])
+}
+
+func (w *hashWriter) flag(v bool) { w.num(uint64(boolByte(v))) }
+
+func (w *hashWriter) str(s string) {
+	w.num(uint64(len(s)))
+	w.h.Write([]byte(s))
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

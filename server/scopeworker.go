@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/geo"
+)
+
+// Partitioner is a Locator that can list its whole database; *geo.DB is
+// one. Without it the server answers with the GeoIP network as ECS scope.
+type Partitioner interface {
+	Partition() (*geo.Partition, error)
+}
+
+// scopeJob asks for the scope table of one name and family under one
+// health table.
+type scopeJob struct {
+	key   uint64
+	g     *gslbName
+	qtype uint16
+	ht    *healthTable
+}
+
+// scopeMinGap spaces table builds, so a flapping health state or changing
+// RTTs cost at most one build a second; between builds the GeoIP network
+// stands in, which is narrower but true.
+const scopeMinGap = time.Second
+
+// attachScopes finds the ready scope tables for every name of cfg under
+// ht, and queues the missing ones. h.mu is held.
+func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*scopeTable {
+	if _, ok := h.geo.(Partitioner); !ok {
+		return nil
+	}
+	scopes := make(map[*gslbName][2]*scopeTable, len(cfg.names))
+	cache := make(map[uint64]*scopeTable, len(h.scopeCache))
+	var jobs []scopeJob
+	for _, g := range cfg.names {
+		var pair [2]*scopeTable
+		for i, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			key := scopeKey(g, qtype, ht)
+			if t := h.scopeCache[key]; t != nil && t.part == h.scopePart {
+				pair[i] = t
+				cache[key] = t
+				continue
+			}
+			jobs = append(jobs, scopeJob{key: key, g: g, qtype: qtype, ht: ht})
+		}
+		scopes[g] = pair
+	}
+	h.scopeCache = cache // drops tables no name uses any more
+	h.scopeJobs = jobs
+	if len(jobs) > 0 {
+		select {
+		case h.scopeWant <- struct{}{}:
+		default: // a build is already due; it takes the latest jobs
+		}
+	}
+	return scopes
+}
+
+// buildScopes builds the queued scope tables and swaps in a snapshot that
+// uses them.
+func (h *Handler) buildScopes(p Partitioner) {
+	h.mu.Lock()
+	jobs := h.scopeJobs
+	h.scopeJobs = nil
+	h.mu.Unlock()
+	start := time.Now()
+	part, err := p.Partition()
+	if err != nil {
+		h.log.Warn("geoip partition for ECS scopes", "err", err)
+		return
+	}
+	built := map[uint64]*scopeTable{}
+	for _, j := range jobs {
+		if built[j.key] == nil {
+			built[j.key] = buildScopeTable(part, j.g, j.qtype, j.ht)
+		}
+	}
+	took := time.Since(start)
+	h.metrics.scopeBuild.Observe(took.Seconds())
+	h.log.Debug("ecs scope tables built", "tables", len(built), "networks", len(part.Cells), "duration_seconds", took.Seconds())
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if part != h.scopePart {
+		h.scopePart, h.scopeCache = part, map[uint64]*scopeTable{}
+	}
+	for k, t := range built {
+		h.scopeCache[k] = t
+	}
+	if h.state != nil {
+		h.rebuild()
+	}
+}
+
+// runScopes builds the queued scope tables until ctx is done.
+func (h *Handler) runScopes(ctx context.Context) {
+	p, ok := h.geo.(Partitioner)
+	if !ok {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.scopeWant:
+		}
+		h.buildScopes(p)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(scopeMinGap):
+		}
+	}
+}
