@@ -142,6 +142,10 @@ func (d *DB) Reload() error {
 	return nil
 }
 
+// Loaded reports whether the DB has a database to look up in: true from
+// Open until Close.
+func (d *DB) Loaded() bool { return d.reader.Load() != nil }
+
 // BuildTime returns the build_epoch from the current database's metadata,
 // the zero Time after Close.
 func (d *DB) BuildTime() time.Time {

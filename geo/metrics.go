@@ -1,0 +1,38 @@
+package geo
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics are the GeoIP database's Prometheus metrics, updated by a
+// Reloader. Make one with NewMetrics.
+type Metrics struct {
+	buildTime      prometheus.Gauge
+	reloads        *prometheus.CounterVec
+	lastReload     prometheus.Gauge
+	lastSuccessful prometheus.Gauge
+}
+
+// NewMetrics registers the GeoIP metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	gauge := func(name, help string) prometheus.Gauge {
+		return f.NewGauge(prometheus.GaugeOpts{Namespace: "glb", Subsystem: "geoip", Name: name, Help: help})
+	}
+	m := &Metrics{
+		buildTime: gauge("build_timestamp_seconds", "Build time (metadata build_epoch) of the GeoIP database in use, in Unix seconds."),
+		reloads: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "geoip", Name: "reloads_total",
+			Help: "Attempts to load a changed GeoIP database file, by result (ok, or error: the file was rejected and the database in use kept).",
+		}, []string{"result"}),
+		lastReload: gauge("last_reload_timestamp_seconds", "Unix time of the last successful load of the GeoIP database (the open at start-up, then each reload)."),
+		lastSuccessful: gauge("last_reload_successful",
+			"1 when the last attempt to load the GeoIP database file succeeded, 0 while the file on disk is rejected."),
+	}
+	// Both results exist from the start, so rate() and increase() work from
+	// the first reload on.
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("error")
+	return m
+}

@@ -1,0 +1,207 @@
+package geo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultPollInterval is how often a Reloader checks the database file for
+// a change when ReloaderConfig.Interval is zero. geoipupdate replaces a file
+// a few times a week at most; five seconds of delay costs nothing and a stat
+// every five seconds costs less.
+const DefaultPollInterval = 5 * time.Second
+
+// ReloaderConfig configures a Reloader. Zero fields take the defaults named
+// on each.
+type ReloaderConfig struct {
+	Interval time.Duration    // how often the file is checked; default DefaultPollInterval
+	Logger   *slog.Logger     // default: discard
+	Metrics  *Metrics         // default: metrics registered nowhere
+	Now      func() time.Time // default time.Now; stamps the reload metrics
+}
+
+// fileID is what tells one version of the database file from another
+// without reading it: a rename over the path changes the inode, and a copy
+// over it in place changes the size or the modification time.
+type fileID struct {
+	fi  os.FileInfo // nil when the stat failed
+	err error
+}
+
+func (a fileID) same(b fileID) bool {
+	if a.fi == nil || b.fi == nil {
+		return a.fi == nil && b.fi == nil
+	}
+	return os.SameFile(a.fi, b.fi) && a.fi.Size() == b.fi.Size() && a.fi.ModTime().Equal(b.fi.ModTime())
+}
+
+func statID(path string) fileID {
+	fi, err := os.Stat(path)
+	return fileID{fi: fi, err: err}
+}
+
+// Reloader keeps a DB in step with its file: Run polls the file's identity
+// (inode, size, modification time) every Interval and reloads the DB when it
+// changes; Reload reloads at once (glbd calls it on SIGHUP). A file that
+// fails the checks is rejected and the database in use stays, as DB.Reload
+// promises; the same file is not tried again until it changes.
+//
+// Polling rather than inotify: it needs no platform code, survives the
+// directory being replaced (as some updaters and volume mounts do), and a
+// stat every few seconds is nothing.
+type Reloader struct {
+	db       *DB
+	interval time.Duration
+	log      *slog.Logger
+	m        *Metrics
+	now      func() time.Time
+
+	loadMu sync.Mutex // serialises loads: Run's polls and Reload calls
+	seen   fileID     // the file as of the last load attempt
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	running bool
+	closed  bool
+}
+
+// NewReloader returns a Reloader of d. The file as it is now counts as
+// loaded, so create it right after Open: a change between the two would
+// only be noticed at the next change.
+func NewReloader(d *DB, cfg ReloaderConfig) *Reloader {
+	r := &Reloader{db: d, interval: cfg.Interval, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now}
+	if r.interval <= 0 {
+		r.interval = DefaultPollInterval
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.log = r.log.With("component", "geoip")
+	if r.m == nil {
+		r.m = NewMetrics(prometheus.NewRegistry())
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.seen = statID(d.Path())
+	r.m.buildTime.Set(float64(d.BuildTime().Unix()))
+	r.m.lastReload.Set(float64(r.now().UnixNano()) / 1e9)
+	r.m.lastSuccessful.Set(1)
+	return r
+}
+
+// Run checks the file every Interval until ctx is cancelled or Close is
+// called, and then returns nil. It returns an error only if it is already
+// running.
+func (r *Reloader) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	if r.running {
+		r.mu.Unlock()
+		return errors.New("run geoip reloader: already running")
+	}
+	r.running, r.cancel, r.done = true, cancel, make(chan struct{})
+	done := r.done
+	r.mu.Unlock()
+	defer close(done)
+
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			r.poll()
+		}
+	}
+}
+
+// Close stops Run and waits for it to return. A Reloader cannot run again
+// after Close; Reload still works.
+func (r *Reloader) Close() {
+	r.mu.Lock()
+	r.closed = true
+	cancel, done := r.cancel, r.done
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// poll reloads when the file differs from the one last tried.
+func (r *Reloader) poll() {
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	cur := statID(r.db.Path())
+	if cur.same(r.seen) {
+		return
+	}
+	// Remembered before the attempt: a rejected file is not retried every
+	// interval, only once it changes again.
+	r.seen = cur
+	if cur.err != nil {
+		// Gone or unreadable: an updater mid-way, or an operator's mistake.
+		// Either way the database in use stays; say so once.
+		r.rejected(fmt.Errorf("stat geoip db %q: %w", r.db.Path(), cur.err))
+		return
+	}
+	_ = r.load("file changed")
+}
+
+// Reload loads the file now, changed or not, and returns why it was
+// rejected, if it was. It is safe to call while Run runs.
+func (r *Reloader) Reload() error {
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	r.seen = statID(r.db.Path())
+	return r.load("requested")
+}
+
+// load reloads the DB and reports the outcome; r.loadMu is held.
+func (r *Reloader) load(reason string) error {
+	if err := safeReload(r.db); err != nil {
+		r.rejected(err)
+		return err
+	}
+	bt := r.db.BuildTime()
+	r.m.reloads.WithLabelValues("ok").Inc()
+	r.m.buildTime.Set(float64(bt.Unix()))
+	r.m.lastReload.Set(float64(r.now().UnixNano()) / 1e9)
+	r.m.lastSuccessful.Set(1)
+	r.log.Info("geoip database reloaded", "path", r.db.Path(), "build_time", bt.UTC().Format(time.RFC3339), "reason", reason)
+	return nil
+}
+
+func (r *Reloader) rejected(err error) {
+	r.m.reloads.WithLabelValues("error").Inc()
+	r.m.lastSuccessful.Set(0)
+	r.log.Warn("geoip database rejected; keeping the one in use", "path", r.db.Path(), "err", err,
+		"in_use_build_time", r.db.BuildTime().UTC().Format(time.RFC3339))
+}
+
+// safeReload is d.Reload with a panic turned into an error: a damaged file
+// that trips the reader must cost one rejected reload, not the process.
+func safeReload(d *DB) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("reload geoip db %q: panic: %v\n%s", d.Path(), p, debug.Stack())
+		}
+	}()
+	return d.Reload()
+}
