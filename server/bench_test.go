@@ -2,9 +2,13 @@ package server
 
 import (
 	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/geo"
 )
 
 // packWriter packs the reply as the UDP server would, so the benchmark
@@ -57,6 +61,35 @@ func BenchmarkSelect(b *testing.B) {
 	for b.Loop() {
 		if p := g.plan(dns.TypeA, loc, true, snap.health); p.nTier == 0 {
 			b.Fatal("no region")
+		}
+	}
+}
+
+// BenchmarkScopeBuild measures building the ECS scope table of www (A) over
+// the whole GeoIP partition. GLB_BENCH_DB names a bigger database to use
+// (e.g. one of a million networks from cmd/mkmmdb -random).
+func BenchmarkScopeBuild(b *testing.B) {
+	h, _ := newTestHandler(b, nil)
+	db := openTestDB(b)
+	if path := os.Getenv("GLB_BENCH_DB"); path != "" {
+		var err error
+		if db, err = geo.Open(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	part, err := db.Partition()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(len(part.Cells)), "networks")
+	b.Logf("partition of %d networks, %d locations: %s", len(part.Cells), len(part.Locs), time.Since(start))
+	snap := h.snap.Load()
+	g := snap.cfg.zones[testZone].nodes["www."+testZone].gslb
+	for b.Loop() {
+		t := buildScopeTable(part, g, dns.TypeA, snap.health)
+		if len(t.runs) == 0 {
+			b.Fatal("no runs")
 		}
 	}
 }
