@@ -1,6 +1,8 @@
 package store
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -17,6 +19,12 @@ type Metrics struct {
 	states        prometheus.Counter
 	lastState     prometheus.Gauge
 	panics        prometheus.Counter
+	stale         prometheus.Gauge
+	cacheWrites   *prometheus.CounterVec
+
+	// connected is read by the glb_store_etcd_connected gauge at scrape
+	// time; the Watcher sets it.
+	connected atomic.Pointer[func() bool]
 }
 
 // NewMetrics registers the store's metrics with reg.
@@ -39,7 +47,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		states:        counter("states_total", "Configuration states handed on."),
 		lastState:     gauge("last_state_timestamp_seconds", "Unix time at which the last configuration state was handed on."),
 		panics:        counter("panics_total", "Panics recovered at the root of a store goroutine."),
+		stale: gauge("stale",
+			"1 while the configuration served came from the cache file because etcd has not been listed since start-up."),
+		cacheWrites: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "store", Name: "cache_writes_total",
+			Help: "Saves of the last good configuration to the cache file, by result (ok, error).",
+		}, []string{"result"}),
 	}
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "glb", Subsystem: "store", Name: "etcd_connected",
+		Help: "1 when the last list of etcd succeeded and the client's connection to etcd is up, else 0.",
+	}, func() float64 {
+		if f := m.connected.Load(); f != nil && (*f)() {
+			return 1
+		}
+		return 0
+	})
+	m.cacheWrites.WithLabelValues("ok")
+	m.cacheWrites.WithLabelValues("error")
 	// Every kind is exported from the start, so that a rate() over the
 	// counter works from the first rejection on.
 	for k := schema.KindUnknown; k <= schema.KindHealth; k++ {

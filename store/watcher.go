@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -30,6 +31,10 @@ const (
 // keeps the state it has meanwhile: a failure never hands on an empty or
 // partial state, and no change is missed, since every list is followed by a
 // watch from exactly the listed revision.
+//
+// With SetCache it also keeps the last good configuration in a local file
+// and, when etcd cannot be listed at start-up, hands on the file's
+// configuration until it can (cache_watcher.go).
 type Watcher struct {
 	c       *clientv3.Client
 	prefix  string
@@ -48,6 +53,22 @@ type Watcher struct {
 
 	lastRev int64 // revision of the last state handed on; 0 before the first
 
+	// The cache (cache_watcher.go); all nil without SetCache. Run's
+	// goroutine owns mirror, savedConfigRev, cacheTried and servingCache.
+	cache            *Cache
+	cacheListTimeout time.Duration
+	mirror           *configMirror
+	savedConfigRev   int64 // ConfigRevision of the last state queued for saving
+	cacheTried       bool  // the cache was considered after the first failed list
+	servingCache     bool  // the last state handed on came from the cache
+	cacheKick        chan struct{}
+	cacheMu          sync.Mutex
+	cacheNext        *CachedConfig // queued for the writer
+
+	listOK   atomic.Bool // the last list succeeded
+	statusMu sync.Mutex
+	st       watcherStatus
+
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -60,17 +81,21 @@ type Watcher struct {
 // only, one call at a time, with a new State after the first list and after
 // each watch response that changed keys; it must not modify the State.
 func NewWatcher(c *clientv3.Client, prefix string, log *slog.Logger, m *Metrics, onState func(*schema.State)) *Watcher {
-	return &Watcher{
-		c:           c,
-		prefix:      prefix,
-		log:         log.With("component", "store"),
-		m:           m,
-		onState:     onState,
-		b:           schema.NewBuilder(prefix),
-		clock:       realClock{},
-		listTimeout: listTimeout,
-		backoff:     newBackoff(backoffMin, backoffMax),
+	w := &Watcher{
+		c:                c,
+		prefix:           prefix,
+		log:              log.With("component", "store"),
+		m:                m,
+		onState:          onState,
+		b:                schema.NewBuilder(prefix),
+		clock:            realClock{},
+		listTimeout:      listTimeout,
+		cacheListTimeout: cacheListTimeout,
+		backoff:          newBackoff(backoffMin, backoffMax),
 	}
+	connected := w.connected
+	m.connected.Store(&connected)
+	return w
 }
 
 // Run lists and watches until ctx is cancelled or Close is called, and then
@@ -100,6 +125,9 @@ func (w *Watcher) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("run store watcher: panic: %v", p)
 		}
 	}()
+	// Stopped before the recover above runs: the writer saves what is
+	// queued and ends, panic or not.
+	defer w.startCacheWriter()()
 	w.loop(ctx)
 	return nil
 }
@@ -122,10 +150,20 @@ func (w *Watcher) Close() {
 func (w *Watcher) loop(ctx context.Context) {
 	bo := w.backoff
 	for {
-		rev, err := w.list(ctx)
+		timeout := w.listTimeout
+		if w.cache != nil && w.lastRev == 0 && !w.cacheTried {
+			timeout = min(timeout, w.cacheListTimeout)
+		}
+		rev, err := w.list(ctx, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			w.listOK.Store(false)
+			w.setStatus(func(s *watcherStatus) { s.listErr = listErrText(err) })
+			if w.cache != nil && w.lastRev == 0 && !w.cacheTried {
+				w.cacheTried = true
+				w.loadCache(err)
 			}
 			d := bo.next()
 			w.log.Warn("list etcd prefix", "prefix", w.prefix, "err", err, "retry_in_seconds", d.Seconds())
@@ -162,8 +200,8 @@ func (w *Watcher) loop(ctx context.Context) {
 // State, unless etcd's revision has not moved since the last one handed on
 // (nothing can have changed, and the consumer need not rebuild). It returns
 // the revision to watch from.
-func (w *Watcher) list(ctx context.Context) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, w.listTimeout)
+func (w *Watcher) list(ctx context.Context, timeout time.Duration) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := w.c.Get(ctx, w.prefix, clientv3.WithPrefix())
 	if err != nil {
@@ -172,12 +210,18 @@ func (w *Watcher) list(ctx context.Context) (int64, error) {
 	// Reset keeps last good values: a key that is invalid now but was valid
 	// before the list stays in force.
 	w.b.Reset()
+	w.mirror.reset()
 	for _, kv := range resp.Kvs {
 		w.b.Put(string(kv.Key), kv.Value, kv.ModRevision)
+		w.mirror.put(string(kv.Key), kv.Value, kv.ModRevision)
 	}
+	w.listOK.Store(true)
+	w.setStatus(func(s *watcherStatus) { s.listErr = "" })
 	rev := resp.Header.Revision
-	if rev != w.lastRev {
-		w.emit(rev)
+	// After the cache, etcd's state is handed on even at the same
+	// revision: it is what ends the staleness.
+	if rev != w.lastRev || w.servingCache {
+		w.emit(rev, true)
 	}
 	return rev, nil
 }
@@ -218,18 +262,21 @@ func (w *Watcher) watch(ctx context.Context, rev int64) (reason string, progress
 			switch ev.Type {
 			case clientv3.EventTypePut:
 				w.b.Put(string(ev.Kv.Key), ev.Kv.Value, ev.Kv.ModRevision)
+				w.mirror.put(string(ev.Kv.Key), ev.Kv.Value, ev.Kv.ModRevision)
 			case clientv3.EventTypeDelete:
 				// A delete event's ModRevision is the revision of the delete.
 				w.b.Delete(string(ev.Kv.Key), ev.Kv.ModRevision)
+				w.mirror.del(string(ev.Kv.Key))
 			}
 		}
-		w.emit(resp.Header.Revision)
+		w.emit(resp.Header.Revision, true)
 		progressed = true
 	}
 }
 
 // emit builds the State at rev, reports its new rejections and hands it on.
-func (w *Watcher) emit(rev int64) {
+// fromEtcd is false for the state of the cache file.
+func (w *Watcher) emit(rev int64, fromEtcd bool) {
 	st, fresh := w.b.State(rev)
 	for _, r := range fresh {
 		w.m.rejections.WithLabelValues(r.Kind.String()).Inc()
@@ -240,6 +287,8 @@ func (w *Watcher) emit(rev int64) {
 		"rejected", len(st.Rejected))
 	w.onState(st)
 	w.lastRev = rev
+	w.servingCache = !fromEtcd
+	w.afterState(st, fromEtcd)
 	w.m.revision.Set(float64(rev))
 	w.m.rejectedKeys.Set(float64(len(st.Rejected)))
 	w.m.states.Inc()
