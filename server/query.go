@@ -14,15 +14,16 @@ import (
 // and what was decided, for metrics and query logs. It lives on the stack
 // of ServeDNS.
 type query struct {
-	req       *dns.Msg
-	m         *dns.Msg
-	snap      *Snapshot
-	qtype     uint16
-	remote    netip.Addr // the packet's source
-	client    netip.Addr // the address located: ECS if usable, else remote
-	ecs       clientSubnet
-	transport string
-	udpSize   int
+	req        *dns.Msg
+	m          *dns.Msg
+	snap       *Snapshot
+	qtype      uint16
+	remote     netip.Addr // the packet's source
+	remotePort uint16
+	client     netip.Addr // the address located: ECS if usable, else remote
+	ecs        clientSubnet
+	transport  string
+	udpSize    int
 
 	zone   string // metric label: the zone, or "none"
 	region string // the region answered with, "" if none
@@ -47,16 +48,17 @@ const (
 // Req and Resp are the messages as parsed and as sent; observers must not
 // modify them.
 type QueryEvent struct {
-	Time      time.Time
-	Duration  time.Duration
-	Transport string     // "udp" or "tcp"
-	Remote    netip.Addr // the packet's source address
-	Client    netip.Addr // the address the answer was decided for
-	ECS       netip.Prefix
-	Zone      string
-	Region    string
-	Reason    string
-	Req, Resp *dns.Msg
+	Time       time.Time
+	Duration   time.Duration
+	Transport  string     // "udp" or "tcp"
+	Remote     netip.Addr // the packet's source address
+	RemotePort uint16     // and port
+	Client     netip.Addr // the address the answer was decided for
+	ECS        netip.Prefix
+	Zone       string
+	Region     string
+	Reason     string
+	Req, Resp  *dns.Msg
 }
 
 // QueryObserver receives every answered query (query logs, dnstap). It is
@@ -69,7 +71,8 @@ type QueryObserver interface {
 // ServeDNS answers one query. Nothing here blocks or logs per query.
 func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	start := h.now()
-	q := query{req: r, remote: remoteAddr(w.RemoteAddr()), transport: "udp", zone: "none"}
+	q := query{req: r, transport: "udp", zone: "none"}
+	q.remote, q.remotePort = remoteAddr(w.RemoteAddr())
 	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
 		q.transport = "tcp"
 	}
@@ -104,7 +107,7 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	h.metrics.duration.Observe(took.Seconds())
 	if h.observer != nil {
 		h.observer.Observe(&QueryEvent{
-			Time: start, Duration: took, Transport: q.transport, Remote: q.remote, Client: q.client,
+			Time: start, Duration: took, Transport: q.transport, Remote: q.remote, RemotePort: q.remotePort, Client: q.client,
 			ECS: q.ecs.prefix(), Zone: q.zone, Region: q.region, Reason: q.reason, Req: r, Resp: q.m,
 		})
 	}
@@ -201,15 +204,17 @@ func findOPT(r *dns.Msg) (opt *dns.OPT, ok bool) {
 	return opt, true
 }
 
-// remoteAddr returns the client's address without an IPv4-in-IPv6 wrapper.
-func remoteAddr(a net.Addr) netip.Addr {
+// remoteAddr returns the client's address, without an IPv4-in-IPv6
+// wrapper, and port.
+func remoteAddr(a net.Addr) (netip.Addr, uint16) {
+	var ap netip.AddrPort
 	switch v := a.(type) {
 	case *net.UDPAddr:
-		return v.AddrPort().Addr().Unmap()
+		ap = v.AddrPort()
 	case *net.TCPAddr:
-		return v.AddrPort().Addr().Unmap()
+		ap = v.AddrPort()
 	}
-	return netip.Addr{}
+	return ap.Addr().Unmap(), ap.Port()
 }
 
 // match returns the zone that holds name: the longest zone suffix.

@@ -43,6 +43,9 @@ func TestObserverSeesDecisions(t *testing.T) {
 			t.Errorf("event %d: region %q reason %q client %q, want %q %q %q", i, ev.Region, ev.Reason, client, tc.region, tc.reason, tc.client)
 		}
 	}
+	if obs.events[0].RemotePort != 40000 {
+		t.Errorf("remote port %d, want the client's 40000", obs.events[0].RemotePort)
+	}
 	if want := netip.MustParsePrefix("81.2.69.0/24"); obs.events[0].ECS != want {
 		t.Errorf("ECS %v, want %v", obs.events[0].ECS, want)
 	}

@@ -204,6 +204,7 @@ type encoder struct {
 	family       dnstap.SocketFamily
 	proto        dnstap.SocketProtocol
 	port         uint32
+	qport        uint32
 	qSec, rSec   uint64
 	qNsec, rNsec uint32
 }
@@ -245,6 +246,10 @@ func (d *Dnstap) encode(ev *server.QueryEvent) (frames, error) {
 			e.msg.QueryAddress = e.addr[12:]
 		}
 		e.msg.SocketFamily = &e.family
+		if ev.RemotePort != 0 {
+			e.qport = uint32(ev.RemotePort)
+			e.msg.QueryPort = &e.qport
+		}
 		if len(d.respAddr) == len(e.msg.QueryAddress) {
 			e.port = uint32(d.cfg.ServerAddr.Port())
 			e.msg.ResponseAddress, e.msg.ResponsePort = d.respAddr, &e.port
