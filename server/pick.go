@@ -17,7 +17,10 @@ const maxRoundRobin = 256
 func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 	m := q.m
 	loc, network, found := h.geo.Lookup(q.client)
-	p := g.plan(q.qtype, loc, found, q.snap.health)
+	p := g.tracedPlan(q.qtype, loc, found, q.snap.health, q.trace)
+	if q.trace != nil {
+		q.traceName, q.traceLoc, q.traceNet, q.traceFound, q.tracePlan = g, loc, network, found, p
+	}
 	q.reason = g.policy
 	if p.outcome != outcomeNormal {
 		q.reason = p.outcome.String()

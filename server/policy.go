@@ -48,6 +48,16 @@ type plan struct {
 	nTier    uint8
 	n        uint8
 	order    [maxCandidates]uint8 // indices into gslbName.regions
+	tr       *planTrace           // nil on the query path; set by Explain
+}
+
+// planTrace records how a plan was made, for Explain: the masks over the
+// name's regions at each step and the ranking scores.
+type planTrace struct {
+	allowed, family, live, up, checked uint64
+	scored                             uint64                 // regions with a score
+	score                              [maxCandidates]float64 // km (geo) or ms (latency), by region index
+	latency                            [maxCandidates]bool    // the score is a measured-RTT estimate
 }
 
 // tier returns the regions that may answer.
@@ -56,6 +66,11 @@ func (p *plan) tier() []uint8 { return p.order[:p.nTier] }
 // plan decides for a client at loc (found: the location has coordinates)
 // asking for qtype (A or AAAA), given health ht. It is pure.
 func (g *gslbName) plan(qtype uint16, loc geo.Location, found bool, ht *healthTable) plan {
+	return g.tracedPlan(qtype, loc, found, ht, nil)
+}
+
+// tracedPlan is plan, recording its steps in tr when tr is not nil.
+func (g *gslbName) tracedPlan(qtype uint16, loc geo.Location, found bool, ht *healthTable, tr *planTrace) plan {
 	allowed := g.fence.allowed(loc)
 	var family, live, up, checked uint64
 	for i, r := range g.regions {
@@ -77,7 +92,10 @@ func (g *gslbName) plan(qtype uint16, loc geo.Location, found bool, ht *healthTa
 			up |= bit
 		}
 	}
-	p := plan{degraded: live != family || up != live}
+	p := plan{degraded: live != family || up != live, tr: tr}
+	if tr != nil {
+		tr.allowed, tr.family, tr.live, tr.up, tr.checked = allowed, family, live, up, checked
+	}
 	switch {
 	case family == 0:
 		p.outcome = outcomeNone
@@ -167,6 +185,9 @@ func (g *gslbName) rank(p plan, cands uint64, loc geo.Location, found bool, ht *
 			r := g.regions[i]
 			if ms, ok := ht.estimateRTT(r.idx, order[:n], pdist[:n]); ok {
 				score[k] = ms
+				if p.tr != nil {
+					p.tr.latency[i] = true
+				}
 			} else {
 				score[k] = geo.Distance(loc.Lat, loc.Lon, r.lat, r.lon) * MsPerKm
 			}
@@ -176,6 +197,12 @@ func (g *gslbName) rank(p plan, cands uint64, loc geo.Location, found bool, ht *
 		for k, i := range p.order[:p.n] {
 			r := g.regions[i]
 			score[k] = geo.Distance(loc.Lat, loc.Lon, r.lat, r.lon)
+		}
+	}
+	if p.tr != nil {
+		for k, i := range p.order[:p.n] {
+			p.tr.scored |= 1 << i
+			p.tr.score[i] = score[k]
 		}
 	}
 	// Insertion sort by score; stable, so ties keep the listed order.

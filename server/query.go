@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/geo"
 )
 
 // query is one query being answered: what came in, the reply being built,
@@ -29,6 +31,14 @@ type query struct {
 	region string // the region answered with, "" if none
 	reason string // the rule that decided, see the Reason constants
 	scope  int    // width of the network the decision holds for, before the ECS cap
+
+	// Set by Explain only: where to record the decision.
+	trace      *planTrace
+	traceName  *gslbName
+	traceLoc   geo.Location
+	traceNet   netip.Prefix
+	traceFound bool
+	tracePlan  plan
 }
 
 // Reasons recorded for query logs and the explain endpoint.
@@ -148,7 +158,9 @@ func (h *Handler) answer(q *query) {
 
 	question := r.Question[0]
 	q.qtype = question.Qtype
-	q.snap = h.snap.Load()
+	if q.snap == nil { // Explain's what-if passes its own snapshot
+		q.snap = h.snap.Load()
+	}
 	q.reason = ReasonRefused
 	switch {
 	case q.snap == nil:

@@ -130,7 +130,7 @@ func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthT
 // choice and the tier as a set (the draw inside it is per query), plus the
 // whole ranking when spread fills from it.
 func (p *plan) key(spread bool) string {
-	var b [4 + maxCandidates]byte
+	var b [4 + maxCandidates]byte // outcome, allAddrs, degraded, tier..., [0xff, rest...]
 	b[0], b[1], b[2] = byte(p.outcome), boolByte(p.allAddrs), boolByte(p.degraded)
 	tier := b[3 : 3+p.nTier]
 	copy(tier, p.order[:p.nTier])

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// maxSimulateBody bounds the client list a POST /simulate may send.
+const maxSimulateBody = 8 << 20
+
+// ExplainHTTP serves GET /explain?name=&client=&type=&ecs=&down=&up=&weight=r:n
+// as JSON (see Explanation).
+func (h *Handler) ExplainHTTP() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query()
+		req := ExplainRequest{Name: v.Get("name"), ECSSource: -1}
+		var err error
+		if req.Client, err = netip.ParseAddr(v.Get("client")); err != nil {
+			httpError(w, http.StatusBadRequest, fmt.Errorf("client %q is not an IP address", v.Get("client")))
+			return
+		}
+		if req.Qtype, err = parseQtype(v.Get("type")); err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		if s := v.Get("ecs"); s != "" {
+			if req.ECSSource, err = strconv.Atoi(s); err != nil || req.ECSSource < 0 || req.ECSSource > 128 {
+				httpError(w, http.StatusBadRequest, fmt.Errorf("ecs %q: want a source prefix length", s))
+				return
+			}
+		}
+		if req.WhatIf, err = parseWhatIf(v); err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		ex, err := h.Explain(req)
+		if err != nil {
+			httpError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		writeJSON(w, ex)
+	})
+}
+
+// SimulateHTTP serves GET /simulate?name=&type=&down=&up=&weight=r:n over the
+// GeoIP database's networks, or POST with client addresses one per line.
+func (h *Handler) SimulateHTTP() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query()
+		req := SimulateRequest{Name: v.Get("name")}
+		var err error
+		if req.Qtype, err = parseQtype(v.Get("type")); err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		if req.WhatIf, err = parseWhatIf(v); err != nil {
+			httpError(w, http.StatusBadRequest, err)
+			return
+		}
+		if r.Method == http.MethodPost {
+			if req.Clients, err = readClients(io.LimitReader(r.Body, maxSimulateBody)); err != nil {
+				httpError(w, http.StatusBadRequest, err)
+				return
+			}
+		}
+		sim, err := h.Simulate(req)
+		if err != nil {
+			httpError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		writeJSON(w, sim)
+	})
+}
+
+func parseQtype(s string) (uint16, error) {
+	switch strings.ToUpper(s) {
+	case "", "A":
+		return dns.TypeA, nil
+	case "AAAA":
+		return dns.TypeAAAA, nil
+	}
+	return 0, fmt.Errorf("type %q: want A or AAAA", s)
+}
+
+// parseWhatIf reads repeated down=, up= and weight=region:n parameters.
+func parseWhatIf(v map[string][]string) (WhatIf, error) {
+	w := WhatIf{Down: v["down"], Up: v["up"]}
+	for _, s := range v["weight"] {
+		id, n, ok := strings.Cut(s, ":")
+		weight, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			return w, fmt.Errorf("weight %q: want region:n", s)
+		}
+		if w.Weights == nil {
+			w.Weights = map[string]int{}
+		}
+		w.Weights[id] = weight
+	}
+	return w, nil
+}
+
+func readClients(r io.Reader) ([]netip.Addr, error) {
+	clients := []netip.Addr{}
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %q is not an IP address", line, s)
+		}
+		clients = append(clients, a)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read client list: %w", err)
+	}
+	return clients, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func httpError(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}

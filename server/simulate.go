@@ -1,0 +1,144 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// SimulateRequest asks how a name's clients split over its regions, now and
+// under hypothetical changes.
+type SimulateRequest struct {
+	Name    string
+	Qtype   uint16       // dns.TypeA (default) or dns.TypeAAAA
+	WhatIf  WhatIf       // empty: only "now"
+	Clients []netip.Addr // nil: every network of the GeoIP database counts as one client
+}
+
+// Simulation is the expected share of clients per region ("" for clients
+// that get no address: NODATA, SERVFAIL). Shares sum to 1.
+type Simulation struct {
+	Name          string             `json:"name"`
+	Type          string             `json:"type"`
+	Basis         string             `json:"basis"` // "geoip networks" or "sample"
+	Clients       int                `json:"clients"`
+	Now           map[string]float64 `json:"now"`
+	WhatIf        map[string]float64 `json:"what_if,omitempty"`
+	WhatIfApplied bool               `json:"what_if_applied"`
+}
+
+// Simulate runs the same plan as the DNS answer for every client, and
+// splits each client over the regions of its tier as the draw would: by
+// weight (roundrobin: evenly; failover: the first).
+func (h *Handler) Simulate(req SimulateRequest) (*Simulation, error) {
+	cur := h.snap.Load()
+	if cur == nil {
+		return nil, errors.New("no configuration loaded yet")
+	}
+	if req.Qtype == 0 {
+		req.Qtype = dns.TypeA
+	}
+	name, err := cur.qualify(req.Name)
+	if err != nil {
+		return nil, err
+	}
+	sim := &Simulation{Name: name, Type: dns.TypeToString[req.Qtype], Basis: "sample"}
+	var units []unit
+	if req.Clients != nil {
+		for _, a := range req.Clients {
+			loc, _, found := h.geo.Lookup(a)
+			units = append(units, unit{loc: loc, found: found, n: 1})
+		}
+	} else {
+		p, ok := h.geo.(Partitioner)
+		if !ok {
+			return nil, errors.New("the GeoIP database cannot be listed; send client addresses")
+		}
+		part, err := p.Partition()
+		if err != nil {
+			return nil, fmt.Errorf("list geoip networks: %w", err)
+		}
+		sim.Basis, units = "geoip networks", partitionUnits(part)
+	}
+	for _, u := range units {
+		sim.Clients += u.n
+	}
+	if sim.Now, err = shares(cur, name, req.Qtype, units); err != nil {
+		return nil, err
+	}
+	if !req.WhatIf.empty() {
+		snap, err := h.whatIf(cur, req.WhatIf, name, req.Qtype, false)
+		if err != nil {
+			return nil, err
+		}
+		if sim.WhatIf, err = shares(snap, name, req.Qtype, units); err != nil {
+			return nil, err
+		}
+		sim.WhatIfApplied = true
+	}
+	return sim, nil
+}
+
+// unit is a group of clients at one location.
+type unit struct {
+	loc   geo.Location
+	found bool
+	n     int
+}
+
+// partitionUnits counts the networks with a record per location.
+func partitionUnits(part *geo.Partition) []unit {
+	count := make([]int, len(part.Locs))
+	found := make([]bool, len(part.Locs))
+	for _, c := range part.Cells {
+		if c.Loc >= 0 {
+			count[c.Loc]++
+			found[c.Loc] = c.Found
+		}
+	}
+	units := make([]unit, 0, len(part.Locs))
+	for i, loc := range part.Locs {
+		units = append(units, unit{loc: loc, found: found[i], n: count[i]})
+	}
+	return units
+}
+
+func shares(snap *Snapshot, name string, qtype uint16, units []unit) (map[string]float64, error) {
+	z := snap.match(name)
+	if z == nil || z.nodes[name] == nil || z.nodes[name].gslb == nil {
+		return nil, fmt.Errorf("%s is not a GSLB name", name)
+	}
+	g := z.nodes[name].gslb
+	out := map[string]float64{}
+	total := 0.0
+	for _, u := range units {
+		p := g.plan(qtype, u.loc, u.found, snap.health)
+		total += float64(u.n)
+		tier := p.tier()
+		switch {
+		case len(tier) == 0:
+			out[""] += float64(u.n)
+		case g.policy == schema.PolicyRoundRobin:
+			for _, i := range tier {
+				out[g.regions[i].id] += float64(u.n) / float64(len(tier))
+			}
+		default:
+			sum := 0
+			for _, i := range tier {
+				sum += drawWeight(g.regions[i])
+			}
+			for _, i := range tier {
+				out[g.regions[i].id] += float64(u.n) * float64(drawWeight(g.regions[i])) / float64(sum)
+			}
+		}
+	}
+	for k := range out {
+		out[k] /= total
+	}
+	return out, nil
+}
