@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// maxResponse bounds what glbctl reads from glbd.
+const maxResponse = 16 << 20
+
+var explainCmd = &command{
+	name:     "explain",
+	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]...",
+	summary:  "ask glbd why a client gets the answer it gets",
+	help: `Asks glbd (--glbd, its HTTP address) how it answers <name> (a full name,
+or label.zone) for a client at <client-ip>, treated as a /24 (/56) client
+subnet: where the client is, which regions are candidates with their
+weight, health and distance or RTT, which ones the geofence leaves out,
+the nearest tier, the rule that decided, and the answer with its TTL and
+ECS scope.
+
+--down, --up and --weight answer "what if": the regions are treated as
+down, up, or with that weight for this one answer; nothing is changed.
+
+  glbctl explain www.gslb.example.test 81.2.69.160
+  glbctl explain www.gslb.example.test 81.2.69.160 --down eu-west`,
+	run: runExplain,
+}
+
+var simulateCmd = &command{
+	name:     "simulate",
+	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--clients <file>]",
+	summary:  "ask glbd how traffic would split between regions, now and if",
+	help: `Asks glbd (--glbd) how the answers for <name> split between regions,
+as shares of the clients: now, and under the hypothesis given by --down,
+--up and --weight (nothing is changed). The clients are glbd's choice
+(the networks of its GeoIP database), or the addresses in --clients, one
+per line (# comments and blank lines are skipped; - reads stdin).
+
+  glbctl simulate www.gslb.example.test --down eu-west`,
+	run: runSimulate,
+}
+
+// whatIf are the hypothesis flags shared by explain and simulate.
+type whatIf struct {
+	rtype  string
+	down   listFlag
+	up     listFlag
+	weight listFlag
+}
+
+func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
+	fs := a.commandFlags(c)
+	w := &whatIf{}
+	fs.StringVar(&w.rtype, "type", "A", "query type: A or AAAA")
+	fs.Var(&w.down, "down", "treat this region as down (repeatable)")
+	fs.Var(&w.up, "up", "treat this region as up (repeatable)")
+	fs.Var(&w.weight, "weight", "treat a region as having this weight, as region:n (repeatable)")
+	return fs, w
+}
+
+// query checks the flags and adds them to q.
+func (w *whatIf) query(q url.Values) error {
+	t := strings.ToUpper(w.rtype)
+	if t != "A" && t != "AAAA" {
+		return fmt.Errorf("%w: --type %q: want A or AAAA", errUsage, w.rtype)
+	}
+	q.Set("type", t)
+	for _, r := range append(append([]string{}, w.down...), w.up...) {
+		if err := checkRegion(r); err != nil {
+			return err
+		}
+	}
+	for _, r := range w.down {
+		q.Add("down", r)
+	}
+	for _, r := range w.up {
+		q.Add("up", r)
+	}
+	for _, rw := range w.weight {
+		r, n, ok := strings.Cut(rw, ":")
+		if !ok {
+			return fmt.Errorf("%w: --weight %q: want region:n", errUsage, rw)
+		}
+		if err := checkRegion(r); err != nil {
+			return err
+		}
+		if _, err := schema.ParseWeight([]byte(n)); err != nil {
+			return fmt.Errorf("%w: --weight %q: %w", errUsage, rw, err)
+		}
+		q.Add("weight", r+":"+strings.TrimSpace(n))
+	}
+	return nil
+}
+
+// describe says what the flags suppose, for simulate's header.
+func (w *whatIf) describe() string {
+	e := &whatIfEcho{Down: w.down, Up: w.up, Weight: map[string]int{}}
+	for _, rw := range w.weight {
+		r, n, _ := strings.Cut(rw, ":")
+		e.Weight[r], _ = strconv.Atoi(strings.TrimSpace(n))
+	}
+	return e.String()
+}
+
+// checkRegion refuses what cannot be a region id, through the schema's own
+// key parser.
+func checkRegion(r string) error {
+	if _, err := schema.ParseKey("/", schema.RegionKey("/", r)); err != nil || strings.Contains(r, "/") {
+		return fmt.Errorf("%w: %q is not a region id", errUsage, r)
+	}
+	return nil
+}
+
+func runExplain(ctx context.Context, a *app, c *command, args []string) error {
+	fs, w := a.whatIfFlags(c)
+	pos, err := a.parse(c, fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 2, 2, "<name> <client-ip>"); err != nil {
+		return err
+	}
+	client, err := netip.ParseAddr(pos[1])
+	if err != nil {
+		return fmt.Errorf("%w: client %q is not an IP address", errUsage, pos[1])
+	}
+	q := url.Values{"name": {pos[0]}, "client": {client.String()}}
+	if err := w.query(q); err != nil {
+		return err
+	}
+	var resp explainResponse
+	if err := a.callGlbd(ctx, http.MethodGet, "/explain", q, nil, &resp); err != nil {
+		return err
+	}
+	renderExplain(a.stdout, &resp)
+	return nil
+}
+
+// callGlbd sends one request to glbd and decodes its JSON answer into out;
+// a non-200 answer carries {"error": "..."}.
+func (a *app) callGlbd(ctx context.Context, method, path string, q url.Values, body io.Reader, out any) error {
+	base, err := a.glbdURL()
+	if err != nil {
+		return err
+	}
+	u := base.JoinPath(path)
+	u.RawQuery = q.Encode()
+	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return fmt.Errorf("glbd request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "text/plain")
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("ask glbd at %s (see --glbd): %w", base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("read glbd's answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return fmt.Errorf("glbd: %s", e.Error)
+		}
+		return fmt.Errorf("glbd at %s answered %s", u.Redacted(), resp.Status)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decode glbd's answer from %s: %w", u.Redacted(), err)
+	}
+	return nil
+}
+
+func runSimulate(ctx context.Context, a *app, c *command, args []string) error {
+	fs, w := a.whatIfFlags(c)
+	clients := fs.String("clients", "", "file of client addresses, one per line (- for stdin; default: glbd's GeoIP networks)")
+	pos, err := a.parse(c, fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, 1, "<name>"); err != nil {
+		return err
+	}
+	q := url.Values{"name": {pos[0]}}
+	if err := w.query(q); err != nil {
+		return err
+	}
+	method, body := http.MethodGet, io.Reader(nil)
+	if *clients != "" {
+		list, err := a.readClients(*clients)
+		if err != nil {
+			return err
+		}
+		method, body = http.MethodPost, strings.NewReader(list)
+	}
+	var resp simulateResponse
+	if err := a.callGlbd(ctx, method, "/simulate", q, body, &resp); err != nil {
+		return err
+	}
+	renderSimulate(a.stdout, &resp, w.describe())
+	return nil
+}
+
+// readClients reads a file of client addresses, one per line, and checks
+// each, so that a typo is reported with its line here rather than as a
+// bad request.
+func (a *app) readClients(file string) (string, error) {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(a.stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read clients: %w", err)
+	}
+	var b strings.Builder
+	n := 0
+	for i, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		addr, err := netip.ParseAddr(line)
+		if err != nil {
+			return "", fmt.Errorf("%s:%d: %q is not an IP address", file, i+1, line)
+		}
+		b.WriteString(addr.String() + "\n")
+		n++
+	}
+	if n == 0 {
+		return "", errors.New(file + ": no client addresses")
+	}
+	return b.String(), nil
+}
+
+func ptrText(v *float64, unit string, prec int) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'f', prec, 64) + unit
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/store"
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// Ramp limits: a ramp is bounded in steps and time, so it ends by itself.
+const (
+	defaultSteps = 10
+	maxSteps     = 100
+	maxRamp      = 24 * time.Hour
+)
+
+var weightCmd = &command{
+	name:     "weight",
+	synopsis: "<region> [<n>] [--ramp <duration> [--steps <n>]]",
+	summary:  "show or set a region's weight, at once or in steps",
+	help: `Without <n>, shows the region's weight (100 when its weight key is
+absent). With <n> (0..1000), sets the weight key, which is what
+'etcdctl put <prefix>regions/<region>/weight <n>' does, after checking that
+the region exists. Within the nearest tier traffic is split in proportion
+to weight; 0 drains the region.
+
+With --ramp, the weight moves from its current value to <n> in --steps
+equal steps spread over the duration, the last one landing at its end.
+Before each step the region's health is read from etcd (the probers'
+reports, aggregated as glbd does): if the region is down, or someone else
+changed its weight, the ramp stops, leaving the last step in place, and
+glbctl exits with 1 naming the step reached. Ctrl-C stops it the same way.
+A ramp does not start while the region is down.
+
+  glbctl weight eu-west 100 --ramp 10m --steps 10`,
+	run: runWeight,
+}
+
+var drainCmd = &command{
+	name:     "drain",
+	synopsis: "<region> [--ramp <duration> [--steps <n>]]",
+	summary:  "set a region's weight to 0: no new answers point at it",
+	help:     `Sets the region's weight to 0, as 'glbctl weight <region> 0'; --ramp as there.`,
+	run: func(ctx context.Context, a *app, c *command, args []string) error {
+		return runFixedWeight(ctx, a, c, args, 0)
+	},
+}
+
+var undrainCmd = &command{
+	name:     "undrain",
+	synopsis: "<region> [--ramp <duration> [--steps <n>]]",
+	summary:  "set a region's weight back to 100, the default",
+	help: `Sets the region's weight to 100, the default, as 'glbctl weight <region>
+100' (and as 'etcdctl put <prefix>regions/<region>/weight 100'). A region
+that had another weight before it was drained does not get it back: set it
+with glbctl weight. --ramp as there.`,
+	run: func(ctx context.Context, a *app, c *command, args []string) error {
+		return runFixedWeight(ctx, a, c, args, schema.DefaultWeight)
+	},
+}
+
+// rampFlags are the flags of a weight change.
+type rampFlags struct {
+	ramp  time.Duration
+	steps int
+}
+
+func (a *app) weightFlags(c *command) (*flag.FlagSet, *rampFlags) {
+	fs := a.commandFlags(c)
+	r := &rampFlags{}
+	fs.DurationVar(&r.ramp, "ramp", 0, "move the weight in steps over this long, e.g. 5m (0: at once)")
+	fs.IntVar(&r.steps, "steps", defaultSteps, "number of steps of a --ramp (1.."+strconv.Itoa(maxSteps)+")")
+	return fs, r
+}
+
+func (r *rampFlags) check() error {
+	if r.ramp < 0 || r.ramp > maxRamp {
+		return fmt.Errorf("%w: --ramp %s: want 0..%s", errUsage, r.ramp, maxRamp)
+	}
+	if r.steps < 1 || r.steps > maxSteps {
+		return fmt.Errorf("%w: --steps %d: want 1..%d", errUsage, r.steps, maxSteps)
+	}
+	return nil
+}
+
+func runWeight(ctx context.Context, a *app, c *command, args []string) error {
+	fs, r := a.weightFlags(c)
+	pos, err := a.parse(c, fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, 2, "<region> [<n>]"); err != nil {
+		return err
+	}
+	if err := r.check(); err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		if r.ramp > 0 {
+			return fmt.Errorf("%w: --ramp needs the weight to move to", errUsage)
+		}
+		return a.showWeight(ctx, pos[0])
+	}
+	w, err := schema.ParseWeight([]byte(pos[1]))
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return a.setWeight(ctx, pos[0], w, r)
+}
+
+func runFixedWeight(ctx context.Context, a *app, c *command, args []string, w int) error {
+	fs, r := a.weightFlags(c)
+	pos, err := a.parse(c, fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, 1, "<region>"); err != nil {
+		return err
+	}
+	if err := r.check(); err != nil {
+		return err
+	}
+	return a.setWeight(ctx, pos[0], w, r)
+}
+
+func (a *app) showWeight(ctx context.Context, region string) error {
+	adm, closeFn, err := a.admin()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	cur, err := a.readWeight(ctx, adm, region)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: %s\n", region, describeWeight(cur))
+	return nil
+}
+
+func describeWeight(w store.Weight) string {
+	switch {
+	case !w.Set:
+		return fmt.Sprintf("weight %d (no weight key: the default)", w.Value)
+	case w.Value < 0:
+		return fmt.Sprintf("weight key %q is invalid (glbd keeps its last good weight, else %d)", w.Raw, schema.DefaultWeight)
+	case w.Value == 0:
+		return "weight 0 (drained)"
+	}
+	return fmt.Sprintf("weight %d", w.Value)
+}
+
+func (a *app) readWeight(ctx context.Context, adm *store.Admin, region string) (store.Weight, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	w, err := adm.Weight(ctx, region)
+	if errors.Is(err, store.ErrNoRegion) {
+		return w, fmt.Errorf("region %q does not exist (no %s)", region, schema.RegionKey(a.g.prefix, region))
+	}
+	return w, a.etcdErr(err)
+}
+
+func (a *app) setWeight(ctx context.Context, region string, w int, r *rampFlags) error {
+	adm, closeFn, err := a.admin()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	cur, err := a.readWeight(ctx, adm, region)
+	if err != nil {
+		return err
+	}
+	if r.ramp > 0 {
+		return a.ramp(ctx, adm, region, cur, w, r)
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	if _, err := adm.SetWeight(wctx, region, w, -1); err != nil {
+		if errors.Is(err, store.ErrNoRegion) {
+			return fmt.Errorf("region %q does not exist (no %s)", region, schema.RegionKey(a.g.prefix, region))
+		}
+		return a.etcdErr(err)
+	}
+	fmt.Fprintf(a.stdout, "%s: weight %s -> %d\n", region, weightText(cur), w)
+	return nil
+}
+
+func weightText(w store.Weight) string {
+	if w.Value < 0 {
+		return strconv.Quote(w.Raw)
+	}
+	return strconv.Itoa(w.Value)
+}
+
+// ramp moves the weight in r.steps steps. Each step waits its share of the
+// duration, checks the region's health and then writes, comparing on the
+// weight key's revision so that a concurrent change stops the ramp instead
+// of being overwritten.
+func (a *app) ramp(ctx context.Context, adm *store.Admin, region string, cur store.Weight, to int, r *rampFlags) error {
+	if cur.Value < 0 {
+		return fmt.Errorf("the weight key of %s holds %q, not a weight; set one first", region, cur.Raw)
+	}
+	from := cur.Value
+	if from == to {
+		fmt.Fprintf(a.stdout, "%s: weight is %d already\n", region, to)
+		return nil
+	}
+	if err := a.checkUp(ctx, adm, region); err != nil {
+		return fmt.Errorf("not ramping: %w", err)
+	}
+	every := r.ramp / time.Duration(r.steps)
+	fmt.Fprintf(a.stdout, "%s: ramping weight %d -> %d in %d steps over %s (one every %s); stops if %s goes down\n",
+		region, from, to, r.steps, r.ramp, every, region)
+	at, rev := from, cur.ModRevision
+	for i := 1; i <= r.steps; i++ {
+		stopped := func(why string) error {
+			return fmt.Errorf("%s; ramp stopped after step %d/%d, the weight stays at %d", why, i-1, r.steps, at)
+		}
+		if err := a.sleep(ctx, every); err != nil {
+			return stopped("interrupted")
+		}
+		if err := a.checkUp(ctx, adm, region); err != nil {
+			return stopped(err.Error())
+		}
+		next := from + (to-from)*i/r.steps
+		if next == at {
+			continue // small moves over many steps repeat a value
+		}
+		wctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+		newRev, err := adm.SetWeight(wctx, region, next, rev)
+		cancel()
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			return stopped("someone else changed the weight meanwhile")
+		case err != nil:
+			return stopped(a.etcdErr(err).Error())
+		}
+		fmt.Fprintf(a.stdout, "step %d/%d: %s weight %d -> %d\n", i, r.steps, region, at, next)
+		at, rev = next, newRev
+	}
+	fmt.Fprintf(a.stdout, "%s: ramp done, weight %d\n", region, at)
+	return nil
+}
+
+// checkUp reads everything under the prefix and aggregates the probers'
+// reports as glbd does (health.DefaultPolicy, glbctl's clock): nil when the
+// region is up, which includes having no fresh reports at all.
+func (a *app) checkUp(ctx context.Context, adm *store.Admin, region string) error {
+	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	st, err := adm.ReadState(ctx)
+	if err != nil {
+		return a.etcdErr(err)
+	}
+	if st.Regions[region] == nil {
+		return fmt.Errorf("region %s is gone or invalid", region)
+	}
+	rh := health.Aggregate(st, a.now(), health.DefaultPolicy).Regions[region]
+	if rh != nil && !rh.Up {
+		up := 0
+		for _, ep := range rh.Endpoints {
+			if ep.Up {
+				up++
+			}
+		}
+		return fmt.Errorf("region %s is down (%d/%d endpoints up)", region, up, len(rh.Endpoints))
+	}
+	return nil
+}
