@@ -40,8 +40,7 @@ func TestExportApplyRoundTrip(t *testing.T) {
 	}
 
 	// Wipe, through the store API: apply refuses an empty file.
-	adm := store.NewAdmin(s.Client(t), "/glb/")
-	if err := adm.ApplyConfig(t.Context(), seeded, store.DiffConfig(seeded, nil)); err != nil {
+	if err := s.adm.ApplyConfig(t.Context(), seeded, store.DiffConfig(seeded, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(configOf(t, s).Values); n != 0 {

@@ -43,24 +43,36 @@ func runApp(t *testing.T, a *app, out, errOut *bytes.Buffer, args ...string) res
 // devEtcd starts etcd with the example configuration of
 // testdata/dev/config.json and returns it with an environment that points
 // glbctl at it.
-func devEtcd(t *testing.T) (*etcdtest.Server, map[string]string) {
+func devEtcd(t *testing.T) (*etcdFixture, map[string]string) {
 	t.Helper()
-	s := etcdtest.Start(t)
+	s := &etcdFixture{Server: etcdtest.Start(t)}
 	kvs, err := store.LoadSeedFile("../../testdata/dev/config.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := store.Seed(t.Context(), s.Client(t), "/glb/", kvs); err != nil || !ok {
+	c := s.Client(t)
+	if ok, err := store.Seed(t.Context(), c, "/glb/", kvs); err != nil || !ok {
 		t.Fatalf("seed: %v, %v", ok, err)
 	}
+	s.adm = store.NewAdmin(c, "/glb/")
+	// Put and Get use a client made on first use and closed with the test
+	// that made it: make it here, for the whole test.
+	s.Get(t, "/glb/")
 	// Without a scheme, as ETCDCTL_ENDPOINTS is often written.
 	return s, map[string]string{"ETCDCTL_ENDPOINTS": strings.TrimPrefix(s.Endpoints()[0], "http://")}
 }
 
+// etcdFixture is a test etcd with an Admin whose client lives as long as
+// the test, subtests included.
+type etcdFixture struct {
+	*etcdtest.Server
+	adm *store.Admin
+}
+
 // configOf reads the configuration keys.
-func configOf(t *testing.T, s *etcdtest.Server) *store.ConfigSnapshot {
+func configOf(t *testing.T, s *etcdFixture) *store.ConfigSnapshot {
 	t.Helper()
-	snap, err := store.NewAdmin(s.Client(t), "/glb/").ReadConfig(t.Context())
+	snap, err := s.adm.ReadConfig(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
