@@ -29,7 +29,9 @@ var statusCmd = &command{
 
 Health is aggregated as glbd does it with its default quorum (more than
 half of the fresh reports), on this machine's clock. A region that no
-prober reports on counts as up ("no data"), as in glbd.`,
+prober reports on counts as up ("no data"), as in glbd. Keys are checked
+afresh here: glbd may still serve an earlier good value of a rejected key
+(its log says "in_force").`,
 	run: runStatus,
 }
 
@@ -143,7 +145,6 @@ func printEndpoints(w io.Writer, st *schema.State, view *health.View, now time.T
 					report += ": " + rep.Error
 				}
 				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, ep.Endpoint, verdict, p, report, rtt, age)
-				id, verdict = "", "" // once per endpoint, for readability
 			}
 		}
 	}
