@@ -47,6 +47,8 @@ type Handler struct {
 	now      func() time.Time
 	maxUDP   int
 	observer QueryObserver
+	noFast   bool // tests: force the general path
+	lastFast bool // tests: whether the last AnswerPacket took the fast path (not synchronised)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*scopeTable

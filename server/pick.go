@@ -41,27 +41,32 @@ func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 		h.metrics.failOpen.WithLabelValues(z.label, g.label).Inc()
 	}
 
-	var first uint8
-	switch {
-	case g.policy == schema.PolicyRoundRobin:
-		first = h.answerRoundRobin(q, g, &p)
-	default:
-		first = g.draw(&p, q.client, h.intn)
-		n := h.appendAddrs(q, g, &p, first, g.answers)
-		if g.spread {
-			for _, i := range p.order[:p.n] {
-				if n >= g.answers {
-					break
-				}
-				if i != first {
-					n += h.appendAddrs(q, g, &p, i, g.answers-n)
-				}
-			}
-		}
-	}
+	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
 	h.metrics.answers.WithLabelValues(z.label, g.label, q.region).Inc()
 	q.scope = h.scopeBits(q, g, network)
+}
+
+// pickAnswers draws the region and adds its addresses (and spread ones) to
+// q's answer, returning the region drawn. The general path and the fast
+// path share it, so their answers cannot differ.
+func (h *Handler) pickAnswers(q *query, g *gslbName, p *plan) uint8 {
+	if g.policy == schema.PolicyRoundRobin {
+		return h.answerRoundRobin(q, g, p)
+	}
+	first := g.draw(p, q.client, h.intn)
+	n := h.appendAddrs(q, g, p, first, g.answers)
+	if g.spread {
+		for _, i := range p.order[:p.n] {
+			if n >= g.answers {
+				break
+			}
+			if i != first {
+				n += h.appendAddrs(q, g, p, i, g.answers-n)
+			}
+		}
+	}
+	return first
 }
 
 // draw picks one region of the tier: by rendezvous hashing of the client's
@@ -141,7 +146,7 @@ func (h *Handler) appendAddrs(q *query, g *gslbName, p *plan, i uint8, limit int
 	}
 	k := min(limit, n)
 	for j := range k {
-		q.m.Answer = append(q.m.Answer, rrs[up[(off+j)%n]])
+		q.addAnswer(rrs[up[(off+j)%n]])
 	}
 	return k
 }
@@ -174,7 +179,7 @@ func (h *Handler) answerRoundRobin(q *query, g *gslbName, p *plan) uint8 {
 	}
 	off := h.intn(n)
 	for j := range min(g.answers, n) {
-		q.m.Answer = append(q.m.Answer, all[(off+j)%n])
+		q.addAnswer(all[(off+j)%n])
 	}
 	return from[off]
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // query is one query being answered: what came in, the reply being built,
@@ -31,6 +32,10 @@ type query struct {
 	region string // the region answered with, "" if none
 	reason string // the rule that decided, see the Reason constants
 	scope  int    // width of the network the decision holds for, before the ECS cap
+
+	// The fast path builds no dns.Msg: answers go here instead.
+	fastAns  [schema.MaxAnswers]dns.RR
+	nFastAns int
 
 	// Set by Explain only: where to record the decision.
 	trace      *planTrace
@@ -103,11 +108,16 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	// A write error means the client went away; there is no one to tell.
 	_ = w.WriteMsg(q.m)
 
-	var qtype uint16
-	if len(r.Question) > 0 {
-		qtype = r.Question[0].Qtype
+	h.finish(&q, start, q.m.Rcode)
+}
+
+// finish counts an answered query and hands it to the observer.
+func (h *Handler) finish(q *query, start time.Time, rcode int) {
+	qtype := q.qtype
+	if qtype == 0 && q.req != nil && len(q.req.Question) > 0 {
+		qtype = q.req.Question[0].Qtype
 	}
-	h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(q.m.Rcode), q.transport).Inc()
+	h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport).Inc()
 	if q.ecs.present {
 		h.metrics.ecs.WithLabelValues("present").Inc()
 	} else {
@@ -115,11 +125,23 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	took := h.now().Sub(start)
 	h.metrics.duration.Observe(took.Seconds())
-	if h.observer != nil {
+	if h.observer != nil && q.m != nil {
 		h.observer.Observe(&QueryEvent{
 			Time: start, Duration: took, Transport: q.transport, Remote: q.remote, RemotePort: q.remotePort, Client: q.client,
-			ECS: q.ecs.prefix(), Zone: q.zone, Region: q.region, Reason: q.reason, Req: r, Resp: q.m,
+			ECS: q.ecs.prefix(), Zone: q.zone, Region: q.region, Reason: q.reason, Req: q.req, Resp: q.m,
 		})
+	}
+}
+
+// addAnswer adds an answer record to the reply being built.
+func (q *query) addAnswer(rr dns.RR) {
+	if q.m != nil {
+		q.m.Answer = append(q.m.Answer, rr)
+		return
+	}
+	if q.nFastAns < len(q.fastAns) {
+		q.fastAns[q.nFastAns] = rr
+		q.nFastAns++
 	}
 }
 

@@ -59,16 +59,35 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	udp := &dns.Server{PacketConn: pc, Handler: s.handler, UDPSize: 4096} // read buffer: room for big EDNS options
 	tcp := &dns.Server{Listener: ln, Handler: s.handler, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}
+	// A PacketAnswerer gets our own UDP loop; anything else the library's.
+	var fast *udpServer
+	var udp *dns.Server
+	if pa, ok := s.handler.(PacketAnswerer); ok {
+		more, err := listenUDP(pc.LocalAddr().String(), udpSockets()-1)
+		if err != nil {
+			pc.Close()
+			ln.Close()
+			return err
+		}
+		fast = newUDPServer(append([]*net.UDPConn{pc.(*net.UDPConn)}, more...), pa)
+	} else {
+		udp = &dns.Server{PacketConn: pc, Handler: s.handler, UDPSize: 4096} // read buffer: room for big EDNS options
+	}
 	s.mu.Lock()
 	s.udp, s.tcp, s.udpAddr, s.tcpAddr = udp, tcp, pc.LocalAddr(), ln.Addr()
 	s.mu.Unlock()
 
 	errc := make(chan error, 2)
 	var started sync.WaitGroup
-	started.Add(2)
-	for _, srv := range []*dns.Server{udp, tcp} {
+	servers := []*dns.Server{tcp}
+	if udp != nil {
+		servers = append(servers, udp)
+	} else {
+		fast.start()
+	}
+	started.Add(len(servers))
+	for _, srv := range servers {
 		srv.NotifyStartedFunc = started.Done
 		go func() { errc <- srv.ActivateAndServe() }()
 	}
@@ -82,7 +101,14 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	serr := errors.Join(udp.ShutdownContext(sctx), tcp.ShutdownContext(sctx))
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.ShutdownContext(sctx))
+	}
+	if fast != nil {
+		errs = append(errs, fast.shutdown(sctx))
+	}
+	serr := errors.Join(errs...)
 	if err == nil && serr != nil && !errors.Is(serr, context.DeadlineExceeded) {
 		return fmt.Errorf("shut down dns server: %w", serr)
 	}
@@ -98,10 +124,12 @@ func listen(addr string) (net.PacketConn, net.Listener, error) {
 		return nil, nil, fmt.Errorf("dns address %q: %w", addr, err)
 	}
 	for attempt := 0; ; attempt++ {
-		pc, err := net.ListenPacket("udp", addr)
+		// SO_REUSEPORT from the start, so Run can add sockets on the port.
+		conns, err := listenUDP(addr, 1)
 		if err != nil {
-			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
+			return nil, nil, err
 		}
+		pc := conns[0]
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
 			return pc, ln, nil

@@ -1,0 +1,318 @@
+package server
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/miekg/dns"
+)
+
+// The fast path answers the query shape that nearly all traffic has — one
+// question for a GSLB name, A or AAAA, class IN, at most one OPT (version
+// 0) with an ECS option — from bytes to bytes, with no dns.Msg and no
+// allocation. Anything it does not fully understand it declines, and the
+// general path answers instead; so the fast path may be conservative, but
+// when it answers it must answer exactly as the general path would.
+
+// maxFastName bounds the names the fast path handles; longer ones go the
+// general way.
+const maxFastName = 255
+
+// fastQuery is what the fast path parses out of a packet.
+type fastQuery struct {
+	id, flags    uint16
+	name         [maxFastName]byte // lower case, presentation form with the trailing dot
+	nameLen      int
+	qEnd         int // end of the question section in the packet
+	qtype        uint16
+	opt          bool
+	do           bool
+	udpSize      int
+	ecs          clientSubnet
+	ecsAddrBytes int // address octets in the query's ECS option
+}
+
+// fastAnswer answers pkt into dst when it can; handled false means the
+// general path must answer (and nothing was counted).
+func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled bool) {
+	if h.observer != nil || h.noFast {
+		return dst, false // observers get the query and reply as messages
+	}
+	var f fastQuery
+	if !f.parse(pkt) {
+		return dst, false
+	}
+	snap := h.snap.Load()
+	if snap == nil {
+		return dst, false
+	}
+	name := f.name[:f.nameLen]
+	z := snap.matchBytes(name)
+	if z == nil {
+		return dst, false
+	}
+	n := z.nodes[string(name)]
+	if n == nil || n.gslb == nil || n.cname != nil {
+		return dst, false
+	}
+	g := n.gslb
+	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.label
+	q.udpSize = dns.MinMsgSize
+	if f.opt {
+		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, h.maxUDP))
+	}
+	if !q.tcp() && f.maxReply(g.answers) > q.udpSize {
+		return dst, false // might need truncation: the general path does it
+	}
+	q.client = q.remote
+	if q.ecs.usable() {
+		q.client = q.ecs.addr
+	}
+	loc, network, found := h.geo.Lookup(q.client)
+	p := g.plan(q.qtype, loc, found, snap.health)
+	switch p.outcome {
+	case outcomeNormal, outcomeFailOpen, outcomeFallback, outcomePanic:
+	default:
+		return dst, false // NODATA and SERVFAIL carry more than addresses
+	}
+
+	// From here on the general path would answer the same way, so the
+	// decision's side effects (draws, counters) happen here once.
+	q.reason = g.policy
+	if p.outcome != outcomeNormal {
+		q.reason = p.outcome.String()
+		h.metrics.outcomes.WithLabelValues(z.label, g.label, q.reason).Inc()
+		if p.outcome == outcomeFailOpen {
+			h.metrics.failOpen.WithLabelValues(z.label, g.label).Inc()
+		}
+	}
+	first := h.pickAnswers(q, g, &p)
+	q.region = g.regions[first].id
+	h.metrics.answers.WithLabelValues(z.label, g.label, q.region).Inc()
+	q.scope = h.scopeBits(q, g, network)
+
+	return f.writeReply(dst, pkt, q), true
+}
+
+// maxReply bounds the size of a reply with n addresses.
+func (f *fastQuery) maxReply(n int) int {
+	size := f.qEnd + n*(12+16)
+	if f.opt {
+		size += 11 + 8 + 16
+	}
+	return size
+}
+
+func (q *query) tcp() bool { return q.transport == "tcp" }
+
+// parse reads the header, the question and an optional OPT. It accepts only
+// what it fully understands.
+func (f *fastQuery) parse(pkt []byte) bool {
+	dh, ok := headerOf(pkt)
+	// A query (QR 0), opcode QUERY, no rcode bits, one question, nothing in
+	// answer and authority, at most the OPT in additional.
+	if !ok || dh.flags&(flagQR|0x7800|0xf) != 0 || dh.qd != 1 || dh.an != 0 || dh.ns != 0 || dh.ar > 1 {
+		return false
+	}
+	f.id, f.flags = dh.id, dh.flags
+	off := 12
+	for {
+		if off >= len(pkt) {
+			return false
+		}
+		l := int(pkt[off])
+		off++
+		if l == 0 {
+			break
+		}
+		if l > 63 || off+l > len(pkt) || f.nameLen+l+1 > maxFastName {
+			return false // compression pointers and long names: general path
+		}
+		for _, c := range pkt[off : off+l] {
+			switch {
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			default:
+				return false // would need escaping in presentation form
+			}
+			f.name[f.nameLen] = c
+			f.nameLen++
+		}
+		f.name[f.nameLen] = '.'
+		f.nameLen++
+		off += l
+	}
+	if f.nameLen == 0 || off+4 > len(pkt) {
+		return false
+	}
+	f.qtype = binary.BigEndian.Uint16(pkt[off:])
+	class := binary.BigEndian.Uint16(pkt[off+2:])
+	off += 4
+	f.qEnd = off
+	if class != dns.ClassINET || (f.qtype != dns.TypeA && f.qtype != dns.TypeAAAA) {
+		return false
+	}
+	if dh.ar == 1 {
+		var ok bool
+		if off, ok = f.parseOPT(pkt, off); !ok {
+			return false
+		}
+	}
+	return off == len(pkt)
+}
+
+// parseOPT reads an OPT record at off: root owner, version 0, no extended
+// rcode, and options of which only ECS is read (others are ignored, as the
+// general path ignores them).
+func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
+	if off+11 > len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != dns.TypeOPT {
+		return 0, false
+	}
+	f.opt = true
+	f.udpSize = int(binary.BigEndian.Uint16(pkt[off+3:]))
+	ttl := binary.BigEndian.Uint32(pkt[off+5:])
+	if ttl>>16 != 0 { // extended rcode or version: general path (BADVERS)
+		return 0, false
+	}
+	f.do = ttl&(1<<15) != 0
+	rdlen := int(binary.BigEndian.Uint16(pkt[off+9:]))
+	off += 11
+	end := off + rdlen
+	if end > len(pkt) {
+		return 0, false
+	}
+	for off < end {
+		if off+4 > end {
+			return 0, false
+		}
+		code := binary.BigEndian.Uint16(pkt[off:])
+		olen := int(binary.BigEndian.Uint16(pkt[off+2:]))
+		off += 4
+		if off+olen > end {
+			return 0, false
+		}
+		if code == dns.EDNS0SUBNET {
+			if f.ecs.present || !f.parseECS(pkt[off:off+olen]) {
+				return 0, false
+			}
+		}
+		off += olen
+	}
+	return end, true
+}
+
+// parseECS reads an ECS option strictly (RFC 7871 6): a known family, a
+// source prefix that fits it, scope 0, exactly the address octets the
+// prefix needs, and no bits set beyond it. Anything else is left to the
+// general path, which answers FORMERR where the RFC says so.
+func (f *fastQuery) parseECS(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	family, source, scope := binary.BigEndian.Uint16(b), int(b[2]), b[3]
+	addr := b[4:]
+	width := 0
+	switch family {
+	case 1:
+		width = 32
+	case 2:
+		width = 128
+	}
+	if width == 0 || source > width || scope != 0 || len(addr) != (source+7)/8 {
+		return false
+	}
+	var full [16]byte
+	copy(full[:], addr)
+	var a netip.Addr
+	if family == 1 {
+		a = netip.AddrFrom4([4]byte(full[:4]))
+	} else {
+		a = netip.AddrFrom16(full)
+	}
+	if netip.PrefixFrom(a, source).Masked().Addr() != a {
+		return false
+	}
+	f.ecs = clientSubnet{present: true, family: family, source: uint8(source), addr: a}
+	if source == 0 {
+		f.ecs.addr = netip.Addr{}
+	}
+	f.ecsAddrBytes = len(addr)
+	return true
+}
+
+// writeReply appends the reply: header, the question as asked, the answers
+// with their owner compressed to the question name, and the OPT with the
+// ECS scope.
+func (f *fastQuery) writeReply(dst, pkt []byte, q *query) []byte {
+	nOpt := uint16(0)
+	if f.opt {
+		nOpt = 1
+	}
+	flags := uint16(flagQR|flagAA) | f.flags&(flagRD|flagCD)
+	dst = binary.BigEndian.AppendUint16(dst, f.id)
+	dst = binary.BigEndian.AppendUint16(dst, flags)
+	dst = binary.BigEndian.AppendUint16(dst, 1)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(q.nFastAns))
+	dst = binary.BigEndian.AppendUint16(dst, 0)
+	dst = binary.BigEndian.AppendUint16(dst, nOpt)
+	dst = append(dst, pkt[12:f.qEnd]...)
+	for _, rr := range q.fastAns[:q.nFastAns] {
+		dst = append(dst, 0xc0, 12) // pointer to the question name
+		switch v := rr.(type) {
+		case *dns.A:
+			dst = appendRRHeader(dst, dns.TypeA, v.Hdr.Ttl, 4)
+			dst = append(dst, v.A.To4()...)
+		case *dns.AAAA:
+			dst = appendRRHeader(dst, dns.TypeAAAA, v.Hdr.Ttl, 16)
+			dst = append(dst, v.AAAA.To16()...)
+		}
+	}
+	if f.opt {
+		dst = append(dst, 0) // root owner
+		dst = binary.BigEndian.AppendUint16(dst, dns.TypeOPT)
+		dst = binary.BigEndian.AppendUint16(dst, ourUDPSize)
+		var ttl uint32
+		if f.do {
+			ttl = 1 << 15
+		}
+		dst = binary.BigEndian.AppendUint32(dst, ttl)
+		if !f.ecs.present {
+			return binary.BigEndian.AppendUint16(dst, 0)
+		}
+		n := f.ecsAddrBytes
+		dst = binary.BigEndian.AppendUint16(dst, uint16(8+n))
+		dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0SUBNET)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(4+n))
+		dst = binary.BigEndian.AppendUint16(dst, f.ecs.family)
+		dst = append(dst, f.ecs.source, uint8(f.ecs.scopeFor(q.scope)))
+		if f.ecs.addr.IsValid() {
+			dst = append(dst, f.ecs.addr.AsSlice()[:n]...)
+		}
+	}
+	return dst
+}
+
+func appendRRHeader(dst []byte, t uint16, ttl uint32, rdlen uint16) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, t)
+	dst = binary.BigEndian.AppendUint16(dst, dns.ClassINET)
+	dst = binary.BigEndian.AppendUint32(dst, ttl)
+	return binary.BigEndian.AppendUint16(dst, rdlen)
+}
+
+// matchBytes is match for a name held in bytes, without allocating.
+func (s *Snapshot) matchBytes(name []byte) *zone {
+	for {
+		if z := s.cfg.zones[string(name)]; z != nil {
+			return z
+		}
+		i := 0
+		for i < len(name) && name[i] != '.' {
+			i++
+		}
+		if i >= len(name)-1 {
+			return nil
+		}
+		name = name[i+1:]
+	}
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"runtime/debug"
+
+	"github.com/miekg/dns"
+)
+
+// AnswerPacket answers the DNS message in pkt, received from remote over UDP
+// (tcp false) or TCP, and appends the reply to dst. ok is false when the
+// packet gets no reply: too short for a header, or itself a response.
+//
+// The common query — one question for a GSLB name, A or AAAA, at most an
+// OPT record with ECS — is parsed and answered straight from bytes, without
+// building a dns.Msg (fast.go). Everything else goes through the DNS
+// library and the general path (answer), which gives identical answers;
+// a differential test holds the two together.
+func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) (reply []byte, ok bool) {
+	start := h.now()
+	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port()}
+	if tcp {
+		q.transport = "tcp"
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			h.metrics.panics.Inc()
+			h.log.Error("panic answering query", "panic", v, "stack", string(debug.Stack()))
+			reply, ok = servFail(dst, pkt)
+		}
+	}()
+	h.lastFast = false
+	if out, handled := h.fastAnswer(dst, pkt, &q); handled {
+		h.lastFast = true
+		h.finish(&q, start, dns.RcodeSuccess)
+		return out, true
+	}
+
+	// The general path, with the DNS library's own rules for what to drop
+	// or refuse before a handler sees the message (server.go's serveDNS).
+	dh, ok := headerOf(pkt)
+	if !ok || dh.flags&flagQR != 0 {
+		return dst, false
+	}
+	req := new(dns.Msg)
+	q.req = req
+	switch dns.DefaultMsgAcceptFunc(dns.Header{Id: dh.id, Bits: dh.flags, Qdcount: dh.qd, Ancount: dh.an, Nscount: dh.ns, Arcount: dh.ar}) {
+	case dns.MsgIgnore:
+		return dst, false
+	case dns.MsgReject:
+		return h.reject(dst, pkt, &q, dns.RcodeFormatError)
+	case dns.MsgRejectNotImplemented:
+		return h.reject(dst, pkt, &q, dns.RcodeNotImplemented)
+	}
+	if err := req.Unpack(pkt); err != nil {
+		return h.reject(dst, pkt, &q, dns.RcodeFormatError)
+	}
+	h.answer(&q)
+	if !tcp {
+		q.m.Truncate(q.udpSize)
+	}
+	out, err := q.m.PackBuffer(dst[len(dst):cap(dst)])
+	if err != nil {
+		return servFail(dst, pkt)
+	}
+	h.finish(&q, start, q.m.Rcode)
+	return append(dst, out...), true
+}
+
+// reject answers a message the library would not hand to a handler: the
+// header echoed with the rcode, and no sections.
+func (h *Handler) reject(dst, pkt []byte, q *query, rcode int) ([]byte, bool) {
+	dh, _ := headerOf(pkt)
+	m := new(dns.Msg)
+	m.Id, m.Opcode, m.RecursionDesired = dh.id, int(dh.flags>>11&0xf), dh.flags&flagRD != 0
+	m.Response, m.Rcode = true, rcode
+	q.m = m
+	out, err := m.PackBuffer(dst[len(dst):cap(dst)])
+	if err != nil {
+		return dst, false
+	}
+	h.metrics.queries.WithLabelValues(q.zone, "other", rcodeLabel(rcode), q.transport).Inc()
+	return append(dst, out...), true
+}
+
+// servFail is the reply of last resort: the query's ID and SERVFAIL.
+func servFail(dst, pkt []byte) ([]byte, bool) {
+	dh, ok := headerOf(pkt)
+	if !ok {
+		return dst, false
+	}
+	var b [12]byte
+	binary.BigEndian.PutUint16(b[0:], dh.id)
+	binary.BigEndian.PutUint16(b[2:], flagQR|dh.flags&(0xf<<11|flagRD)|dns.RcodeServerFailure)
+	return append(dst, b[:]...), true
+}
+
+// DNS header flag bits.
+const (
+	flagQR = 1 << 15
+	flagAA = 1 << 10
+	flagTC = 1 << 9
+	flagRD = 1 << 8
+	flagCD = 1 << 4
+)
+
+type header struct {
+	id, flags, qd, an, ns, ar uint16
+}
+
+func headerOf(pkt []byte) (header, bool) {
+	if len(pkt) < 12 {
+		return header{}, false
+	}
+	u := func(i int) uint16 { return binary.BigEndian.Uint16(pkt[i:]) }
+	return header{u(0), u(2), u(4), u(6), u(8), u(10)}, true
+}
