@@ -22,14 +22,14 @@ const maxResponse = 16 << 20
 
 var explainCmd = &command{
 	name:     "explain",
-	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]...",
+	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--endpoints]",
 	summary:  "ask glbd why a client gets the answer it gets",
 	help: `Asks glbd (--glbd, its HTTP address) how it answers <name> (a full name,
-or label.zone) for a client at <client-ip>, treated as a /24 (/56) client
-subnet: where the client is, which regions are candidates with their
-weight, health and distance or RTT, which ones the geofence leaves out,
-the nearest tier, the rule that decided, and the answer with its TTL and
-ECS scope.
+or label.zone) for a client at <client-ip>: where the client is, which
+regions are candidates with their weight, health and distance or RTT,
+which ones the geofence leaves out, the nearest tier, the rule that
+decided, and the answer with its TTL and ECS scope. --endpoints adds each
+candidate's endpoints with the probers' reports on them.
 
 --down, --up and --weight answer "what if": the regions are treated as
 down, up, or with that weight for this one answer; nothing is changed.
@@ -126,6 +126,7 @@ func checkRegion(r string) error {
 
 func runExplain(ctx context.Context, a *app, c *command, args []string) error {
 	fs, w := a.whatIfFlags(c)
+	endpoints := fs.Bool("endpoints", false, "also list each candidate's endpoints with every prober's report")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -146,6 +147,10 @@ func runExplain(ctx context.Context, a *app, c *command, args []string) error {
 		return err
 	}
 	renderExplain(a.stdout, &resp)
+	if *endpoints {
+		fmt.Fprintln(a.stdout)
+		renderExplainEndpoints(a.stdout, &resp)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // explainResponse is glbd's /explain document.
@@ -145,6 +146,31 @@ func renderExplain(w io.Writer, e *explainResponse) {
 	for _, rr := range e.Answer {
 		fmt.Fprintf(w, "  %s\n", rr)
 	}
+}
+
+// renderExplainEndpoints lists the candidates' endpoints, one row per
+// prober report, as glbctl status does.
+func renderExplainEndpoints(w io.Writer, e *explainResponse) {
+	t := newTable(w)
+	fmt.Fprintln(t, "REGION\tENDPOINT\tVERDICT\tPROBER\tREPORT\tRTT\tAGE")
+	for _, r := range e.Regions {
+		for _, ep := range r.Endpoints {
+			verdict := "up (no data)"
+			if ep.Votes > 0 {
+				verdict = fmt.Sprintf("%s %d/%d", upDown(ep.Up), ep.UpVotes, ep.Votes)
+			}
+			if len(ep.Reports) == 0 {
+				fmt.Fprintf(t, "%s\t%s\t%s\t-\t-\t-\t-\n", r.ID, ep.Endpoint, verdict)
+				continue
+			}
+			for _, p := range slices.Sorted(maps.Keys(ep.Reports)) {
+				rep := ep.Reports[p]
+				age := time.Duration(rep.AgeSeconds * float64(time.Second)).Round(100 * time.Millisecond)
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, ep.Endpoint, verdict, p, upDown(rep.Up), dash(rep.RTT), age)
+			}
+		}
+	}
+	t.Flush()
 }
 
 // notes marks why a region is or is not in the running.
