@@ -93,7 +93,7 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) error {
 	if err := needFile(*file, pos); err != nil {
 		return err
 	}
-	conf, err := a.load(*file)
+	conf, err := a.load(*file, "")
 	if err != nil {
 		return err
 	}
@@ -110,8 +110,8 @@ func needFile(file string, pos []string) error {
 }
 
 // load reads and validates a file. Problems go to stderr, one line each,
-// and the error then says how many there were.
-func (a *app) load(file string) (*yamlconf.Config, error) {
+// and the error then says how many there were, followed by note.
+func (a *app) load(file, note string) (*yamlconf.Config, error) {
 	var data []byte
 	var err error
 	name := file
@@ -130,7 +130,7 @@ func (a *app) load(file string) (*yamlconf.Config, error) {
 		fmt.Fprintln(a.stderr, p.Format(name))
 	}
 	if len(ps) > 0 {
-		return nil, fmt.Errorf("%s: %d problem(s), nothing was written: %w", name, len(ps), errReported)
+		return nil, fmt.Errorf("%s: %d problem(s)%s: %w", name, len(ps), note, errReported)
 	}
 	return conf, nil
 }
@@ -168,7 +168,7 @@ func runApply(ctx context.Context, a *app, c *command, args []string) error {
 	if err := needFile(*file, pos); err != nil {
 		return err
 	}
-	conf, err := a.load(*file)
+	conf, err := a.load(*file, ", nothing was written")
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,11 @@ func TestApplyInvalidWritesNothing(t *testing.T) {
 			for _, cmd := range []string{"validate", "apply"} {
 				r := ctl(t, env, cmd, "-f", file)
 				want := file + ":" + strconv.Itoa(line) + ": " + tc.want
-				if r.code != 1 || !strings.HasPrefix(r.stderr, want) || !strings.Contains(r.stderr, "nothing was written") {
+				summary := "1 problem(s)"
+				if cmd == "apply" {
+					summary += ", nothing was written"
+				}
+				if r.code != 1 || !strings.HasPrefix(r.stderr, want) || !strings.HasSuffix(r.stderr, summary+"\n") {
 					t.Errorf("%s: exit %d, stderr:\n%s\nwant 1 and a first line starting %s", cmd, r.code, r.stderr, want)
 				}
 				if r.stdout != "" {

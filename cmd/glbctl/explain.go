@@ -188,6 +188,9 @@ func (a *app) callGlbd(ctx context.Context, method, path string, q url.Values, b
 		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
 			return fmt.Errorf("glbd: %s", e.Error)
 		}
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("glbd at %s answered %s: is it a glbd that serves %s?", base, resp.Status, path)
+		}
 		return fmt.Errorf("glbd at %s answered %s", u.Redacted(), resp.Status)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {

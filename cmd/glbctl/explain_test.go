@@ -132,6 +132,13 @@ func TestExplainErrors(t *testing.T) {
 	if r.code != 1 || r.stderr != "glbctl explain: glbd: name \"nope.example.\" is not in any zone\n" {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
+	// A glbd without /explain (older, or not glbd at all).
+	old := httptest.NewServer(http.NotFoundHandler())
+	defer old.Close()
+	r = ctl(t, nil, "explain", "www", "192.0.2.1", "--glbd", old.URL)
+	if r.code != 1 || !strings.Contains(r.stderr, "404 Not Found: is it a glbd that serves /explain?") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
 	// A glbd that is not there: one line naming the address.
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()

@@ -138,7 +138,7 @@ func printEndpoints(w io.Writer, st *schema.State, view *health.View, now time.T
 				}
 				rtt := "-"
 				if rep.RTT > 0 {
-					rtt = time.Duration(rep.RTT).String()
+					rtt = time.Duration(rep.RTT).Round(10 * time.Microsecond).String()
 				}
 				report := upDown(rep.Up)
 				if rep.Error != "" {
