@@ -1,7 +1,9 @@
 package server
 
 import (
+	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -91,5 +93,37 @@ func BenchmarkScopeBuild(b *testing.B) {
 		if len(t.runs) == 0 {
 			b.Fatal("no runs")
 		}
+	}
+}
+
+// BenchmarkAnswerPacket measures the whole handler from request bytes to
+// reply bytes, as the UDP loop calls it.
+func BenchmarkAnswerPacket(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		q    *dns.Msg
+	}{
+		{"fast_A_ECS_London", mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")},
+		{"fast_AAAA_ECS_Tokyo", mkQuery("www."+testZone, dns.TypeAAAA, "2001:218:1::/48")},
+		{"fast_A_noEDNS", mkQuery("www."+testZone, dns.TypeA, "")},
+		{"general_NXDOMAIN", mkQuery("nope."+testZone, dns.TypeA, "")},
+		{"general_MX", mkQuery(testZone, dns.TypeMX, "")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h, _ := newTestHandler(b, nil)
+			h.intn = rand.IntN
+			pkt, err := bc.q.Pack()
+			if err != nil {
+				b.Fatal(err)
+			}
+			remote := netip.MustParseAddrPort("127.0.0.1:5300")
+			out := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := h.AnswerPacket(out[:0], pkt, remote, false); !ok {
+					b.Fatal("no reply")
+				}
+			}
+		})
 	}
 }

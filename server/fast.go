@@ -68,8 +68,23 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	if q.ecs.usable() {
 		q.client = q.ecs.addr
 	}
-	loc, network, found := h.geo.Lookup(q.client)
-	p := g.plan(q.qtype, loc, found, snap.health)
+	// The scope table holds the plan of the client's network ready-made:
+	// no GeoIP lookup and no ranking per query. Without a table (not built
+	// yet, or an address the database aliases), decide as the general path.
+	var p plan
+	havePlan := false
+	if t := snap.scopeTable(g, q.qtype); t != nil {
+		var tp *plan
+		var bits int
+		if tp, bits, havePlan = t.lookup(q.client); havePlan {
+			p, q.scope = *tp, max(bits, g.stickyBits(q.client))
+		}
+	}
+	if !havePlan {
+		loc, network, found := h.geo.Lookup(q.client)
+		p = g.plan(q.qtype, loc, found, snap.health)
+		q.scope = h.scopeBits(q, g, network)
+	}
 	switch p.outcome {
 	case outcomeNormal, outcomeFailOpen, outcomeFallback, outcomePanic:
 	default:
@@ -78,6 +93,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 
 	// From here on the general path would answer the same way, so the
 	// decision's side effects (draws, counters) happen here once.
+	c := h.counters(g)
 	q.reason = g.policy
 	if p.outcome != outcomeNormal {
 		q.reason = p.outcome.String()
@@ -88,9 +104,8 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	}
 	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
-	h.metrics.answers.WithLabelValues(z.label, g.label, q.region).Inc()
-	q.scope = h.scopeBits(q, g, network)
-
+	c.answers[first].Inc()
+	q.counted = c.noError(q)
 	return f.writeReply(dst, pkt, q), true
 }
 

@@ -48,7 +48,11 @@ type Handler struct {
 	maxUDP   int
 	observer QueryObserver
 	noFast   bool // tests: force the general path
-	lastFast bool // tests: whether the last AnswerPacket took the fast path (not synchronised)
+	// nameCounters caches resolved counters per *gslbName (counters.go).
+	// Entries of replaced snapshots stay until the process ends; a name
+	// costs a few hundred bytes, and configuration changes are rare.
+	nameCounters sync.Map
+	lastFast     bool // tests: whether the last AnswerPacket took the fast path (not synchronised)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*scopeTable

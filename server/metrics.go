@@ -19,6 +19,8 @@ type Metrics struct {
 	endpointUp   *prometheus.GaugeVec
 	probers      prometheus.Gauge
 	ecs          *prometheus.CounterVec
+	ecsPresent   prometheus.Counter // ecs{ecs="present"}, resolved once
+	ecsAbsent    prometheus.Counter
 	panics       prometheus.Counter
 	duration     prometheus.Histogram
 	snapRevision prometheus.Gauge
@@ -31,7 +33,7 @@ type Metrics struct {
 // NewMetrics registers the server's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
-	return &Metrics{
+	m := &Metrics{
 		queries: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "dns", Name: "queries_total",
 			Help: "DNS queries answered, by zone (\"none\" when not ours), query type, response code and transport.",
@@ -99,6 +101,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records left out of a snapshot because they could not be built.",
 		}),
 	}
+	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
+	return m
 }
 
 // qtypeLabels keeps the qtype label bounded: anything else is "other".

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/store/schema"
@@ -32,6 +33,9 @@ type query struct {
 	region string // the region answered with, "" if none
 	reason string // the rule that decided, see the Reason constants
 	scope  int    // width of the network the decision holds for, before the ECS cap
+
+	// counted is the query counter already resolved by the fast path.
+	counted prometheus.Counter
 
 	// The fast path builds no dns.Msg: answers go here instead.
 	fastAns  [schema.MaxAnswers]dns.RR
@@ -117,11 +121,15 @@ func (h *Handler) finish(q *query, start time.Time, rcode int) {
 	if qtype == 0 && q.req != nil && len(q.req.Question) > 0 {
 		qtype = q.req.Question[0].Qtype
 	}
-	h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport).Inc()
-	if q.ecs.present {
-		h.metrics.ecs.WithLabelValues("present").Inc()
+	if q.counted != nil {
+		q.counted.Inc()
 	} else {
-		h.metrics.ecs.WithLabelValues("absent").Inc()
+		h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport).Inc()
+	}
+	if q.ecs.present {
+		h.metrics.ecsPresent.Inc()
+	} else {
+		h.metrics.ecsAbsent.Inc()
 	}
 	took := h.now().Sub(start)
 	h.metrics.duration.Observe(took.Seconds())

@@ -30,8 +30,9 @@ import (
 
 // scopeTable is the folded partition of one (configuration, family, health).
 type scopeTable struct {
-	part *geo.Partition // the database it was built from
-	runs []run          // sorted, non-overlapping
+	part  *geo.Partition // the database it was built from
+	runs  []run          // sorted, non-overlapping
+	plans []plan         // the plan of each run, by run.plan
 }
 
 // run is a range of addresses, as 128-bit numbers (IPv4 in the low 32 bits
@@ -39,12 +40,20 @@ type scopeTable struct {
 type run struct {
 	lo, hi u128
 	v4     bool
+	plan   int32 // index into scopeTable.plans
 }
 
 // widest returns the prefix length of the widest prefix around a that lies
 // inside a's run; ok is false when a is in no run (an alias range the
 // partition does not list).
 func (t *scopeTable) widest(a netip.Addr) (int, bool) {
+	_, bits, ok := t.lookup(a)
+	return bits, ok
+}
+
+// lookup returns the plan of a's run and the widest prefix around a inside
+// the run; ok is false when a is in no run.
+func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 	x, v4 := toU128(a)
 	// Runs are sorted IPv4 first, then IPv6; find the first run of a's
 	// family that ends at or after a.
@@ -56,7 +65,7 @@ func (t *scopeTable) widest(a netip.Addr) (int, bool) {
 		return !r.hi.less(x)
 	})
 	if i == len(t.runs) || t.runs[i].v4 != v4 || x.less(t.runs[i].lo) {
-		return 0, false
+		return nil, 0, false
 	}
 	r := t.runs[i]
 	width := 128
@@ -75,7 +84,7 @@ func (t *scopeTable) widest(a netip.Addr) (int, bool) {
 			lo = mid + 1
 		}
 	}
-	return lo, true
+	return &t.plans[r.plan], lo, true
 }
 
 // buildScopeTable folds the partition for the plans of g on qtype under ht.
@@ -83,6 +92,7 @@ func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthT
 	t := &scopeTable{part: part}
 	// Plans depend only on the location, so decide once per location.
 	keys := make([]string, len(part.Locs))
+	plans := make([]plan, len(part.Locs))
 	found := make([]bool, len(part.Locs))
 	for _, c := range part.Cells {
 		if c.Loc >= 0 {
@@ -90,19 +100,28 @@ func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthT
 		}
 	}
 	for i, loc := range part.Locs {
-		p := g.plan(qtype, loc, found[i], ht)
-		keys[i] = p.key(g.spread)
+		plans[i] = g.plan(qtype, loc, found[i], ht)
+		keys[i] = plans[i].key(g.spread)
 	}
 	unknown := g.plan(qtype, geo.Location{}, false, ht)
 	unknownKey := unknown.key(g.spread)
+	planIdx := map[string]int32{}
+	index := func(k string, p *plan) int32 {
+		if i, ok := planIdx[k]; ok {
+			return i
+		}
+		planIdx[k] = int32(len(t.plans))
+		t.plans = append(t.plans, *p)
+		return planIdx[k]
+	}
 
 	var cur run
 	var curKey string
 	have := false
 	for _, c := range part.Cells {
-		k := unknownKey
+		k, p := unknownKey, &unknown
 		if c.Loc >= 0 {
-			k = keys[c.Loc]
+			k, p = keys[c.Loc], &plans[c.Loc]
 		}
 		lo, v4 := toU128(c.Prefix.Addr())
 		width := 128
@@ -118,7 +137,7 @@ func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthT
 		if have {
 			t.runs = append(t.runs, cur)
 		}
-		cur, curKey, have = run{lo: lo, hi: hi, v4: v4}, k, true
+		cur, curKey, have = run{lo: lo, hi: hi, v4: v4, plan: index(k, p)}, k, true
 	}
 	if have {
 		t.runs = append(t.runs, cur)
@@ -127,14 +146,14 @@ func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthT
 }
 
 // key is a plan's identity for folding: outcome, health handling, TTL
-// choice and the tier as a set (the draw inside it is per query), plus the
-// whole ranking when spread fills from it.
+// choice and the tier, plus the whole ranking when spread fills from it.
+// The tier is kept in rank order rather than as a set: a run's plan is
+// then exactly the plan of every network in it, so the fast path can use
+// it in place of computing one (the draw walks the tier in order).
 func (p *plan) key(spread bool) string {
 	var b [4 + maxCandidates]byte // outcome, allAddrs, degraded, tier..., [0xff, rest...]
 	b[0], b[1], b[2] = byte(p.outcome), boolByte(p.allAddrs), boolByte(p.degraded)
-	tier := b[3 : 3+p.nTier]
-	copy(tier, p.order[:p.nTier])
-	slices.Sort(tier)
+	copy(b[3:], p.order[:p.nTier])
 	n := 3 + int(p.nTier)
 	if spread {
 		b[n] = 0xff
