@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,10 +26,14 @@ import (
 // app is one running glbd: the GeoIP database, the etcd watcher feeding the
 // DNS handler, the DNS listeners and the HTTP listener.
 type app struct {
-	cfg     Config
-	log     *slog.Logger
-	stdout  io.Writer
-	geo     *geo.DB
+	cfg      Config
+	log      *slog.Logger
+	stdout   io.Writer
+	geo      *geo.DB
+	reloader *geo.Reloader
+	// hup delivers SIGHUP, which reloads the GeoIP database; run sets it,
+	// tests send on it. nil means no signal is caught.
+	hup     chan os.Signal
 	reg     *prometheus.Registry
 	handler *server.Handler
 	dns     *server.Server
@@ -56,6 +61,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	reg := prometheus.NewRegistry()
 	a.reg = reg
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg)})
 
 	endpoints := cfg.Etcd
 	if cfg.Dev {
@@ -107,6 +113,19 @@ func (a *app) Run(ctx context.Context) error {
 	g.Go(func() error { return a.dns.Run(ctx) })
 	g.Go(func() error { return a.watcher.Run(ctx) })
 	g.Go(func() error { return a.handler.Run(ctx) })
+	if a.cfg.GeoIPPoll > 0 {
+		g.Go(func() error { return a.reloader.Run(ctx) })
+	}
+	g.Go(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-a.hup: // a nil channel never delivers
+				_ = a.reloader.Reload() // logged and counted by the reloader
+			}
+		}
+	})
 	if a.dev != nil {
 		g.Go(func() error { return a.dev.pub.Run(ctx) })
 		g.Go(func() error { return a.dev.prober.Run(ctx) })
@@ -127,7 +146,8 @@ func (a *app) Run(ctx context.Context) error {
 	g.Go(func() error {
 		select {
 		case <-a.dns.Ready():
-			a.log.Info("glbd started", "dns", a.cfg.DNSAddr, "http", a.httpLn.Addr().String(), "geoip", a.cfg.GeoIP)
+			a.log.Info("glbd started", "dns", a.cfg.DNSAddr, "http", a.httpLn.Addr().String(), "geoip", a.cfg.GeoIP,
+				"geoip_poll", a.cfg.GeoIPPoll.String())
 			if a.cfg.Dev {
 				a.printDevHelp()
 			}

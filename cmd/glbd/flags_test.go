@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParseFlags checks defaults, the environment fallback for etcd and
@@ -49,6 +50,14 @@ func TestParseFlags(t *testing.T) {
 		{name: "-etcd with -dev", args: []string{"-dev", "-etcd", "a:1"}, env: noEnv, wantErr: "-etcd"},
 		{name: "quorum out of range", args: []string{"-dev", "-health-quorum", "1"}, env: noEnv, wantErr: "-health-quorum"},
 		{name: "stray argument", args: []string{"-dev", "extra"}, env: noEnv, wantErr: "extra"},
+		{name: "production poll default", args: []string{"-geoip", "x.mmdb"}, env: noEnv, check: func(t *testing.T, c Config) {
+			if c.GeoIPPoll != 5*time.Second {
+				t.Errorf("poll %s; want 5s", c.GeoIPPoll)
+			}
+		}},
+		{name: "poll negative", args: []string{"-dev", "-geoip-poll", "-1s"}, env: noEnv, wantErr: "-geoip-poll"},
+		{name: "poll too often", args: []string{"-dev", "-geoip-poll", "1ms"}, env: noEnv, wantErr: "-geoip-poll"},
+		{name: "poll not a duration", args: []string{"-dev", "-geoip-poll", "5"}, env: noEnv, wantErr: "geoip-poll"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,6 +85,18 @@ func TestExitCodes(t *testing.T) {
 	}
 	if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n") + 1; lines != 1 || !strings.HasPrefix(stderr.String(), "glbd: ") {
 		t.Errorf("bad flag: want one line starting with glbd:, got %q", stderr.String())
+	}
+	for _, args := range [][]string{{"-dev", "-geoip-poll", "1ms"}, {"-dev", "-geoip-poll", "x"}} {
+		stderr.Reset()
+		if code := run(args, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code != 2 ||
+			strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 || !strings.Contains(stderr.String(), args[1]) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line naming %s", args, code, stderr.String(), args[1])
+		}
+	}
+	stderr.Reset()
+	if code := run([]string{"-h"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code != 0 ||
+		!strings.Contains(stderr.String(), "-geoip-poll") {
+		t.Errorf("-h: exit %d, want 0 and the new flags documented:\n%s", code, stderr.String())
 	}
 	stderr.Reset()
 	code := run([]string{"-geoip", "/nonexistent/city.mmdb", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0"},

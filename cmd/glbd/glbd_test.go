@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,14 +29,50 @@ const (
 )
 
 // startApp runs glbd against etcd on free loopback ports and waits until it
-// serves the first snapshot.
+// serves the first snapshot. It is stopped when the test ends.
 func startApp(t *testing.T, cfg Config) *app {
+	t.Helper()
+	r := launch(t, cfg)
+	t.Cleanup(func() { r.stop(t) })
+	waitReady(t, r.a)
+	return r.a
+}
+
+// waitReady waits until glbd's listeners are up and it serves a snapshot.
+func waitReady(t *testing.T, a *app) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "first snapshot", func() bool {
+		select {
+		case <-a.dns.Ready():
+			return a.handler.Ready()
+		default:
+			return false
+		}
+	})
+}
+
+// running is a glbd started by launch; stop is what SIGTERM does.
+type running struct {
+	a      *app
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// launch starts glbd on free loopback ports with the test GeoIP database
+// (unless cfg names another) and returns at once, without waiting for
+// anything. setup, if any, runs on the app before Run. The caller owns
+// stopping it.
+func launch(t *testing.T, cfg Config, setup ...func(*app)) *running {
 	t.Helper()
 	if cfg.DNSAddr == "" {
 		cfg.DNSAddr = "127.0.0.1:0"
 	}
 	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.GeoIP = testDB
+	if cfg.GeoIP == "" {
+		cfg.GeoIP = testDB
+	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "/glb/"
 	}
@@ -44,32 +82,43 @@ func startApp(t *testing.T, cfg Config) *app {
 		cancel()
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
+	for _, f := range setup {
+		f(a)
+	}
+	r := &running{a: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx) }()
+	return r
+}
+
+// stop cancels glbd's context, as SIGTERM does, and waits (at most 15 s)
+// for Run to return; Run's error fails the test. Calling it again only
+// returns the first result.
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.once.Do(func() {
+		r.cancel()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("glbd Run: %v", err)
+		case r.err = <-r.done:
+			if r.err != nil {
+				t.Errorf("glbd Run: %v", r.err)
 			}
 		case <-time.After(15 * time.Second):
-			t.Error("glbd did not stop within 15s")
+			r.err = errors.New("glbd did not stop within 15s")
+			t.Error(r.err)
 		}
 	})
-	waitFor(t, 10*time.Second, "first snapshot", func() bool {
-		select {
-		case <-a.dns.Ready():
-			return a.handler.Ready()
-		default:
-			return false
-		}
-	})
-	return a
+	return r.err
 }
 
 // startSeeded starts etcd seeded with the dev configuration and glbd on it.
 func startSeeded(t *testing.T) (*etcdtest.Server, *app) {
+	t.Helper()
+	srv := seededEtcd(t)
+	return srv, startApp(t, Config{Etcd: srv.Endpoints()})
+}
+
+// seededEtcd starts etcd seeded with the dev configuration under /glb/.
+func seededEtcd(t *testing.T) *etcdtest.Server {
 	t.Helper()
 	srv := etcdtest.Start(t)
 	kvs, err := store.LoadSeedFile(testSeed)
@@ -81,7 +130,7 @@ func startSeeded(t *testing.T) (*etcdtest.Server, *app) {
 	if ok, err := store.Seed(ctx, srv.Client(t), "/glb/", kvs); err != nil || !ok {
 		t.Fatalf("seed: wrote=%v err=%v", ok, err)
 	}
-	return srv, startApp(t, Config{Etcd: srv.Endpoints()})
+	return srv
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {

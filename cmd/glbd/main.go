@@ -15,17 +15,22 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/store/schema"
 )
 
 // Config is glbd's command-line configuration.
 type Config struct {
-	DNSAddr    string   // -dns: UDP and TCP listen address
-	HTTPAddr   string   // -http: metrics and health listen address
-	Etcd       []string // -etcd: etcd endpoints
-	Prefix     string   // -prefix: etcd key prefix
-	GeoIP      string   // -geoip: path of the .mmdb database
+	DNSAddr  string   // -dns: UDP and TCP listen address
+	HTTPAddr string   // -http: metrics and health listen address
+	Etcd     []string // -etcd: etcd endpoints
+	Prefix   string   // -prefix: etcd key prefix
+	GeoIP    string   // -geoip: path of the .mmdb database
+	// GeoIPPoll is how often the GeoIP file is checked for a new version
+	// (-geoip-poll); 0 turns polling off, leaving SIGHUP.
+	GeoIPPoll  time.Duration
 	LogLevel   slog.Level
 	Quorum     float64 // -health-quorum: share of fresh probers that must report an endpoint up
 	Dev        bool    // -dev: embedded etcd, seeded example configuration
@@ -44,6 +49,7 @@ const (
 	defaultDevEtcd  = "127.0.0.1:2379"
 	defaultDevSeed  = "testdata/dev/config.json"
 	defaultDevGeoIP = "testdata/geoip/glb-test-city.mmdb"
+	minGeoIPPoll    = 100 * time.Millisecond
 )
 
 // errUsage marks a bad command line: exit status 2, like the flag package.
@@ -54,12 +60,12 @@ var errUsage = errors.New("usage")
 func parseFlags(args []string, env func(string) string, stderr io.Writer) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("glbd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.DNSAddr, "dns", "", "UDP and TCP address for DNS (default \""+defaultDNS+"\", or \""+defaultDevDNS+"\" with -dev)")
 	fs.StringVar(&c.HTTPAddr, "http", defaultHTTP, "HTTP address for /metrics, /healthz and /readyz")
 	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+defaultEtcd+"\"; with -dev, the embedded etcd)")
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.GeoIP, "geoip", "", "path of a GeoIP2/GeoLite2/DB-IP City .mmdb database (required; with -dev default \""+defaultDevGeoIP+"\")")
+	fs.DurationVar(&c.GeoIPPoll, "geoip-poll", geo.DefaultPollInterval, "how often to check the -geoip file for a new version and reload it (0: only on SIGHUP)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Float64Var(&c.Quorum, "health-quorum", 0.5, "an endpoint is up when more than this share of the fresh probers reporting on it say up (0 < q < 1)")
 	fs.BoolVar(&c.Dev, "dev", false, "dev mode: start an embedded etcd, seed it with an example configuration, use the test GeoIP database")
@@ -67,12 +73,16 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.DevDataDir, "dev-data-dir", "", "with -dev: data directory of the embedded etcd (default: a temporary directory removed at exit)")
 	fs.StringVar(&c.DevSeed, "dev-seed", defaultDevSeed, "with -dev: example configuration written into an empty prefix")
 	fs.StringVar(&c.DevProber, "dev-prober-location", "50.11,8.68", "with -dev: lat,lon of the in-process prober (default Frankfurt)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: glbd [flags]\n\nglbd answers DNS queries for the zones configured in etcd with the nearest healthy region.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	// The flag package prints the usage on every parse error; a bad value
+	// should be one line naming the flag (run prints it), so the usage is
+	// printed here, and only for -h.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "Usage: glbd [flags]\n\nglbd answers DNS queries for the zones configured in etcd with the nearest healthy region.\n\nFlags:\n")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
 			return c, err
 		}
 		return c, fmt.Errorf("%w: %w", errUsage, err)
@@ -115,6 +125,9 @@ func (c Config) validate() error {
 	}
 	if _, _, err := parseLatLon(c.DevProber); c.Dev && err != nil {
 		errs = append(errs, fmt.Errorf("-dev-prober-location: %w", err))
+	}
+	if c.GeoIPPoll < 0 || (c.GeoIPPoll > 0 && c.GeoIPPoll < minGeoIPPoll) {
+		errs = append(errs, fmt.Errorf("-geoip-poll %s: want 0 (off) or at least %s", c.GeoIPPoll, minGeoIPPoll))
 	}
 	if !(c.Quorum > 0 && c.Quorum < 1) {
 		errs = append(errs, fmt.Errorf("-health-quorum %v: must be between 0 and 1, exclusive", c.Quorum))
@@ -164,14 +177,22 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// SIGTERM and SIGINT cancel ctx, which starts the graceful shutdown;
+	// a second one kills the process (NotifyContext stops catching them).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads the GeoIP database. Caught from here on, since its
+	// default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	a, err := newApp(ctx, cfg, log, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "glbd: %s\n", err)
 		return 1
 	}
+	a.hup = hup
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "glbd: %s\n", err)
 		return 1

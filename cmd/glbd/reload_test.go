@@ -1,0 +1,215 @@
+package main
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/geo/geotest"
+)
+
+const testCSV = "../../testdata/geoip/networks.csv"
+
+// Answers for London's ECS before and after the test database moves
+// 81.2.69.0/24 to Sydney.
+const (
+	londonEU  = "198.51.100.10,198.51.100.11" // eu-west
+	londonOC  = "203.0.113.20"                // ap-southeast
+	londonECS = "81.2.69.0/24"
+)
+
+// querier is a client that keeps querying glbd over UDP, one query at a
+// time, until it is stopped, has sent max queries or has run for limit.
+// Every query must be answered NOERROR; it records what the answers were.
+type querier struct {
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	sent    int
+	failed  []string       // what went wrong, one entry per failed query
+	answers map[string]int // answer -> count
+	last    string
+}
+
+func startQuerier(t *testing.T, addr string, max int, limit time.Duration) *querier {
+	p := &querier{stop: make(chan struct{}), done: make(chan struct{}), answers: map[string]int{}}
+	go func() {
+		defer close(p.done)
+		c := &dns.Client{Net: "udp", Timeout: time.Second}
+		q := new(dns.Msg)
+		q.SetQuestion("www."+zone, dns.TypeA)
+		q.SetEdns0(1232, false)
+		q.IsEdns0().Option = append(q.IsEdns0().Option, ecsOpt(londonECS))
+		deadline := time.Now().Add(limit)
+		for i := 0; i < max && time.Now().Before(deadline); i++ {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+			q.Id = dns.Id()
+			m, _, err := c.Exchange(q, addr)
+			p.mu.Lock()
+			p.sent++
+			switch {
+			case err != nil:
+				p.failed = append(p.failed, err.Error())
+			case m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0:
+				p.failed = append(p.failed, "rcode "+dns.RcodeToString[m.Rcode])
+			default:
+				p.last = addrs(m)
+				p.answers[p.last]++
+			}
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(p.halt)
+	return p
+}
+
+func (p *querier) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+func (p *querier) lastAnswer() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
+
+func (p *querier) count(answer string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answers[answer]
+}
+
+// TestGeoIPHotReload runs glbd on a copy of the test database and keeps a
+// client querying it while the file is replaced: first by a valid database
+// in which the client's network has moved from London to Sydney (answers
+// follow), then by a truncated file (rejected and counted; answers stay).
+// Not one query may fail throughout.
+func TestGeoIPHotReload(t *testing.T) {
+	rows, err := geotest.ReadCSVFile(testCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	if err := (geotest.Options{}).WriteFile(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	srv := seededEtcd(t)
+	a := startApp(t, Config{Etcd: srv.Endpoints(), GeoIP: path, GeoIPPoll: 20 * time.Millisecond})
+	p := startQuerier(t, a.dnsAddr(), 50000, 15*time.Second)
+	waitFor(t, 5*time.Second, "London answered from eu-west", func() bool { return p.count(londonEU) >= 100 })
+
+	// (a) A valid database in which London has moved to Oceania.
+	moved := geotest.Move(rows, netip.MustParsePrefix("81.2.69.0/24"), netip.MustParsePrefix("1.128.0.0/16"))
+	epoch := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	if err := (geotest.Options{BuildEpoch: epoch.Unix()}).WriteFile(path, moved); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, 5*time.Second, "answers from ap-southeast", func() bool { return p.lastAnswer() == londonOC })
+	t.Logf("new database in force %s after the rename", took)
+	if got := metricValue(t, a, "glb_geoip_build_timestamp_seconds"); got != float64(epoch.Unix()) {
+		t.Errorf("glb_geoip_build_timestamp_seconds = %v, want %d", got, epoch.Unix())
+	}
+
+	waitFor(t, 5*time.Second, "steady answers from ap-southeast", func() bool { return p.count(londonOC) >= 200 })
+
+	// (b) A truncated file: rejected, counted, and the moved database stays.
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errorsBefore := reloadErrors(t, a)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, good[:len(good)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the truncated file rejected", func() bool { return reloadErrors(t, a) == errorsBefore+1 })
+	seen := p.count(londonOC)
+	waitFor(t, 5*time.Second, "more answers after the rejection", func() bool { return p.count(londonOC) >= seen+200 })
+
+	p.halt()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t.Logf("%d queries sent, %d failed; answers %v", p.sent, len(p.failed), p.answers)
+	if len(p.failed) > 0 {
+		t.Errorf("%d of %d queries failed during the reloads, want none; first: %s", len(p.failed), p.sent, p.failed[0])
+	}
+	if p.last != londonOC {
+		t.Errorf("last answer %q, want %q: the rejected file must not change answers", p.last, londonOC)
+	}
+	if n := len(p.answers); n != 2 {
+		t.Errorf("answers %v, want exactly eu-west then ap-southeast", p.answers)
+	}
+}
+
+// TestGeoIPReloadOnSIGHUP turns polling off and checks that what SIGHUP
+// delivers reloads the database at once.
+func TestGeoIPReloadOnSIGHUP(t *testing.T) {
+	rows, err := geotest.ReadCSVFile(testCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	if err := (geotest.Options{}).WriteFile(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	srv := seededEtcd(t)
+	hup := make(chan os.Signal, 1)
+	r := launch(t, Config{Etcd: srv.Endpoints(), GeoIP: path}, // GeoIPPoll 0: no polling
+		func(a *app) { a.hup = hup })
+	t.Cleanup(func() { r.stop(t) })
+	waitReady(t, r.a)
+	london := func() string { return addrs(ask(t, "udp", r.a.dnsAddr(), "www."+zone, dns.TypeA, londonECS)) }
+	if got := london(); got != londonEU {
+		t.Fatalf("before: %q", got)
+	}
+	moved := geotest.Move(rows, netip.MustParsePrefix("81.2.69.0/24"), netip.MustParsePrefix("1.128.0.0/16"))
+	if err := (geotest.Options{}).WriteFile(path, moved); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // nothing polls: the answer must not change by itself
+	if got := london(); got != londonEU {
+		t.Fatalf("answer changed without polling or SIGHUP: %q", got)
+	}
+	hup <- syscall.SIGHUP
+	waitFor(t, 2*time.Second, "answer after SIGHUP", func() bool { return london() == londonOC })
+}
+
+func reloadErrors(t *testing.T, a *app) float64 {
+	t.Helper()
+	mfs, err := a.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "glb_geoip_reloads_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == "error" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatal("no glb_geoip_reloads_total{result=\"error\"}")
+	return 0
+}
