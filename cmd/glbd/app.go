@@ -96,6 +96,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		}
 	}
 	a.watcher = store.NewWatcher(client, cfg.Prefix, log, store.NewMetrics(reg), onState)
+	if err := a.setCache(); err != nil {
+		return nil, err
+	}
 	a.dns = server.NewServer(cfg.DNSAddr, a.handler, log)
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
@@ -147,7 +150,7 @@ func (a *app) Run(ctx context.Context) error {
 		select {
 		case <-a.dns.Ready():
 			a.log.Info("glbd started", "dns", a.cfg.DNSAddr, "http", a.httpLn.Addr().String(), "geoip", a.cfg.GeoIP,
-				"geoip_poll", a.cfg.GeoIPPoll.String())
+				"geoip_poll", a.cfg.GeoIPPoll.String(), "cache_file", a.cfg.CacheFile)
 			if a.cfg.Dev {
 				a.printDevHelp()
 			}
@@ -182,4 +185,27 @@ func (a *app) startDevEtcd(ctx context.Context) ([]string, error) {
 	}
 	a.closers = append(a.closers, e.Close)
 	return e.Endpoints(), nil
+}
+
+// setCache gives the watcher the -cache-file, after checking that its
+// directory is writable: a cache that can never be saved would only be
+// noticed during the outage it was meant for. The default path failing is a
+// warning (glbd run by hand, without /var/lib/glbd); a path given on the
+// command line failing is an error.
+func (a *app) setCache() error {
+	if a.cfg.CacheFile == "" {
+		return nil
+	}
+	c := store.NewCache(a.cfg.CacheFile)
+	if err := c.CheckWritable(); err != nil {
+		if !a.cfg.cacheDefault {
+			return fmt.Errorf("-cache-file: %w", err)
+		}
+		a.log.Warn("configuration cache off: its default place is not writable; set -cache-file to a writable path, or \"\" to silence this",
+			"cache_file", a.cfg.CacheFile, "err", err)
+		a.cfg.CacheFile = ""
+		return nil
+	}
+	a.watcher.SetCache(c)
+	return nil
 }

@@ -50,11 +50,27 @@ func TestParseFlags(t *testing.T) {
 		{name: "-etcd with -dev", args: []string{"-dev", "-etcd", "a:1"}, env: noEnv, wantErr: "-etcd"},
 		{name: "quorum out of range", args: []string{"-dev", "-health-quorum", "1"}, env: noEnv, wantErr: "-health-quorum"},
 		{name: "stray argument", args: []string{"-dev", "extra"}, env: noEnv, wantErr: "extra"},
-		{name: "production poll default", args: []string{"-geoip", "x.mmdb"}, env: noEnv, check: func(t *testing.T, c Config) {
-			if c.GeoIPPoll != 5*time.Second {
-				t.Errorf("poll %s; want 5s", c.GeoIPPoll)
+		{name: "production cache and poll defaults", args: []string{"-geoip", "x.mmdb"}, env: noEnv, check: func(t *testing.T, c Config) {
+			if c.CacheFile != "/var/lib/glbd/cache.json" || !c.cacheDefault || c.GeoIPPoll != 5*time.Second {
+				t.Errorf("cache %q (default %v), poll %s; want /var/lib/glbd/cache.json (default), 5s", c.CacheFile, c.cacheDefault, c.GeoIPPoll)
 			}
 		}},
+		{name: "no cache with -dev", args: []string{"-dev"}, env: noEnv, check: func(t *testing.T, c Config) {
+			if c.CacheFile != "" {
+				t.Errorf("dev cache %q, want none", c.CacheFile)
+			}
+		}},
+		{name: "cache given", args: []string{"-dev", "-cache-file", "/tmp/c.json", "-geoip-poll", "0"}, env: noEnv, check: func(t *testing.T, c Config) {
+			if c.CacheFile != "/tmp/c.json" || c.cacheDefault || c.GeoIPPoll != 0 {
+				t.Errorf("cache %q (default %v), poll %s; want /tmp/c.json, given, 0", c.CacheFile, c.cacheDefault, c.GeoIPPoll)
+			}
+		}},
+		{name: "cache turned off", args: []string{"-geoip", "x.mmdb", "-cache-file", ""}, env: noEnv, check: func(t *testing.T, c Config) {
+			if c.CacheFile != "" {
+				t.Errorf("cache %q, want off", c.CacheFile)
+			}
+		}},
+		{name: "cache is a directory", args: []string{"-dev", "-cache-file", "/var/lib/glbd/"}, env: noEnv, wantErr: "-cache-file"},
 		{name: "poll negative", args: []string{"-dev", "-geoip-poll", "-1s"}, env: noEnv, wantErr: "-geoip-poll"},
 		{name: "poll too often", args: []string{"-dev", "-geoip-poll", "1ms"}, env: noEnv, wantErr: "-geoip-poll"},
 		{name: "poll not a duration", args: []string{"-dev", "-geoip-poll", "5"}, env: noEnv, wantErr: "geoip-poll"},
@@ -86,7 +102,7 @@ func TestExitCodes(t *testing.T) {
 	if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n") + 1; lines != 1 || !strings.HasPrefix(stderr.String(), "glbd: ") {
 		t.Errorf("bad flag: want one line starting with glbd:, got %q", stderr.String())
 	}
-	for _, args := range [][]string{{"-dev", "-geoip-poll", "1ms"}, {"-dev", "-geoip-poll", "x"}} {
+	for _, args := range [][]string{{"-dev", "-geoip-poll", "1ms"}, {"-dev", "-cache-file", "d/"}, {"-dev", "-geoip-poll", "x"}} {
 		stderr.Reset()
 		if code := run(args, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code != 2 ||
 			strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 || !strings.Contains(stderr.String(), args[1]) {
@@ -95,11 +111,19 @@ func TestExitCodes(t *testing.T) {
 	}
 	stderr.Reset()
 	if code := run([]string{"-h"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code != 0 ||
-		!strings.Contains(stderr.String(), "-geoip-poll") {
+		!strings.Contains(stderr.String(), "-cache-file") || !strings.Contains(stderr.String(), "-geoip-poll") {
 		t.Errorf("-h: exit %d, want 0 and the new flags documented:\n%s", code, stderr.String())
 	}
 	stderr.Reset()
-	code := run([]string{"-geoip", "/nonexistent/city.mmdb", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0"},
+	// A cache file given on the command line that cannot be written is a
+	// start-up error, before anything listens.
+	code := run([]string{"-geoip", testDB, "-cache-file", "/nonexistent/dir/cache.json", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0",
+		"-etcd", "127.0.0.1:1"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "-cache-file") {
+		t.Errorf("unwritable cache: exit %d, stderr %q; want 1 naming -cache-file", code, stderr.String())
+	}
+	stderr.Reset()
+	code = run([]string{"-geoip", "/nonexistent/city.mmdb", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0"},
 		func(string) string { return "" }, &bytes.Buffer{}, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "/nonexistent/city.mmdb") {
 		t.Errorf("missing geoip: exit %d, stderr %q; want 1 naming the path", code, stderr.String())

@@ -3,13 +3,15 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// routes serves /metrics, /healthz (the process is alive) and /readyz (a
-// configuration snapshot is loaded, so DNS answers are real).
+// routes serves /metrics, /healthz (the process is alive) and /readyz
+// (answers are real: a configuration snapshot and a GeoIP database are
+// loaded).
 func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -17,14 +19,74 @@ func (a *app) routes(reg *prometheus.Registry) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ready := a.handler.Ready()
-		body := map[string]any{"ready": ready, "geoip": a.cfg.GeoIP}
-		if !ready {
-			body["reason"] = "no configuration snapshot from etcd yet"
+		r := a.readiness()
+		w.Header().Set("Content-Type", "application/json")
+		if !r.Ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(body)
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(r)
 	})
 	return mux
+}
+
+// readiness is the /readyz document.
+type readiness struct {
+	// Ready is true when queries get real answers: a configuration snapshot
+	// (from etcd or the cache file) and a GeoIP database are loaded. The
+	// status is 503 otherwise.
+	Ready bool `json:"ready"`
+	// Stale is true while the configuration comes from the cache file
+	// because etcd has not been listed since start-up: ready, but possibly
+	// out of date.
+	Stale bool `json:"stale"`
+	// Reasons say what is missing or degraded, one sentence each; empty
+	// when all is well.
+	Reasons  []string       `json:"reasons"`
+	Revision int64          `json:"revision"` // etcd revision of the configuration served; 0 before the first
+	GeoIP    readinessGeoIP `json:"geoip"`
+	Etcd     readinessEtcd  `json:"etcd"`
+}
+
+type readinessGeoIP struct {
+	Path      string `json:"path"`
+	BuildTime string `json:"build_time,omitempty"` // RFC 3339; absent when no database is loaded
+}
+
+type readinessEtcd struct {
+	Connected bool   `json:"connected"` // as glb_store_etcd_connected
+	Error     string `json:"error,omitempty"`
+}
+
+func (a *app) readiness() readiness {
+	ws := a.watcher.Status()
+	r := readiness{
+		Ready:    true,
+		Stale:    ws.Stale,
+		Reasons:  []string{},
+		Revision: ws.Revision,
+		GeoIP:    readinessGeoIP{Path: a.geo.Path()},
+		Etcd:     readinessEtcd{Connected: ws.Connected, Error: ws.ListError},
+	}
+	if !a.handler.Ready() {
+		r.Ready = false
+		reason := "no configuration snapshot yet"
+		if ws.ListError != "" {
+			reason += ": etcd cannot be listed and there is no usable cache file"
+		}
+		r.Reasons = append(r.Reasons, reason)
+	}
+	if a.geo.Loaded() {
+		r.GeoIP.BuildTime = a.geo.BuildTime().UTC().Format(time.RFC3339)
+	} else {
+		r.Ready = false
+		r.Reasons = append(r.Reasons, "no GeoIP database loaded")
+	}
+	if ws.Stale {
+		r.Reasons = append(r.Reasons, ws.StaleReason)
+	} else if r.Ready && !ws.Connected {
+		r.Reasons = append(r.Reasons, "etcd is not connected: answers come from the last configuration received, and changes are not seen")
+	}
+	return r
 }

@@ -30,14 +30,20 @@ type Config struct {
 	GeoIP    string   // -geoip: path of the .mmdb database
 	// GeoIPPoll is how often the GeoIP file is checked for a new version
 	// (-geoip-poll); 0 turns polling off, leaving SIGHUP.
-	GeoIPPoll  time.Duration
-	LogLevel   slog.Level
-	Quorum     float64 // -health-quorum: share of fresh probers that must report an endpoint up
-	Dev        bool    // -dev: embedded etcd, seeded example configuration
-	DevEtcd    string  // -dev-etcd: client address of the embedded etcd
-	DevDataDir string  // -dev-data-dir: "" means a temporary directory
-	DevSeed    string  // -dev-seed: example configuration written into an empty prefix
-	DevProber  string  // -dev-prober-location: "lat,lon" of the in-process dev prober
+	GeoIPPoll time.Duration
+	// CacheFile is where the last good configuration is kept, to serve when
+	// etcd is unreachable at start-up (-cache-file); "" turns it off.
+	CacheFile string
+	// cacheDefault is set when CacheFile is the default rather than given:
+	// a default that cannot be written is a warning, a given one an error.
+	cacheDefault bool
+	LogLevel     slog.Level
+	Quorum       float64 // -health-quorum: share of fresh probers that must report an endpoint up
+	Dev          bool    // -dev: embedded etcd, seeded example configuration
+	DevEtcd      string  // -dev-etcd: client address of the embedded etcd
+	DevDataDir   string  // -dev-data-dir: "" means a temporary directory
+	DevSeed      string  // -dev-seed: example configuration written into an empty prefix
+	DevProber    string  // -dev-prober-location: "lat,lon" of the in-process dev prober
 }
 
 // Defaults, documented in -h and README.md.
@@ -49,6 +55,7 @@ const (
 	defaultDevEtcd  = "127.0.0.1:2379"
 	defaultDevSeed  = "testdata/dev/config.json"
 	defaultDevGeoIP = "testdata/geoip/glb-test-city.mmdb"
+	defaultCache    = "/var/lib/glbd/cache.json"
 	minGeoIPPoll    = 100 * time.Millisecond
 )
 
@@ -66,6 +73,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.GeoIP, "geoip", "", "path of a GeoIP2/GeoLite2/DB-IP City .mmdb database (required; with -dev default \""+defaultDevGeoIP+"\")")
 	fs.DurationVar(&c.GeoIPPoll, "geoip-poll", geo.DefaultPollInterval, "how often to check the -geoip file for a new version and reload it (0: only on SIGHUP)")
+	cache := fs.String("cache-file", "", "file keeping the last good configuration, served when etcd is unreachable at start-up; \"\" turns it off (default \""+defaultCache+"\", off with -dev)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Float64Var(&c.Quorum, "health-quorum", 0.5, "an endpoint is up when more than this share of the fresh probers reporting on it say up (0 < q < 1)")
 	fs.BoolVar(&c.Dev, "dev", false, "dev mode: start an embedded etcd, seed it with an example configuration, use the test GeoIP database")
@@ -102,6 +110,12 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	if c.GeoIP == "" && c.Dev {
 		c.GeoIP = defaultDevGeoIP
 	}
+	c.CacheFile = *cache
+	cacheSet := false
+	fs.Visit(func(f *flag.Flag) { cacheSet = cacheSet || f.Name == "cache-file" })
+	if !cacheSet && !c.Dev {
+		c.CacheFile, c.cacheDefault = defaultCache, true
+	}
 	c.Etcd = splitEndpoints(*etcd)
 	if len(c.Etcd) == 0 && !c.Dev {
 		c.Etcd = splitEndpoints(env("ETCDCTL_ENDPOINTS"))
@@ -128,6 +142,9 @@ func (c Config) validate() error {
 	}
 	if c.GeoIPPoll < 0 || (c.GeoIPPoll > 0 && c.GeoIPPoll < minGeoIPPoll) {
 		errs = append(errs, fmt.Errorf("-geoip-poll %s: want 0 (off) or at least %s", c.GeoIPPoll, minGeoIPPoll))
+	}
+	if c.CacheFile != "" && strings.HasSuffix(c.CacheFile, "/") {
+		errs = append(errs, fmt.Errorf("-cache-file %q: want a file, not a directory", c.CacheFile))
 	}
 	if !(c.Quorum > 0 && c.Quorum < 1) {
 		errs = append(errs, fmt.Errorf("-health-quorum %v: must be between 0 and 1, exclusive", c.Quorum))

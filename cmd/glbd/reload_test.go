@@ -124,6 +124,9 @@ func TestGeoIPHotReload(t *testing.T) {
 	if got := metricValue(t, a, "glb_geoip_build_timestamp_seconds"); got != float64(epoch.Unix()) {
 		t.Errorf("glb_geoip_build_timestamp_seconds = %v, want %d", got, epoch.Unix())
 	}
+	if got := a.readiness().GeoIP.BuildTime; got != "2026-02-01T00:00:00Z" {
+		t.Errorf("/readyz geoip build_time %q, want 2026-02-01T00:00:00Z", got)
+	}
 
 	waitFor(t, 5*time.Second, "steady answers from ap-southeast", func() bool { return p.count(londonOC) >= 200 })
 
