@@ -3,7 +3,7 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet fmt-check bench mmdb clean
+.PHONY: all build run test test-short vet fmt-check bench mmdb promtool clean
 
 all: build
 
@@ -37,6 +37,14 @@ bench:
 ## mmdb: regenerate the test GeoIP database from its CSV
 mmdb:
 	$(GO) run ./cmd/mkmmdb -in testdata/geoip/networks.csv -out testdata/geoip/glb-test-city.mmdb
+
+## promtool: check a dev glbd's /metrics with Prometheus' promtool; installs
+## Debian's prometheus package when promtool is missing (not part of make test)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { echo "promtool not found: apt-get install -y prometheus"; \
+		$(SUDO) apt-get install -y prometheus; }
+	GLB_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/glbd
 
 clean:
 	rm -rf bin/
