@@ -26,6 +26,11 @@ type ReloaderConfig struct {
 	Logger   *slog.Logger     // default: discard
 	Metrics  *Metrics         // default: metrics registered nowhere
 	Now      func() time.Time // default time.Now; stamps the reload metrics
+	// OnReload, if set, is called after each successful reload, once the
+	// new database is in use, so that what was derived from the old one
+	// (the server's ECS scope tables) can be rebuilt. Calls are serialised;
+	// it must not call back into the Reloader.
+	OnReload func()
 }
 
 // fileID is what tells one version of the database file from another
@@ -63,6 +68,7 @@ type Reloader struct {
 	log      *slog.Logger
 	m        *Metrics
 	now      func() time.Time
+	onReload func()
 
 	loadMu sync.Mutex // serialises loads: Run's polls and Reload calls
 	seen   fileID     // the file as of the last load attempt
@@ -78,7 +84,7 @@ type Reloader struct {
 // loaded, so create it right after Open: a change between the two would
 // only be noticed at the next change.
 func NewReloader(d *DB, cfg ReloaderConfig) *Reloader {
-	r := &Reloader{db: d, interval: cfg.Interval, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now}
+	r := &Reloader{db: d, interval: cfg.Interval, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now, onReload: cfg.OnReload}
 	if r.interval <= 0 {
 		r.interval = DefaultPollInterval
 	}
@@ -185,6 +191,9 @@ func (r *Reloader) load(reason string) error {
 	r.m.lastReload.Set(float64(r.now().UnixNano()) / 1e9)
 	r.m.lastSuccessful.Set(1)
 	r.log.Info("geoip database reloaded", "path", r.db.Path(), "build_time", bt.UTC().Format(time.RFC3339), "reason", reason)
+	if r.onReload != nil {
+		r.onReload()
+	}
 	return nil
 }
 

@@ -148,9 +148,13 @@ func TestReloaderReloadNow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	r := NewReloader(d, ReloaderConfig{}) // not running: only Reload loads
+	var calls int
+	r := NewReloader(d, ReloaderConfig{OnReload: func() { calls++ }}) // not running: only Reload loads
 	if err := r.Reload(); err != nil {
 		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Errorf("OnReload called %d times after a reload, want 1", calls)
 	}
 	if got := testutil.ToFloat64(r.m.reloads.WithLabelValues("ok")); got != 1 {
 		t.Errorf("ok reloads %v, want 1", got)
@@ -163,6 +167,9 @@ func TestReloaderReloadNow(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(r.m.reloads.WithLabelValues("error")); got != 1 {
 		t.Errorf("error reloads %v, want 1", got)
+	}
+	if calls != 1 {
+		t.Errorf("OnReload called %d times in all, want 1: not after a rejected reload", calls)
 	}
 }
 

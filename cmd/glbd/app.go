@@ -61,7 +61,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	reg := prometheus.NewRegistry()
 	a.reg = reg
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg)})
 
 	endpoints := cfg.Etcd
 	if cfg.Dev {
@@ -76,6 +75,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	a.closers = append(a.closers, client.Close)
 	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log,
 		Health: health.Policy{Quorum: cfg.Quorum}})
+	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
+		OnReload: a.geoReloaded})
 	onState := a.handler.Apply
 	if cfg.Dev {
 		write := func(ctx context.Context, prefix string, kvs map[string]string) (bool, error) {
@@ -208,4 +209,20 @@ func (a *app) setCache() error {
 	}
 	a.watcher.SetCache(c)
 	return nil
+}
+
+// geoReloadListener is what a handler implements to hear that the GeoIP
+// database changed: the server derives ECS scope tables from the database,
+// and they must be rebuilt from the new one.
+type geoReloadListener interface {
+	GeoReloaded()
+}
+
+// geoReloaded tells the handler about a new GeoIP database, if it listens.
+// Lookups read the new database at once either way; what the server has
+// built from the old one is its business.
+func (a *app) geoReloaded() {
+	if l, ok := any(a.handler).(geoReloadListener); ok {
+		l.GeoReloaded()
+	}
 }
