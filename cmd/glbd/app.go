@@ -166,7 +166,8 @@ func (a *app) Run(ctx context.Context) error {
 
 func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
-		if err := a.closers[i](); err != nil {
+		// net.ErrClosed: the HTTP listener, already closed by Shutdown.
+		if err := a.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
 			a.log.Warn("close", "err", err)
 		}
 	}

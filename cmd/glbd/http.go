@@ -71,9 +71,9 @@ func (a *app) readiness() readiness {
 	}
 	if !a.handler.Ready() {
 		r.Ready = false
-		reason := "no configuration snapshot yet"
+		reason := "no configuration snapshot yet: waiting for the first list of etcd"
 		if ws.ListError != "" {
-			reason += ": etcd cannot be listed and there is no usable cache file"
+			reason = "no configuration snapshot yet: etcd cannot be listed and there is no usable cache file"
 		}
 		r.Reasons = append(r.Reasons, reason)
 	}
