@@ -58,6 +58,7 @@ type Handler struct {
 	scopeCache map[uint64]*scopeTable
 	scopeJobs  []scopeJob
 	scopePart  *geo.Partition
+	geoGen     int // bumped by GeoReloaded, so builds begun before it are dropped
 	scopeWant  chan struct{}
 }
 

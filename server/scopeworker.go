@@ -42,7 +42,7 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 		var pair [2]*scopeTable
 		for i, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			key := scopeKey(g, qtype, ht)
-			if t := h.scopeCache[key]; t != nil && t.part == h.scopePart {
+			if t := h.scopeCache[key]; t != nil && t.part == h.scopePart && h.scopePart != nil {
 				pair[i] = t
 				cache[key] = t
 				continue
@@ -66,7 +66,7 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 // uses them.
 func (h *Handler) buildScopes(p Partitioner) {
 	h.mu.Lock()
-	jobs := h.scopeJobs
+	jobs, gen := h.scopeJobs, h.geoGen
 	h.scopeJobs = nil
 	h.mu.Unlock()
 	start := time.Now()
@@ -86,6 +86,9 @@ func (h *Handler) buildScopes(p Partitioner) {
 	h.log.Debug("ecs scope tables built", "tables", len(built), "networks", len(part.Cells), "duration_seconds", took.Seconds())
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if gen != h.geoGen {
+		return // the database changed while we built: these tables are stale
+	}
 	if part != h.scopePart {
 		h.scopePart, h.scopeCache = part, map[uint64]*scopeTable{}
 	}
@@ -115,5 +118,19 @@ func (h *Handler) runScopes(ctx context.Context) {
 			return
 		case <-time.After(scopeMinGap):
 		}
+	}
+}
+
+// GeoReloaded drops the scope tables built from the previous GeoIP
+// database and swaps in a snapshot without them, so answers use the new
+// database at once (with its own networks as scope) while the tables are
+// rebuilt in the background.
+func (h *Handler) GeoReloaded() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.scopeCache, h.scopePart = map[uint64]*scopeTable{}, nil
+	h.geoGen++
+	if h.state != nil {
+		h.rebuild()
 	}
 }
