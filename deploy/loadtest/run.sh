@@ -1,0 +1,644 @@
+#!/usr/bin/env bash
+# run.sh: a reproducible DNS load benchmark of glbd against gdnsd 3.x, on
+# loopback only, with dnsperf. Both servers serve the same zone, name, regions
+# and addresses from the same GeoIP City database; each is pinned to one CPU
+# and dnsperf to another, and the figure to compare is the server's own CPU
+# time per answered query (see deploy/loadtest/README.md).
+#
+#   deploy/loadtest/run.sh               full run: small (test) and large (1M networks) database, 10 s per mode
+#   deploy/loadtest/run.sh --quick       smoke check: small database only, 2 s per mode
+#   deploy/loadtest/run.sh --no-large    skip the 1M-network database
+#   deploy/loadtest/run.sh --glbd-only   do not start gdnsd (no ratio column)
+#   deploy/loadtest/run.sh --duration N  seconds per mode (default 10; 2 with --quick)
+#   deploy/loadtest/run.sh --out FILE    also write the report to FILE
+#   deploy/loadtest/run.sh --keep        keep the working directory (logs, configs, dnsperf output)
+#
+# Modes, each run for --duration seconds against one server at a time:
+#   noecs  40% A www, 40% AAAA www, 20% NXDOMAIN (A and AAAA), EDNS0 without ECS
+#   ecs    50% A www, 50% AAAA www, with ECS; the duration is split evenly over
+#          five client subnets (London, Changchun, Milton WA, Sao Paulo, Sydney)
+#          because dnsperf sends one fixed EDNS option per run; figures are summed
+#   mix    the noecs query mix, with ECS, split over the same five subnets
+# On the large (random) database those subnets are not located, so there the
+# script uses, for each, the first /24 at or after it that is (found with
+# gdnsd_geoip_test; with --glbd-only it keeps the named ones).
+#
+# It prints a table per database: queries, lost, q/s, the server's CPU
+# seconds, its CPU per query (the figure to compare) and the glbd/gdnsd
+# ratio per mode, then the answers both gave to a few ECS queries and a
+# London check (81.2.69.0/24 must get eu-west from both on the small
+# database; the script exits 1 if not).
+#
+# Environment: SERVER_CPU (0) and CLIENT_CPU (1) are the CPUs for the server
+# and dnsperf; CLIENTS (16) and OUTSTANDING (200) are dnsperf's -c and -q;
+# BIG_DB (/tmp/glb-loadtest-big.mmdb) is the large database, generated with
+# `go run ./cmd/mkmmdb -random 1000000 -seed 1` when missing (~30-90 s,
+# ~1.5 GB RAM) and reused after that; delete it to regenerate.
+#
+# Needs go and make; run as root on Debian it installs what it misses
+# (dnsperf, gdnsd, jq, bind9-dnsutils, python3, iproute2, util-linux) with
+# apt-get, without letting the gdnsd package start its system service.
+# Every process it starts is its child, started under `setpriv --pdeathsig
+# KILL`, and stopped by the EXIT trap (also on Ctrl-C); every dnsperf run is
+# bounded by -l and by `timeout`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+QUICK=false
+LARGE=true
+GDNSD=true
+KEEP=false
+DUR=""
+OUT=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=true ;;
+	--no-large) LARGE=false ;;
+	--glbd-only) GDNSD=false ;;
+	--keep) KEEP=true ;;
+	--duration) DUR=${2:?--duration needs seconds}; shift ;;
+	--duration=*) DUR=${1#--duration=} ;;
+	--out) OUT=${2:?--out needs a file}; shift ;;
+	--out=*) OUT=${1#--out=} ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+if $QUICK; then
+	LARGE=false
+	DUR=${DUR:-2}
+fi
+DUR=${DUR:-10}
+if ! [[ $DUR =~ ^[0-9]+([.][0-9]+)?$ ]]; then
+	echo "run.sh: --duration $DUR: want seconds" >&2
+	exit 2
+fi
+
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+CLIENTS=${CLIENTS:-16}
+OUTSTANDING=${OUTSTANDING:-200}
+BIG_DB=${BIG_DB:-/tmp/glb-loadtest-big.mmdb}
+SMALL_DB=$ROOT/testdata/geoip/glb-test-city.mmdb
+ZONE=gslb.example.test
+NAME=www
+FQDN=$NAME.$ZONE
+# Client subnets for ECS, one per continent or so: label and /24.
+SUBNETS=("London:81.2.69.0/24" "Changchun:175.16.199.0/24" "Milton-WA:216.160.83.0/24"
+	"Sao-Paulo:200.160.0.0/24" "Sydney:1.128.0.0/24")
+WARMUP=1      # seconds of unmeasured load after start
+BASELINE=5    # seconds over which the idle server's CPU use is measured
+SETTLE_TICKS=15 # a server is settled when it uses under 15 ticks/s (15% of a CPU at CLK_TCK 100) for 2 s in a row
+$QUICK && BASELINE=2
+
+log() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
+die() { printf "run.sh: %s\n" "$*" >&2; exit 1; }
+
+# ---- dependencies ---------------------------------------------------------
+
+need=()
+for pair in dnsperf:dnsperf gdnsd:gdnsd jq:jq dig:bind9-dnsutils python3:python3 ss:iproute2 \
+	taskset:util-linux setpriv:util-linux timeout:coreutils; do
+	cmd=${pair%%:*} pkg=${pair#*:}
+	if [ "$cmd" = gdnsd ] && ! $GDNSD; then continue; fi
+	command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+command -v go >/dev/null || die "go is not on PATH (see go.mod for the version)"
+if [ ${#need[@]} -gt 0 ]; then
+	mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+	[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null ||
+		die "missing ${need[*]}: install them (Debian package names) or run as root on Debian"
+	log "installing ${need[*]} with apt-get"
+	# The gdnsd package would start its system service on port 53 with
+	# /etc/gdnsd; a policy-rc.d that says no keeps it stopped.
+	POLICY=/usr/sbin/policy-rc.d
+	ours_policy=false
+	if [ ! -e $POLICY ]; then
+		printf '#!/bin/sh\nexit 101\n' >$POLICY && chmod 755 $POLICY && ours_policy=true
+	fi
+	rc=0
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } >&2 || rc=$?
+	if $ours_policy; then rm -f $POLICY; fi
+	[ $rc = 0 ] || die "apt-get install ${need[*]} failed"
+fi
+NCPU=$(nproc)
+if [ "$NCPU" -lt 2 ]; then
+	log "run.sh: only $NCPU CPU: server and dnsperf share it; qps figures mean little, CPU per query still does"
+	CLIENT_CPU=$SERVER_CPU
+fi
+TCK=$(getconf CLK_TCK)
+
+# ---- working directory, cleanup ---------------------------------------------
+
+WORK=$(mktemp -d /tmp/glb-loadtest.XXXXXX)
+SERVER_PID=""
+REPORT=$WORK/report.txt
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_server
+	if $KEEP; then log "kept $WORK"; else rm -rf "$WORK"; fi
+	exit "$rc"
+}
+stop_server() {
+	[ -n "$SERVER_PID" ] || return 0
+	local pid=$SERVER_PID i
+	SERVER_PID=""
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# out prints a report line and keeps it for --out.
+out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+
+# ---- helpers ------------------------------------------------------------------
+
+# free_port prints a loopback port that is free for both UDP and TCP.
+free_port() {
+	python3 - <<'EOF'
+import socket
+for _ in range(50):
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close(); continue
+    u.close(); t.close(); print(port); break
+else:
+    raise SystemExit("no free port")
+EOF
+}
+
+# cpu_ticks prints utime+stime of a process (all its threads), in clock ticks.
+cpu_ticks() {
+	local s
+	s=$(<"/proc/$1/stat") || die "process $1 is gone"
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo $((${12} + ${13}))
+}
+
+now() { date +%s.%N; }
+
+# ecs_hex prints the ECS option payload (RFC 7871) for an IPv4 prefix:
+# family 1 (2 bytes), source prefix (1), scope 0 (1), the address cut to
+# ceil(source/8) bytes with the bits past the prefix cleared.
+ecs_hex() {
+	local net=${1%/*} len=${1#*/} hex i o
+	local -a oct
+	IFS=. read -r -a oct <<<"$net"
+	[ ${#oct[@]} = 4 ] && [ "$len" -ge 0 ] && [ "$len" -le 32 ] || die "ecs_hex: $1 is not an IPv4 prefix"
+	hex=$(printf '0001%02x00' "$len")
+	for ((i = 0; i < (len + 7) / 8; i++)); do
+		o=${oct[i]}
+		if [ $(((i + 1) * 8)) -gt "$len" ]; then
+			o=$((o & (0xff << (8 - len % 8)) & 0xff))
+		fi
+		hex+=$(printf '%02x' "$o")
+	done
+	echo "$hex"
+}
+[ "$(ecs_hex 81.2.69.0/24)" = 00011800510245 ] || die "ecs_hex self-check failed"
+[ "$(ecs_hex 1.128.0.0/16)" = 000110000180 ] || die "ecs_hex self-check failed"
+
+# settle waits until the server's CPU use falls under SETTLE_TICKS per second
+# for two seconds in a row (GeoIP loading, glbd's ECS scope tables), at most 300 s.
+settle() {
+	local pid=$1 prev cur calm=0 i
+	prev=$(cpu_ticks "$pid")
+	for i in $(seq 1 300); do
+		sleep 1
+		cur=$(cpu_ticks "$pid")
+		if [ $((cur - prev)) -lt $SETTLE_TICKS ]; then calm=$((calm + 1)); else calm=0; fi
+		prev=$cur
+		[ $calm -ge 2 ] && return 0
+	done
+	log "run.sh: server $pid still busy after 300 s; measuring anyway"
+}
+
+# owns_port checks that pid holds UDP port (someone else may answer there).
+owns_port() {
+	ss -Hlunp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
+}
+
+# wait_answer waits until the server on port answers www with an address.
+wait_answer() {
+	local pid=$1 port=$2 name=$3 i
+	for i in $(seq 1 600); do
+		kill -0 "$pid" 2>/dev/null || { tail -20 "$WORK/$name.log" >&2; die "$name exited"; }
+		if dig @127.0.0.1 -p "$port" "$FQDN" A +subnet=81.2.69.0/24 +tries=1 +time=1 +short 2>/dev/null | grep -q '^[0-9]'; then
+			owns_port "$pid" "$port" || die "$name: another process answers on 127.0.0.1:$port"
+			return 0
+		fi
+		sleep 0.2
+	done
+	tail -20 "$WORK/$name.log" >&2
+	die "$name did not answer within 120 s"
+}
+
+# ---- build and databases ------------------------------------------------------------
+
+# Only glbd: a half-finished tool elsewhere under cmd/ must not stop the benchmark.
+log "building glbd (go build -o bin/ ./cmd/glbd)"
+(cd "$ROOT" && go build -o bin/ ./cmd/glbd) || die "go build ./cmd/glbd failed"
+GLBD=$ROOT/bin/glbd
+
+DBS=("small:$SMALL_DB")
+if $LARGE; then
+	if [ ! -s "$BIG_DB" ]; then
+		log "generating $BIG_DB (1,000,000 random networks, seed 1; ~1.5 GB RAM, up to a minute or two)"
+		(cd "$ROOT" && go run ./cmd/mkmmdb -random 1000000 -seed 1 -out "$BIG_DB.tmp.$$") ||
+			{ rm -f "$BIG_DB.tmp.$$"; die "mkmmdb failed"; }
+		mv "$BIG_DB.tmp.$$" "$BIG_DB"
+	else
+		log "reusing $BIG_DB (delete it to regenerate)"
+	fi
+	DBS+=("large:$BIG_DB")
+fi
+
+# ---- configuration: glbd seed, gdnsd config and zone ----------------------------------------
+
+# The seed: the dev configuration's zone and www name, and the regions of
+# www without their health checks (no prober targets, no dev backends).
+jq --arg zone "$ZONE" --arg name "$NAME" '
+	. as $all
+	| ("zones/" + $zone) as $zk
+	| ($zk + "/names/" + $name) as $nk
+	| {($zk): $all[$zk], ($nk): $all[$nk]}
+	  + ([ $all[$nk].regions[] | {key: ("regions/" + .), value: ($all["regions/" + .] | del(.check))} ] | from_entries)
+' "$ROOT/testdata/dev/config.json" >"$WORK/seed.json"
+ANSWERS=$(jq -r --arg k "zones/$ZONE/names/$NAME" '.[$k].answers // 2' "$WORK/seed.json")
+NAME_TTL=$(jq -r --arg k "zones/$ZONE/names/$NAME" --arg z "zones/$ZONE" '.[$k].ttl // .[$z].ttl // 30' "$WORK/seed.json")
+[ "$(jq -r --arg k "zones/$ZONE/names/$NAME" '.[$k].policy // "geo"' "$WORK/seed.json")" = geo ] ||
+	die "the dev configuration's $FQDN is not policy geo"
+# address -> region, for naming the region of an answer.
+jq -r 'to_entries[] | select(.key | test("^regions/[^/]+$")) | .key[8:] as $r | .value.addrs[] | "\(.) \($r)"' \
+	"$WORK/seed.json" >"$WORK/addr-region.txt"
+# gdnsd returns every address of the chosen datacenter; glbd returns at most
+# `answers`. They agree only while no region has more than that per family.
+jq -e --argjson n "$ANSWERS" '[to_entries[] | select(.key | test("^regions/[^/]+$")) | .value.addrs
+	| ([.[] | select(test(":"))] | length), ([.[] | select(test(":") | not)] | length)] | max <= $n' \
+	"$WORK/seed.json" >/dev/null || log "run.sh: a region has more than $ANSWERS addresses of one family: gdnsd answers all of them, glbd $ANSWERS"
+
+# gdnsd_config DIR PORT DB writes DIR/config and DIR/zones/$ZONE.
+gdnsd_config() {
+	local dir=$1 port=$2 db=$3
+	mkdir -p "$dir/zones" "$dir/run" "$dir/state"
+	jq -r --arg zone "$ZONE" --arg name "$NAME" --arg port "$port" --arg db "$db" --arg dir "$dir" '
+		def rad: . * 3.141592653589793 / 180;
+		# great-circle distance (km) between two regions
+		def dist($a; $b): (($b.lat - $a.lat) | rad) as $dlat | (($b.lon - $a.lon) | rad) as $dlon
+			| (($dlat / 2 | sin) * ($dlat / 2 | sin) + ($a.lat | rad | cos) * ($b.lat | rad | cos) * ($dlon / 2 | sin) * ($dlon / 2 | sin)) as $h
+			| 2 * 6371 * ($h | sqrt | asin);
+		def v6: [.[] | select(test(":"))];
+		def v4: [.[] | select(test(":") | not)];
+		. as $all
+		| $all["zones/" + $zone + "/names/" + $name].regions as $ids
+		| [ $ids[] | . as $id | $all["regions/" + .] + {id: $id} ] as $R
+		# A region without addresses of one family answers that family with
+		# the nearest region that has some, as glbd falls through to the next
+		# nearest region (glbd ranks by distance to the client; this ranks by
+		# distance to the region, the same for the clients of this benchmark).
+		| def fill($r; f): if ($r.addrs | f | length) > 0 then ($r.addrs | f)
+			else ([ $R[] | select(.id != $r.id and (.addrs | f | length) > 0) | {d: dist($r; .), a: (.addrs | f)} ]
+			      | sort_by(.d) | .[0].a // []) end;
+		def arr: "[ " + join(", ") + " ]";
+		"# generated by deploy/loadtest/run.sh from the loadtest seed (testdata/dev/config.json)",
+		"options => {",
+		"  listen => [ 127.0.0.1:\($port) ]",
+		"  udp_threads => 1",
+		"  tcp_threads => 1",
+		"  run_dir => \($dir)/run",
+		"  state_dir => \($dir)/state",
+		"}",
+		"plugins => { geoip => {",
+		"  maps => {",
+		"    loadtest => {",
+		"      geoip2_db => \($db)",
+		"      datacenters => \($ids | arr)",
+		"      auto_dc_coords => {",
+		($R[] | "        \(.id) => [ \(.lat), \(.lon) ]"),
+		"      }",
+		"      auto_dc_limit => 1",
+		"    }",
+		"  }",
+		"  resources => {",
+		"    \($name) => {",
+		"      map => loadtest",
+		"      dcmap => {",
+		($R[] | . as $r | [fill($r; v4), fill($r; v6)] as [$a4, $a6]
+			| "        \(.id) => { "
+			  + ([ (if ($a4 | length) > 0 then "addrs_v4 => \($a4 | arr)" else empty end),
+			       (if ($a6 | length) > 0 then "addrs_v6 => \($a6 | arr)" else empty end) ] | join(", "))
+			  + " }"),
+		"      }",
+		"    }",
+		"  }",
+		"}}"
+	' "$WORK/seed.json" >"$dir/config"
+	jq -r --arg zone "$ZONE" --arg name "$NAME" --arg ttl "$NAME_TTL" '
+		.["zones/" + $zone] as $z
+		| ($z.soa // {}) as $soa
+		| ($soa.ttl // 3600) as $sttl
+		| (($z.contact // ("hostmaster@" + $zone)) | sub("@"; ".")) as $rname
+		| "$ORIGIN \($zone).",
+		  "@ \($sttl) SOA \($z.ns[0].name). \($rname). 1 \($soa.refresh // 3600) \($soa.retry // 600) \($soa.expire // 86400) \($soa.minimum // 30)",
+		  ($z.ns[] | "@ \($sttl) NS \(.name)."),
+		  ($z.ns[] | .name as $n | (.addrs // [])[] | "\($n). \($sttl) \(if test(":") then "AAAA" else "A" end) \(.)"),
+		  "\($name) \($ttl) DYNA geoip!\($name)"
+	' "$WORK/seed.json" >"$dir/zones/$ZONE"
+}
+
+# ---- query files ---------------------------------------------------------------------
+
+for i in $(seq 0 999); do
+	case $((i % 10)) in
+	[0-3]) echo "$FQDN A" ;;
+	[4-7]) echo "$FQDN AAAA" ;;
+	8) echo "nx-$i.$ZONE A" ;;
+	9) echo "nx-$i.$ZONE AAAA" ;;
+	esac
+done >"$WORK/q-mix.txt"
+for i in $(seq 0 999); do
+	if [ $((i % 2)) = 0 ]; then echo "$FQDN A"; else echo "$FQDN AAAA"; fi
+done >"$WORK/q-www.txt"
+
+# ---- running ---------------------------------------------------------------------------
+
+# start_server NAME DB TAG: starts glbd or gdnsd on a free port, pinned to SERVER_CPU.
+start_server() {
+	local name=$1 db=$2 tag=$3
+	PORT=$(free_port)
+	case $name in
+	glbd)
+		local http etcd
+		http=$(free_port) etcd=$(free_port)
+		setpriv --pdeathsig KILL taskset -c "$SERVER_CPU" "$GLBD" -dev -dev-seed "$WORK/seed.json" \
+			-dev-etcd "127.0.0.1:$etcd" -dev-data-dir "$WORK/etcd-$tag" \
+			-dns "127.0.0.1:$PORT" -http "127.0.0.1:$http" -geoip "$db" -log-level warn \
+			>"$WORK/$name.log" 2>&1 &
+		;;
+	gdnsd)
+		gdnsd_config "$WORK/gdnsd-$tag" "$PORT" "$db"
+		gdnsd -c "$WORK/gdnsd-$tag" checkconf >"$WORK/gdnsd-checkconf-$tag.log" 2>&1 ||
+			{ cat "$WORK/gdnsd-checkconf-$tag.log" >&2; die "gdnsd checkconf failed (config in $WORK/gdnsd-$tag; try --keep)"; }
+		setpriv --pdeathsig KILL taskset -c "$SERVER_CPU" gdnsd -c "$WORK/gdnsd-$tag" start >"$WORK/$name.log" 2>&1 &
+		;;
+	esac
+	SERVER_PID=$!
+	wait_answer "$SERVER_PID" "$PORT" "$name"
+}
+
+# dnsperf_run FILE SECONDS [ECS-HEX]: one bounded dnsperf run against PORT;
+# appends "completed lost runtime ticks wall" to $WORK/parts.txt.
+dnsperf_run() {
+	local file=$1 secs=$2 hex=${3:-} t0 t1 c0 c1 res
+	local -a ecs=()
+	[ -n "$hex" ] && ecs=(-E "8:$hex")
+	c0=$(cpu_ticks "$SERVER_PID")
+	t0=$(now)
+	timeout --foreground -k 5 "$(awk -v s="$secs" 'BEGIN { printf "%d", s + 30 }')" \
+		setpriv --pdeathsig KILL taskset -c "$CLIENT_CPU" \
+		dnsperf -s 127.0.0.1 -p "$PORT" -d "$file" -l "$secs" -c "$CLIENTS" -q "$OUTSTANDING" -t 1 \
+		-e "${ecs[@]}" -O suppress=timeout >"$WORK/dnsperf.out" 2>&1 ||
+		{ cat "$WORK/dnsperf.out" >&2; die "dnsperf failed"; }
+	t1=$(now)
+	c1=$(cpu_ticks "$SERVER_PID")
+	cat "$WORK/dnsperf.out" >>"$WORK/dnsperf-all.out"
+	res=$(awk '/Queries completed:/ { c = $3 } /Queries lost:/ { l = $3 } /Run time \(s\):/ { r = $4 }
+		END { if (c == "") exit 1; print c, l, r }' "$WORK/dnsperf.out") ||
+		{ cat "$WORK/dnsperf.out" >&2; die "cannot read dnsperf's output"; }
+	echo "$res $((c1 - c0)) $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" >>"$WORK/parts.txt"
+}
+
+# run_mode MODE: runs one mode against the running server; appends a result line.
+run_mode() {
+	local mode=$1 file=q-mix.txt line sub secs
+	: >"$WORK/parts.txt"
+	case $mode in
+	noecs) dnsperf_run "$WORK/q-mix.txt" "$DUR" ;;
+	ecs | mix)
+		[ "$mode" = ecs ] && file=q-www.txt
+		secs=$(awk -v d="$DUR" -v n=${#CUR_SUBNETS[@]} 'BEGIN { printf "%.3f", d / n }')
+		for sub in "${CUR_SUBNETS[@]}"; do
+			dnsperf_run "$WORK/$file" "$secs" "$(ecs_hex "${sub#*:}")"
+		done
+		;;
+	esac
+	# sum the parts: completed lost runtime ticks wall
+	line=$(awk '{ c += $1; l += $2; r += $3; t += $4; w += $5 } END { print c, l, r, t, w }' "$WORK/parts.txt")
+	echo "$DBTAG $SERVER $mode $line $IDLE_RATE" >>"$WORK/results.txt"
+	log "  $SERVER $mode: $(echo "$line" | awk -v tck="$TCK" '{ printf "%d queries, %d lost, %.0f q/s, %.2f s CPU", $1, $2, $1 / $3, $4 / tck }')"
+}
+
+# answer TYPE SUBNET: the regions (by the addresses in the answer) and the
+# ECS scopes of 8 answers of the running server to www TYPE +subnet=SUBNET,
+# each set "|"-joined: glbd draws among near-equal regions, gdnsd does not.
+answer() {
+	local type=$1 subnet=$2 i out addrs scope regions all="" scopes=""
+	for i in 1 2 3 4 5 6 7 8; do
+		out=$(dig @127.0.0.1 -p "$PORT" "$FQDN" "$type" +subnet="$subnet" +tries=2 +time=2 +noall +answer +comments 2>/dev/null) || true
+		addrs=$(awk -v t="$type" '$4 == t && $3 == "IN" { print $5 }' <<<"$out")
+		scope=$(sed -n 's/.*CLIENT-SUBNET: [^ ]*\/\([0-9]*\)$/\1/p' <<<"$out")
+		if [ -z "$addrs" ]; then
+			regions=$(sed -n 's/.*status: \([A-Z]*\).*/\1/p' <<<"$out")
+			[ "$regions" = NOERROR ] && regions=NODATA
+		else
+			regions=$(awk 'NR == FNR { r[$1] = $2; next } { print ($1 in r) ? r[$1] : "?" $1 }' \
+				"$WORK/addr-region.txt" - <<<"$addrs" | sort -u | paste -sd+)
+		fi
+		all+=${regions:-no-answer}$'\n'
+		scopes+=/${scope:-?}$'\n'
+	done
+	echo "$(sort -u <<<"$all" | grep . | paste -sd'|') $(sort -u <<<"$scopes" | grep . | paste -sd'|')"
+}
+
+SMALL_CHECKS=("A:81.2.69.0/24" "AAAA:81.2.69.0/24" "A:175.16.199.0/24" "A:216.160.83.0/24"
+	"A:200.160.0.0/24" "AAAA:200.160.0.0/24" "A:1.128.0.0/24")
+
+# find_located DB: on the random database the named subnets are (almost
+# surely) not located, so a client there gets glbd's no-location answer (a
+# weighted choice among all regions) and gdnsd's default datacenter list.
+# To measure the located path too, take for each named /24 the first /24 at
+# or after it (third octet wrapping) that the database locates, as gdnsd's
+# own map tester (gdnsd_geoip_test) sees it: a single nearest datacenter
+# instead of the whole default list. Sets CUR_SUBNETS.
+find_located() {
+	local db=$1 dir=$WORK/geoip-test sub net c k
+	local -a a
+	gdnsd_config "$dir" 53 "$db"
+	for sub in "${SUBNETS[@]}"; do
+		net=${sub#*:}
+		IFS=. read -r -a a <<<"${net%/*}"
+		for ((k = 0; k < 256; k++)); do
+			echo "loadtest ${a[0]}.${a[1]}.$(((a[2] + k) % 256)).0"
+		done
+	done >"$WORK/geoip-test.in"
+	gdnsd_geoip_test -c "$dir" <"$WORK/geoip-test.in" >"$WORK/geoip-test.out" 2>&1 || true
+	mapfile -t CUR_SUBNETS < <(awk -v per=256 -v names="${SUBNETS[*]}" '
+		BEGIN { n = split(names, nm, " ") }
+		/^loadtest => / {
+			g = int(i / per) + 1; i++
+			if (!(g in found) && $0 !~ /,/) { split($3, ip, "/"); found[g] = ip[1] }
+		}
+		END { for (g = 1; g <= n; g++) if (g in found) { split(nm[g], l, ":"); print "near-" l[1] ":" found[g] "/24" } }' "$WORK/geoip-test.out")
+	[ ${#CUR_SUBNETS[@]} -gt 0 ] || die "found no located /24 near the named subnets in $db (see $WORK/geoip-test.out; --keep)"
+}
+
+record_answers() {
+	local c
+	for c in "${CUR_CHECKS[@]}"; do
+		echo "$DBTAG $SERVER ${c%%:*} ${c#*:} $(answer "${c%%:*}" "${c#*:}")"
+	done >>"$WORK/answers.txt"
+}
+
+bench_server() {
+	SERVER=$1
+	local db=$2 base0 base1
+	log "[$DBTAG] starting $SERVER on 127.0.0.1 (CPU $SERVER_CPU)"
+	start_server "$SERVER" "$db" "$DBTAG"
+	log "  listening on 127.0.0.1:$PORT (pid $SERVER_PID); waiting for it to settle"
+	settle "$SERVER_PID"
+	record_answers
+	log "  settled; warm-up, then idle baseline"
+	dnsperf_run "$WORK/q-mix.txt" "$WARMUP" "$(ecs_hex 81.2.69.0/24)"
+	settle "$SERVER_PID"
+	base0=$(cpu_ticks "$SERVER_PID")
+	sleep "$BASELINE"
+	base1=$(cpu_ticks "$SERVER_PID")
+	IDLE_RATE=$(awk -v a="$base0" -v b="$base1" -v s="$BASELINE" 'BEGIN { printf "%.3f", (b - a) / s }')
+	log "  idle: $IDLE_RATE ticks/s"
+	for mode in noecs ecs mix; do
+		kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/$SERVER.log" >&2; die "$SERVER exited"; }
+		run_mode "$mode"
+	done
+	echo "$DBTAG $SERVER $(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status")" >>"$WORK/rss.txt"
+	stop_server
+	log "  $SERVER stopped"
+}
+
+# ---- report ------------------------------------------------------------------------------
+
+header() {
+	local rev
+	rev=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null)" ]; then rev+=" + uncommitted changes"; fi
+	out "glb load test $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $rev"
+	out "$(go version | cut -d' ' -f3-)  $( $GDNSD && gdnsd -h 2>&1 | sed -n 's/^gdnsd version /gdnsd /p')  $(dnsperf -h 2>&1 | sed -n 's/^Version /dnsperf /p')"
+	out "server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU of $NCPU (-c $CLIENTS -q $OUTSTANDING), ${DUR} s per mode, CLK_TCK $TCK"
+	out "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+report_db() {
+	local tag=$1 db=$2
+	out ""
+	out "== $tag database: $db ($(du -h "$db" | cut -f1)) =="
+	out "ECS subnets: $(awk -v tag="$tag" '$1 == tag { $1 = ""; print substr($0, 2) }' "$WORK/subnets.txt")"
+	awk -v tag="$tag" -v tck="$TCK" '
+		$1 != tag { next }
+		{
+			srv = $2; mode = $3; q = $4; lost = $5; rt = $6; ticks = $7; wall = $8; idle = $9
+			cpu = ticks / tck; net = (ticks - idle * wall) / tck
+			us = q > 0 ? cpu / q * 1e6 : 0; nus = q > 0 ? net / q * 1e6 : 0
+			printf "%-6s %-6s %10d %7d %9.0f %8.2f %8.3f %9.2f %9.2f %10.0f\n", srv, mode, q, lost, q / rt, cpu, idle / tck, us, nus, (us > 0 ? 1e6 / us : 0)
+			per[srv, mode] = us; nper[srv, mode] = nus; modes[mode] = 1
+		}
+		BEGIN {
+			printf "%-6s %-6s %10s %7s %9s %8s %8s %9s %9s %10s\n", "server", "mode", "queries", "lost", "q/s", "CPU s", "idle/s", "CPU/q us", "net us", "q/s/core"
+		}
+		END {
+			line = ""
+			split("noecs ecs mix", order, " ")
+			for (i = 1; i <= 3; i++) {
+				m = order[i]
+				if (per["gdnsd", m] > 0 && per["glbd", m] > 0)
+					line = line sprintf("  %s %.1fx (net %.1fx)", m, per["glbd", m] / per["gdnsd", m], nper["glbd", m] / nper["gdnsd", m])
+			}
+			if (line != "") printf "glbd/gdnsd CPU per query:%s\n", line
+		}' "$WORK/results.txt" | tee -a "$REPORT"
+	out "resident memory after the run: $(awk -v tag="$tag" '$1 == tag { printf "%s%s %s MB", sep, $2, $3; sep = ", " }' "$WORK/rss.txt")"
+	out "answers to 8 queries each (regions by address | ECS scopes):"
+	awk -v tag="$tag" '$1 == tag { k = $3 " " $4; r[k, $2] = $5; s[k, $2] = $6; if (!(k in seen)) { seen[k] = 1; keys[++n] = k } }
+		END {
+			for (i = 1; i <= n; i++) {
+				k = keys[i]; split(k, f, " ")
+				g = r[k, "glbd"] " " s[k, "glbd"]
+				line = sprintf("  %-4s %-16s glbd %-26s", f[1], f[2], g)
+				if ((k, "gdnsd") in r) {
+					d = r[k, "gdnsd"] " " s[k, "gdnsd"]
+					m = split(r[k, "glbd"], gr, "|"); intier = 0
+					for (j = 1; j <= m; j++) if (gr[j] == r[k, "gdnsd"]) intier = 1
+					v = (g == d) ? "same" : (r[k, "glbd"] == r[k, "gdnsd"]) ? "same region, scope differs" : intier ? "gdnsd region among glbd draws" : "DIFFERENT"
+					line = line sprintf(" gdnsd %-20s %s", d, v)
+				}
+				print line
+			}
+		}' "$WORK/answers.txt" | tee -a "$REPORT"
+	if $GDNSD; then
+		local g d
+		g=$(awk -v tag="$tag" '$1 == tag && $2 == "glbd" && $3 == "A" && $4 == "81.2.69.0/24" { print $5 }' "$WORK/answers.txt")
+		d=$(awk -v tag="$tag" '$1 == tag && $2 == "gdnsd" && $3 == "A" && $4 == "81.2.69.0/24" { print $5 }' "$WORK/answers.txt")
+		if [ "$g" = "$d" ]; then
+			out "London check (dig www +subnet=81.2.69.0/24): both answer $g: OK"
+		elif [ "$tag" = small ]; then
+			out "London check (dig www +subnet=81.2.69.0/24): glbd $g, gdnsd $d: MISMATCH"
+			MISMATCH=true
+		else
+			out "London check (dig www +subnet=81.2.69.0/24): glbd $g, gdnsd $d"
+		fi
+		if [ "$tag" = large ]; then
+			out "(random database: 81.2.69.0/24 is not located there, so glbd draws among all regions by weight and gdnsd"
+			out " takes its first datacenter; located clients get every region within 10% (or 100 km) of the nearest from"
+			out " glbd, the nearest alone from gdnsd; and AAAA for a client nearest sa-east, which has no IPv6, falls back"
+			out " to the next region from the client in glbd but to us-east, nearest to sa-east, in the gdnsd config)"
+		fi
+	fi
+}
+
+MISMATCH=false
+: >"$WORK/results.txt"
+: >"$WORK/subnets.txt"
+: >"$WORK/rss.txt"
+: >"$WORK/answers.txt"
+: >"$REPORT"
+header >/dev/null
+for entry in "${DBS[@]}"; do
+	DBTAG=${entry%%:*}
+	db=${entry#*:}
+	CUR_SUBNETS=("${SUBNETS[@]}")
+	CUR_CHECKS=("${SMALL_CHECKS[@]}")
+	if [ "$DBTAG" = large ] && $GDNSD; then
+		find_located "$db"
+		log "[large] located client subnets: ${CUR_SUBNETS[*]}"
+		CUR_CHECKS=("A:81.2.69.0/24")
+		for sub in "${CUR_SUBNETS[@]}"; do CUR_CHECKS+=("A:${sub#*:}" "AAAA:${sub#*:}"); done
+	fi
+	echo "$DBTAG ${CUR_SUBNETS[*]}" >>"$WORK/subnets.txt"
+	bench_server glbd "$db"
+	$GDNSD && bench_server gdnsd "$db"
+done
+
+echo
+cat "$REPORT"
+for entry in "${DBS[@]}"; do report_db "${entry%%:*}" "${entry#*:}"; done
+out ""
+out "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+out "CPU/q us: the server's utime+stime per answered query; net us: the same less its idle CPU"
+out "(idle/s, measured before the run: for glbd -dev mostly the embedded etcd); q/s/core = 1e6 / CPU/q us."
+if [ -n "$OUT" ]; then cp "$REPORT" "$OUT" && log "report written to $OUT"; fi
+if $MISMATCH; then die "glbd and gdnsd disagree on the small database (see above)"; fi
+exit 0
