@@ -18,6 +18,7 @@ import (
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/server/querylog"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/embedded"
 	"github.com/glb-dns/glb/store/schema"
@@ -38,7 +39,9 @@ type app struct {
 	handler *server.Handler
 	dns     *server.Server
 	watcher *store.Watcher
-	dev     *devParts // dev mode only
+	dev     *devParts        // dev mode only
+	status  *statusPage      // the status page and its answer sampler (status.go)
+	dnstap  *querylog.Dnstap // nil unless -dnstap
 	httpLn  net.Listener
 	http    *http.Server
 	closers []func() error // run in reverse order when Run returns
@@ -73,8 +76,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	a.closers = append(a.closers, client.Close)
+	observer, err := a.queryLogs(reg)
+	if err != nil {
+		return nil, err
+	}
 	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log,
-		Health: health.Policy{Quorum: cfg.Quorum}})
+		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer})
 	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
 		OnReload: a.geoReloaded})
 	onState := a.handler.Apply
@@ -117,6 +124,10 @@ func (a *app) Run(ctx context.Context) error {
 	g.Go(func() error { return a.dns.Run(ctx) })
 	g.Go(func() error { return a.watcher.Run(ctx) })
 	g.Go(func() error { return a.handler.Run(ctx) })
+	g.Go(func() error { return a.status.Run(ctx) })
+	if a.dnstap != nil {
+		g.Go(func() error { return a.dnstap.Run(ctx) })
+	}
 	if a.cfg.GeoIPPoll > 0 {
 		g.Go(func() error { return a.reloader.Run(ctx) })
 	}
@@ -226,4 +237,28 @@ func (a *app) geoReloaded() {
 	if l, ok := any(a.handler).(geoReloadListener); ok {
 		l.GeoReloaded()
 	}
+}
+
+// queryLogs builds the optional query observers: dnstap and sampled JSON
+// lines. It returns nil when neither is on, so the query path pays nothing.
+func (a *app) queryLogs(reg prometheus.Registerer) (server.QueryObserver, error) {
+	var obs []server.QueryObserver
+	if a.cfg.Dnstap != "" {
+		d, err := querylog.NewDnstap(querylog.DnstapConfig{Path: a.cfg.Dnstap, Identity: a.cfg.DnstapIdentity, Version: "glbd"}, a.log, reg)
+		if err != nil {
+			return nil, err
+		}
+		// Closed after the DNS server stops, so its last queries are written.
+		a.closers = append(a.closers, func() error { d.Close(); return nil })
+		a.dnstap = d
+		obs = append(obs, d)
+	}
+	if a.cfg.QueryLogSample > 0 {
+		s, err := querylog.NewSampler(querylog.SampleConfig{Rate: a.cfg.QueryLogSample}, slog.New(slog.NewJSONHandler(a.stdout, nil)), reg)
+		if err != nil {
+			return nil, err
+		}
+		obs = append(obs, s)
+	}
+	return querylog.Multi(obs...), nil
 }

@@ -9,11 +9,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// routes serves /metrics, /healthz (the process is alive) and /readyz
+// routes serves /metrics, /healthz (the process is alive), /readyz
 // (answers are real: a configuration snapshot and a GeoIP database are
-// loaded).
+// loaded), /explain and /simulate (why a client gets its answer, and what
+// if), and the status page at /.
 func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
+	a.status = statusRoutes(mux, a.handler, reg, time.Now)
+	mux.Handle("GET /explain", a.handler.ExplainHTTP())
+	mux.Handle("GET /simulate", a.handler.SimulateHTTP())
+	mux.Handle("POST /simulate", a.handler.SimulateHTTP())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))

@@ -44,6 +44,10 @@ type Config struct {
 	DevDataDir   string  // -dev-data-dir: "" means a temporary directory
 	DevSeed      string  // -dev-seed: example configuration written into an empty prefix
 	DevProber    string  // -dev-prober-location: "lat,lon" of the in-process dev prober
+	// Query logs, off by default.
+	Dnstap         string  // -dnstap: a file, or unix:/path for a collector
+	DnstapIdentity string  // -dnstap-identity
+	QueryLogSample float64 // -query-log-sample: share of queries logged as JSON lines on stdout
 }
 
 // Defaults, documented in -h and README.md.
@@ -81,6 +85,9 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.DevDataDir, "dev-data-dir", "", "with -dev: data directory of the embedded etcd (default: a temporary directory removed at exit)")
 	fs.StringVar(&c.DevSeed, "dev-seed", defaultDevSeed, "with -dev: example configuration written into an empty prefix")
 	fs.StringVar(&c.DevProber, "dev-prober-location", "50.11,8.68", "with -dev: lat,lon of the in-process prober (default Frankfurt)")
+	fs.StringVar(&c.Dnstap, "dnstap", "", "dnstap log of every query: a file (replaced at start) or unix:/path/to.sock for a collector (default off)")
+	fs.StringVar(&c.DnstapIdentity, "dnstap-identity", "", "identity in dnstap messages (default: the host name)")
+	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
 	// The flag package prints the usage on every parse error; a bad value
 	// should be one line naming the flag (run prints it), so the usage is
 	// printed here, and only for -h.
@@ -145,6 +152,9 @@ func (c Config) validate() error {
 	}
 	if c.CacheFile != "" && strings.HasSuffix(c.CacheFile, "/") {
 		errs = append(errs, fmt.Errorf("-cache-file %q: want a file, not a directory", c.CacheFile))
+	}
+	if !(c.QueryLogSample >= 0 && c.QueryLogSample <= 1) {
+		errs = append(errs, fmt.Errorf("-query-log-sample %v: must be between 0 and 1", c.QueryLogSample))
 	}
 	if !(c.Quorum > 0 && c.Quorum < 1) {
 		errs = append(errs, fmt.Errorf("-health-quorum %v: must be between 0 and 1, exclusive", c.Quorum))
