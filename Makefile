@@ -3,7 +3,7 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet fmt-check bench mmdb promtool clean
+.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check clean
 
 all: build
 
@@ -45,6 +45,24 @@ promtool:
 	@command -v promtool >/dev/null 2>&1 || { echo "promtool not found: apt-get install -y prometheus"; \
 		$(SUDO) apt-get install -y prometheus; }
 	GLB_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/glbd
+
+## loadtest: glbd vs gdnsd under dnsperf on loopback, server CPU per query (as root on Debian it
+## installs dnsperf and gdnsd); LOADTEST_FLAGS=--quick for a smoke run
+loadtest:
+	deploy/loadtest/run.sh $(LOADTEST_FLAGS)
+
+## local-cluster: three etcd members, two glbd and three probers on loopback (deploy/README.md); Ctrl-C stops it
+local-cluster:
+	deploy/local-cluster.sh
+
+## deploy-check: promtool checks of the alert rules and their tests, the dashboard's JSON, then the local
+## cluster's smoke test (CLUSTER_FLAGS=--net 127.0.1 when make run holds the ports); installs Debian packages as root
+deploy-check:
+	@command -v promtool >/dev/null 2>&1 || $(SUDO) apt-get install -y prometheus
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
+	python3 -m json.tool deploy/grafana/glb-dashboard.json >/dev/null
+	deploy/local-cluster.sh --check $(CLUSTER_FLAGS)
 
 clean:
 	rm -rf bin/
