@@ -19,27 +19,33 @@ func TestPartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := new(big.Int)
-	var prev netip.Prefix
-	for _, c := range p.Cells {
-		if !c.Prefix.Addr().Is4() {
+	var prev Addr128
+	for i, r := range p.Ranges {
+		if !r.V4 {
 			continue
 		}
-		if prev.IsValid() && c.Prefix.Addr().Compare(prev.Addr()) <= 0 {
-			t.Fatalf("cells out of order: %v after %v", c.Prefix, prev)
+		if i > 0 && r.First != prev.Next() {
+			t.Fatalf("IPv4 range %d does not follow the previous one", i)
 		}
-		prev = c.Prefix
-		total.Add(total, new(big.Int).Lsh(big.NewInt(1), uint(32-c.Prefix.Bits())))
-		// The first address of every cell looks up to the same answer.
-		loc, network, found := db.Lookup(c.Prefix.Addr())
-		if network != c.Prefix || found != c.Found {
-			t.Errorf("cell %v found=%v, Lookup gives %v found=%v", c.Prefix, c.Found, network, found)
+		prev = r.Last
+		size := new(big.Int).SetUint64(r.Last.Lo - r.First.Lo)
+		total.Add(total, size.Add(size, big.NewInt(1)))
+		// The first address of every range looks up to the same answer.
+		b := uint32(r.First.Lo)
+		a := netip.AddrFrom4([4]byte{byte(b >> 24), byte(b >> 16), byte(b >> 8), byte(b)})
+		loc, _, found := db.Lookup(a)
+		if found != r.Found {
+			t.Errorf("range at %v found=%v, Lookup gives found=%v", a, r.Found, found)
 		}
-		if c.Loc >= 0 && p.Locs[c.Loc] != loc {
-			t.Errorf("cell %v location %+v, Lookup gives %+v", c.Prefix, p.Locs[c.Loc], loc)
+		if r.Loc >= 0 && p.Locs[r.Loc] != loc {
+			t.Errorf("range at %v location %+v, Lookup gives %+v", a, p.Locs[r.Loc], loc)
 		}
 	}
 	if want := new(big.Int).Lsh(big.NewInt(1), 32); total.Cmp(want) != 0 {
-		t.Errorf("IPv4 cells cover %v addresses, want %v", total, want)
+		t.Errorf("IPv4 ranges cover %v addresses, want %v", total, want)
+	}
+	if len(p.Ranges) >= 715 {
+		t.Errorf("%d ranges: neighbouring empty networks were not merged", len(p.Ranges))
 	}
 	again, _ := db.Partition()
 	if again != p {

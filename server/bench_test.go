@@ -84,8 +84,8 @@ func BenchmarkScopeBuild(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(len(part.Cells)), "networks")
-	b.Logf("partition of %d networks, %d locations: %s", len(part.Cells), len(part.Locs), time.Since(start))
+	b.ReportMetric(float64(len(part.Ranges)), "ranges")
+	b.Logf("partition of %d ranges, %d locations: %s", len(part.Ranges), len(part.Locs), time.Since(start))
 	snap := h.snap.Load()
 	g := snap.cfg.zones[testZone].nodes["www."+testZone].gslb
 	for b.Loop() {

@@ -94,7 +94,7 @@ func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthT
 	keys := make([]string, len(part.Locs))
 	plans := make([]plan, len(part.Locs))
 	found := make([]bool, len(part.Locs))
-	for _, c := range part.Cells {
+	for _, c := range part.Ranges {
 		if c.Loc >= 0 {
 			found[c.Loc] = c.Found
 		}
@@ -118,17 +118,12 @@ func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthT
 	var cur run
 	var curKey string
 	have := false
-	for _, c := range part.Cells {
+	for _, c := range part.Ranges {
 		k, p := unknownKey, &unknown
 		if c.Loc >= 0 {
 			k, p = keys[c.Loc], &plans[c.Loc]
 		}
-		lo, v4 := toU128(c.Prefix.Addr())
-		width := 128
-		if v4 {
-			width = 32
-		}
-		_, hi := prefixRange(lo, c.Prefix.Bits(), width)
+		lo, hi, v4 := u128{c.First.Hi, c.First.Lo}, u128{c.Last.Hi, c.Last.Lo}, c.V4
 		adjacent := have && cur.v4 == v4 && cur.hi.next() == lo
 		if adjacent && k == curKey {
 			cur.hi = hi
@@ -233,7 +228,7 @@ func (s *Snapshot) scopeTable(g *gslbName, qtype uint16) *scopeTable {
 	return s.scopes[g][i]
 }
 
-// u128 is an address as a 128-bit number.
+// u128 is an address as a 128-bit number (the layout of geo.Addr128).
 type u128 struct{ hi, lo uint64 }
 
 func toU128(a netip.Addr) (u128, bool) {

@@ -83,7 +83,7 @@ func (h *Handler) buildScopes(p Partitioner) {
 	}
 	took := time.Since(start)
 	h.metrics.scopeBuild.Observe(took.Seconds())
-	h.log.Debug("ecs scope tables built", "tables", len(built), "networks", len(part.Cells), "duration_seconds", took.Seconds())
+	h.log.Debug("ecs scope tables built", "tables", len(built), "ranges", len(part.Ranges), "duration_seconds", took.Seconds())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if gen != h.geoGen {

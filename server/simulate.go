@@ -95,9 +95,9 @@ type unit struct {
 func partitionUnits(part *geo.Partition) []unit {
 	count := make([]int, len(part.Locs))
 	found := make([]bool, len(part.Locs))
-	for _, c := range part.Cells {
+	for _, c := range part.Ranges {
 		if c.Loc >= 0 {
-			count[c.Loc]++
+			count[c.Loc] += int(c.Networks)
 			found[c.Loc] = c.Found
 		}
 	}
