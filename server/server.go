@@ -52,14 +52,17 @@ func (s *Server) Addrs() (udp, tcp net.Addr) {
 }
 
 // Run binds both listeners and serves until ctx is cancelled, then shuts
-// down gracefully: no new queries are read, and in-flight ones finish within
-// ShutdownTimeout. A listener that fails ends Run with its error.
+// down gracefully: it first drains, answering the queries and connections
+// already queued on the sockets until they have been idle for drainIdle
+// (at most drainMax), then reads no more, and in-flight queries finish
+// within ShutdownTimeout. A listener that fails ends Run with its error.
 func (s *Server) Run(ctx context.Context) error {
 	pc, ln, err := listen(s.addr)
 	if err != nil {
 		return err
 	}
-	tcp := &dns.Server{Listener: ln, Handler: s.handler, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}
+	dl := newDrainListener(ln.(*net.TCPListener))
+	tcp := &dns.Server{Listener: dl, Handler: s.handler, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}
 	// A PacketAnswerer gets our own UDP loop; anything else the library's.
 	var fast *udpServer
 	var udp *dns.Server
@@ -96,6 +99,20 @@ func (s *Server) Run(ctx context.Context) error {
 
 	select {
 	case <-ctx.Done():
+		// Answer what clients sent before the cancel first; after a
+		// listener error there is nothing worth waiting for. The
+		// library's UDP loop (a handler that is no PacketAnswerer) is
+		// not drained.
+		start := time.Now()
+		dctx, cancel := context.WithTimeout(context.Background(), drainMax)
+		var drained sync.WaitGroup
+		if fast != nil {
+			drained.Go(func() { fast.drain(dctx) })
+		}
+		drained.Go(func() { dl.drain(dctx) })
+		drained.Wait()
+		cancel()
+		s.log.Info("dns drained", "duration_seconds", time.Since(start).Seconds())
 	case err = <-errc:
 		err = fmt.Errorf("dns server on %s: %w", s.addr, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type udpServer struct {
 	conns    []*net.UDPConn
 	h        PacketAnswerer
 	stopping atomic.Bool
+	draining atomic.Bool // see drain
 	wg       sync.WaitGroup
 }
 
@@ -79,11 +81,26 @@ func (u *udpServer) serve(c *net.UDPConn) {
 	defer u.wg.Done()
 	buf := make([]byte, maxUDPQuery)
 	out := make([]byte, 0, 4096)
-	for {
+	// Checking stopping here, not only after a failed read, matters while
+	// draining: the read deadline set below would otherwise replace the
+	// one shutdown sets, and a steady stream of queries would keep the
+	// reader going past it.
+	for !u.stopping.Load() {
+		// While draining, each read gets a fresh drainIdle: the deadline
+		// drain set may have passed while a reply was being built, and an
+		// expired deadline would fail the read with datagrams still queued.
+		if u.draining.Load() {
+			_ = c.SetReadDeadline(time.Now().Add(drainIdle))
+		}
 		n, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
 				return
+			}
+			// Past the stopping check, only drain sets deadlines, and it
+			// sets the flag first.
+			if errors.Is(err, os.ErrDeadlineExceeded) && u.draining.Load() {
+				return // the socket's queue is drained
 			}
 			continue // e.g. ICMP errors surfacing on the socket: keep serving
 		}
@@ -91,6 +108,23 @@ func (u *udpServer) serve(c *net.UDPConn) {
 			// A failed write means the client is gone; nobody to tell.
 			_, _ = c.WriteToUDPAddrPort(reply, from)
 		}
+	}
+}
+
+// drain keeps the readers going until every socket's queue has been idle
+// for drainIdle, so the datagrams queued before the cancel are answered,
+// or until ctx is done. shutdown must follow.
+func (u *udpServer) drain(ctx context.Context) {
+	u.draining.Store(true)
+	// Wake the readers blocked with no deadline; later reads set their own.
+	for _, c := range u.conns {
+		_ = c.SetReadDeadline(time.Now().Add(drainIdle))
+	}
+	done := make(chan struct{})
+	go func() { u.wg.Wait(); close(done) }() // ends at the latest when shutdown closes the sockets
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
