@@ -195,9 +195,9 @@ func (m *configMirror) snapshot(st *schema.State, now time.Time) *CachedConfig {
 	return cfg
 }
 
-// afterState updates the status after a state was handed on and, when its
-// configuration changed, queues a save of it. It runs in Run's goroutine.
-func (w *Watcher) afterState(st *schema.State, fromEtcd bool) {
+// beforeState updates the status before a state is handed on, so that no
+// one can see etcd's answers while the status still says "from the cache".
+func (w *Watcher) beforeState(st *schema.State, fromEtcd bool) {
 	var replaced *CachedConfig
 	w.setStatus(func(s *watcherStatus) {
 		s.revision = st.Revision
@@ -209,6 +209,11 @@ func (w *Watcher) afterState(st *schema.State, fromEtcd bool) {
 		w.log.Info("etcd listed; the cached configuration is replaced", "revision", st.Revision,
 			"cached_revision", replaced.Revision)
 	}
+}
+
+// afterState queues a save of a state handed on from etcd when its
+// configuration changed. It runs in Run's goroutine.
+func (w *Watcher) afterState(st *schema.State, fromEtcd bool) {
 	if w.cache == nil || !fromEtcd || st.ConfigRevision == w.savedConfigRev {
 		return
 	}

@@ -285,6 +285,7 @@ func (w *Watcher) emit(rev int64, fromEtcd bool) {
 	}
 	w.log.Info("configuration state", "revision", rev, "zones", len(st.Zones), "regions", len(st.Regions),
 		"rejected", len(st.Rejected))
+	w.beforeState(st, fromEtcd)
 	w.onState(st)
 	w.lastRev = rev
 	w.servingCache = !fromEtcd
