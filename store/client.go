@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -97,4 +98,22 @@ func NewClient(cfg Config, log *slog.Logger) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("etcd client for %v: %w", cfg.Endpoints, err)
 	}
 	return c, nil
+}
+
+// ParseEndpoints splits a comma-separated endpoint list, as -etcd flags and
+// ETCDCTL_ENDPOINTS give it, adding http:// where no scheme is written, as
+// etcdctl accepts both forms.
+func ParseEndpoints(s string) []string {
+	var out []string
+	for e := range strings.SplitSeq(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if !strings.Contains(e, "://") {
+			e = "http://" + e
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -146,29 +146,14 @@ func (l *listFlag) Set(v string) error {
 // else the default; http:// is added where no scheme is given, as etcdctl
 // accepts both forms.
 func (a *app) endpoints() []string {
-	eps := splitEndpoints(a.g.endpoints)
+	eps := store.ParseEndpoints(a.g.endpoints)
 	if len(eps) == 0 {
-		eps = splitEndpoints(a.env("ETCDCTL_ENDPOINTS"))
+		eps = store.ParseEndpoints(a.env("ETCDCTL_ENDPOINTS"))
 	}
 	if len(eps) == 0 {
 		eps = []string{defaultEtcd}
 	}
 	return eps
-}
-
-func splitEndpoints(s string) []string {
-	var out []string
-	for e := range strings.SplitSeq(s, ",") {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		if !strings.Contains(e, "://") {
-			e = "http://" + e
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 // admin connects to etcd. The client connects in the background, so an

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -123,9 +124,9 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	if !cacheSet && !c.Dev {
 		c.CacheFile, c.cacheDefault = defaultCache, true
 	}
-	c.Etcd = splitEndpoints(*etcd)
+	c.Etcd = store.ParseEndpoints(*etcd)
 	if len(c.Etcd) == 0 && !c.Dev {
-		c.Etcd = splitEndpoints(env("ETCDCTL_ENDPOINTS"))
+		c.Etcd = store.ParseEndpoints(env("ETCDCTL_ENDPOINTS"))
 		if len(c.Etcd) == 0 {
 			c.Etcd = []string{defaultEtcd}
 		}
@@ -169,23 +170,6 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return nil
-}
-
-// splitEndpoints splits a comma-separated list and adds http:// where no
-// scheme is given, as etcdctl accepts both forms.
-func splitEndpoints(s string) []string {
-	var out []string
-	for e := range strings.SplitSeq(s, ",") {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		if !strings.Contains(e, "://") {
-			e = "http://" + e
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 func main() {

@@ -101,9 +101,9 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	c.Country = strings.ToUpper(c.Country)
-	c.Etcd = splitEndpoints(*etcd)
+	c.Etcd = store.ParseEndpoints(*etcd)
 	if len(c.Etcd) == 0 {
-		c.Etcd = splitEndpoints(env("ETCDCTL_ENDPOINTS"))
+		c.Etcd = store.ParseEndpoints(env("ETCDCTL_ENDPOINTS"))
 		if len(c.Etcd) == 0 {
 			c.Etcd = []string{defaultEtcd}
 		}
@@ -161,23 +161,6 @@ func (c Config) validate() error {
 // set when it starts.
 func (c Config) info() schema.ProberInfo {
 	return schema.ProberInfo{Lat: c.Lat, Lon: c.Lon, Country: c.Country}
-}
-
-// splitEndpoints splits a comma-separated list and adds http:// where no
-// scheme is given, as etcdctl accepts both forms.
-func splitEndpoints(s string) []string {
-	var out []string
-	for e := range strings.SplitSeq(s, ",") {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		if !strings.Contains(e, "://") {
-			e = "http://" + e
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 func main() {
