@@ -1,35 +1,58 @@
 package server
 
 import (
+	"maps"
+	"sync"
+	"sync/atomic"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// nameCounters are the counters a fast-path answer for one name touches,
-// resolved once: looking a labelled counter up by its label values hashes
-// the labels and takes a lock, a cost the fast path does not want to pay
-// per query.
+// nameCounters are the counters an answer for one name touches, resolved
+// once: looking a labelled counter up by its label values hashes the labels
+// and takes a lock, a cost the query path does not want to pay per query.
+// They live in the gslbName, so they go when its configuration is replaced.
 type nameCounters struct {
-	answers  []prometheus.Counter     // by index in gslbName.regions
-	noErrors [2][2]prometheus.Counter // [udp, tcp][A, AAAA]: glb_dns_queries_total with rcode NOERROR
+	// answers are resolved on a region's first answer, not all at once:
+	// with thousands of names, every name x region series would be
+	// created up front, most of them never used.
+	answers  []atomic.Pointer[prometheus.Counter] // by index in gslbName.regions
+	totals   []*atomic.Uint64                     // answers per region over all names, for the status page
+	noErrors [2][2]prometheus.Counter             // [udp, tcp][A, AAAA]: glb_dns_queries_total with rcode NOERROR
 }
 
 // counters returns the resolved counters of g, creating them on first use.
 func (h *Handler) counters(g *gslbName) *nameCounters {
-	if c, ok := h.nameCounters.Load(g); ok {
-		return c.(*nameCounters)
+	if c := g.counters.Load(); c != nil {
+		return c
 	}
-	c := &nameCounters{}
+	c := &nameCounters{answers: make([]atomic.Pointer[prometheus.Counter], len(g.regions))}
 	for _, r := range g.regions {
-		c.answers = append(c.answers, h.metrics.answers.WithLabelValues(g.zone, g.label, r.id))
+		c.totals = append(c.totals, h.regionTotal(r.id))
 	}
 	for i, transport := range []string{"udp", "tcp"} {
 		for j, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			c.noErrors[i][j] = h.metrics.queries.WithLabelValues(g.zone, qtypeLabel(qtype), rcodeLabel(dns.RcodeSuccess), transport)
 		}
 	}
-	actual, _ := h.nameCounters.LoadOrStore(g, c)
-	return actual.(*nameCounters)
+	if !g.counters.CompareAndSwap(nil, c) {
+		return g.counters.Load()
+	}
+	return c
+}
+
+// countAnswer counts an answer of g from its region i.
+func (h *Handler) countAnswer(g *gslbName, i uint8) {
+	c := h.counters(g)
+	p := c.answers[i].Load()
+	if p == nil {
+		ctr := h.metrics.answers.WithLabelValues(g.zone, g.label, g.regions[i].id)
+		p = &ctr
+		c.answers[i].Store(p)
+	}
+	(*p).Inc()
+	c.totals[i].Add(1)
 }
 
 // noError is the query counter for q's transport and type.
@@ -42,4 +65,38 @@ func (c *nameCounters) noError(q *query) prometheus.Counter {
 		j = 1
 	}
 	return c.noErrors[i][j]
+}
+
+// regionTotals counts answers per region over all names: cheap to read for
+// the status page, which would otherwise gather every name x region series.
+type regionTotals struct {
+	mu sync.Mutex
+	m  map[string]*atomic.Uint64
+}
+
+func (h *Handler) regionTotal(id string) *atomic.Uint64 {
+	h.totals.mu.Lock()
+	defer h.totals.mu.Unlock()
+	if h.totals.m == nil {
+		h.totals.m = map[string]*atomic.Uint64{}
+	}
+	t := h.totals.m[id]
+	if t == nil {
+		t = new(atomic.Uint64)
+		h.totals.m[id] = t
+	}
+	return t
+}
+
+// AnswersByRegion returns how many GSLB answers each region has given since
+// the process started, over all names.
+func (h *Handler) AnswersByRegion() map[string]uint64 {
+	h.totals.mu.Lock()
+	m := maps.Clone(h.totals.m)
+	h.totals.mu.Unlock()
+	out := make(map[string]uint64, len(m))
+	for id, t := range m {
+		out[id] = t.Load()
+	}
+	return out
 }

@@ -104,7 +104,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	}
 	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
-	c.answers[first].Inc()
+	h.countAnswer(g, first)
 	q.counted = c.noError(q)
 	return f.writeReply(dst, pkt, q), true
 }

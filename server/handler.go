@@ -47,12 +47,9 @@ type Handler struct {
 	now      func() time.Time
 	maxUDP   int
 	observer QueryObserver
-	noFast   bool // tests: force the general path
-	// nameCounters caches resolved counters per *gslbName (counters.go).
-	// Entries of replaced snapshots stay until the process ends; a name
-	// costs a few hundred bytes, and configuration changes are rare.
-	nameCounters sync.Map
-	lastFast     bool // tests: whether the last AnswerPacket took the fast path (not synchronised)
+	noFast   bool         // tests: force the general path
+	totals   regionTotals // answers per region, for the status page (counters.go)
+	lastFast bool         // tests: whether the last AnswerPacket took the fast path (not synchronised)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*scopeTable

@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/bits"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -34,6 +35,8 @@ type gslbName struct {
 	// cfgKey identifies everything above that selection reads, so that
 	// names configured alike share one ECS scope table.
 	cfgKey uint64
+	// counters are resolved on the name's first answer (counters.go).
+	counters atomic.Pointer[nameCounters]
 }
 
 // regionAnswer is one region as seen from one name: its position and weight,

@@ -43,7 +43,7 @@ func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 
 	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
-	h.metrics.answers.WithLabelValues(z.label, g.label, q.region).Inc()
+	h.countAnswer(g, first)
 	q.scope = h.scopeBits(q, g, network)
 }
 

@@ -15,7 +15,7 @@ import (
 // if), and the status page at /.
 func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
-	a.status = statusRoutes(mux, a.handler, reg, time.Now)
+	a.status = statusRoutes(mux, a.handler, time.Now)
 	mux.Handle("GET /explain", a.handler.ExplainHTTP())
 	mux.Handle("GET /simulate", a.handler.SimulateHTTP())
 	mux.Handle("POST /simulate", a.handler.SimulateHTTP())

@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/glb-dns/glb/server"
 )
 
@@ -60,14 +58,12 @@ const (
 	answerSampleInterval = 10 * time.Second
 	answerWindow         = 15 * time.Minute
 	answerRingSize       = int(answerWindow / answerSampleInterval)
-	answersMetric        = "glb_dns_answers_total"
 )
 
 // statusPage serves the status page and /status.json, and owns the sampler
 // of answer counts that feeds the answer-share chart.
 type statusPage struct {
 	h   *server.Handler
-	reg prometheus.Gatherer
 	now func() time.Time
 	// ticker returns the sampling ticks and their stop function; tests
 	// replace it to drive Run without waiting.
@@ -80,11 +76,11 @@ type statusPage struct {
 // statusRoutes registers the status page ("GET /{$}" and "GET /status.json")
 // on mux. now is the clock for ages and samples (nil means time.Now); the
 // answer-share chart stays empty until the returned page's Run is started.
-func statusRoutes(mux *http.ServeMux, h *server.Handler, reg prometheus.Gatherer, now func() time.Time) *statusPage {
+func statusRoutes(mux *http.ServeMux, h *server.Handler, now func() time.Time) *statusPage {
 	if now == nil {
 		now = time.Now
 	}
-	p := &statusPage{h: h, reg: reg, now: now, ticker: func(d time.Duration) (<-chan time.Time, func()) {
+	p := &statusPage{h: h, now: now, ticker: func(d time.Duration) (<-chan time.Time, func()) {
 		t := time.NewTicker(d)
 		return t.C, t.Stop
 	}}
@@ -124,44 +120,20 @@ func (p *statusPage) sample() {
 	p.ring.add(now, counts)
 }
 
-// gatherAnswers reads the answer counters by series; a panic in a
-// collector becomes an error.
+// gatherAnswers reads the answers per region from the handler's own
+// totals. Gathering glb_dns_answers_total from the registry would read every
+// name x region series, which with thousands of names costs seconds of CPU
+// and garbage every sample; a panic becomes an error.
 func (p *statusPage) gatherAnswers() (counts map[answerSeries]float64, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("gather %s: panic: %v", answersMetric, r)
+			err = fmt.Errorf("read answer totals: panic: %v", r)
 		}
 	}()
-	mfs, gerr := p.reg.Gather()
-	// Gather returns what it could even on error; the sample is only lost
-	// when the answers family itself is missing.
 	counts = map[answerSeries]float64{}
-	found := false
-	for _, mf := range mfs {
-		if mf.GetName() != answersMetric {
-			continue
-		}
-		found = true
-		for _, m := range mf.GetMetric() {
-			var s answerSeries
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "zone":
-					s.zone = l.GetValue()
-				case "name":
-					s.name = l.GetValue()
-				case "region":
-					s.region = l.GetValue()
-				}
-			}
-			counts[s] = m.GetCounter().GetValue()
-		}
+	for region, n := range p.h.AnswersByRegion() {
+		counts[answerSeries{region: region}] = float64(n)
 	}
-	if gerr != nil && !found {
-		return nil, fmt.Errorf("gather %s: %w", answersMetric, gerr)
-	}
-	// A CounterVec with no series yet is not gathered at all: that is zero
-	// answers, not an error.
 	return counts, nil
 }
 

@@ -53,7 +53,7 @@ func TestStatusPreview(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := server.NewHandler(server.Options{Geo: db, Metrics: server.NewMetrics(reg)})
 	mux := http.NewServeMux()
-	page := statusRoutes(mux, h, reg, nil)
+	page := statusRoutes(mux, h, nil)
 
 	started := time.Now()
 	b, rev := statusBuilder(t, previewConfig())

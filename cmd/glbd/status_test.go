@@ -106,7 +106,7 @@ func newStatusFixture(t testing.TB, now func() time.Time) *statusFixture {
 		now = f.clock.Now
 	}
 	f.h = server.NewHandler(server.Options{Geo: db, Metrics: server.NewMetrics(f.reg), Now: now, Rand: func(int) int { return 0 }})
-	f.page = statusRoutes(f.mux, f.h, f.reg, now)
+	f.page = statusRoutes(f.mux, f.h, now)
 	return f
 }
 
