@@ -26,6 +26,9 @@ type PacketAnswerer interface {
 	AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool)
 }
 
+// udpReadBuffer is the receive buffer asked for each UDP socket.
+const udpReadBuffer = 4 << 20
+
 // maxUDPQuery is the largest query read: EDNS payloads above 4096 are not
 // used in practice, and a cut datagram fails to parse and gets FORMERR.
 const maxUDPQuery = 4096
@@ -59,7 +62,12 @@ func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
 			}
 			return nil, fmt.Errorf("listen udp %s: %w", addr, err)
 		}
-		conns = append(conns, pc.(*net.UDPConn))
+		uc := pc.(*net.UDPConn)
+		// A deep receive queue rides out a short pause of the readers
+		// (a garbage collection while a big scope table is built) instead
+		// of dropping queries; the kernel caps it at net.core.rmem_max.
+		_ = uc.SetReadBuffer(udpReadBuffer)
+		conns = append(conns, uc)
 		if i == 0 {
 			addr = pc.LocalAddr().String()
 		}
