@@ -3,7 +3,7 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check clean
+.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz clean
 
 all: build
 
@@ -33,6 +33,14 @@ fmt-check:
 ## bench: micro-benchmarks of the query path pieces, with allocations
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./server/ ./geo/
+
+## fuzz: run every fuzz target for FUZZTIME each (default 60s); their seeds also run in make test
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzAnswerPacket$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseECS$$' -fuzztime $(FUZZTIME) ./server/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./store/schema/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME) ./health/
 
 ## mmdb: regenerate the test GeoIP database from its CSV
 mmdb:

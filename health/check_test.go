@@ -368,3 +368,14 @@ func closedPort(t *testing.T) int {
 }
 
 func port(a net.Addr) int { return a.(*net.TCPAddr).Port }
+
+// FuzzParseResponse judges arbitrary status codes and bodies against
+// arbitrary expectations: it must never panic.
+func FuzzParseResponse(f *testing.F) {
+	f.Add(200, []byte("ok"), "200-399", "ok")
+	f.Add(503, []byte(""), "200", "")
+	f.Add(301, []byte("moved"), "399-200", "x")
+	f.Fuzz(func(t *testing.T, status int, body []byte, expect, substr string) {
+		_ = ParseResponse(status, body, schema.Check{Type: "http", ExpectStatus: expect, ExpectBody: substr})
+	})
+}
