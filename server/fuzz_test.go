@@ -26,18 +26,18 @@ func fuzzSeeds() [][]byte {
 		b := append([]byte(nil), wire...)
 		seeds = append(seeds, f(b))
 	}
-	ecsAt := len(wire) - 7 // family(2) source(1) scope(1) address(3)
-	mut(func(b []byte) []byte { b[ecsAt+1] = 3; return b })                      // ECS family 3
-	mut(func(b []byte) []byte { b[ecsAt+2] = 33; return b })                     // IPv4 source prefix 33
-	mut(func(b []byte) []byte { b[len(b)-1] |= 1; return b })                    // address bits beyond the prefix
-	mut(func(b []byte) []byte { b[ecsAt+3] = 24; return b })                     // scope set in a query
-	mut(func(b []byte) []byte { binary.BigEndian.PutUint16(b[4:], 3); return b }) // question count lies
+	ecsAt := len(wire) - 7                                                         // family(2) source(1) scope(1) address(3)
+	mut(func(b []byte) []byte { b[ecsAt+1] = 3; return b })                        // ECS family 3
+	mut(func(b []byte) []byte { b[ecsAt+2] = 33; return b })                       // IPv4 source prefix 33
+	mut(func(b []byte) []byte { b[len(b)-1] |= 1; return b })                      // address bits beyond the prefix
+	mut(func(b []byte) []byte { b[ecsAt+3] = 24; return b })                       // scope set in a query
+	mut(func(b []byte) []byte { binary.BigEndian.PutUint16(b[4:], 3); return b })  // question count lies
 	mut(func(b []byte) []byte { binary.BigEndian.PutUint16(b[10:], 9); return b }) // additional count lies
-	mut(func(b []byte) []byte { b[12] = 0xc0; b[13] = 12; return b })             // name is a pointer to itself: a loop
-	mut(func(b []byte) []byte { b[12] = 0xc0; b[13] = 0xff; return b })           // pointer past the end
-	mut(func(b []byte) []byte { return b[:len(b)-3] })                            // cut inside the OPT
-	mut(func(b []byte) []byte { return append(b, b[len(b)-19:]...) })             // a second OPT record
-	mut(func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], 1); return b }) // the OPT counted as an answer
+	mut(func(b []byte) []byte { b[12] = 0xc0; b[13] = 12; return b })              // name is a pointer to itself: a loop
+	mut(func(b []byte) []byte { b[12] = 0xc0; b[13] = 0xff; return b })            // pointer past the end
+	mut(func(b []byte) []byte { return b[:len(b)-3] })                             // cut inside the OPT
+	mut(func(b []byte) []byte { return append(b, b[len(b)-19:]...) })              // a second OPT record
+	mut(func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], 1); return b })  // the OPT counted as an answer
 	v1 := mkQuery("www."+testZone, dns.TypeA, "")
 	v1.SetEdns0(1232, false)
 	v1.IsEdns0().SetVersion(1) // BADVERS
