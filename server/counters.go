@@ -42,9 +42,8 @@ func (h *Handler) counters(g *gslbName) *nameCounters {
 	return c
 }
 
-// countAnswer counts an answer of g from its region i.
-func (h *Handler) countAnswer(g *gslbName, i uint8) {
-	c := h.counters(g)
+// countAnswer counts an answer of g (whose counters c are) from its region i.
+func (c *nameCounters) countAnswer(h *Handler, g *gslbName, i uint8) {
 	p := c.answers[i].Load()
 	if p == nil {
 		ctr := h.metrics.answers.WithLabelValues(g.zone, g.label, g.regions[i].id)

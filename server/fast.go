@@ -93,18 +93,11 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 
 	// From here on the general path would answer the same way, so the
 	// decision's side effects (draws, counters) happen here once.
-	c := h.counters(g)
-	q.reason = g.policy
-	if p.outcome != outcomeNormal {
-		q.reason = p.outcome.String()
-		h.metrics.outcomes.WithLabelValues(z.label, g.label, q.reason).Inc()
-		if p.outcome == outcomeFailOpen {
-			h.metrics.failOpen.WithLabelValues(z.label, g.label).Inc()
-		}
-	}
+	h.recordOutcome(q, g, &p)
 	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
-	h.countAnswer(g, first)
+	c := h.counters(g)
+	c.countAnswer(h, g, first)
 	q.counted = c.noError(q)
 	return f.writeReply(dst, pkt, q), true
 }

@@ -21,30 +21,38 @@ func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 	if q.trace != nil {
 		q.traceName, q.traceLoc, q.traceNet, q.traceFound, q.tracePlan = g, loc, network, found, p
 	}
-	q.reason = g.policy
-	if p.outcome != outcomeNormal {
-		q.reason = p.outcome.String()
-		h.metrics.outcomes.WithLabelValues(z.label, g.label, q.reason).Inc()
-	}
+	h.recordOutcome(q, g, &p)
 	switch p.outcome {
 	case outcomeNone, outcomeDrained, outcomeNoData:
-		if p.outcome == outcomeDrained {
-			h.metrics.drained.WithLabelValues(z.label, g.label).Inc()
-		}
 		m.Ns = append(m.Ns, z.negSOA)
 		q.scope = h.scopeBits(q, g, network)
 		return
 	case outcomeServFail:
 		m.Rcode, m.Authoritative = dns.RcodeServerFailure, false
 		return
-	case outcomeFailOpen:
-		h.metrics.failOpen.WithLabelValues(z.label, g.label).Inc()
 	}
 
 	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
-	h.countAnswer(g, first)
+	h.counters(g).countAnswer(h, g, first)
 	q.scope = h.scopeBits(q, g, network)
+}
+
+// recordOutcome sets q's reason from the plan and counts the outcomes that
+// are not the policy's own. Both answer paths call it, so they count alike.
+func (h *Handler) recordOutcome(q *query, g *gslbName, p *plan) {
+	q.reason = g.policy
+	if p.outcome == outcomeNormal {
+		return
+	}
+	q.reason = p.outcome.String()
+	h.metrics.outcomes.WithLabelValues(g.zone, g.label, q.reason).Inc()
+	switch p.outcome {
+	case outcomeDrained:
+		h.metrics.drained.WithLabelValues(g.zone, g.label).Inc()
+	case outcomeFailOpen:
+		h.metrics.failOpen.WithLabelValues(g.zone, g.label).Inc()
+	}
 }
 
 // pickAnswers draws the region and adds its addresses (and spread ones) to
