@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // DNS cookies (RFC 7873) with interoperable server cookies (RFC 9018): a
@@ -105,7 +107,8 @@ const (
 // cookie is the COOKIE option of a query.
 type cookie struct {
 	present bool
-	valid   bool // it carries a server cookie of ours, in date
+	valid   bool   // it carries a server cookie of ours, in date
+	now     uint32 // unix time it was read at: the reply's cookie is stamped with it
 	client  [clientCookieLen]byte
 }
 
@@ -118,7 +121,7 @@ func cookieOK(n int) bool {
 // readCookie reads a well-formed COOKIE option b and checks its server
 // cookie against the secrets, for a query from remote at unix time now.
 func (c *CookieSecrets) readCookie(b []byte, remote netip.Addr, now uint32) cookie {
-	ck := cookie{present: true}
+	ck := cookie{present: true, now: now}
 	copy(ck.client[:], b)
 	ck.valid = c.validServer(b, remote, now)
 	return ck
@@ -184,3 +187,58 @@ func (c *CookieSecrets) appendCookie(dst []byte, client *[clientCookieLen]byte, 
 
 // unixSeconds is the cookie timestamp for t.
 func unixSeconds(t time.Time) uint32 { return uint32(t.Unix()) }
+
+// readCookie reads the COOKIE option b of q's query into q.cookie and
+// counts it; ok is false for a malformed one (FORMERR).
+func (h *Handler) readCookie(q *query, b []byte) (ok bool) {
+	if !cookieOK(len(b)) {
+		h.metrics.limits.cookies[cookieMalformed].Inc()
+		return false
+	}
+	q.cookie = h.cookies.readCookie(b, q.remote, unixSeconds(h.now()))
+	switch {
+	case q.cookie.valid:
+		h.metrics.limits.cookies[cookieValid].Inc()
+	case len(b) == clientCookieLen:
+		h.metrics.limits.cookies[cookieClientOnly].Inc()
+	default:
+		h.metrics.limits.cookies[cookieInvalid].Inc()
+	}
+	return true
+}
+
+// readCookieOpt reads the COOKIE option of a query parsed by the DNS
+// library; ok is false when it is malformed or repeated (FORMERR).
+func (h *Handler) readCookieOpt(q *query, opt *dns.OPT) (ok bool) {
+	var found *dns.EDNS0_COOKIE
+	for _, o := range opt.Option {
+		if c, isCookie := o.(*dns.EDNS0_COOKIE); isCookie {
+			if found != nil {
+				h.metrics.limits.cookies[cookieMalformed].Inc()
+				return false
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return true
+	}
+	b, err := hex.DecodeString(found.Cookie)
+	if err != nil {
+		h.metrics.limits.cookies[cookieMalformed].Inc()
+		return false
+	}
+	return h.readCookie(q, b)
+}
+
+// replyCookie adds our COOKIE option to the reply to a query that had one:
+// the client's cookie and a fresh server cookie (RFC 7873 section 5.2).
+func (h *Handler) replyCookie(q *query) {
+	if !q.cookie.present || q.m == nil {
+		return
+	}
+	if o := q.m.IsEdns0(); o != nil {
+		c := h.cookies.appendCookie(nil, &q.cookie.client, q.remote, q.cookie.now)
+		o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(c)})
+	}
+}

@@ -30,6 +30,8 @@ type fastQuery struct {
 	udpSize      int
 	ecs          clientSubnet
 	ecsAddrBytes int // address octets in the query's ECS option
+	cookieAt     int // offset of the COOKIE option's data in the packet, 0 if none
+	cookieLen    int
 }
 
 // fastAnswer answers pkt into dst when it can; handled false means the
@@ -93,13 +95,16 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 
 	// From here on the general path would answer the same way, so the
 	// decision's side effects (draws, counters) happen here once.
+	if f.cookieAt > 0 {
+		h.readCookie(q, pkt[f.cookieAt:f.cookieAt+f.cookieLen]) // well-formed: parse checked
+	}
 	h.recordOutcome(q, g, &p)
 	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
 	c := h.counters(g)
 	c.countAnswer(h, g, first)
 	q.counted = c.noError(q)
-	return f.writeReply(dst, pkt, q), true
+	return f.writeReply(dst, pkt, q, &h.cookies), true
 }
 
 // maxReply bounds the size of a reply with n addresses.
@@ -107,6 +112,9 @@ func (f *fastQuery) maxReply(n int) int {
 	size := f.qEnd + n*(12+16)
 	if f.opt {
 		size += 11 + 8 + 16
+	}
+	if f.cookieAt > 0 {
+		size += 4 + clientCookieLen + serverCookieLen
 	}
 	return size
 }
@@ -171,8 +179,9 @@ func (f *fastQuery) parse(pkt []byte) bool {
 }
 
 // parseOPT reads an OPT record at off: root owner, version 0, no extended
-// rcode, and options of which only ECS is read (others are ignored, as the
-// general path ignores them).
+// rcode, and options of which only ECS and COOKIE are read (others are
+// ignored, as the general path ignores them). A malformed or repeated
+// COOKIE goes to the general path, which answers FORMERR.
 func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 	if off+11 > len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != dns.TypeOPT {
 		return 0, false
@@ -204,6 +213,12 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 			if f.ecs.present || !f.parseECS(pkt[off:off+olen]) {
 				return 0, false
 			}
+		}
+		if code == dns.EDNS0COOKIE {
+			if f.cookieAt > 0 || !cookieOK(olen) {
+				return 0, false
+			}
+			f.cookieAt, f.cookieLen = off, olen
 		}
 		off += olen
 	}
@@ -251,8 +266,8 @@ func (f *fastQuery) parseECS(b []byte) bool {
 
 // writeReply appends the reply: header, the question as asked, the answers
 // with their owner compressed to the question name, and the OPT with the
-// ECS scope.
-func (f *fastQuery) writeReply(dst, pkt []byte, q *query) []byte {
+// ECS scope and our cookie, in the general path's order.
+func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets) []byte {
 	nOpt := uint16(0)
 	if f.opt {
 		nOpt = 1
@@ -285,17 +300,28 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query) []byte {
 			ttl = 1 << 15
 		}
 		dst = binary.BigEndian.AppendUint32(dst, ttl)
-		if !f.ecs.present {
-			return binary.BigEndian.AppendUint16(dst, 0)
-		}
 		n := f.ecsAddrBytes
-		dst = binary.BigEndian.AppendUint16(dst, uint16(8+n))
-		dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0SUBNET)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(4+n))
-		dst = binary.BigEndian.AppendUint16(dst, f.ecs.family)
-		dst = append(dst, f.ecs.source, uint8(f.ecs.scopeFor(q.scope)))
-		if f.ecs.addr.IsValid() {
-			dst = append(dst, f.ecs.addr.AsSlice()[:n]...)
+		rdlen := 0
+		if f.ecs.present {
+			rdlen += 8 + n
+		}
+		if q.cookie.present {
+			rdlen += 4 + clientCookieLen + serverCookieLen
+		}
+		dst = binary.BigEndian.AppendUint16(dst, uint16(rdlen))
+		if f.ecs.present {
+			dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0SUBNET)
+			dst = binary.BigEndian.AppendUint16(dst, uint16(4+n))
+			dst = binary.BigEndian.AppendUint16(dst, f.ecs.family)
+			dst = append(dst, f.ecs.source, uint8(f.ecs.scopeFor(q.scope)))
+			if f.ecs.addr.IsValid() {
+				dst = append(dst, f.ecs.addr.AsSlice()[:n]...)
+			}
+		}
+		if q.cookie.present {
+			dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0COOKIE)
+			dst = binary.BigEndian.AppendUint16(dst, clientCookieLen+serverCookieLen)
+			dst = cookies.appendCookie(dst, &q.cookie.client, q.remote, q.cookie.now)
 		}
 	}
 	return dst

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"encoding/hex"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,8 +21,11 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 	edits := merge(name(map[string]any{"regions": []string{"us-east", "us-west", "eu-west", "eu-central"}, "geofence": euFence,
 		"answers": 3, "spread": true}), euWestDown)
 	st := devState(t, edits)
+	// Both handlers make the same server cookies: one secret, one clock.
+	now := time.Unix(1700000000, 0)
 	mk := func() *Handler {
-		h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry())})
+		h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()),
+			Cookies: &testCookies, Now: func() time.Time { return now }})
 		applyNow(h, st)
 		return h
 	}
@@ -30,10 +35,10 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 	fastHook = func() { tookFast = true }
 	defer func() { fastHook = nil }()
 	r := rand.New(rand.NewPCG(11, 12))
-	fastCount := 0
+	fastCount, fastCookies := 0, 0
 	for i := range 4000 {
-		pkt := randomQuery(r)
 		remote := netip.AddrPortFrom(randomAddr(r), 5353)
+		pkt := randomQueryFrom(r, remote.Addr(), uint32(now.Unix()))
 		var outs [2][]byte
 		var oks [2]bool
 		tookFast = false
@@ -60,9 +65,15 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 		}
 		if tookFast {
 			fastCount++
+			if replyCookie(a) != "" {
+				fastCookies++
+			}
 		}
 	}
-	t.Logf("%d of 4000 queries took the fast path", fastCount)
+	t.Logf("%d of 4000 queries took the fast path, %d of them with a cookie", fastCount, fastCookies)
+	if fastCookies < 100 {
+		t.Errorf("only %d queries with a cookie took the fast path", fastCookies)
+	}
 	if fastCount < 500 {
 		t.Errorf("only %d queries took the fast path", fastCount)
 	}
@@ -84,8 +95,36 @@ func canonical(m *dns.Msg) string {
 	return strings.Join(out, "\n")
 }
 
+// testCookies is the cookie secret of the differential test.
+var testCookies = CookieSecrets{Current: CookieSecret{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}
+
 // randomQuery builds a random, mostly well-formed query packet.
-func randomQuery(r *rand.Rand) []byte {
+func randomQuery(r *rand.Rand) []byte { return randomQueryFrom(r, netip.Addr{}, 0) }
+
+// randomCookie returns a random COOKIE option: client only, with a server
+// cookie of ours for remote made at now (when remote is valid), with a
+// forged or stale one, or malformed.
+func randomCookie(r *rand.Rand, remote netip.Addr, now uint32) *dns.EDNS0_COOKIE {
+	client := [clientCookieLen]byte{1, 2, 3, 4, 5, 6, 7, byte(r.IntN(256))}
+	var b []byte
+	switch k := r.IntN(8); {
+	case k < 2:
+		b = client[:]
+	case k < 4 && remote.IsValid():
+		at := now - uint32(r.IntN(2))*4000 // in date, or stale
+		b = testCookies.appendCookie(nil, &client, remote, at)
+	case k < 6:
+		b = testCookies.appendCookie(nil, &client, mustAddr("192.0.2.1"), now) // another client's
+		b[len(b)-1] ^= byte(r.IntN(2))                                         // or forged
+	default:
+		b = make([]byte, []int{0, 5, 9, 15, 17, 40, 41}[r.IntN(7)]) // malformed, or odd but valid lengths
+	}
+	return &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(b)}
+}
+
+// randomQueryFrom is randomQuery for a query from remote at unix time now,
+// so that some of its cookies are valid.
+func randomQueryFrom(r *rand.Rand, remote netip.Addr, now uint32) []byte {
 	names := []string{"www", "WWW", "Www", "api", "p", "nope", "mail", "docs", "ns1", "@", "x.www", "www.example.org."}
 	n := names[r.IntN(len(names))]
 	switch {
@@ -117,8 +156,11 @@ func randomQuery(r *rand.Rand) []byte {
 			}
 			opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(bits), Address: addr.AsSlice()})
 		}
-		if r.IntN(4) == 0 {
-			opt.Option = append(opt.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+		if r.IntN(3) == 0 {
+			opt.Option = append(opt.Option, randomCookie(r, remote, now))
+			if r.IntN(20) == 0 {
+				opt.Option = append(opt.Option, randomCookie(r, remote, now)) // two: FORMERR
+			}
 		}
 		if r.IntN(30) == 0 {
 			opt.SetVersion(1)
@@ -139,4 +181,16 @@ func randomQuery(r *rand.Rand) []byte {
 		return append(pkt, 0, 1, 2) // trailing bytes
 	}
 	return pkt
+}
+
+// replyCookie returns the COOKIE option of a reply in hex, or "".
+func replyCookie(m *dns.Msg) string {
+	if o := m.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if c, ok := e.(*dns.EDNS0_COOKIE); ok {
+				return c.Cookie
+			}
+		}
+	}
+	return ""
 }

@@ -31,6 +31,8 @@ type Options struct {
 	MaxUDPSize int              // largest UDP reply, default 1232 (DNS Flag Day 2020)
 	Health     health.Policy    // quorum and report age; zero fields take health.DefaultPolicy
 	Observer   QueryObserver    // optional: query logs, dnstap
+	RRL        RRLConfig        // response rate limiting of UDP answers; zero: off
+	Cookies    *CookieSecrets   // DNS cookie secrets; default: a random secret of this process
 }
 
 // Handler is the dns.Handler for every zone glb serves. Its only shared
@@ -47,9 +49,11 @@ type Handler struct {
 	now      func() time.Time
 	maxUDP   int
 	observer QueryObserver
-	noFast   bool         // tests: force the general path
-	totals   regionTotals // answers per region, for the status page (counters.go)
-	lastFast bool         // tests: whether the last AnswerPacket took the fast path (not synchronised)
+	rrl      *rrl          // nil: off (rrl.go)
+	cookies  CookieSecrets // cookie.go
+	noFast   bool          // tests: force the general path
+	totals   regionTotals  // answers per region, for the status page (counters.go)
+	lastFast bool          // tests: whether the last AnswerPacket took the fast path (not synchronised)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*scopeTable
@@ -75,6 +79,10 @@ func NewHandler(o Options) *Handler {
 	}
 	if h.maxUDP == 0 {
 		h.maxUDP = ourUDPSize
+	}
+	h.rrl = newRRL(o.RRL, h.now(), h.log, h.metrics.limits)
+	if h.cookies = RandomCookieSecrets(); o.Cookies != nil {
+		h.cookies = *o.Cookies
 	}
 	return h
 }

@@ -28,6 +28,7 @@ type Metrics struct {
 	snapBuilds   prometheus.Counter
 	snapWarnings prometheus.Counter
 	scopeBuild   prometheus.Histogram
+	limits       *limitMetrics // RRL and cookies (rrl.go)
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -101,6 +102,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records left out of a snapshot because they could not be built.",
 		}),
 	}
+	m.limits = newLimitMetrics(f)
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"runtime/debug"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -17,12 +18,22 @@ import (
 // building a dns.Msg (fast.go). Everything else goes through the DNS
 // library and the general path (answer), which gives identical answers;
 // a differential test holds the two together.
-func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) (reply []byte, ok bool) {
+//
+// UDP answers then pass response rate limiting (rrl.go), when it is on.
+func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
 	start := h.now()
 	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port()}
 	if tcp {
 		q.transport = "tcp"
 	}
+	reply, ok := h.answerPacket(dst, pkt, &q, start, tcp)
+	if ok && !tcp && h.rrl != nil {
+		return h.limit(dst, reply, &q, start)
+	}
+	return reply, ok
+}
+
+func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp bool) (reply []byte, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			h.metrics.panics.Inc()
@@ -30,11 +41,11 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 			reply, ok = servFail(dst, pkt)
 		}
 	}()
-	if out, handled := h.fastAnswer(dst, pkt, &q); handled {
+	if out, handled := h.fastAnswer(dst, pkt, q); handled {
 		if fastHook != nil {
 			fastHook()
 		}
-		h.finish(&q, start, dns.RcodeSuccess)
+		h.finish(q, start, dns.RcodeSuccess)
 		return out, true
 	}
 
@@ -50,14 +61,14 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 	case dns.MsgIgnore:
 		return dst, false
 	case dns.MsgReject:
-		return h.reject(dst, pkt, &q, dns.RcodeFormatError)
+		return h.reject(dst, pkt, q, dns.RcodeFormatError)
 	case dns.MsgRejectNotImplemented:
-		return h.reject(dst, pkt, &q, dns.RcodeNotImplemented)
+		return h.reject(dst, pkt, q, dns.RcodeNotImplemented)
 	}
 	if err := req.Unpack(pkt); err != nil {
-		return h.reject(dst, pkt, &q, dns.RcodeFormatError)
+		return h.reject(dst, pkt, q, dns.RcodeFormatError)
 	}
-	h.answer(&q)
+	h.answer(q)
 	if !tcp {
 		q.m.Truncate(q.udpSize)
 	}
@@ -65,7 +76,7 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 	if err != nil {
 		return servFail(dst, pkt)
 	}
-	h.finish(&q, start, q.m.Rcode)
+	h.finish(q, start, q.m.Rcode)
 	return append(dst, out...), true
 }
 

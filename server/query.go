@@ -26,6 +26,7 @@ type query struct {
 	remotePort uint16
 	client     netip.Addr // the address located: ECS if usable, else remote
 	ecs        clientSubnet
+	cookie     cookie // the COOKIE option (cookie.go)
 	transport  string
 	udpSize    int
 
@@ -175,8 +176,14 @@ func (h *Handler) answer(q *query) {
 	if opt != nil {
 		q.udpSize = max(dns.MinMsgSize, min(int(opt.UDPSize()), h.maxUDP))
 		m.SetEdns0(ourUDPSize, opt.Do())
+		cookieOK := h.readCookieOpt(q, opt)
+		defer h.replyCookie(q) // on every reply from here on, after ECS
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
+			return
+		}
+		if !cookieOK {
+			m.Rcode = dns.RcodeFormatError
 			return
 		}
 		var err error

@@ -1,0 +1,349 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Response rate limiting (RRL), in the manner of Knot and NSD: a spoofed
+// flood of UDP queries makes us a reflector aimed at the spoofed address,
+// so beyond a rate per client network and kind of response, UDP answers
+// are dropped, except every Slip-th, which goes out truncated (TC=1, no
+// records) so that a real client behind that address retries over TCP,
+// which cannot be spoofed. TCP answers and clients with a valid DNS cookie
+// are never limited.
+
+// RRLConfig configures response rate limiting. The zero value is off.
+type RRLConfig struct {
+	// Rate is how many responses per second one bucket (client network and
+	// response class) may get; 0 turns RRL off.
+	Rate int
+	// Slip: every Slip-th limited response is sent truncated instead of
+	// dropped; 0 drops them all, 1 truncates them all.
+	Slip int
+	// IPv4Prefix and IPv6Prefix are the client networks sharing a bucket;
+	// 0 means 24 and 56.
+	IPv4Prefix, IPv6Prefix int
+	// Whitelist holds networks never limited (monitoring, known resolvers).
+	Whitelist []netip.Prefix
+	// Buckets is the size of the bucket table, rounded up to a power of
+	// two; 0 means DefaultRRLBuckets.
+	Buckets int
+}
+
+// Limits of RRLConfig.
+const (
+	DefaultRRLBuckets = 1 << 16
+	MaxRRLRate        = 1 << 20 // counts are 24 bits: see rrlSlot
+	MaxRRLSlip        = 100
+)
+
+// Validate checks c; errors name the field.
+func (c RRLConfig) Validate() error {
+	var errs []error
+	if c.Rate < 0 || c.Rate > MaxRRLRate {
+		errs = append(errs, fmt.Errorf("rate %d: want 0 (off) to %d responses per second", c.Rate, MaxRRLRate))
+	}
+	if c.Slip < 0 || c.Slip > MaxRRLSlip {
+		errs = append(errs, fmt.Errorf("slip %d: want 0 to %d", c.Slip, MaxRRLSlip))
+	}
+	if c.IPv4Prefix < 0 || c.IPv4Prefix > 32 {
+		errs = append(errs, fmt.Errorf("ipv4 prefix %d: want 1 to 32", c.IPv4Prefix))
+	}
+	if c.IPv6Prefix < 0 || c.IPv6Prefix > 128 {
+		errs = append(errs, fmt.Errorf("ipv6 prefix %d: want 1 to 128", c.IPv6Prefix))
+	}
+	if c.Buckets < 0 || c.Buckets > 1<<24 {
+		errs = append(errs, fmt.Errorf("buckets %d: want 0 (default) to %d", c.Buckets, 1<<24))
+	}
+	return errors.Join(errs...)
+}
+
+// Response classes, each with its own buckets. Positive answers are
+// counted per name and type, so a resolver asking for many names is not
+// held back by one popular name; NXDOMAIN and NODATA per zone, so a flood
+// of random names (each asked once) still fills one bucket; errors
+// (REFUSED for other zones, FORMERR, SERVFAIL) share one bucket per
+// client network, for the same reason.
+const (
+	rrlPositive = 1 + iota
+	rrlNegative
+	rrlError
+)
+
+var rrlClassNames = [...]string{rrlPositive: "positive", rrlNegative: "negative", rrlError: "error"}
+
+// rrlLogEvery bounds the "limiting started" log lines: one per interval.
+const rrlLogEvery = 10 * time.Second
+
+// rrl is the limiter: a fixed table of buckets, so a flood from many
+// spoofed sources cannot grow memory; it only evicts buckets, which lets
+// more through, never less. Each bucket is one atomic word, so the UDP
+// readers of all sockets share it without a lock.
+type rrl struct {
+	rate, slip uint32
+	v4, v6     int
+	white      []netip.Prefix
+	seed       maphash.Seed // per process, so no one can aim collisions
+	slots      []atomic.Uint64
+	mask       uint64
+	epoch      time.Time
+	lastLog    atomic.Int64 // unix second of the last "limiting started" line
+	log        *slog.Logger
+	m          *limitMetrics
+}
+
+func newRRL(c RRLConfig, now time.Time, log *slog.Logger, m *limitMetrics) *rrl {
+	if c.Rate <= 0 {
+		return nil
+	}
+	n := DefaultRRLBuckets
+	if c.Buckets > 0 {
+		n = 1
+		for n < c.Buckets {
+			n <<= 1
+		}
+	}
+	r := &rrl{rate: uint32(c.Rate), slip: uint32(c.Slip), v4: c.IPv4Prefix, v6: c.IPv6Prefix, white: c.Whitelist,
+		seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, n), mask: uint64(n - 1), epoch: now, log: log, m: m}
+	if r.v4 == 0 {
+		r.v4 = 24
+	}
+	if r.v6 == 0 {
+		r.v6 = 56
+	}
+	r.lastLog.Store(now.Add(-rrlLogEvery).Unix())
+	return r
+}
+
+// A slot packs tag (16 bits of the key's hash, telling keys sharing the
+// slot apart), second (24 bits: seconds since start, wrapping after 194
+// days) and count (24 bits: responses in that second, saturating).
+const (
+	rrlCountBits = 24
+	rrlCountMax  = 1<<rrlCountBits - 1
+	rrlSecMask   = 1<<24 - 1
+)
+
+func rrlSlot(tag uint64, sec, count uint32) uint64 {
+	return tag<<48 | uint64(sec)<<rrlCountBits | uint64(count)
+}
+
+// limit applies RRL to reply, the UDP answer to q whose bytes start at
+// len(dst). It returns the reply to send: as it is, truncated (slipped), or
+// none (dropped).
+func (h *Handler) limit(dst, reply []byte, q *query, now time.Time) ([]byte, bool) {
+	r := h.rrl
+	if q.cookie.valid {
+		r.m.exemptCookie.Inc()
+		return reply, true
+	}
+	for _, p := range r.white {
+		if p.Contains(q.remote) {
+			r.m.exemptWhite.Inc()
+			return reply, true
+		}
+	}
+	body := reply[len(dst):]
+	net := r.network(q.remote)
+	class := rrlClass(body)
+	var key [1 + 16 + 2 + 255]byte
+	key[0] = byte(class)
+	a := net.Addr().As16()
+	n := 1 + copy(key[1:], a[:])
+	switch class {
+	case rrlPositive:
+		n += copyQuestion(key[n:], body)
+	case rrlNegative:
+		n += copy(key[n:], q.zone)
+	}
+	sum := maphash.Bytes(r.seed, key[:n])
+	slot := &r.slots[sum&r.mask]
+	tag := sum >> 48
+	sec := uint32(now.Sub(r.epoch)/time.Second) & rrlSecMask
+	var count uint32
+	for {
+		old := slot.Load()
+		count = 1
+		if old>>48 == tag && uint32(old>>rrlCountBits)&rrlSecMask == sec {
+			count = min(uint32(old&rrlCountMax)+1, rrlCountMax)
+		}
+		if slot.CompareAndSwap(old, rrlSlot(tag, sec, count)) {
+			break
+		}
+	}
+	if count <= r.rate {
+		return reply, true
+	}
+	over := count - r.rate
+	if over == 1 {
+		r.logStart(now, net, class)
+	}
+	if r.slip > 0 && over%r.slip == 0 {
+		if out, ok := truncateReply(body); ok {
+			r.m.slipped.Inc()
+			return reply[:len(dst)+len(out)], true
+		}
+	}
+	r.m.dropped.Inc()
+	return dst, false
+}
+
+// network is the client network a bucket is kept for.
+func (r *rrl) network(a netip.Addr) netip.Prefix {
+	bits := r.v6
+	if a.Is4() {
+		bits = r.v4
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+// logStart logs that a bucket went over its rate, at most once per
+// rrlLogEvery across all buckets: a flood from many networks must not
+// become a flood of log lines.
+func (r *rrl) logStart(now time.Time, net netip.Prefix, class int) {
+	last := r.lastLog.Load()
+	if now.Unix()-last < int64(rrlLogEvery/time.Second) || !r.lastLog.CompareAndSwap(last, now.Unix()) {
+		return
+	}
+	r.log.Info("response rate limiting started", "client_network", net.String(), "class", rrlClassNames[class],
+		"rate", r.rate, "slip", r.slip)
+}
+
+// rrlClass classifies a reply by its header.
+func rrlClass(b []byte) int {
+	h, _ := headerOf(b)
+	switch rc := h.flags & 0xf; {
+	case rc == dns.RcodeSuccess && h.an > 0:
+		return rrlPositive
+	case rc == dns.RcodeSuccess || rc == dns.RcodeNameError:
+		return rrlNegative
+	}
+	return rrlError
+}
+
+// copyQuestion copies the question name (lower-cased) and type of reply b
+// into dst and returns how many bytes it wrote.
+func copyQuestion(dst, b []byte) int {
+	off := 12
+	for off < len(b) {
+		l := int(b[off])
+		if l == 0 || l > 63 {
+			break
+		}
+		off += 1 + l
+	}
+	n := copy(dst, b[12:min(off+3, len(b))]) // the name, its root label, the type
+	for i, c := range dst[:n] {
+		if c >= 'A' && c <= 'Z' { // length bytes are at most 63, never letters
+			dst[i] = c + 'a' - 'A'
+		}
+	}
+	return n
+}
+
+// truncateReply cuts reply b in place to its header and question, keeps
+// the OPT record (with its options, a cookie among them), and sets TC.
+func truncateReply(b []byte) ([]byte, bool) {
+	h, ok := headerOf(b)
+	if !ok || h.qd != 1 {
+		return nil, false
+	}
+	off, ok := skipName(b, 12)
+	if !ok || off+4 > len(b) {
+		return nil, false
+	}
+	qEnd := off + 4
+	off = qEnd
+	optStart, optEnd := -1, -1
+	for i := 0; i < int(h.an)+int(h.ns)+int(h.ar); i++ {
+		start := off
+		if off, ok = skipName(b, off); !ok || off+10 > len(b) {
+			return nil, false
+		}
+		t := binary.BigEndian.Uint16(b[off:])
+		off += 10 + int(binary.BigEndian.Uint16(b[off+8:]))
+		if off > len(b) {
+			return nil, false
+		}
+		if i >= int(h.an)+int(h.ns) && t == dns.TypeOPT {
+			optStart, optEnd = start, off
+		}
+	}
+	n, ar := qEnd, uint16(0)
+	if optStart >= 0 {
+		n += copy(b[qEnd:], b[optStart:optEnd])
+		ar = 1
+	}
+	binary.BigEndian.PutUint16(b[2:], h.flags|flagTC)
+	binary.BigEndian.PutUint16(b[6:], 0)
+	binary.BigEndian.PutUint16(b[8:], 0)
+	binary.BigEndian.PutUint16(b[10:], ar)
+	return b[:n], true
+}
+
+// skipName returns the offset just past the (possibly compressed) name at
+// off.
+func skipName(b []byte, off int) (int, bool) {
+	for off < len(b) {
+		l := int(b[off])
+		switch {
+		case l == 0:
+			return off + 1, true
+		case l&0xc0 == 0xc0:
+			return off + 2, off+2 <= len(b)
+		case l > 63:
+			return 0, false
+		}
+		off += 1 + l
+	}
+	return 0, false
+}
+
+// limitMetrics count what RRL and cookies do.
+type limitMetrics struct {
+	dropped, slipped          prometheus.Counter
+	exemptCookie, exemptWhite prometheus.Counter
+	cookies                   [cookieKinds]prometheus.Counter
+}
+
+// Kinds of COOKIE options in queries, for glb_dns_cookie_queries_total.
+const (
+	cookieClientOnly = iota
+	cookieValid
+	cookieInvalid
+	cookieMalformed
+	cookieKinds
+)
+
+func newLimitMetrics(f promauto.Factory) *limitMetrics {
+	limited := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glb", Subsystem: "dns", Name: "rrl_limited_total",
+		Help: "UDP responses held back by response rate limiting: dropped, or slipped (sent truncated so the client retries over TCP).",
+	}, []string{"action"})
+	exempt := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glb", Subsystem: "dns", Name: "rrl_exempt_total",
+		Help: "UDP responses not rate limited because the client showed a valid server cookie or is in the whitelist.",
+	}, []string{"reason"})
+	cookies := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glb", Subsystem: "dns", Name: "cookie_queries_total",
+		Help: "Queries with a DNS COOKIE option, by what it held: client_only, valid (a server cookie of ours, in date), invalid, malformed (answered FORMERR).",
+	}, []string{"cookie"})
+	m := &limitMetrics{dropped: limited.WithLabelValues("dropped"), slipped: limited.WithLabelValues("slipped"),
+		exemptCookie: exempt.WithLabelValues("cookie"), exemptWhite: exempt.WithLabelValues("whitelist")}
+	for i, l := range []string{"client_only", "valid", "invalid", "malformed"} {
+		m.cookies[i] = cookies.WithLabelValues(l)
+	}
+	return m
+}
