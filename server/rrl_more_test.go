@@ -45,8 +45,8 @@ func TestRRLClasses(t *testing.T) {
 		{"REFUSED for other zones share one bucket", repeat(8, func(i int) ask { return ask{fmt.Sprintf("h%d.example.org.", i), dns.TypeA} }), rate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			now := rrlTestTime
-			h, _ := newRRLHandler(t, RRLConfig{Rate: rate}, &now)
+			clock := newTestClock(rrlTestTime)
+			h, _ := newRRLHandler(t, RRLConfig{Rate: rate}, clock)
 			remote := netip.MustParseAddrPort("192.0.2.7:5353")
 			answered := 0
 			for _, a := range tc.asks {
@@ -131,8 +131,7 @@ func TestRRLFlood(t *testing.T) {
 		t.Skip("flood measurement")
 	}
 	const rate, n = 20, 10000
-	now := time.Now()
-	h, _ := newRRLHandler(t, RRLConfig{Rate: rate, Slip: 2}, &now)
+	h, _ := newRRLHandler(t, RRLConfig{Rate: rate, Slip: 2}, newTestClock(time.Now()))
 	h.now = time.Now // the real clock
 	addr := startServer(t, h)
 	q := mkQuery("www."+testZone, dns.TypeA, "")
@@ -238,8 +237,7 @@ func BenchmarkAnswerPacketRRL(b *testing.B) {
 		{name: "on_cookie_exempt", rrl: RRLConfig{Rate: 20, Slip: 2}, cookie: true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			now := time.Now()
-			h, _ := newRRLHandler(b, bc.rrl, &now)
+			h, _ := newRRLHandler(b, bc.rrl, newTestClock(time.Now()))
 			h.now = time.Now
 			pkt := plain
 			if bc.cookie {

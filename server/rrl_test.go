@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,13 +17,26 @@ import (
 // flood falls into one second and the counts are exact.
 var rrlTestTime = time.Unix(1700000000, 0)
 
+// testClock is a clock tests set while a server reads it.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock(t time.Time) *testClock {
+	c := new(testClock)
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *testClock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) add(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *testClock) unixSeconds() uint32 { return uint32(c.now().Unix()) }
+
 // newRRLHandler returns a handler of the dev configuration with RRL c and
-// the test cookie secret, on a clock that returns *now.
-func newRRLHandler(t testing.TB, c RRLConfig, now *time.Time) (*Handler, *prometheus.Registry) {
+// the test cookie secret, on clock.
+func newRRLHandler(t testing.TB, c RRLConfig, clock *testClock) (*Handler, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(reg), Rand: func(int) int { return 0 },
-		RRL: c, Cookies: &testCookies, Now: func() time.Time { return *now }})
+		RRL: c, Cookies: &testCookies, Now: clock.now})
 	applyNow(h, devState(t, nil))
 	return h, reg
 }
@@ -111,8 +125,8 @@ func TestRRLWire(t *testing.T) {
 		{name: "slip 0 drops them all", slip: 0, wantSlipped: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			now := rrlTestTime
-			h, reg := newRRLHandler(t, RRLConfig{Rate: rate, Slip: tc.slip}, &now)
+			clock := newTestClock(rrlTestTime)
+			h, reg := newRRLHandler(t, RRLConfig{Rate: rate, Slip: tc.slip}, clock)
 			addr := startServer(t, h)
 			q := mkQuery("www."+testZone, dns.TypeA, "")
 
@@ -137,7 +151,7 @@ func TestRRLWire(t *testing.T) {
 				}
 			}
 			// A new second refills the bucket.
-			now = now.Add(time.Second)
+			clock.add(time.Second)
 			if a, _ := newUDPClient(t, "127.0.1.2", addr).flood(t, q, rate, 300*time.Millisecond); a != rate {
 				t.Errorf("next second: %d of %d answered", a, rate)
 			}
@@ -166,9 +180,9 @@ func TestRRLWire(t *testing.T) {
 // is limited; a forged or stale server cookie does not exempt.
 func TestRRLExempt(t *testing.T) {
 	const rate, n = 5, 40
-	now := rrlTestTime
+	clock := newTestClock(rrlTestTime)
 	white := netip.MustParsePrefix("127.0.3.0/24")
-	h, _ := newRRLHandler(t, RRLConfig{Rate: rate, Slip: 0, Whitelist: []netip.Prefix{white}}, &now)
+	h, _ := newRRLHandler(t, RRLConfig{Rate: rate, Slip: 0, Whitelist: []netip.Prefix{white}}, clock)
 	addr := startServer(t, h)
 	www := func(cookie []byte) *dns.Msg {
 		q := mkQuery("www."+testZone, dns.TypeA, "")
@@ -198,7 +212,7 @@ func TestRRLExempt(t *testing.T) {
 	}
 	forged := append([]byte(nil), server...)
 	forged[len(forged)-1] ^= 1
-	stale := testCookies.appendCookie(nil, &[8]byte{1, 2, 3, 4, 5, 6, 7, 8}, mustAddr("127.0.4.2"), uint32(now.Unix())-2*3600)
+	stale := testCookies.appendCookie(nil, &[8]byte{1, 2, 3, 4, 5, 6, 7, 8}, mustAddr("127.0.4.2"), clock.unixSeconds()-2*3600)
 	for _, tc := range []struct {
 		name   string
 		cookie []byte
