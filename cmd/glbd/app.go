@@ -81,7 +81,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log,
-		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer})
+		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer, RRL: cfg.Limits.RRL, Cookies: cfg.Limits.Cookies})
 	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
 		OnReload: a.geoReloaded})
 	onState := a.handler.Apply

@@ -49,6 +49,8 @@ type Config struct {
 	Dnstap         string  // -dnstap: a file, or unix:/path for a collector
 	DnstapIdentity string  // -dnstap-identity
 	QueryLogSample float64 // -query-log-sample: share of queries logged as JSON lines on stdout
+
+	Limits limitFlags // -rrl-* and -cookie-secret-file (flags_limits.go)
 }
 
 // Defaults, documented in -h and README.md.
@@ -89,6 +91,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.Dnstap, "dnstap", "", "dnstap log of every query: a file (replaced at start) or unix:/path/to.sock for a collector (default off)")
 	fs.StringVar(&c.DnstapIdentity, "dnstap-identity", "", "identity in dnstap messages (default: the host name)")
 	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
+	c.Limits.register(fs)
 	// The flag package prints the usage on every parse error; a bad value
 	// should be one line naming the flag (run prints it), so the usage is
 	// printed here, and only for -h.
@@ -131,6 +134,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 			c.Etcd = []string{defaultEtcd}
 		}
 	}
+	c.Limits.resolve()
 	return c, c.validate()
 }
 
@@ -166,6 +170,7 @@ func (c Config) validate() error {
 	if c.Dev && len(c.Etcd) > 0 {
 		errs = append(errs, errors.New("-etcd: not with -dev, which runs its own etcd (see -dev-etcd)"))
 	}
+	errs = append(errs, c.Limits.err)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
