@@ -2,8 +2,6 @@ package server
 
 import (
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"net/netip"
@@ -41,33 +39,12 @@ type RRLConfig struct {
 	Buckets int
 }
 
-// Limits of RRLConfig.
+// Limits of RRLConfig; glbd's flags check them, and newRRL clamps to them.
 const (
 	DefaultRRLBuckets = 1 << 16
 	MaxRRLRate        = 1 << 20 // counts are 24 bits: see rrlSlot
 	MaxRRLSlip        = 100
 )
-
-// Validate checks c; errors name the field.
-func (c RRLConfig) Validate() error {
-	var errs []error
-	if c.Rate < 0 || c.Rate > MaxRRLRate {
-		errs = append(errs, fmt.Errorf("rate %d: want 0 (off) to %d responses per second", c.Rate, MaxRRLRate))
-	}
-	if c.Slip < 0 || c.Slip > MaxRRLSlip {
-		errs = append(errs, fmt.Errorf("slip %d: want 0 to %d", c.Slip, MaxRRLSlip))
-	}
-	if c.IPv4Prefix < 0 || c.IPv4Prefix > 32 {
-		errs = append(errs, fmt.Errorf("ipv4 prefix %d: want 1 to 32", c.IPv4Prefix))
-	}
-	if c.IPv6Prefix < 0 || c.IPv6Prefix > 128 {
-		errs = append(errs, fmt.Errorf("ipv6 prefix %d: want 1 to 128", c.IPv6Prefix))
-	}
-	if c.Buckets < 0 || c.Buckets > 1<<24 {
-		errs = append(errs, fmt.Errorf("buckets %d: want 0 (default) to %d", c.Buckets, 1<<24))
-	}
-	return errors.Join(errs...)
-}
 
 // Response classes, each with its own buckets. Positive answers are
 // counted per name and type, so a resolver asking for many names is not
@@ -109,17 +86,18 @@ func newRRL(c RRLConfig, now time.Time, log *slog.Logger, m *limitMetrics) *rrl 
 	}
 	n := DefaultRRLBuckets
 	if c.Buckets > 0 {
+		c.Buckets = min(c.Buckets, 1<<24)
 		n = 1
 		for n < c.Buckets {
 			n <<= 1
 		}
 	}
-	r := &rrl{rate: uint32(c.Rate), slip: uint32(c.Slip), v4: c.IPv4Prefix, v6: c.IPv6Prefix, white: c.Whitelist,
+	r := &rrl{rate: uint32(min(c.Rate, MaxRRLRate)), slip: uint32(min(max(c.Slip, 0), MaxRRLSlip)), v4: c.IPv4Prefix, v6: c.IPv6Prefix, white: c.Whitelist,
 		seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, n), mask: uint64(n - 1), epoch: now, log: log, m: m}
-	if r.v4 == 0 {
+	if r.v4 <= 0 || r.v4 > 32 {
 		r.v4 = 24
 	}
-	if r.v6 == 0 {
+	if r.v6 <= 0 || r.v6 > 128 {
 		r.v6 = 56
 	}
 	r.lastLog.Store(now.Add(-rrlLogEvery).Unix())

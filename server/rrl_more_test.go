@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -124,8 +127,8 @@ func TestTruncateReply(t *testing.T) {
 
 // TestRRLFlood is the flood measurement: 10,000 queries as fast as one
 // socket sends them from one /24 at rate 20/s, slip 2, on the real clock,
-// while a client in another /24 asks ten times a second. GLB's numbers in
-// the README come from its log (go test -run RRLFlood -v ./server).
+// while a client in another /24 asks ten times a second. It logs the
+// numbers (go test -run RRLFlood -v ./server).
 func TestRRLFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("flood measurement")
@@ -251,5 +254,33 @@ func BenchmarkAnswerPacketRRL(b *testing.B) {
 				h.AnswerPacket(out[:0], pkt, remote, false)
 			}
 		})
+	}
+}
+
+// TestRRLLogLine checks that limiting is logged when it starts, and at most
+// once per rrlLogEvery however many networks are limited.
+func TestRRLLogLine(t *testing.T) {
+	var buf bytes.Buffer
+	clock := newTestClock(rrlTestTime)
+	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()), RRL: RRLConfig{Rate: 1},
+		Now: clock.now, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	applyNow(h, devState(t, nil))
+	pkt, _ := mkQuery("www."+testZone, dns.TypeA, "").Pack()
+	flood := func(network int) {
+		for range 5 {
+			h.AnswerPacket(nil, pkt, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(network), 1}), 5353), false)
+		}
+	}
+	lines := func() int { return strings.Count(buf.String(), "response rate limiting started") }
+	for n := range 50 {
+		flood(n)
+	}
+	if got := lines(); got != 1 || !strings.Contains(buf.String(), "client_network=198.51.0.0/24") {
+		t.Errorf("50 networks limited at once: %d lines, want 1 naming the first:\n%s", got, buf.String())
+	}
+	clock.add(rrlLogEvery)
+	flood(99)
+	if got := lines(); got != 2 {
+		t.Errorf("after %v: %d lines, want 2", rrlLogEvery, got)
 	}
 }
