@@ -3,7 +3,7 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz clean
+.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke clean
 
 all: build
 
@@ -34,13 +34,19 @@ fmt-check:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./server/ ./geo/
 
-## fuzz: run every fuzz target for FUZZTIME each (default 60s); their seeds also run in make test
+## fuzz: run every fuzz target for FUZZTIME each (default 60s), starting from the seed
+## corpora in <pkg>/testdata/fuzz (also run by make test); a crasher is saved there
 FUZZTIME ?= 60s
+FUZZ_TARGETS := ./server/:FuzzAnswerPacket ./server/:FuzzParseECS ./store/schema/:FuzzDecode ./health/:FuzzParseResponse
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzAnswerPacket$$' -fuzztime $(FUZZTIME) ./server/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseECS$$' -fuzztime $(FUZZTIME) ./server/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./store/schema/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME) ./health/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
+
+## fuzz-smoke: every fuzz target for a few seconds (CI, after make test)
+fuzz-smoke:
+	$(MAKE) fuzz FUZZTIME=3s
 
 ## mmdb: regenerate the test GeoIP database from its CSV
 mmdb:

@@ -3,6 +3,8 @@ package health
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // Metrics are the prober's Prometheus metrics. Labels are bounded by the
@@ -39,10 +41,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "glb", Subsystem: "prober", Name: "publish_errors_total",
 			Help: "Verdicts that could not be published or withdrawn.",
 		}),
-		panics: f.NewCounter(prometheus.CounterOpts{
+		panics: crash.Also(f.NewCounter(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "prober", Name: "panics_total",
 			Help: "Panics recovered in probe loops.",
-		}),
+		}), crash.Counter(reg, "prober")),
 		targets: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "glb", Subsystem: "prober", Name: "targets",
 			Help: "Endpoints this prober is configured to check.",

@@ -14,6 +14,8 @@ import (
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/store/schema"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // Locator finds where a client address is; *geo.DB is one.
@@ -111,12 +113,25 @@ func (h *Handler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			h.mu.Lock()
-			if h.state != nil {
-				h.rebuild()
-			}
-			h.mu.Unlock()
+			h.healthTick()
 		}
+	}
+}
+
+// healthTick rebuilds the snapshot so that reports age. A panic in it is
+// recorded and the next tick tries again: the snapshot in force keeps
+// answering meanwhile, which beats ending the process over a bug that one
+// state triggers.
+func (h *Handler) healthTick() {
+	defer func() {
+		if v := recover(); v != nil {
+			crash.Record(h.log, h.metrics.tickPanics, "health tick panicked; the last snapshot stays in force", v)
+		}
+	}()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state != nil {
+		h.rebuild()
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // Metrics are the server's Prometheus metrics. Labels are bounded: zones and
@@ -21,7 +23,9 @@ type Metrics struct {
 	ecs          *prometheus.CounterVec
 	ecsPresent   prometheus.Counter // ecs{ecs="present"}, resolved once
 	ecsAbsent    prometheus.Counter
-	panics       prometheus.Counter
+	panics       prometheus.Counter // also glb_panics_total{component="dns"}
+	tickPanics   prometheus.Counter // glb_panics_total{component="health_tick"}
+	scopePanics  prometheus.Counter // glb_panics_total{component="scope_worker"}
 	duration     prometheus.Histogram
 	snapRevision prometheus.Gauge
 	snapTime     prometheus.Gauge
@@ -71,10 +75,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "glb", Subsystem: "dns", Name: "ecs_queries_total",
 			Help: "Queries with and without an EDNS Client Subnet option.",
 		}, []string{"ecs"}),
-		panics: f.NewCounter(prometheus.CounterOpts{
+		panics: crash.Also(f.NewCounter(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "dns", Name: "panics_total",
 			Help: "Queries whose handling panicked; each was answered SERVFAIL.",
-		}),
+		}), crash.Counter(reg, "dns")),
+		tickPanics:  crash.Counter(reg, "health_tick"),
+		scopePanics: crash.Counter(reg, "scope_worker"),
 		duration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "glb", Subsystem: "dns", Name: "request_duration_seconds",
 			Help:    "Time from a parsed query to its reply being written.",

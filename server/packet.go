@@ -65,7 +65,10 @@ func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp b
 	case dns.MsgRejectNotImplemented:
 		return h.reject(dst, pkt, q, dns.RcodeNotImplemented)
 	}
-	if err := req.Unpack(pkt); err != nil {
+	// The library forgives counts that lie, records cut short and bytes
+	// after the last record; an authoritative server should not guess what
+	// such a message meant.
+	if err := req.Unpack(pkt); err != nil || !exactSections(pkt, dh) {
 		return h.reject(dst, pkt, q, dns.RcodeFormatError)
 	}
 	h.answer(q)
@@ -91,6 +94,11 @@ func (h *Handler) reject(dst, pkt []byte, q *query, rcode int) ([]byte, bool) {
 	m := new(dns.Msg)
 	m.Id, m.Opcode, m.RecursionDesired = dh.id, int(dh.flags>>11&0xf), dh.flags&flagRD != 0
 	m.Response, m.Rcode = true, rcode
+	if rcode == dns.RcodeNotImplemented { // a well-formed question is echoed
+		if r := new(dns.Msg); r.Unpack(pkt) == nil && len(r.Question) == 1 && exactSections(pkt, dh) {
+			m.Question = r.Question
+		}
+	}
 	q.m = m
 	out, err := m.PackBuffer(dst[len(dst):cap(dst)])
 	if err != nil {
@@ -131,4 +139,44 @@ func headerOf(pkt []byte) (header, bool) {
 	}
 	u := func(i int) uint16 { return binary.BigEndian.Uint16(pkt[i:]) }
 	return header{u(0), u(2), u(4), u(6), u(8), u(10)}, true
+}
+
+// exactSections reports whether the sections of pkt hold exactly the
+// records its header counts, each complete, and nothing after them. Names
+// are only skipped (a pointer ends a name); Unpack has checked them.
+func exactSections(pkt []byte, dh header) bool {
+	off := 12
+	skipName := func() bool {
+		for off < len(pkt) {
+			l := int(pkt[off])
+			switch {
+			case l == 0:
+				off++
+				return true
+			case l&0xc0 == 0xc0:
+				off += 2
+				return off <= len(pkt)
+			case l&0xc0 != 0:
+				return false
+			}
+			off += 1 + l
+		}
+		return false
+	}
+	for range dh.qd {
+		if !skipName() || off+4 > len(pkt) {
+			return false
+		}
+		off += 4
+	}
+	for range int(dh.an) + int(dh.ns) + int(dh.ar) {
+		if !skipName() || off+10 > len(pkt) {
+			return false
+		}
+		off += 10 + int(binary.BigEndian.Uint16(pkt[off+8:]))
+		if off > len(pkt) {
+			return false
+		}
+	}
+	return off == len(pkt)
 }

@@ -233,7 +233,7 @@ func (h *Handler) answer(q *query) {
 
 // findOPT returns the query's OPT record. ok is false when the query is
 // malformed in a way RFC 6891 6.1.1 answers with FORMERR: an OPT outside the
-// additional section, or more than one.
+// additional section, more than one, or one not owned by the root.
 func findOPT(r *dns.Msg) (opt *dns.OPT, ok bool) {
 	for _, sec := range [][]dns.RR{r.Answer, r.Ns} {
 		for _, rr := range sec {
@@ -244,7 +244,7 @@ func findOPT(r *dns.Msg) (opt *dns.OPT, ok bool) {
 	}
 	for _, rr := range r.Extra {
 		if o, isOPT := rr.(*dns.OPT); isOPT {
-			if opt != nil {
+			if opt != nil || o.Hdr.Name != "." { // RFC 6891 6.1.1: one OPT, owned by the root
 				return nil, false
 			}
 			opt = o

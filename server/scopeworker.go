@@ -7,6 +7,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // Partitioner is a Locator that can list its whole database; *geo.DB is
@@ -62,6 +64,19 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 	return scopes
 }
 
+// buildScopesSafely is buildScopes with a panic recorded instead of ending
+// glbd: the queued jobs are lost, and the names they were for are answered
+// by GeoIP lookups (correct, only slower) until the next change queues
+// them again; the worker keeps serving later requests.
+func (h *Handler) buildScopesSafely(p Partitioner) {
+	defer func() {
+		if v := recover(); v != nil {
+			crash.Record(h.log, h.metrics.scopePanics, "ecs scope build panicked; its tables are left unbuilt", v)
+		}
+	}()
+	h.buildScopes(p)
+}
+
 // buildScopes builds the queued scope tables and swaps in a snapshot that
 // uses them.
 func (h *Handler) buildScopes(p Partitioner) {
@@ -112,7 +127,7 @@ func (h *Handler) runScopes(ctx context.Context) {
 			return
 		case <-h.scopeWant:
 		}
-		h.buildScopes(p)
+		h.buildScopesSafely(p)
 		select {
 		case <-ctx.Done():
 			return

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/glb-dns/glb/store/schema"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // Metrics are the store's Prometheus metrics. Make one with NewMetrics and
@@ -46,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		watchRestarts: counter("watch_restarts_total", "Times the etcd watch ended with an error and the prefix was listed again."),
 		states:        counter("states_total", "Configuration states handed on."),
 		lastState:     gauge("last_state_timestamp_seconds", "Unix time at which the last configuration state was handed on."),
-		panics:        counter("panics_total", "Panics recovered at the root of a store goroutine."),
+		panics:        crash.Also(counter("panics_total", "Panics recovered at the root of a store goroutine."), crash.Counter(reg, "store")),
 		stale: gauge("stale",
 			"1 while the configuration served came from the cache file because etcd has not been listed since start-up."),
 		cacheWrites: f.NewCounterVec(prometheus.CounterOpts{

@@ -3,6 +3,8 @@ package store
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // PublisherMetrics are a prober's etcd metrics, so that the write load it
@@ -29,7 +31,8 @@ func NewPublisherMetrics(reg prometheus.Registerer) *PublisherMetrics {
 			"Keys the prober wrote to etcd, by operation (put or delete)."), []string{"op"}),
 		writeErrors: f.NewCounterVec(opts("etcd_write_errors_total",
 			"Keys whose write to etcd failed, by operation (put or delete)."), []string{"op"}),
-		panics: f.NewCounter(opts("publisher_panics_total", "Panics recovered at the root of the prober's publisher.")),
+		panics: crash.Also(f.NewCounter(opts("publisher_panics_total", "Panics recovered at the root of the prober's publisher.")),
+			crash.Counter(reg, "publisher")),
 	}
 	for _, op := range []string{opPut, opDelete} {
 		m.writes.WithLabelValues(op)

@@ -122,7 +122,7 @@ func (a *app) load(file, note string) (*yamlconf.Config, error) {
 		data, err = os.ReadFile(file)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read configuration file: %w", err)
+		return nil, fmt.Errorf("read configuration file: %w: %w", err, errBadFile)
 	}
 	conf := yamlconf.Parse(data, a.g.prefix)
 	ps := conf.Validate()
@@ -130,7 +130,7 @@ func (a *app) load(file, note string) (*yamlconf.Config, error) {
 		fmt.Fprintln(a.stderr, p.Format(name))
 	}
 	if len(ps) > 0 {
-		return nil, fmt.Errorf("%s: %d problem(s)%s: %w", name, len(ps), note, errReported)
+		return nil, fmt.Errorf("%s: %d problem(s)%s: %w", name, len(ps), note, errBadFile)
 	}
 	return conf, nil
 }

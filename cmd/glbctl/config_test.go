@@ -118,8 +118,8 @@ func TestApplyInvalidWritesNothing(t *testing.T) {
 				if cmd == "apply" {
 					summary += ", nothing was written"
 				}
-				if r.code != 1 || !strings.HasPrefix(r.stderr, want) || !strings.HasSuffix(r.stderr, summary+"\n") {
-					t.Errorf("%s: exit %d, stderr:\n%s\nwant 1 and a first line starting %s", cmd, r.code, r.stderr, want)
+				if r.code != 2 || !strings.HasPrefix(r.stderr, want) || !strings.HasSuffix(r.stderr, summary+"\n") {
+					t.Errorf("%s: exit %d, stderr:\n%s\nwant 2 and a first line starting %s", cmd, r.code, r.stderr, want)
 				}
 				if r.stdout != "" {
 					t.Errorf("%s: stdout %q, want nothing", cmd, r.stdout)
@@ -138,7 +138,7 @@ func TestApplyInvalidWritesNothing(t *testing.T) {
 	})
 	t.Run("missing file", func(t *testing.T) {
 		r := ctl(t, env, "validate", "-f", filepath.Join(t.TempDir(), "nope.yaml"))
-		if r.code != 1 || !strings.Contains(r.stderr, "no such file") {
+		if r.code != 2 || !strings.Contains(r.stderr, "no such file") || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
 		}
 	})

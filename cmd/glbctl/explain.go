@@ -241,7 +241,7 @@ func (a *app) readClients(file string) (string, error) {
 		data, err = os.ReadFile(file)
 	}
 	if err != nil {
-		return "", fmt.Errorf("read clients: %w", err)
+		return "", fmt.Errorf("read clients: %w: %w", err, errBadFile)
 	}
 	var b strings.Builder
 	n := 0
@@ -253,7 +253,7 @@ func (a *app) readClients(file string) (string, error) {
 		}
 		addr, err := netip.ParseAddr(line)
 		if err != nil {
-			return "", fmt.Errorf("%s:%d: %q is not an IP address", file, i+1, line)
+			return "", fmt.Errorf("%s:%d: %q is not an IP address: %w", file, i+1, line, errBadFile)
 		}
 		b.WriteString(addr.String() + "\n")
 		n++

@@ -184,7 +184,7 @@ ap-northeast 19.0% 20.0% +1.0
 	t.Run("a bad client address", func(t *testing.T) {
 		file := writeFile(t, "clients.txt", "81.2.69.160\n81.2.69.999\n")
 		r := ctl(t, nil, "simulate", "www", "--clients", file, "--glbd", base)
-		if r.code != 1 || !strings.Contains(r.stderr, `clients.txt:2: "81.2.69.999" is not an IP address`) {
+		if r.code != 2 || !strings.Contains(r.stderr, `clients.txt:2: "81.2.69.999" is not an IP address`) {
 			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
 		}
 	})

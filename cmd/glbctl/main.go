@@ -22,8 +22,8 @@ import (
 // Exit statuses.
 const (
 	exitOK      = 0
-	exitFailure = 1 // a runtime failure, an invalid file, a refused change
-	exitUsage   = 2 // a bad command line
+	exitFailure = 1 // a runtime failure, a refused change
+	exitUsage   = 2 // a bad command line, or a file it names that is missing or invalid
 )
 
 var (
@@ -34,6 +34,10 @@ var (
 	// errReported marks a failure whose details are already on stderr
 	// (the problems of a file): only the summary line remains to print.
 	errReported = errors.New("reported")
+	// errBadFile marks a file given on the command line that cannot be read
+	// or is invalid: exit status 2, as for any other bad input the operator
+	// must fix before trying again. Its problems, if any, are on stderr.
+	errBadFile = errors.New("bad file")
 )
 
 // app is one run of glbctl with its surroundings, which tests replace.
@@ -150,6 +154,9 @@ func (a *app) fail(cmd string, err error) int {
 		}
 		fmt.Fprintf(a.stderr, "%s: %s (see '%s')\n", name, oneLine(msg), hint)
 		return exitUsage
+	case errors.Is(err, errBadFile):
+		fmt.Fprintf(a.stderr, "%s: %s\n", name, oneLine(strings.TrimSuffix(err.Error(), ": "+errBadFile.Error())))
+		return exitUsage
 	case errors.Is(err, errReported):
 		fmt.Fprintf(a.stderr, "%s: %s\n", name, oneLine(strings.TrimSuffix(err.Error(), ": "+errReported.Error())))
 		return exitFailure
@@ -177,8 +184,8 @@ Commands:
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprint(w, `
-Exit status: 0 done, 1 failed (etcd or glbd unreachable, invalid file,
-change refused), 2 bad command line.
+Exit status: 0 done, 1 failed (etcd or glbd unreachable, change refused),
+2 bad command line or a missing or invalid file.
 
 Run 'glbctl help <command>' or 'glbctl <command> --help' for details.
 `)

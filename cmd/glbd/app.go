@@ -57,7 +57,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		}
 	}()
 	if a.geo, err = geo.Open(cfg.GeoIP); err != nil {
-		return nil, err
+		return nil, badFileError{fmt.Errorf("-geoip: %w", err)}
+	}
+	if cfg.Dev { // before the embedded etcd starts, so a bad seed costs nothing
+		if _, err := store.LoadSeedFile(cfg.DevSeed); err != nil {
+			return nil, badFileError{fmt.Errorf("-dev-seed: %w", err)}
+		}
 	}
 	a.closers = append(a.closers, a.geo.Close)
 
@@ -212,7 +217,7 @@ func (a *app) setCache() error {
 	c := store.NewCache(a.cfg.CacheFile)
 	if err := c.CheckWritable(); err != nil {
 		if !a.cfg.cacheDefault {
-			return fmt.Errorf("-cache-file: %w", err)
+			return badFileError{fmt.Errorf("-cache-file: %w", err)}
 		}
 		a.log.Warn("configuration cache off: its default place is not writable; set -cache-file to a writable path, or \"\" to silence this",
 			"cache_file", a.cfg.CacheFile, "err", err)

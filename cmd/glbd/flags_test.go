@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -93,7 +94,8 @@ func TestParseFlags(t *testing.T) {
 }
 
 // TestExitCodes runs main's logic: a bad flag is status 2 with one line on
-// stderr; a missing GeoIP file is status 1 naming the path.
+// stderr, and so is a file it names that cannot be used (a missing GeoIP
+// file, an unwritable cache file); a taken port is status 1.
 func TestExitCodes(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run([]string{"-dns", "nope"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr); code != 2 {
@@ -115,17 +117,28 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("-h: exit %d, want 0 and the new flags documented:\n%s", code, stderr.String())
 	}
 	stderr.Reset()
-	// A cache file given on the command line that cannot be written is a
-	// start-up error, before anything listens.
+	// A cache file given on the command line that cannot be written is
+	// refused before anything listens, like a bad flag.
 	code := run([]string{"-geoip", testDB, "-cache-file", "/nonexistent/dir/cache.json", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0",
 		"-etcd", "127.0.0.1:1"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "-cache-file") {
-		t.Errorf("unwritable cache: exit %d, stderr %q; want 1 naming -cache-file", code, stderr.String())
+	if code != 2 || !strings.Contains(stderr.String(), "-cache-file") {
+		t.Errorf("unwritable cache: exit %d, stderr %q; want 2 naming -cache-file", code, stderr.String())
 	}
 	stderr.Reset()
 	code = run([]string{"-geoip", "/nonexistent/city.mmdb", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0"},
 		func(string) string { return "" }, &bytes.Buffer{}, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "/nonexistent/city.mmdb") {
-		t.Errorf("missing geoip: exit %d, stderr %q; want 1 naming the path", code, stderr.String())
+	if code != 2 || !strings.Contains(stderr.String(), "/nonexistent/city.mmdb") {
+		t.Errorf("missing geoip: exit %d, stderr %q; want 2 naming the path", code, stderr.String())
+	}
+	stderr.Reset()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code = run([]string{"-geoip", testDB, "-cache-file", "", "-dns", "127.0.0.1:0", "-http", ln.Addr().String(), "-etcd", "127.0.0.1:1"},
+		func(string) string { return "" }, &bytes.Buffer{}, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), ln.Addr().String()) {
+		t.Errorf("http port taken: exit %d, stderr %q; want 1 naming the address", code, stderr.String())
 	}
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // routes serves /metrics, /healthz (the process is alive), /readyz
@@ -33,7 +36,25 @@ func (a *app) routes(reg *prometheus.Registry) http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(r)
 	})
-	return mux
+	return recoverHTTP(mux, a.log, crash.Counter(reg, "http"))
+}
+
+// recoverHTTP answers 500 to a request whose handler panicked and records
+// the panic. net/http would recover it anyway, but with a line on its own
+// error log only, uncounted and without our logger's fields.
+func recoverHTTP(next http.Handler, log *slog.Logger, panics prometheus.Counter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { // net/http's way to abort a response: not a bug
+					panic(v)
+				}
+				crash.Record(log, panics, "http handler panicked", v, "path", r.URL.Path)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // readiness is the /readyz document.

@@ -69,6 +69,13 @@ const (
 // errUsage marks a bad command line: exit status 2, like the flag package.
 var errUsage = errors.New("usage")
 
+// badFileError marks a file named on the command line that cannot be used
+// (the GeoIP database, the dev seed, the cache file): exit status 2 like a
+// bad flag, since starting again will not help until the file is fixed.
+type badFileError struct{ error }
+
+func (e badFileError) Unwrap() error { return e.error }
+
 // parseFlags reads the command line. env looks up environment variables
 // (ETCDCTL_ENDPOINTS), so tests need not touch the process environment.
 func parseFlags(args []string, env func(string) string, stderr io.Writer) (Config, error) {
@@ -182,7 +189,8 @@ func main() {
 }
 
 // run is main with its dependencies passed in; it returns the exit status:
-// 0 after a clean shutdown, 1 on a runtime error, 2 on a bad command line.
+// 0 after a clean shutdown, 1 on a runtime error, 2 on a bad command line
+// or a file it names that cannot be used.
 func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, env, stderr)
 	switch {
@@ -204,7 +212,10 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 
 	a, err := newApp(ctx, cfg, log, stdout)
-	if err != nil {
+	if errors.As(err, new(badFileError)) {
+		fmt.Fprintf(stderr, "glbd: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 2
+	} else if err != nil {
 		fmt.Fprintf(stderr, "glbd: %s\n", err)
 		return 1
 	}

@@ -74,7 +74,7 @@ func newApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	var roots *x509.CertPool
 	if cfg.CAFile != "" {
 		if roots, err = loadRoots(cfg.CAFile); err != nil {
-			return nil, err
+			return nil, badFileError{err}
 		}
 	}
 	a.reg = prometheus.NewRegistry()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -101,12 +102,19 @@ func TestFlagsParse(t *testing.T) {
 }
 
 // TestFlagsExitCodes runs main's logic: a bad command line is status 2 with
-// one line on stderr, -h is 0 with the usage, and a start-up failure is 1.
+// one line on stderr, and so is a -ca-file that cannot be used; -h is 0
+// with the usage, and a start-up failure is 1.
 func TestFlagsExitCodes(t *testing.T) {
 	badCA := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(badCA, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().String() // a start-up failure, not a bad file: status 1
 	cases := []struct {
 		name       string
 		args       []string
@@ -118,7 +126,21 @@ func TestFlagsExitCodes(t *testing.T) {
 		{"missing location", nil, 2, "glbprobe: -location: required", true},
 		{"several errors", []string{"-location", "x", "-log-level", "loud"}, 2, "glbprobe: -log-level", true},
 		{"help", []string{"-h"}, 0, "Usage: glbprobe", false},
-		{"bad ca file", []string{"-location", "0,0", "-http", "127.0.0.1:0", "-ca-file", badCA}, 1, "glbprobe: read -ca-file", true},
+		{"bad ca file", []string{"-location", "0,0", "-http", "127.0.0.1:0", "-ca-file", badCA}, 2, "glbprobe: read -ca-file \"" + badCA + "\": no PEM", true},
+		{"missing ca file", []string{"-location", "0,0", "-http", "127.0.0.1:0", "-ca-file", badCA + ".gone"}, 2, "glbprobe: read -ca-file: open " + badCA + ".gone", true},
+		{"ca file is a directory", []string{"-location", "0,0", "-http", "127.0.0.1:0", "-ca-file", filepath.Dir(badCA)}, 2, "glbprobe: read -ca-file", true},
+		{"positional argument", []string{"-location", "0,0", "extra"}, 2, "glbprobe: unexpected argument \"extra\"", true},
+		{"flag without its value", []string{"-location"}, 2, "glbprobe: flag needs an argument: -location", true},
+		{"location out of range", []string{"-location", "91,0"}, 2, "glbprobe: -location 91,0", true},
+		{"location not numbers", []string{"-location", "north,east"}, 2, "glbprobe: -location \"north,east\"", true},
+		{"country not ISO", []string{"-location", "0,0", "-country", "Germany"}, 2, "glbprobe: -country", true},
+		{"id with a slash", []string{"-location", "0,0", "-id", "a/b"}, 2, "glbprobe: -id \"a/b\"", true},
+		{"http without a port", []string{"-location", "0,0", "-http", "localhost"}, 2, "glbprobe: -http \"localhost\"", true},
+		{"prefix without slashes", []string{"-location", "0,0", "-prefix", "glb"}, 2, "glbprobe: -prefix \"glb\"", true},
+		{"lease ttl too short", []string{"-location", "0,0", "-lease-ttl", "1s"}, 2, "glbprobe: -lease-ttl 1s", true},
+		{"lease ttl not a duration", []string{"-location", "0,0", "-lease-ttl", "long"}, 2, "glbprobe: invalid value \"long\" for flag -lease-ttl", true},
+		{"refresh zero", []string{"-location", "0,0", "-refresh", "0s"}, 2, "glbprobe: -refresh 0s", true},
+		{"http port taken", []string{"-location", "0,0", "-http", taken}, 1, "glbprobe: ", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,6 +47,13 @@ const (
 // errUsage marks a bad command line: exit status 2, like the flag package.
 var errUsage = errors.New("usage")
 
+// badFileError marks a file named on the command line that cannot be used
+// (-ca-file): exit status 2 like a bad flag, since starting
+// again will not help until the operator fixes the file.
+type badFileError struct{ error }
+
+func (e badFileError) Unwrap() error { return e.error }
+
 // parseFlags reads the command line. env looks up environment variables
 // (ETCDCTL_ENDPOINTS) and hostname gives the default id, so tests need not
 // touch the process's own.
@@ -168,7 +175,8 @@ func main() {
 }
 
 // run is main with its dependencies passed in; it returns the exit status:
-// 0 after a clean shutdown, 1 on a runtime error, 2 on a bad command line.
+// 0 after a clean shutdown, 1 on a runtime error, 2 on a bad command line
+// or an unusable -ca-file.
 func run(args []string, env func(string) string, hostname func() (string, error), stderr io.Writer) int {
 	cfg, err := parseFlags(args, env, hostname, stderr)
 	switch {
@@ -183,7 +191,10 @@ func run(args []string, env func(string) string, hostname func() (string, error)
 	defer stop()
 
 	a, err := newApp(cfg, log)
-	if err != nil {
+	if errors.As(err, new(badFileError)) {
+		fmt.Fprintf(stderr, "glbprobe: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 2
+	} else if err != nil {
 		fmt.Fprintf(stderr, "glbprobe: %s\n", err)
 		return 1
 	}

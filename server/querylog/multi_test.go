@@ -65,6 +65,9 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
 	want := `
+# HELP glb_panics_total Panics recovered at the root of a goroutine, by component; each is logged with its stack.
+# TYPE glb_panics_total counter
+glb_panics_total{component="dnstap"} 0
 # HELP glb_querylog_dnstap_dropped_total dnstap frames dropped, by reason: queue_full (the writer is behind), encode (a message would not pack), output (the file or collector is unavailable).
 # TYPE glb_querylog_dnstap_dropped_total counter
 glb_querylog_dnstap_dropped_total{reason="encode"} 0

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // maxBatch is how many queued queries the writer writes before it flushes
@@ -231,10 +233,10 @@ func newDnstapMetrics(reg prometheus.Registerer, queueLen func() float64) *dnsta
 			Namespace: "glb", Subsystem: "querylog", Name: "dnstap_output_up",
 			Help: "1 while the dnstap file is writable or the collector socket is connected, else 0.",
 		}),
-		panics: f.NewCounter(prometheus.CounterOpts{
+		panics: crash.Also(f.NewCounter(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "querylog", Name: "dnstap_panics_total",
 			Help: "Panics recovered in the dnstap writer.",
-		}),
+		}), crash.Counter(reg, "dnstap")),
 	}
 	dropped := f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glb", Subsystem: "querylog", Name: "dnstap_dropped_total",
