@@ -27,7 +27,7 @@ type tcpRig struct {
 
 // startTCP runs a Server for h (the dev configuration when nil) with lim
 // on a free loopback port until the test ends.
-func startTCP(t *testing.T, h *Handler, lim TCPLimits) *tcpRig {
+func startTCP(t testing.TB, h *Handler, lim TCPLimits) *tcpRig {
 	t.Helper()
 	if h == nil {
 		h, _ = newTestHandler(t, nil)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -49,6 +50,9 @@ type Config struct {
 	Dnstap         string  // -dnstap: a file, or unix:/path for a collector
 	DnstapIdentity string  // -dnstap-identity
 	QueryLogSample float64 // -query-log-sample: share of queries logged as JSON lines on stdout
+
+	// TCP holds the DNS-over-TCP limits, -tcp-* (flags_tcp.go).
+	TCP server.TCPLimits
 }
 
 // Defaults, documented in -h and README.md.
@@ -89,6 +93,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.Dnstap, "dnstap", "", "dnstap log of every query: a file (replaced at start) or unix:/path/to.sock for a collector (default off)")
 	fs.StringVar(&c.DnstapIdentity, "dnstap-identity", "", "identity in dnstap messages (default: the host name)")
 	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
+	tcpFlags(fs, &c.TCP)
 	// The flag package prints the usage on every parse error; a bad value
 	// should be one line naming the flag (run prints it), so the usage is
 	// printed here, and only for -h.
@@ -163,6 +168,7 @@ func (c Config) validate() error {
 	if !strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/") {
 		errs = append(errs, fmt.Errorf("-prefix %q: must start and end with '/'", c.Prefix))
 	}
+	errs = append(errs, validateTCP(c.TCP))
 	if c.Dev && len(c.Etcd) > 0 {
 		errs = append(errs, errors.New("-etcd: not with -dev, which runs its own etcd (see -dev-etcd)"))
 	}
