@@ -231,7 +231,7 @@ func TestTCPPipelining(t *testing.T) {
 }
 
 // TestTCPGlobalCap fills MaxConns and checks both answers to one more
-// connection: the oldest idle connection makes way for it, and when none
+// connection: the connection idle longest makes way for it, and when none
 // is idle (every one is mid-query) the newcomer is refused.
 func TestTCPGlobalCap(t *testing.T) {
 	const max = 3
@@ -264,15 +264,19 @@ func TestTCPGlobalCap(t *testing.T) {
 				}
 				return
 			}
+			// The first connection asks again and so becomes the most
+			// recently idle; the second is now idle longest.
+			askTCP(t, conns[0], 6)
+			waitUntil(t, 2*time.Second, "the first connection idle again", func() bool { return r.idle() == max })
 			extra := dial(t, "127.0.2.100", r.addr)
 			askTCP(t, extra, 7) // admitted and served
-			if !closedBy(conns[0], 2*time.Second) {
-				t.Fatal("the oldest idle connection was not evicted")
+			if !closedBy(conns[1], 2*time.Second) {
+				t.Fatal("the connection idle longest was not evicted")
 			}
 			if got := r.closed(closeEvicted); got != 1 {
 				t.Errorf("evicted = %v, want 1", got)
 			}
-			for i, c := range conns[1:] {
+			for i, c := range []*net.TCPConn{conns[0], conns[2]} {
 				askTCP(t, c, uint16(10+i)) // the others are untouched
 			}
 			if got := r.open(); got != max {
