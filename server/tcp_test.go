@@ -365,3 +365,38 @@ func TestTCPQueryLimit(t *testing.T) {
 	// Counted once the server has closed its side too (see linger).
 	waitUntil(t, 3*time.Second, "both counted as closed at the limit", func() bool { return r.closed(closeLimit) == 2 })
 }
+
+// TestDataWaiting checks the look at a socket that drain makes after a
+// read failed on a deadline that had passed before the read ran.
+func TestDataWaiting(t *testing.T) {
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client := dial(t, "", ln.Addr().String())
+	server, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	expire := func() {
+		_ = server.SetReadDeadline(time.Now().Add(-time.Second))
+		if _, err := server.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read past its deadline: %v", err)
+		}
+	}
+	expire()
+	if dataWaiting(server) {
+		t.Error("data waiting on a quiet connection")
+	}
+	if _, err := client.Write([]byte{0, 12}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, "the bytes queued", func() bool { expire(); return dataWaiting(server) })
+	// The look consumed nothing.
+	_ = server.SetReadDeadline(time.Now().Add(time.Second))
+	if b := make([]byte, 4); func() int { n, _ := server.Read(b); return n }() != 2 {
+		t.Error("the bytes looked at were consumed")
+	}
+}

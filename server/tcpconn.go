@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime/debug"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -102,6 +104,14 @@ func (s *tcpServer) serveQueries(tc *tcpConn) string {
 			}
 			s.readDeadline(c, time.Now().Add(s.lim.IdleTimeout), true)
 			n, err := c.Read(in)
+			// A read whose deadline passed before it ran (a goroutine
+			// starved for drainIdle on a loaded machine) fails without
+			// looking at the socket; while draining, that would drop
+			// queries already sent, so look before giving up.
+			for n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && s.draining.Load() && !s.stopping.Load() && dataWaiting(c) {
+				s.readDeadline(c, time.Now().Add(drainIdle), true)
+				n, err = c.Read(in)
+			}
 			if !s.setIdle(tc, false) {
 				return closeEvicted
 			}
@@ -241,4 +251,22 @@ func (s *tcpServer) linger(c *net.TCPConn, scratch []byte) {
 			return
 		}
 	}
+}
+
+// dataWaiting reports whether bytes are queued on c, without reading them
+// or waiting. It clears c's read deadline: the caller sets a new one.
+func dataWaiting(c *net.TCPConn) bool {
+	_ = c.SetReadDeadline(time.Time{}) // a passed deadline fails even a raw read
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var b [1]byte
+	waiting := false
+	_ = rc.Read(func(fd uintptr) bool {
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		waiting = n > 0 && err == nil
+		return true // never wait for readiness
+	})
+	return waiting
 }
