@@ -33,6 +33,8 @@ type Metrics struct {
 	snapWarnings prometheus.Counter
 	scopeBuild   prometheus.Histogram
 	limits       *limitMetrics // RRL and cookies (rrl.go)
+	tcpConns     prometheus.Gauge
+	tcpClosed    map[string]prometheus.Counter // by reason, every reason resolved up front
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -110,6 +112,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.limits = newLimitMetrics(f)
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
+	m.tcpConns = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "glb", Subsystem: "dns", Name: "tcp_connections",
+		Help: "Open DNS-over-TCP connections.",
+	})
+	closed := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glb", Subsystem: "dns", Name: "tcp_closed_total",
+		Help: "DNS-over-TCP connections closed or refused, by reason: idle, io_timeout, write_timeout, limit, evicted, refused_global, refused_client, malformed, client_closed, error, shutdown, panic.",
+	}, []string{"reason"})
+	m.tcpClosed = make(map[string]prometheus.Counter, len(closeReasons))
+	for _, r := range closeReasons {
+		m.tcpClosed[r] = closed.WithLabelValues(r)
+	}
 	return m
 }
 

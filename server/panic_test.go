@@ -150,12 +150,12 @@ func TestScopeWorkerSurvivesPanic(t *testing.T) {
 	}()
 
 	h.Apply(devState(t, nil)) // queues the first build, which panics
-	waitUntil(t, "the panic counted", func() bool { return panicsOf(t, reg, "scope_worker") == 1 })
+	waitUntil(t, 10*time.Second, "the panic counted", func() bool { return panicsOf(t, reg, "scope_worker") == 1 })
 	if len(logs.records("ecs scope build panicked; its tables are left unbuilt")) != 1 {
 		t.Error("no log line for the scope worker's panic")
 	}
 	h.Apply(devState(t, map[string]any{"regions/us-east/weight": "90"})) // a change queues the tables again
-	waitUntil(t, "scope tables built after the panic", func() bool {
+	waitUntil(t, 10*time.Second, "scope tables built after the panic", func() bool {
 		snap := h.snap.Load()
 		for _, z := range snap.cfg.zones {
 			for _, n := range z.nodes {
@@ -166,15 +166,4 @@ func TestScopeWorkerSurvivesPanic(t *testing.T) {
 		}
 		return false
 	})
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Server runs the UDP and TCP DNS listeners on one address.
@@ -17,9 +18,12 @@ type Server struct {
 	addr    string
 	handler dns.Handler
 	log     *slog.Logger
+	tcpLim  TCPLimits
+	metrics *Metrics
 
 	mu       sync.Mutex
 	udp, tcp *dns.Server
+	fastTCP  *tcpServer // the TCP server when the handler is a PacketAnswerer
 	udpAddr  net.Addr
 	tcpAddr  net.Addr
 	ready    chan struct{}
@@ -29,16 +33,32 @@ type Server struct {
 // connections after its context is cancelled.
 const ShutdownTimeout = 5 * time.Second
 
-// tcpIdleTimeout closes TCP connections that send nothing for this long.
-const tcpIdleTimeout = 10 * time.Second
-
 // NewServer returns a Server that will listen on addr ("host:port"; port 0
-// picks a free port, the same for UDP and TCP when possible).
+// picks a free port, the same for UDP and TCP when possible), with the
+// default TCP limits and unregistered metrics.
 func NewServer(addr string, h dns.Handler, log *slog.Logger) *Server {
+	return NewServerWith(addr, h, ServerOptions{Logger: log})
+}
+
+// ServerOptions configure a Server; the zero value is usable.
+type ServerOptions struct {
+	Logger  *slog.Logger // nil: discard
+	Metrics *Metrics     // for the TCP connection metrics; nil: kept unregistered
+	TCP     TCPLimits    // zero fields: DefaultTCPLimits
+}
+
+// NewServerWith is NewServer with options.
+func NewServerWith(addr string, h dns.Handler, o ServerOptions) *Server {
+	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{addr: addr, handler: h, log: log.With("component", "dns"), ready: make(chan struct{})}
+	m := o.Metrics
+	if m == nil {
+		m = NewMetrics(prometheus.NewRegistry())
+	}
+	return &Server{addr: addr, handler: h, log: log.With("component", "dns"), tcpLim: o.TCP.withDefaults(), metrics: m,
+		ready: make(chan struct{})}
 }
 
 // Ready is closed once both listeners are bound.
@@ -61,11 +81,12 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dl := newDrainListener(ln.(*net.TCPListener))
-	tcp := &dns.Server{Listener: dl, Handler: s.handler, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}
-	// A PacketAnswerer gets our own UDP loop; anything else the library's.
+	// A PacketAnswerer gets our own UDP and TCP loops, the TCP one with
+	// connection limits; anything else the library's.
 	var fast *udpServer
-	var udp *dns.Server
+	var udp, tcp *dns.Server
+	var fastTCP *tcpServer
+	var dl *drainListener
 	if pa, ok := s.handler.(PacketAnswerer); ok {
 		more, err := listenUDP(pc.LocalAddr().String(), udpSockets()-1)
 		if err != nil {
@@ -74,20 +95,29 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		fast = newUDPServer(append([]*net.UDPConn{pc.(*net.UDPConn)}, more...), pa)
+		fastTCP = newTCPServer(ln.(*net.TCPListener), pa, s.tcpLim, s.metrics, s.log)
 	} else {
 		udp = &dns.Server{PacketConn: pc, Handler: s.handler, UDPSize: 4096} // read buffer: room for big EDNS options
+		dl = newDrainListener(ln.(*net.TCPListener))
+		tcp = &dns.Server{Listener: dl, Handler: s.handler, MaxTCPQueries: s.tcpLim.MaxQueries,
+			IdleTimeout: func() time.Duration { return s.tcpLim.IdleTimeout }}
 	}
 	s.mu.Lock()
-	s.udp, s.tcp, s.udpAddr, s.tcpAddr = udp, tcp, pc.LocalAddr(), ln.Addr()
+	s.udp, s.tcp, s.fastTCP, s.udpAddr, s.tcpAddr = udp, tcp, fastTCP, pc.LocalAddr(), ln.Addr()
 	s.mu.Unlock()
 
 	errc := make(chan error, 2)
 	var started sync.WaitGroup
-	servers := []*dns.Server{tcp}
+	var servers []*dns.Server
 	if udp != nil {
-		servers = append(servers, udp)
+		servers = append(servers, udp, tcp)
 	} else {
 		fast.start()
+		go func() {
+			if err := fastTCP.serve(); err != nil { // nil: stopped by drain or shutdown
+				errc <- err
+			}
+		}()
 	}
 	started.Add(len(servers))
 	for _, srv := range servers {
@@ -109,7 +139,11 @@ func (s *Server) Run(ctx context.Context) error {
 		if fast != nil {
 			drained.Go(func() { fast.drain(dctx) })
 		}
-		drained.Go(func() { dl.drain(dctx) })
+		if fastTCP != nil {
+			drained.Go(func() { fastTCP.drain(dctx) })
+		} else {
+			drained.Go(func() { dl.drain(dctx) })
+		}
 		drained.Wait()
 		cancel()
 		s.log.Info("dns drained", "duration_seconds", time.Since(start).Seconds())
@@ -123,7 +157,7 @@ func (s *Server) Run(ctx context.Context) error {
 		errs = append(errs, srv.ShutdownContext(sctx))
 	}
 	if fast != nil {
-		errs = append(errs, fast.shutdown(sctx))
+		errs = append(errs, fast.shutdown(sctx), fastTCP.shutdown(sctx))
 	}
 	serr := errors.Join(errs...)
 	if err == nil && serr != nil && !errors.Is(serr, context.DeadlineExceeded) {

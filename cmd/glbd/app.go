@@ -85,7 +85,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: server.NewMetrics(reg), Logger: log,
+	metrics := server.NewMetrics(reg)
+	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: metrics, Logger: log,
 		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer, RRL: cfg.Limits.RRL, Cookies: cfg.Limits.Cookies})
 	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
 		OnReload: a.geoReloaded})
@@ -112,7 +113,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	if err := a.setCache(); err != nil {
 		return nil, err
 	}
-	a.dns = server.NewServer(cfg.DNSAddr, a.handler, log)
+	a.dns = server.NewServerWith(cfg.DNSAddr, a.handler, server.ServerOptions{Logger: log, Metrics: metrics, TCP: cfg.TCP})
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}

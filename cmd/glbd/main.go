@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -51,6 +52,8 @@ type Config struct {
 	QueryLogSample float64 // -query-log-sample: share of queries logged as JSON lines on stdout
 
 	Limits limitFlags // -rrl-* and -cookie-secret-file (flags_limits.go)
+	// TCP holds the DNS-over-TCP limits, -tcp-* (flags_tcp.go).
+	TCP server.TCPLimits
 }
 
 // Defaults, documented in -h and README.md.
@@ -99,6 +102,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.DnstapIdentity, "dnstap-identity", "", "identity in dnstap messages (default: the host name)")
 	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
 	c.Limits.register(fs)
+	tcpFlags(fs, &c.TCP)
 	// The flag package prints the usage on every parse error; a bad value
 	// should be one line naming the flag (run prints it), so the usage is
 	// printed here, and only for -h.
@@ -174,6 +178,7 @@ func (c Config) validate() error {
 	if !strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/") {
 		errs = append(errs, fmt.Errorf("-prefix %q: must start and end with '/'", c.Prefix))
 	}
+	errs = append(errs, validateTCP(c.TCP))
 	if c.Dev && len(c.Etcd) > 0 {
 		errs = append(errs, errors.New("-etcd: not with -dev, which runs its own etcd (see -dev-etcd)"))
 	}

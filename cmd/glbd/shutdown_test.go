@@ -41,8 +41,9 @@ func loadWorker(network, addr string, max int, cancelled *atomic.Bool, answered 
 	q.SetEdns0(1232, false)
 	q.IsEdns0().Option = append(q.IsEdns0().Option, ecsOpt("81.2.69.0/24"))
 	for i := 0; i < max; i++ {
-		// dns.Server closes a TCP connection after 128 queries
-		// (MaxTCPQueries), so a new one is opened every 100.
+		// The server closes a TCP connection after -tcp-max-queries
+		// (1000 by default), so a new one is opened every 100, which
+		// also keeps the accept backlog in play.
 		if conn == nil || (network == "tcp" && i%100 == 0) {
 			if conn != nil {
 				conn.Close()

@@ -1,0 +1,383 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// TCPLimits bounds what TCP clients can hold of the server. The miekg/dns
+// server caps none of this, so a PacketAnswerer handler gets our own TCP
+// server (tcpServer) that enforces them. Zero fields take the defaults.
+type TCPLimits struct {
+	// MaxConns caps the open connections (default 4096). When it is
+	// reached, a new connection evicts the connection that has been idle
+	// longest, or is refused at once when none is idle.
+	MaxConns int
+	// MaxConnsPerClient caps the connections of one client: one IPv4
+	// address, or one IPv6 /64, the smallest block a site is given
+	// (default 32). A client over it is refused at once.
+	MaxConnsPerClient int
+	// IdleTimeout closes a connection that has sent nothing, with no
+	// query in progress, for this long (default 10s).
+	IdleTimeout time.Duration
+	// IOTimeout is the time a query has to arrive whole once its first
+	// byte has, and a batch of replies has to be written (default 2s).
+	// It is what cuts a client dribbling bytes (slowloris) or never
+	// reading its answers.
+	IOTimeout time.Duration
+	// MaxQueries closes a connection after it has been answered this many
+	// queries (default 1000), so that busy connections turn over and a
+	// full server admits newcomers.
+	MaxQueries int
+}
+
+// DefaultTCPLimits returns the limits a zero TCPLimits stands for.
+func DefaultTCPLimits() TCPLimits {
+	return TCPLimits{MaxConns: 4096, MaxConnsPerClient: 32, IdleTimeout: 10 * time.Second, IOTimeout: 2 * time.Second, MaxQueries: 1000}
+}
+
+// withDefaults fills the zero (or negative) fields with the defaults.
+func (l TCPLimits) withDefaults() TCPLimits {
+	d := DefaultTCPLimits()
+	pick := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pickD := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pick(&l.MaxConns, d.MaxConns)
+	pick(&l.MaxConnsPerClient, d.MaxConnsPerClient)
+	pick(&l.MaxQueries, d.MaxQueries)
+	pickD(&l.IdleTimeout, d.IdleTimeout)
+	pickD(&l.IOTimeout, d.IOTimeout)
+	l.MaxConnsPerClient = min(l.MaxConnsPerClient, l.MaxConns)
+	return l
+}
+
+// Why a TCP connection was closed: the reason label of
+// glb_dns_tcp_closed_total. The set is fixed.
+const (
+	closeIdle          = "idle"           // IdleTimeout with nothing sent
+	closeIOTimeout     = "io_timeout"     // a query not whole within IOTimeout (slowloris)
+	closeWriteTimeout  = "write_timeout"  // replies not taken within IOTimeout (slow reader)
+	closeLimit         = "limit"          // MaxQueries answered
+	closeEvicted       = "evicted"        // the oldest idle one, to admit a new connection
+	closeRefusedGlobal = "refused_global" // MaxConns reached and none idle
+	closeRefusedClient = "refused_client" // MaxConnsPerClient reached
+	closeMalformed     = "malformed"      // length under a header, or a message we do not answer
+	closeClient        = "client_closed"  // the client closed (EOF)
+	closeError         = "error"          // reset or another socket error
+	closeShutdown      = "shutdown"       // the server is stopping
+	closePanic         = "panic"          // a bug in the connection loop
+)
+
+var closeReasons = []string{closeIdle, closeIOTimeout, closeWriteTimeout, closeLimit, closeEvicted, closeRefusedGlobal,
+	closeRefusedClient, closeMalformed, closeClient, closeError, closeShutdown, closePanic}
+
+// tcpServer serves DNS over TCP for a PacketAnswerer: one goroutine
+// accepting, one per connection reading length-framed queries and writing
+// the replies. Admission (the caps and eviction) happens under mu, once per
+// connection; queries never take it.
+type tcpServer struct {
+	ln  *net.TCPListener
+	h   PacketAnswerer
+	lim TCPLimits
+	m   *Metrics
+	log *slog.Logger
+
+	draining atomic.Bool // set by drain: idle reads wait only drainIdle
+	stopping atomic.Bool // set by shutdown: reads stop at once
+
+	acceptIdle chan struct{} // closed when the accept backlog was found empty while draining
+	acceptDone chan struct{} // closed when the accept loop has returned
+	stopc      chan struct{} // closed by shutdown: ends an accept backoff
+
+	mu        sync.Mutex
+	open      int                   // connections holding a slot
+	conns     map[*tcpConn]struct{} // every connection with a goroutine
+	perClient map[netip.Prefix]int
+	idleHead  *tcpConn // idle connections, oldest first: the next to evict
+	idleTail  *tcpConn
+	wg        sync.WaitGroup // one per connection goroutine
+
+	bufs sync.Pool // *tcpBufs
+}
+
+func newTCPServer(ln *net.TCPListener, h PacketAnswerer, lim TCPLimits, m *Metrics, log *slog.Logger) *tcpServer {
+	return &tcpServer{
+		ln: ln, h: h, lim: lim.withDefaults(), m: m, log: log,
+		acceptIdle: make(chan struct{}),
+		acceptDone: make(chan struct{}),
+		stopc:      make(chan struct{}),
+		conns:      make(map[*tcpConn]struct{}),
+		perClient:  make(map[netip.Prefix]int),
+	}
+}
+
+// serve accepts connections until the listener is closed (nil) or fails
+// for good (the error).
+func (s *tcpServer) serve() error {
+	defer close(s.acceptDone)
+	var backoff time.Duration
+	for {
+		if s.draining.Load() {
+			_ = s.ln.SetDeadline(time.Now().Add(drainIdle))
+		}
+		c, err := s.ln.AcceptTCP()
+		if err != nil {
+			switch {
+			case s.stopping.Load() || errors.Is(err, net.ErrClosed):
+				return nil
+			case s.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded):
+				// The backlog is drained: stop accepting; what
+				// arrives from now on waits for shutdown to close
+				// the listener.
+				close(s.acceptIdle)
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // drain's wake-up deadline, set before the flag was seen
+			}
+			// Out of file descriptors and the like pass: wait a little,
+			// as net/http does, rather than spin or give up.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if backoff == time.Second {
+				s.log.Warn("tcp accept failing", "err", err)
+			}
+			if !isTemporary(err) {
+				return fmt.Errorf("accept tcp: %w", err)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-s.stopc:
+			}
+			continue
+		}
+		backoff = 0
+		s.admit(c)
+	}
+}
+
+// isTemporary reports accept errors worth retrying: running out of file
+// descriptors or buffers, and a connection reset before it was accepted.
+func isTemporary(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EPROTO, syscall.EPERM} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientKey is the unit MaxConnsPerClient counts: an IPv4 address, or the
+// /64 of an IPv6 one, since a single IPv6 host usually has a whole /64.
+func clientKey(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64)
+	return p
+}
+
+// admit applies the caps to a new connection and starts serving it, or
+// closes it at once.
+func (s *tcpServer) admit(c *net.TCPConn) {
+	var remote netip.AddrPort
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		remote = ta.AddrPort()
+	}
+	key := clientKey(remote.Addr())
+	s.mu.Lock()
+	refused := ""
+	var victim *tcpConn
+	switch {
+	case s.perClient[key] >= s.lim.MaxConnsPerClient:
+		refused = closeRefusedClient
+	case s.open >= s.lim.MaxConns:
+		// An idle connection costs its client only a reconnect
+		// (RFC 7766 lets servers close idle connections under pressure);
+		// refusing would deny the newcomer altogether. Connections in the
+		// middle of a query are never evicted: their timeouts bound them.
+		if victim = s.idleHead; victim == nil {
+			refused = closeRefusedGlobal
+		} else {
+			s.releaseLocked(victim, closeEvicted)
+		}
+	}
+	if refused != "" {
+		s.mu.Unlock()
+		s.m.tcpClosed[refused].Inc()
+		// A reset, not a FIN: no TIME_WAIT left behind on our side by a
+		// flood of refusals.
+		_ = c.SetLinger(0)
+		_ = c.Close()
+		return
+	}
+	tc := &tcpConn{c: c, remote: remote, key: key}
+	// Idle from the start, until its first byte: a connection that sends
+	// nothing is the first to make way, in the order connections came.
+	s.linkIdleLocked(tc)
+	s.open++
+	s.perClient[key]++
+	s.conns[tc] = struct{}{}
+	s.m.tcpConns.Set(float64(s.open))
+	s.wg.Add(1)
+	s.mu.Unlock()
+	if victim != nil {
+		_ = victim.c.Close() // its goroutine sees the close and exits
+	}
+	go s.serveConn(tc)
+}
+
+// releaseLocked gives back tc's slot and counts why it closed, once.
+func (s *tcpServer) releaseLocked(tc *tcpConn, reason string) {
+	if tc.released {
+		return
+	}
+	tc.released = true
+	s.unlinkIdleLocked(tc)
+	s.open--
+	if s.perClient[tc.key]--; s.perClient[tc.key] <= 0 {
+		delete(s.perClient, tc.key)
+	}
+	s.m.tcpConns.Set(float64(s.open))
+	s.m.tcpClosed[reason].Inc()
+}
+
+// setIdle moves tc onto the idle list (oldest first) or off it. It
+// reports false when tc has been evicted meanwhile.
+func (s *tcpServer) setIdle(tc *tcpConn, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tc.released {
+		return false
+	}
+	if !idle {
+		s.unlinkIdleLocked(tc)
+		return true
+	}
+	s.linkIdleLocked(tc)
+	return true
+}
+
+// linkIdleLocked puts tc at the tail of the idle list (the newest idle).
+func (s *tcpServer) linkIdleLocked(tc *tcpConn) {
+	if tc.idle {
+		return
+	}
+	tc.idle, tc.prev, tc.next = true, s.idleTail, nil
+	if s.idleTail != nil {
+		s.idleTail.next = tc
+	} else {
+		s.idleHead = tc
+	}
+	s.idleTail = tc
+}
+
+func (s *tcpServer) unlinkIdleLocked(tc *tcpConn) {
+	if !tc.idle {
+		return
+	}
+	if tc.prev != nil {
+		tc.prev.next = tc.next
+	} else {
+		s.idleHead = tc.next
+	}
+	if tc.next != nil {
+		tc.next.prev = tc.prev
+	} else {
+		s.idleTail = tc.prev
+	}
+	tc.idle, tc.prev, tc.next = false, nil, nil
+}
+
+// readDeadline sets c's read deadline to t, shortened while the server
+// drains (idle waits only: a query already arriving keeps its IOTimeout)
+// or stops. The flags are checked after the set, so a drain or shutdown
+// starting meanwhile is never undone: either the check sees the flag, or
+// their own deadline lands after ours.
+func (s *tcpServer) readDeadline(c *net.TCPConn, t time.Time, idle bool) {
+	_ = c.SetReadDeadline(t)
+	if s.stopping.Load() {
+		_ = c.SetReadDeadline(time.Now())
+		return
+	}
+	if idle && s.draining.Load() {
+		if limit := time.Now().Add(drainIdle); t.After(limit) {
+			_ = c.SetReadDeadline(limit)
+		}
+	}
+}
+
+// drain answers what clients have already sent: it accepts until the
+// backlog has been empty for drainIdle, then waits for the connections to
+// go idle for drainIdle and close, or for ctx.
+func (s *tcpServer) drain(ctx context.Context) {
+	s.draining.Store(true)
+	// Wake an Accept and idle reads blocked without a short deadline;
+	// from now on each sets its own.
+	_ = s.ln.SetDeadline(time.Now().Add(drainIdle))
+	s.mu.Lock()
+	for tc := s.idleHead; tc != nil; tc = tc.next {
+		_ = tc.c.SetReadDeadline(time.Now().Add(drainIdle))
+	}
+	s.mu.Unlock()
+	// Wait for the connections only once Accept has stopped, so that no
+	// wg.Add can overlap the Wait.
+	select {
+	case <-s.acceptIdle:
+	case <-s.acceptDone:
+	case <-ctx.Done():
+		return
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }() // ends at the latest when shutdown closes the connections
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// shutdown stops accepting and reading: each connection finishes the
+// replies in hand, then closes. After ctx, the rest are closed hard.
+func (s *tcpServer) shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
+	close(s.stopc)
+	_ = s.ln.Close()
+	<-s.acceptDone // no wg.Add after this
+	s.mu.Lock()
+	for tc := range s.conns {
+		_ = tc.c.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for tc := range s.conns {
+		_ = tc.c.Close() // unblocks a write to a client that does not read
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
