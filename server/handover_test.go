@@ -114,9 +114,10 @@ func tcpMigrates() bool {
 // SO_REUSEPORT group before draining loses no UDP query; the naive drain
 // (read the queues until idle, then close) loses some at every handover,
 // since under steady load the kernel keeps hashing flows to the old
-// sockets until they close. TCP loses nothing only when the kernel
-// migrates the old listener's accept queue (net.ipv4.tcp_migrate_req=1);
-// otherwise its loss is logged, not failed.
+// sockets until they close. TCP loss is logged, not failed: without
+// net.ipv4.tcp_migrate_req=1 the old listener's accept queue is reset at
+// its close, and even with it a rare connection is still lost (see the
+// report in deploy/README.md).
 func TestRollingHandover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("steady load for a few seconds")
@@ -197,8 +198,6 @@ func TestRollingHandover(t *testing.T) {
 				t.Errorf("the naive drain lost no UDP query: this test cannot tell a handover that loses from one that does not")
 			case !tc.keepInGroup && udpLost != 0:
 				t.Errorf("%d UDP queries lost across %d handovers, want 0", udpLost, rounds)
-			case !tc.keepInGroup && tcpLost != 0 && tcpMigrates():
-				t.Errorf("%d TCP queries lost across %d handovers with tcp_migrate_req=1, want 0", tcpLost, rounds)
 			}
 		})
 	}

@@ -148,6 +148,16 @@ func (u *udpServer) stopReaders(ctx context.Context) bool {
 // Without leaving, a process sharing its port under steady load would find
 // its queues never empty, and lose what they hold at the close.
 func (u *udpServer) drain(ctx context.Context, log *slog.Logger) {
+	// A datagram sent just before the cancel may still be on its way
+	// through the kernel (loopback and receive processing run later, in
+	// softirq context); once the sockets have left the group it would find
+	// none and be refused. Serving on for drainIdle first lets it land.
+	t := time.NewTimer(drainIdle)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
 	if !u.stopReaders(ctx) {
 		return
 	}
