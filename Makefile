@@ -3,7 +3,7 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke clean
+.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check clean
 
 all: build
 
@@ -64,6 +64,12 @@ promtool:
 ## installs dnsperf and gdnsd); LOADTEST_FLAGS=--quick for a smoke run
 loadtest:
 	deploy/loadtest/run.sh $(LOADTEST_FLAGS)
+
+## restart-check: RESTARTS (default 10) rolling restarts of real glbd processes on one port under UDP+TCP load;
+## prints queries sent/answered/lost (deploy/restart-check.sh; as root, a second run in a private netns with tcp_migrate_req=1)
+RESTARTS ?= 10
+restart-check:
+	deploy/restart-check.sh --restarts $(RESTARTS)
 
 ## local-cluster: three etcd members, two glbd and three probers on loopback (deploy/README.md); Ctrl-C stops it
 local-cluster:

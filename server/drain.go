@@ -26,6 +26,11 @@ const (
 	// drainMax bounds the drain when clients keep sending (a queue that is
 	// never idle); what is still queued then is dropped.
 	drainMax = 500 * time.Millisecond
+	// drainFirstQuery replaces drainIdle for a TCP connection that has not
+	// sent anything yet: a client writes its query right after connecting,
+	// but on a busy machine it may take longer than drainIdle to be
+	// scheduled, and closing the connection then loses the query.
+	drainFirstQuery = 250 * time.Millisecond
 )
 
 // drainListener is a TCP listener that can drain its accept backlog and
@@ -34,6 +39,7 @@ type drainListener struct {
 	*net.TCPListener
 
 	draining   atomic.Bool
+	accepting  atomic.Int32  // Accept calls under way, see closeAndFinish
 	acceptIdle chan struct{} // closed when Accept has found the backlog empty while draining
 	idleOnce   sync.Once
 	closed     chan struct{} // closed by Close
@@ -58,6 +64,8 @@ func newDrainListener(ln *net.TCPListener) *drainListener {
 // and then blocks until Close. Returning the timeout instead would make
 // dns.Server retry at once (it is a temporary error) and spin.
 func (l *drainListener) Accept() (net.Conn, error) {
+	l.accepting.Add(1)
+	defer l.accepting.Add(-1) // after the connection is in conns
 	if l.draining.Load() {
 		_ = l.SetDeadline(time.Now().Add(drainIdle))
 	}
@@ -97,7 +105,7 @@ func (l *drainListener) drain(ctx context.Context) {
 	_ = l.SetDeadline(limit)
 	l.mu.Lock()
 	for c := range l.conns {
-		_ = c.TCPConn.SetReadDeadline(limit)
+		_ = c.TCPConn.SetReadDeadline(c.idleLimit(limit))
 	}
 	l.mu.Unlock()
 
@@ -107,6 +115,7 @@ func (l *drainListener) drain(ctx context.Context) {
 	select {
 	case <-l.acceptIdle:
 	case <-ctx.Done():
+		l.closeAndFinish()
 		return
 	}
 	done := make(chan struct{})
@@ -117,12 +126,56 @@ func (l *drainListener) drain(ctx context.Context) {
 	}
 }
 
+// closeAndFinish ends a drain whose accept backlog never emptied (clients
+// keep connecting; in a rolling restart the kernel keeps choosing this
+// listener until it closes). It closes the listener first, which hands the
+// backlog to the other listener on the port when the kernel migrates
+// requests (net.ipv4.tcp_migrate_req=1; else it resets them, as any close
+// would), then waits, for at most drainMax more, until the connections
+// already accepted are done: the server's shutdown would otherwise cut
+// those whose query it had not read yet. It polls the Accept calls under
+// way and the set of connections: an Accept returning just as the
+// listener closes may still add one, and a sync.WaitGroup must not be
+// added to while it is waited on.
+func (l *drainListener) closeAndFinish() {
+	_ = l.Close()
+	limit := time.Now().Add(drainMax)
+	for time.Now().Before(limit) {
+		l.mu.Lock()
+		n := len(l.conns)
+		l.mu.Unlock()
+		if n == 0 && l.accepting.Load() == 0 {
+			return
+		}
+		time.Sleep(drainIdle / 5)
+	}
+}
+
 // drainConn is an accepted connection that counts itself out on Close and
 // keeps its read deadline short while the listener drains.
 type drainConn struct {
 	*net.TCPConn
 	l         *drainListener
 	closeOnce sync.Once
+	spoke     atomic.Bool // the client has sent something
+}
+
+// Read reads from the connection and notes that the client has spoken.
+func (c *drainConn) Read(b []byte) (int, error) {
+	n, err := c.TCPConn.Read(b)
+	if n > 0 {
+		c.spoke.Store(true)
+	}
+	return n, err
+}
+
+// idleLimit is limit, an idle deadline drainIdle from now, pushed to
+// drainFirstQuery from now for a connection that has sent nothing yet.
+func (c *drainConn) idleLimit(limit time.Time) time.Time {
+	if !c.spoke.Load() {
+		return limit.Add(drainFirstQuery - drainIdle)
+	}
+	return limit
 }
 
 // SetReadDeadline caps t at drainIdle from now while draining, so that
@@ -134,7 +187,7 @@ type drainConn struct {
 func (c *drainConn) SetReadDeadline(t time.Time) error {
 	err := c.TCPConn.SetReadDeadline(t)
 	if c.l.draining.Load() {
-		if limit := time.Now().Add(drainIdle); t.IsZero() || t.After(limit) {
+		if limit := c.idleLimit(time.Now().Add(drainIdle)); t.IsZero() || t.After(limit) {
 			err = c.TCPConn.SetReadDeadline(limit)
 		}
 	}

@@ -27,6 +27,8 @@ type Server struct {
 	udpAddr  net.Addr
 	tcpAddr  net.Addr
 	ready    chan struct{}
+	// keepInGroup: see udpServer.keepInGroup.
+	keepInGroup bool
 }
 
 // ShutdownTimeout bounds how long Run waits for in-flight queries and TCP
@@ -76,6 +78,11 @@ func (s *Server) Addrs() (udp, tcp net.Addr) {
 // already queued on the sockets until they have been idle for drainIdle
 // (at most drainMax), then reads no more, and in-flight queries finish
 // within ShutdownTimeout. A listener that fails ends Run with its error.
+//
+// Both listeners use SO_REUSEPORT, so a second process can bind the same
+// address and serve alongside; draining first takes the UDP sockets out of
+// the kernel's selection (handover.go), which lets a rolling restart (start
+// the new process, then stop the old one) lose no UDP query.
 func (s *Server) Run(ctx context.Context) error {
 	pc, ln, err := listen(s.addr)
 	if err != nil {
@@ -96,6 +103,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		fast = newUDPServer(append([]*net.UDPConn{pc.(*net.UDPConn)}, more...), pa)
 		fastTCP = newTCPServer(ln.(*net.TCPListener), pa, s.tcpLim, s.metrics, s.log)
+		fast.keepInGroup = s.keepInGroup
 	} else {
 		udp = &dns.Server{PacketConn: pc, Handler: s.handler, UDPSize: 4096} // read buffer: room for big EDNS options
 		dl = newDrainListener(ln.(*net.TCPListener))
@@ -137,7 +145,7 @@ func (s *Server) Run(ctx context.Context) error {
 		dctx, cancel := context.WithTimeout(context.Background(), drainMax)
 		var drained sync.WaitGroup
 		if fast != nil {
-			drained.Go(func() { fast.drain(dctx) })
+			drained.Go(func() { fast.drain(dctx, s.log) })
 		}
 		if fastTCP != nil {
 			drained.Go(func() { fastTCP.drain(dctx) })
@@ -146,7 +154,11 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		drained.Wait()
 		cancel()
-		s.log.Info("dns drained", "duration_seconds", time.Since(start).Seconds())
+		var udpDrained int64
+		if fast != nil {
+			udpDrained = fast.drained.Load()
+		}
+		s.log.Info("dns drained", "duration_seconds", time.Since(start).Seconds(), "udp_queries", udpDrained)
 	case err = <-errc:
 		err = fmt.Errorf("dns server on %s: %w", s.addr, err)
 	}
@@ -166,9 +178,10 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// listen binds UDP and TCP on the same address. With port 0 the kernel picks
-// the UDP port and TCP is bound to the same number, retrying a few times in
-// the rare case it is taken for TCP.
+// listen binds UDP and TCP on the same address, both with SO_REUSEPORT so
+// that the next glbd of a rolling restart can bind it too. With port 0 the
+// kernel picks the UDP port and TCP is bound to the same number, retrying a
+// few times in the rare case it is taken for TCP.
 func listen(addr string) (net.PacketConn, net.Listener, error) {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -181,7 +194,7 @@ func listen(addr string) (net.PacketConn, net.Listener, error) {
 			return nil, nil, err
 		}
 		pc := conns[0]
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		ln, err := listenTCP(pc.LocalAddr().String(), port == "0")
 		if err == nil {
 			return pc, ln, nil
 		}
@@ -190,4 +203,20 @@ func listen(addr string) (net.PacketConn, net.Listener, error) {
 			return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, err)
 		}
 	}
+}
+
+// listenTCP binds a TCP listener with SO_REUSEPORT. A port the kernel just
+// picked for UDP (fresh) must not silently join a TCP listener group of
+// someone else's on the same number, so it is first bound without
+// SO_REUSEPORT, which fails if any socket holds it.
+func listenTCP(addr string, fresh bool) (net.Listener, error) {
+	if fresh {
+		probe, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		probe.Close()
+	}
+	lc := net.ListenConfig{Control: reusePort}
+	return lc.Listen(context.Background(), "tcp", addr)
 }

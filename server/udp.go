@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -35,24 +35,25 @@ const maxUDPQuery = 4096
 
 // udpServer serves DNS over a set of UDP sockets bound to one address.
 type udpServer struct {
-	conns    []*net.UDPConn
-	h        PacketAnswerer
+	conns []*net.UDPConn
+	h     PacketAnswerer
+	// stopping makes the readers return at their next read; drain and
+	// shutdown set it, then a past read deadline wakes the readers. Unread
+	// datagrams stay queued, for drain to answer.
 	stopping atomic.Bool
-	draining atomic.Bool // see drain
 	wg       sync.WaitGroup
+	// keepInGroup turns off leaving the SO_REUSEPORT selection while
+	// draining: the old way, which a test uses to show what it loses.
+	keepInGroup bool
+	drained     atomic.Int64 // queries answered by drain
 }
 
 // listenUDP binds n sockets to addr with SO_REUSEPORT, so the kernel
 // spreads datagrams over them; with port 0 the first socket picks the port
-// and the others join it.
+// and the others join it. Another process (the next glbd of a rolling
+// restart) may join the same port the same way.
 func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		})
-		return errors.Join(err, serr)
-	}}
+	lc := net.ListenConfig{Control: reusePort}
 	var conns []*net.UDPConn
 	for i := range n {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
@@ -75,6 +76,15 @@ func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
 	return conns, nil
 }
 
+// reusePort sets SO_REUSEPORT on a socket before it is bound.
+func reusePort(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	return errors.Join(err, serr)
+}
+
 func newUDPServer(conns []*net.UDPConn, h PacketAnswerer) *udpServer {
 	return &udpServer{conns: conns, h: h}
 }
@@ -90,26 +100,14 @@ func (u *udpServer) start() {
 func (u *udpServer) serve(c *net.UDPConn) {
 	defer u.wg.Done()
 	b := newBatcher(c)
-	// Checking stopping here, not only after a failed read, matters while
-	// draining: the read deadline set below would otherwise replace the
-	// one shutdown sets, and a steady stream of queries would keep the
-	// reader going past it.
+	// Checking stopping before each read, not only after a failed one,
+	// matters under steady load: a reader that always finds data would
+	// otherwise never see the past deadline.
 	for !u.stopping.Load() {
-		// While draining, each read gets a fresh drainIdle: the deadline
-		// drain set may have passed while a reply was being built, and an
-		// expired deadline would fail the read with datagrams still queued.
-		if u.draining.Load() {
-			_ = c.SetReadDeadline(time.Now().Add(drainIdle))
-		}
 		n, err := b.read()
 		if err != nil {
 			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Past the stopping check, only drain sets deadlines, and it
-			// sets the flag first.
-			if errors.Is(err, os.ErrDeadlineExceeded) && u.draining.Load() {
-				return // the socket's queue is drained
+				return // what is still queued stays for drain
 			}
 			continue // e.g. ICMP errors surfacing on the socket: keep serving
 		}
@@ -123,33 +121,67 @@ func (u *udpServer) serve(c *net.UDPConn) {
 	}
 }
 
-func (u *udpServer) drain(ctx context.Context) {
-	u.draining.Store(true)
-	// Wake the readers blocked with no deadline; later reads set their own.
-	for _, c := range u.conns {
-		_ = c.SetReadDeadline(time.Now().Add(drainIdle))
-	}
-	done := make(chan struct{})
-	go func() { u.wg.Wait(); close(done) }() // ends at the latest when shutdown closes the sockets
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-}
-
-// shutdown stops reading: each reader finishes the packet in hand, then
-// the sockets close.
-func (u *udpServer) shutdown(ctx context.Context) error {
+// stopReaders makes the batched readers return after the batch in hand
+// and waits for them (at most until ctx is done). A past deadline fails a
+// read before it takes anything off the queue, so nothing is lost.
+func (u *udpServer) stopReaders(ctx context.Context) bool {
 	u.stopping.Store(true)
 	for _, c := range u.conns {
 		_ = c.SetReadDeadline(time.Now())
 	}
 	done := make(chan struct{})
-	go func() { u.wg.Wait(); close(done) }()
-	var err error
+	go func() { u.wg.Wait(); close(done) }() // ends at the latest when shutdown closes the sockets
 	select {
 	case <-done:
+		return true
 	case <-ctx.Done():
+		return false
+	}
+}
+
+// drain answers the queries queued on the sockets before they close. Each
+// socket first leaves the kernel's SO_REUSEPORT selection (see
+// leaveReuseportGroup), so datagrams of new flows go to the sockets of the
+// other process on the port, the next glbd of a rolling restart, or, with
+// none, are refused as they would be once the socket is closed. The queue
+// then only shrinks, and is read until it has been empty for drainIdle.
+// Without leaving, a process sharing its port under steady load would find
+// its queues never empty, and lose what they hold at the close.
+func (u *udpServer) drain(ctx context.Context, log *slog.Logger) {
+	// A datagram sent just before the cancel may still be on its way
+	// through the kernel (loopback and receive processing run later, in
+	// softirq context); once the sockets have left the group it would find
+	// none and be refused. Serving on for drainIdle first lets it land.
+	t := time.NewTimer(drainIdle)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	if !u.stopReaders(ctx) {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, c := range u.conns {
+		wg.Go(func() {
+			if !u.keepInGroup {
+				if err := leaveReuseportGroup(c); err != nil {
+					// Still read the queue out; new flows keep coming to
+					// this socket until drainMax.
+					log.Warn("udp socket stays in the port's selection while draining", "err", err)
+				}
+			}
+			u.drained.Add(int64(drainSocket(ctx, c, u.h)))
+		})
+	}
+	wg.Wait()
+}
+
+// shutdown stops reading: each reader finishes the packet in hand, then
+// the sockets close.
+func (u *udpServer) shutdown(ctx context.Context) error {
+	var err error
+	if !u.stopReaders(ctx) {
 		err = ctx.Err()
 	}
 	for _, c := range u.conns {

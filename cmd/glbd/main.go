@@ -54,6 +54,11 @@ type Config struct {
 	Limits limitFlags // -rrl-* and -cookie-secret-file (flags_limits.go)
 	// TCP holds the DNS-over-TCP limits, -tcp-* (flags_tcp.go).
 	TCP server.TCPLimits
+	// ListenBeforeReady binds DNS at once, answering SERVFAIL until the
+	// first configuration (-listen-before-ready); by default DNS is bound
+	// only once a configuration is loaded, for rolling restarts.
+	ListenBeforeReady bool
+	NotifySocket      string // $NOTIFY_SOCKET: systemd's, for READY=1 (notify.go)
 }
 
 // Defaults, documented in -h and README.md.
@@ -100,6 +105,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.DevProber, "dev-prober-location", "50.11,8.68", "with -dev: lat,lon of the in-process prober (default Frankfurt)")
 	fs.StringVar(&c.Dnstap, "dnstap", "", "dnstap log of every query: a file (replaced at start) or unix:/path/to.sock for a collector (default off)")
 	fs.StringVar(&c.DnstapIdentity, "dnstap-identity", "", "identity in dnstap messages (default: the host name)")
+	fs.BoolVar(&c.ListenBeforeReady, "listen-before-ready", false, "bind the DNS port at start-up and answer SERVFAIL until a configuration is loaded (default: bind once it is, so that an instance joining a shared port in a rolling restart answers at once)")
 	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
 	c.Limits.register(fs)
 	tcpFlags(fs, &c.TCP)
@@ -138,6 +144,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	if !cacheSet && !c.Dev {
 		c.CacheFile, c.cacheDefault = defaultCache, true
 	}
+	c.NotifySocket = env("NOTIFY_SOCKET")
 	c.Etcd = store.ParseEndpoints(*etcd)
 	if len(c.Etcd) == 0 && !c.Dev {
 		c.Etcd = store.ParseEndpoints(env("ETCDCTL_ENDPOINTS"))

@@ -41,7 +41,7 @@ func readyz(t *testing.T, a *app) (int, readiness) {
 func TestReadyzBeforeAndAfterFirstSnapshot(t *testing.T) {
 	srv := seededEtcd(t)
 	srv.Stop(t)
-	r := launch(t, Config{Etcd: srv.Endpoints()})
+	r := launch(t, Config{Etcd: srv.Endpoints(), ListenBeforeReady: true})
 	t.Cleanup(func() { r.stop(t) })
 	<-r.a.dns.Ready()
 
