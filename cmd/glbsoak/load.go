@@ -90,10 +90,13 @@ type judge struct {
 	latencies []float32 // ms, of every reply (late ones too)
 	byRegion  map[string]int64
 	examples  []string // the first failures, for the report
+	// timeoutSeconds counts timeouts by the second the query was sent:
+	// whether they are spread out or bunched in a stall of the machine.
+	timeoutSeconds map[time.Time]int64
 }
 
 func newJudge(tl *drainTimeline, timeout, grace time.Duration) *judge {
-	return &judge{timeline: tl, regions: addrRegions(), timeout: timeout, grace: grace, byRegion: map[string]int64{}}
+	return &judge{timeline: tl, regions: addrRegions(), timeout: timeout, grace: grace, byRegion: map[string]int64{}, timeoutSeconds: map[time.Time]int64{}}
 }
 
 func (j *judge) example(format string, args ...any) {
@@ -104,16 +107,28 @@ func (j *judge) example(format string, args ...any) {
 	}
 }
 
+// timedOut counts a query that got no reply within the timeout.
+func (j *judge) timedOut(sent time.Time) {
+	j.timeouts.Add(1)
+	j.mu.Lock()
+	j.timeoutSeconds[sent.Truncate(time.Second)]++
+	j.mu.Unlock()
+}
+
 // reply judges the reply m to q, sent at sent and received at recv over
-// transport. A reply after the timeout is late: a failure, counted apart.
-func (j *judge) reply(q querySpec, transport string, sent, recv time.Time, m *dns.Msg) {
+// transport. A reply after the timeout is late: a failure (a timeout,
+// counted here unless counted already), and counted apart.
+func (j *judge) reply(q querySpec, transport string, sent, recv time.Time, m *dns.Msg, counted bool) {
 	took := recv.Sub(sent)
 	j.mu.Lock()
 	j.latencies = append(j.latencies, float32(took.Seconds()*1000))
 	j.mu.Unlock()
 	if took > j.timeout {
 		j.late.Add(1)
-		return // already counted as a timeout
+		if !counted {
+			j.timedOut(sent)
+		}
+		return
 	}
 	if len(m.Question) != 1 || !strings.EqualFold(m.Question[0].Name, q.name) || m.Question[0].Qtype != q.qtype {
 		j.badAnswer.Add(1)
@@ -292,7 +307,7 @@ func (u *udpLoad) sweep(now time.Time) {
 		age := now.Sub(p.sent)
 		if !p.timedOut && age > u.judge.timeout {
 			p.timedOut = true
-			u.judge.timeouts.Add(1)
+			u.judge.timedOut(p.sent)
 			u.judge.example("udp %s %s from %s sent %s: no reply within %s", p.spec.name, dns.TypeToString[p.spec.qtype],
 				soakClients[p.spec.client].name, p.sent.Format("15:04:05.000"), u.judge.timeout)
 		}
@@ -321,14 +336,16 @@ func (u *udpLoad) receive() {
 		}
 		u.mu.Lock()
 		p := u.pending[m.Id]
+		var counted bool
 		if p != nil {
 			delete(u.pending, m.Id)
+			counted = p.timedOut // the sweep no longer sees p
 		}
 		u.mu.Unlock()
 		if p == nil {
 			continue // a reply after the late window; already counted
 		}
-		u.judge.reply(p.spec, "udp", p.sent, recv, m)
+		u.judge.reply(p.spec, "udp", p.sent, recv, m, counted)
 	}
 }
 
@@ -395,7 +412,7 @@ func (t *tcpLoad) Run(ctx context.Context) error {
 			// No retry: the query failed. A timeout counts as one.
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				t.judge.timeouts.Add(1)
+				t.judge.timedOut(sent)
 			} else {
 				t.judge.transportErrs.Add(1)
 			}
@@ -404,7 +421,7 @@ func (t *tcpLoad) Run(ctx context.Context) error {
 			conn = nil
 			continue
 		}
-		t.judge.reply(spec, "tcp", sent, time.Now(), m)
+		t.judge.reply(spec, "tcp", sent, time.Now(), m, false)
 	}
 }
 

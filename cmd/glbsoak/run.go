@@ -182,6 +182,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	goRun("sampler", smp.Run)
 	geo := &geoReplacer{path: geoPath, versions: geoVersions(rows), scraper: sc, dnsAddr: dnsAddr, duration: cfg.Duration}
 	goRun("geoip replacer", geo.Run)
+	stalls := &stallWatch{}
+	goRun("stall watch", stalls.Run)
 	wg.Wait()
 	loadTook := time.Since(start)
 	runErrs = append(runErrs, churn.errs...)
@@ -195,7 +197,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	if err := base.Stop(stopTimeout); err != nil {
 		runErrs = append(runErrs, fmt.Errorf("stop prober: %w", err))
 	}
-	s := summarise(cfg, j, fl, churn, smp, geo, loadTook)
+	s := summarise(cfg, j, fl, churn, smp, geo, stalls, loadTook)
 	s.print(out)
 	return errors.Join(append(runErrs, s.failures...)...)
 }
@@ -277,6 +279,44 @@ func askRegions(dnsAddr, name string, subnet netip.Prefix) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// stallWatch measures how late the soak's own timers fire: when the machine
+// is starved of CPU, the soak's receivers stall too and replies that glbd
+// sent in time are read late. It tells such stalls apart from glbd's.
+type stallWatch struct {
+	mu      sync.Mutex
+	longest time.Duration
+	n       int
+	stalls  []string // "15:04:05 1.2s" for every stall over stallReport
+}
+
+const stallReport = 250 * time.Millisecond
+
+func (w *stallWatch) Run(ctx context.Context) error {
+	const tick = 10 * time.Millisecond
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			late := now.Sub(last) - tick
+			last = now
+			if late < stallReport {
+				continue
+			}
+			w.mu.Lock()
+			w.longest = max(w.longest, late)
+			w.n++
+			if len(w.stalls) < 20 {
+				w.stalls = append(w.stalls, fmt.Sprintf("%s %s", now.Add(-late).Format("15:04:05.0"), late.Round(time.Millisecond)))
+			}
+			w.mu.Unlock()
+		}
+	}
 }
 
 // sample is one scrape of glbd's /metrics.

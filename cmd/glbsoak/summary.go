@@ -38,7 +38,7 @@ func flatWindows(d time.Duration) (warm, window time.Duration) {
 	return max(5*time.Second, d/10), max(4*time.Second, d/12)
 }
 
-func summarise(cfg config, j *judge, fl *flipper, churn *proberChurn, smp *sampler, geo *geoReplacer, took time.Duration) *summary {
+func summarise(cfg config, j *judge, fl *flipper, churn *proberChurn, smp *sampler, geo *geoReplacer, stalls *stallWatch, took time.Duration) *summary {
 	s := &summary{}
 	sent, failed := j.sent.Load(), j.failed()
 	s.printf("load: %s, %d queries sent (%.0f/s), %d answered in time, %d failed", took.Round(time.Millisecond), sent,
@@ -49,6 +49,7 @@ func summarise(cfg config, j *judge, fl *flipper, churn *proberChurn, smp *sampl
 	lat := slices.Clone(j.latencies)
 	byRegion := maps.Clone(j.byRegion)
 	examples := slices.Clone(j.examples)
+	timeoutSeconds := maps.Clone(j.timeoutSeconds)
 	j.mu.Unlock()
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
@@ -63,6 +64,20 @@ func summarise(cfg config, j *judge, fl *flipper, churn *proberChurn, smp *sampl
 	for _, e := range examples {
 		s.printf("  e.g. %s", e)
 	}
+	if len(timeoutSeconds) > 0 {
+		secs := slices.SortedFunc(maps.Keys(timeoutSeconds), func(a, b time.Time) int {
+			return int(timeoutSeconds[b] - timeoutSeconds[a])
+		})
+		var worst []string
+		for _, t := range secs[:min(5, len(secs))] {
+			worst = append(worst, fmt.Sprintf("%s %d", t.Format("15:04:05"), timeoutSeconds[t]))
+		}
+		s.printf("  timeouts in %d distinct seconds; the worst: %v", len(secs), worst)
+	}
+	stalls.mu.Lock()
+	s.printf("  the soak's own timers stalled %d times over %s (longest %s): %v", stalls.n, stallReport,
+		stalls.longest.Round(time.Millisecond), stalls.stalls)
+	stalls.mu.Unlock()
 	if sent == 0 || failed > 0 {
 		s.fail("%d of %d queries failed", failed, sent)
 	}
