@@ -182,11 +182,11 @@ func trend(samples []sample, step time.Duration) string {
 				in = append(in, x)
 			}
 		}
-		if len(in) == 0 {
-			if from > samples[len(samples)-1].at {
-				return string(b)
-			}
-			continue
+		if from > samples[len(samples)-1].at {
+			return string(b)
+		}
+		if len(in) < max(1, int(step/time.Second)/2) { // one scrape a second
+			continue // a step cut short by the end of the run says little
 		}
 		hi := in[0].goroutines
 		for _, x := range in {
