@@ -32,7 +32,8 @@
 # whatever the zone's NS records name, which may not be on loopback.
 #
 # Needs dig, curl, python3; as root on Debian it installs what is missing
-# (dnsviz, unbound, bind9-dnsutils, curl).
+# (dnsviz, unbound, bind9 and bind9-utils for dnsviz -N, bind9-dnsutils,
+# curl), with the packages' own services kept from starting.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,7 +59,9 @@ die() { log "$0: $*"; exit 1; }
 # --- tools (in the host namespace: apt needs the network) -------------------
 
 need_tools() {
-	local -A pkg=([dnsviz]=dnsviz [unbound]=unbound [dig]=bind9-dnsutils [curl]=curl [python3]=python3)
+	# named and named-checkconf: dnsviz serves the -N delegation with them.
+	local -A pkg=([dnsviz]=dnsviz [unbound]=unbound [dig]=bind9-dnsutils [curl]=curl [python3]=python3
+		[named]=bind9 [named-checkconf]=bind9-utils)
 	local missing=() c
 	for c in "${!pkg[@]}"; do
 		command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || missing+=("${pkg[$c]}")
@@ -138,11 +141,13 @@ log "glbd: dns $DNS_IP port $DNS_PORT, http $HTTP; work dir $WORK"
 
 # --- 1. dnsviz -------------------------------------------------------------------
 
-# -A: analyse authoritative servers; -x ZONE+: query only this server for the
-# zone and nothing above it (the zone is not delegated anywhere real); -E:
-# EDNS compatibility queries. (-N, a parent's delegation to check NS and
-# glue against, would need BIND's named to serve that parent.)
-if timeout 300 dnsviz probe -A -E -x "$ZONE+:$DNS_IP:$DNS_PORT" \
+# -A: analyse authoritative servers, from the zone down (nothing above it
+# is queried: the zone is not delegated anywhere real); -N: the delegation
+# a parent would publish, ns1 with glue 127.0.0.1 (dnsviz serves it with a
+# named of its own), through which dnsviz finds glbd on port 53 and against
+# which it checks the zone's own NS set and glue; -E: EDNS compatibility
+# queries.
+if timeout 300 dnsviz probe -A -E -N "$ZONE:ns1.$ZONE=$DNS_IP" \
 	-R A,AAAA,NS,SOA,TXT,MX -o "$WORK/probe.json" "$ZONE" "www.$ZONE" "api.$ZONE" "nothere.$ZONE" \
 	2>"$WORK/dnsviz-probe.log"; then
 	pass "dnsviz probe of $ZONE (and www, api, a missing name)"
@@ -153,15 +158,21 @@ dnsviz grok -r "$WORK/probe.json" -o "$WORK/grok.json" 2>"$WORK/dnsviz-grok.log"
 dnsviz print -r "$WORK/probe.json" -o "$WORK/print.txt" 2>/dev/null || true
 # grok prints the whole analysis as JSON (with -l warning it prints nothing
 # when all is well, which cannot be told from a grok that did not run); an
-# "errors" or "warnings" list anywhere in it is a finding.
+# "errors" or "warnings" list anywhere in it is a finding, except two that
+# only say the name server is on a private address, which a check on
+# loopback cannot avoid: they are printed, not counted.
 if findings=$(python3 - "$WORK/grok.json" <<'EOF'
 import json, sys
 out = []
+LOOPBACK_ONLY = {"NS_NAME_PRIVATE_IP", "GLUE_PRIVATE_IP"}
 def walk(node, path):
     if isinstance(node, dict):
         for k, v in node.items():
             if k in ("errors", "warnings") and v:
                 for item in v:
+                    if item.get("code") in LOOPBACK_ONLY:
+                        print("ignored (the name server is on loopback here): %s" % item["code"], file=sys.stderr)
+                        continue
                     out.append("%s %s: %s: %s" % (path, k[:-1], item.get("code", "?"), item.get("description", item)))
             else:
                 walk(v, path + "/" + k)
