@@ -3,7 +3,7 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check clean
+.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
 
@@ -83,6 +83,24 @@ deploy-check:
 	promtool test rules deploy/prometheus/alerts_test.yml
 	python3 -m json.tool deploy/grafana/glb-dashboard.json >/dev/null
 	deploy/local-cluster.sh --check $(CLUSTER_FLAGS)
+
+## soak: glbd, etcd and probers on loopback for SOAK_DURATION (default 5m) under 2,000 q/s with weights
+## flipping every 100 ms, drains rotating, probers joining and leaving and the GeoIP file replaced twice;
+## fails on any failed query, drained-region answer or growth of glbd's goroutines or heap (not in CI)
+SOAK_DURATION ?= 5m
+SOAK_FLAGS    ?=
+soak:
+	$(GO) build -o bin/ ./cmd/glbd ./cmd/glbprobe ./cmd/glbsoak
+	bin/glbsoak -duration $(SOAK_DURATION) $(SOAK_FLAGS)
+
+## soak-short: the same for ~16 s at 500 q/s, as a Go test (TestSoakShort)
+soak-short:
+	GLB_SOAK=1 $(GO) test -count=1 -run '^TestSoakShort$$' -v ./cmd/glbsoak
+
+## protocol-check: dnsviz probe/grok of the zone and Unbound (subnetcache, ECS) resolving through glbd;
+## installs Debian's dnsviz and unbound as root when missing; GLB_DNS=ip:port uses a running glbd
+protocol-check:
+	deploy/protocol-check.sh
 
 clean:
 	rm -rf bin/
