@@ -315,8 +315,11 @@ func (p *Publisher) loop(ctx context.Context, info []byte) {
 // registration and every remembered verdict under it. stop ends the
 // keepalive; n is the number of verdicts written. On failure it revokes the
 // new lease, so no half-written set of keys outlives it.
-func (p *Publisher) establish(ctx context.Context, info []byte) (lease clientv3.LeaseID,
-	keepAlive <-chan *clientv3.LeaseKeepAliveResponse, stop context.CancelFunc, n int, err error) {
+//
+// The results are not named: a failed return zeroes them, and the cleanup
+// must still see the lease it revokes and the keepalive it stops.
+func (p *Publisher) establish(ctx context.Context, info []byte) (clientv3.LeaseID,
+	<-chan *clientv3.LeaseKeepAliveResponse, context.CancelFunc, int, error) {
 	gctx, cancel := context.WithTimeout(ctx, p.grantTimeout)
 	defer cancel()
 	resp, err := p.c.Grant(gctx, int64((p.ttl+time.Second-1)/time.Second))
@@ -324,24 +327,24 @@ func (p *Publisher) establish(ctx context.Context, info []byte) (lease clientv3.
 		return 0, nil, nil, 0, fmt.Errorf("grant lease of %s: %w", p.ttl, err)
 	}
 	p.m.grants.Inc()
-	lease = resp.ID
+	lease := resp.ID
 	kctx, stop := context.WithCancel(ctx)
-	defer func() {
-		if err != nil {
-			stop()
-			p.revoke(context.WithoutCancel(ctx), lease)
-		}
-	}()
+	fail := func(err error) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, context.CancelFunc, int, error) {
+		stop()
+		p.revoke(context.WithoutCancel(ctx), lease)
+		return 0, nil, nil, 0, err
+	}
 	// Keepalives start before the rewrite, so that a long one cannot let
 	// the lease expire under it.
-	if keepAlive, err = p.c.KeepAlive(kctx, lease); err != nil {
-		return 0, nil, nil, 0, fmt.Errorf("keep lease %x alive: %w", int64(lease), err)
+	keepAlive, err := p.c.KeepAlive(kctx, lease)
+	if err != nil {
+		return fail(fmt.Errorf("keep lease %x alive: %w", int64(lease), err))
 	}
 	p.switchMu.Lock()
 	defer p.switchMu.Unlock()
 	ops := append([]pending{{key: schema.ProberKey(p.prefix, p.id), value: info}}, p.collect(true)...)
 	if err := p.writeBatch(gctx, lease, ops); err != nil {
-		return 0, nil, nil, 0, fmt.Errorf("write prober keys under lease %x: %w", int64(lease), err)
+		return fail(fmt.Errorf("write prober keys under lease %x: %w", int64(lease), err))
 	}
 	p.mu.Lock()
 	p.lease = lease
