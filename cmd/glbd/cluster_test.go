@@ -191,10 +191,22 @@ func TestClusterAllMembersKilled(t *testing.T) {
 	}
 
 	c.KillAll(t)
-	// Twice the lease TTL: the probers' clients give their leases up.
-	outage := 2 * clusterTTL
-	queries, end := 0, time.Now().Add(outage)
-	for time.Now().Before(end) {
+	// At least twice the lease TTL, and until both probers' clients have
+	// given their leases up (a loaded machine may take longer to notice).
+	killed := time.Now()
+	outageOver := func() bool {
+		if time.Since(killed) < 2*clusterTTL {
+			return false
+		}
+		for _, p := range probers {
+			if p.gauge(t, "glb_prober_lease_up") != 0 {
+				return time.Since(killed) > 15*time.Second
+			}
+		}
+		return true
+	}
+	queries := 0
+	for !outageOver() {
 		m := ask(t, "udp", a.dnsAddr(), "www."+zone, dns.TypeA, londonECS)
 		if got := addrs(m); m.Rcode != dns.RcodeSuccess || got != euWestAddrs {
 			t.Fatalf("query %d during the outage: rcode %s answer %q, want NOERROR %s", queries, dns.RcodeToString[m.Rcode], got, euWestAddrs)
@@ -202,7 +214,13 @@ func TestClusterAllMembersKilled(t *testing.T) {
 		queries++
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("%d queries during the %s outage, all answered from the last snapshot", queries, outage)
+	outage := time.Since(killed)
+	t.Logf("%d queries during the %s outage, all answered from the last snapshot", queries, outage.Round(time.Millisecond))
+	for _, p := range probers {
+		if got := p.gauge(t, "glb_prober_lease_up"); got != 0 {
+			t.Fatalf("prober %s still holds its lease %s into the outage", p.id, outage)
+		}
+	}
 	if got := metricValue(t, a, "glb_store_etcd_connected"); got != 0 {
 		t.Errorf("glb_store_etcd_connected = %v during the outage, want 0", got)
 	}
