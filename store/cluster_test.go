@@ -187,9 +187,7 @@ func TestClusterWatcherLeaderKilledMidStream(t *testing.T) {
 		}()
 	}
 
-	for done.Load() < puts/4 {
-		time.Sleep(time.Millisecond)
-	}
+	waitTrue(t, 20*time.Second, "a quarter of the puts", func() bool { return done.Load() >= puts/4 })
 	old := c.Leader(t)
 	killRev := lastRev.Load()
 	start := time.Now()
@@ -217,12 +215,15 @@ func TestClusterWatcherLeaderKilledMidStream(t *testing.T) {
 	}
 }
 
-// putRetrying puts key=value until it succeeds or ctx ends: an error
+// putRetrying puts key=value until it succeeds, for up to 20s: an error
 // during an election says nothing about whether the put happened, and a
-// put of the same value again is harmless.
+// put of the same value again is harmless. Each try gets 500ms, so that a
+// put stuck on a member whose leader was just killed is soon tried again.
 func putRetrying(ctx context.Context, cl *clientv3.Client, key, value string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		resp, err := cl.Put(pctx, key, value)
 		cancel()
 		if err == nil {
