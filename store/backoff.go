@@ -59,3 +59,16 @@ func (b *backoff) next() time.Duration {
 
 // reset goes back to the first step, after a success.
 func (b *backoff) reset() { b.cur = 0 }
+
+// waitedOut resets b after an attempt that failed only when its timeout
+// ran out. etcd's client waits for a connection rather than fail at once,
+// so during an outage every attempt lasts its whole timeout (5s): that
+// wait is backoff enough, and doubling a sleep on top of it (up to 5s more)
+// would only delay the first attempt after etcd returns, while an attempt
+// in flight goes through as soon as the client reconnects. Attempts that
+// fail quickly (a refusal, a permission) still back off in full.
+func waitedOut(b *backoff, took, timeout time.Duration) {
+	if took >= timeout {
+		b.reset()
+	}
+}

@@ -71,8 +71,9 @@ type Publisher struct {
 	log    *slog.Logger
 	m      *PublisherMetrics
 
-	clock   clock
-	backoff *backoff
+	clock        clock
+	backoff      *backoff
+	grantTimeout time.Duration // grantTimeout; tests shorten it
 	// skipRevoke makes Run exit without revoking its lease, as a prober
 	// that crashed would: tests use it to see keys expire with the lease.
 	skipRevoke bool
@@ -110,16 +111,17 @@ func NewPublisher(c *clientv3.Client, cfg PublisherConfig, log *slog.Logger, m *
 	}
 	ttl = max(ttl, MinLeaseTTL)
 	return &Publisher{
-		c:        c,
-		prefix:   cfg.Prefix,
-		id:       cfg.ProberID,
-		info:     cfg.Info,
-		ttl:      ttl,
-		log:      log.With("component", "publisher", "prober", cfg.ProberID),
-		m:        m,
-		clock:    realClock{},
-		backoff:  newBackoff(leaseBackoffMin, leaseBackoffMax),
-		verdicts: map[string]*verdict{},
+		c:            c,
+		prefix:       cfg.Prefix,
+		id:           cfg.ProberID,
+		info:         cfg.Info,
+		ttl:          ttl,
+		log:          log.With("component", "publisher", "prober", cfg.ProberID),
+		m:            m,
+		clock:        realClock{},
+		backoff:      newBackoff(leaseBackoffMin, leaseBackoffMax),
+		grantTimeout: grantTimeout,
+		verdicts:     map[string]*verdict{},
 	}
 }
 
@@ -261,11 +263,13 @@ func (p *Publisher) loop(ctx context.Context, info []byte) {
 	bo := p.backoff
 	var lost clientv3.LeaseID // a lease lost and not yet revoked
 	for {
+		started := p.clock.Now()
 		lease, keepAlive, stop, n, err := p.establish(ctx, info)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
+			waitedOut(bo, p.clock.Now().Sub(started), p.grantTimeout)
 			d := bo.next()
 			p.log.Warn("grant prober lease", "err", err, "retry_in_seconds", d.Seconds())
 			if !sleep(ctx, p.clock, d) {
@@ -311,33 +315,36 @@ func (p *Publisher) loop(ctx context.Context, info []byte) {
 // registration and every remembered verdict under it. stop ends the
 // keepalive; n is the number of verdicts written. On failure it revokes the
 // new lease, so no half-written set of keys outlives it.
-func (p *Publisher) establish(ctx context.Context, info []byte) (lease clientv3.LeaseID,
-	keepAlive <-chan *clientv3.LeaseKeepAliveResponse, stop context.CancelFunc, n int, err error) {
-	gctx, cancel := context.WithTimeout(ctx, grantTimeout)
+//
+// The results are not named: a failed return zeroes them, and the cleanup
+// must still see the lease it revokes and the keepalive it stops.
+func (p *Publisher) establish(ctx context.Context, info []byte) (clientv3.LeaseID,
+	<-chan *clientv3.LeaseKeepAliveResponse, context.CancelFunc, int, error) {
+	gctx, cancel := context.WithTimeout(ctx, p.grantTimeout)
 	defer cancel()
 	resp, err := p.c.Grant(gctx, int64((p.ttl+time.Second-1)/time.Second))
 	if err != nil {
 		return 0, nil, nil, 0, fmt.Errorf("grant lease of %s: %w", p.ttl, err)
 	}
 	p.m.grants.Inc()
-	lease = resp.ID
+	lease := resp.ID
 	kctx, stop := context.WithCancel(ctx)
-	defer func() {
-		if err != nil {
-			stop()
-			p.revoke(context.WithoutCancel(ctx), lease)
-		}
-	}()
+	fail := func(err error) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, context.CancelFunc, int, error) {
+		stop()
+		p.revoke(context.WithoutCancel(ctx), lease)
+		return 0, nil, nil, 0, err
+	}
 	// Keepalives start before the rewrite, so that a long one cannot let
 	// the lease expire under it.
-	if keepAlive, err = p.c.KeepAlive(kctx, lease); err != nil {
-		return 0, nil, nil, 0, fmt.Errorf("keep lease %x alive: %w", int64(lease), err)
+	keepAlive, err := p.c.KeepAlive(kctx, lease)
+	if err != nil {
+		return fail(fmt.Errorf("keep lease %x alive: %w", int64(lease), err))
 	}
 	p.switchMu.Lock()
 	defer p.switchMu.Unlock()
 	ops := append([]pending{{key: schema.ProberKey(p.prefix, p.id), value: info}}, p.collect(true)...)
 	if err := p.writeBatch(gctx, lease, ops); err != nil {
-		return 0, nil, nil, 0, fmt.Errorf("write prober keys under lease %x: %w", int64(lease), err)
+		return fail(fmt.Errorf("write prober keys under lease %x: %w", int64(lease), err))
 	}
 	p.mu.Lock()
 	p.lease = lease
@@ -372,7 +379,7 @@ func (p *Publisher) flush(ctx context.Context, lease clientv3.LeaseID) error {
 	}
 	p.switchMu.Lock()
 	defer p.switchMu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, grantTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.grantTimeout)
 	defer cancel()
 	return p.writeBatch(ctx, lease, p.collect(false))
 }

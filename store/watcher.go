@@ -154,11 +154,13 @@ func (w *Watcher) loop(ctx context.Context) {
 		if w.cache != nil && w.lastRev == 0 && !w.cacheTried {
 			timeout = min(timeout, w.cacheListTimeout)
 		}
+		started := w.clock.Now()
 		rev, err := w.list(ctx, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
+			waitedOut(bo, w.clock.Now().Sub(started), timeout)
 			w.listOK.Store(false)
 			w.setStatus(func(s *watcherStatus) { s.listErr = listErrText(err) })
 			if w.cache != nil && w.lastRev == 0 && !w.cacheTried {
@@ -175,7 +177,7 @@ func (w *Watcher) loop(ctx context.Context) {
 		if w.beforeWatch != nil {
 			w.beforeWatch(ctx, rev)
 		}
-		started := w.clock.Now()
+		started = w.clock.Now()
 		reason, progressed := w.watch(ctx, rev)
 		if ctx.Err() != nil {
 			return
