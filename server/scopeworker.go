@@ -38,6 +38,7 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 	scopes := make(map[*gslbName][2]*scopeTable, len(cfg.names))
 	cache := make(map[uint64]*scopeTable, len(h.scopeCache))
 	var jobs []scopeJob
+	queued := map[uint64]bool{} // names configured alike need one job
 	for _, g := range cfg.names {
 		var pair [2]*scopeTable
 		for i, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
@@ -47,7 +48,10 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 				cache[key] = t
 				continue
 			}
-			jobs = append(jobs, scopeJob{key: key, g: g, qtype: qtype, ht: ht})
+			if !queued[key] {
+				queued[key] = true
+				jobs = append(jobs, scopeJob{key: key, g: g, qtype: qtype, ht: ht})
+			}
 		}
 		scopes[g] = pair
 	}
@@ -64,7 +68,11 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 
 // buildScopes builds the queued scope tables and swaps in a snapshot that
 // uses them.
-func (h *Handler) buildScopes(p Partitioner) {
+func (h *Handler) buildScopes(p Partitioner) { h.buildScopesWith(p, &scopeBuilder{}) }
+
+// buildScopesWith is buildScopes with the builder (and its buffers) of the
+// caller.
+func (h *Handler) buildScopesWith(p Partitioner, b *scopeBuilder) {
 	h.mu.Lock()
 	jobs, gen := h.scopeJobs, h.geoGen
 	h.scopeJobs = nil
@@ -76,14 +84,36 @@ func (h *Handler) buildScopes(p Partitioner) {
 		return
 	}
 	built := map[uint64]*scopeTable{}
+	var fresh []*scopeTable // distinct tables of this round
+	skipped := 0
 	for _, j := range jobs {
-		if built[j.key] == nil {
-			built[j.key] = buildScopeTable(part, j.g, j.qtype, j.ht)
+		if built[j.key] != nil {
+			continue
 		}
+		if !h.scopeStillWanted(j.key, part) {
+			skipped++ // the configuration moved on while we built
+			continue
+		}
+		t := b.build(part, j.g, j.qtype, j.ht)
+		// Identical tables (A and AAAA of regions with both families,
+		// names that differ only in what the plans do not read) are kept
+		// once.
+		dup := false
+		for _, u := range fresh {
+			if dup = u.sameRuns(t); dup {
+				t = u
+				break
+			}
+		}
+		if !dup {
+			fresh = append(fresh, t)
+		}
+		built[j.key] = t
 	}
 	took := time.Since(start)
 	h.metrics.scopeBuild.Observe(took.Seconds())
-	h.log.Debug("ecs scope tables built", "tables", len(built), "ranges", len(part.Ranges), "duration_seconds", took.Seconds())
+	h.log.Debug("ecs scope tables built", "tables", len(built), "distinct", len(fresh), "skipped", skipped,
+		"ranges", part.Ranges(), "duration_seconds", took.Seconds())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if gen != h.geoGen {
@@ -100,19 +130,41 @@ func (h *Handler) buildScopes(p Partitioner) {
 	}
 }
 
+// scopeStillWanted says whether a queued table is still worth building: not
+// when a table for key is ready already, nor when a configuration applied
+// since the jobs were taken queued jobs without it (no name has that
+// configuration any more).
+func (h *Handler) scopeStillWanted(key uint64, part *geo.Partition) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.scopeCache[key]; t != nil && t.part == part {
+		return false
+	}
+	if h.scopeJobs == nil {
+		return true
+	}
+	for _, j := range h.scopeJobs {
+		if j.key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // runScopes builds the queued scope tables until ctx is done.
 func (h *Handler) runScopes(ctx context.Context) {
 	p, ok := h.geo.(Partitioner)
 	if !ok {
 		return
 	}
+	b := &scopeBuilder{yield: true} // its buffers live as long as the worker
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.scopeWant:
 		}
-		h.buildScopes(p)
+		h.buildScopesWith(p, b)
 		select {
 		case <-ctx.Done():
 			return
