@@ -143,11 +143,11 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 		zone: zoneLabel, label: label, owner: owner, policy: nm.PolicyOrDefault(), ttl: ttl, ttlDegraded: nm.TTLDegraded,
 		answers: nm.AnswersOrDefault(), spread: nm.Spread, onAllDown: nm.OnAllDownOrDefault(),
 		onNoData: nm.OnNoDataOrDefault(), panicPct: nm.PanicPercent,
+		regions: make([]*regionAnswer, 0, len(nm.Regions)),
 	}
 	if nm.Sticky != nil {
 		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
 	}
-	pos := map[string]int{} // region id -> bit in the masks
 	for _, id := range nm.Regions {
 		r := regions[id]
 		if r == nil {
@@ -155,14 +155,19 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 		}
 		ra := answers.region(id, r, idx[id], ttl, g.ttlDegraded)
 		g.hasChecks = g.hasChecks || ra.hasCheck
-		pos[id] = len(g.regions)
 		g.regions = append(g.regions, ra)
 	}
+	// A region's bit in the masks is its position in g.regions; a scan
+	// of at most 64 regions is cheaper than a map per name when 10,000
+	// names are built at each configuration change.
 	mask := func(ids []string) uint64 {
 		var m uint64
 		for _, id := range ids {
-			if i, ok := pos[id]; ok {
-				m |= 1 << i
+			for i, r := range g.regions {
+				if r.id == id {
+					m |= 1 << i
+					break
+				}
 			}
 		}
 		return m

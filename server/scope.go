@@ -231,7 +231,7 @@ func (s *Snapshot) scopeTable(g *gslbName, qtype uint16) *scopeTable {
 	if qtype == dns.TypeAAAA {
 		i = 1
 	}
-	return s.scopes[g][i]
+	return s.scopes[g.cfgKey][i]
 }
 
 // u128 is an address as a 128-bit number (the layout of geo.Addr128).

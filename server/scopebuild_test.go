@@ -61,7 +61,7 @@ func TestScopeTablesShared(t *testing.T) {
 	snap := h.snap.Load()
 	pair := func(label string) [2]*scopeTable {
 		g := snap.cfg.zones[testZone].nodes[label+"."+testZone].gslb
-		p := snap.scopes[g]
+		p := [2]*scopeTable{snap.scopeTable(g, dns.TypeA), snap.scopeTable(g, dns.TypeAAAA)}
 		if p[0] == nil || p[1] == nil {
 			t.Fatalf("%s: scope tables not ready: %v", label, p)
 		}

@@ -30,16 +30,22 @@ type scopeJob struct {
 const scopeMinGap = time.Second
 
 // attachScopes finds the ready scope tables for every name of cfg under
-// ht, and queues the missing ones. h.mu is held.
-func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*scopeTable {
+// ht, and queues the missing ones. h.mu is held. It runs on every
+// snapshot rebuild (each health tick), so its work is per distinct
+// configuration, not per name: names with the same cfgKey read the same
+// regions, weights and health, so they have the same scope keys and
+// tables.
+func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[uint64][2]*scopeTable {
 	if _, ok := h.geo.(Partitioner); !ok {
 		return nil
 	}
-	scopes := make(map[*gslbName][2]*scopeTable, len(cfg.names))
+	scopes := map[uint64][2]*scopeTable{}
 	cache := make(map[uint64]*scopeTable, len(h.scopeCache))
 	var jobs []scopeJob
-	queued := map[uint64]bool{} // names configured alike need one job
 	for _, g := range cfg.names {
+		if _, done := scopes[g.cfgKey]; done {
+			continue
+		}
 		var pair [2]*scopeTable
 		for i, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			key := scopeKey(g, qtype, ht)
@@ -48,12 +54,9 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 				cache[key] = t
 				continue
 			}
-			if !queued[key] {
-				queued[key] = true
-				jobs = append(jobs, scopeJob{key: key, g: g, qtype: qtype, ht: ht})
-			}
+			jobs = append(jobs, scopeJob{key: key, g: g, qtype: qtype, ht: ht})
 		}
-		scopes[g] = pair
+		scopes[g.cfgKey] = pair
 	}
 	h.scopeCache = cache // drops tables no name uses any more
 	h.scopeJobs = jobs

@@ -28,9 +28,10 @@ type Snapshot struct {
 	health   *healthTable
 	state    *schema.State // what it was built from, for Status
 	built    time.Time     // when it was swapped in
-	// scopes holds the ready ECS scope tables per name, [A, AAAA]; names
+	// scopes holds the ready ECS scope tables, [A, AAAA], by the cfgKey of
+	// the names they serve (names configured alike share them); names
 	// without one use the GeoIP network (see scope.go).
-	scopes map[*gslbName][2]*scopeTable
+	scopes map[uint64][2]*scopeTable
 }
 
 // config is the part of a snapshot derived from the configuration alone.
