@@ -46,10 +46,10 @@ type Config struct {
 	DevSeed      string  // -dev-seed: example configuration written into an empty prefix
 	DevProber    string  // -dev-prober-location: "lat,lon" of the in-process dev prober
 	// Query logs, off by default.
-	Dnstap         string    // -dnstap: a file, or unix:/path for a collector
-	DnstapIdentity string    // -dnstap-identity
-	QueryLogSample float64   // -query-log-sample: share of queries logged as JSON lines on stdout
-	Profiling      profiling // -pprof (pprof.go)
+	Dnstap         string       // -dnstap: a file, or unix:/path for a collector
+	DnstapIdentity string       // -dnstap-identity
+	QueryLogSample float64      // -query-log-sample: share of queries logged as JSON lines on stdout
+	Runtime        runtimeFlags // -pprof, -memory-limit (pprof.go)
 }
 
 // Defaults, documented in -h and README.md.
@@ -89,7 +89,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.DevProber, "dev-prober-location", "50.11,8.68", "with -dev: lat,lon of the in-process prober (default Frankfurt)")
 	fs.StringVar(&c.Dnstap, "dnstap", "", "dnstap log of every query: a file (replaced at start) or unix:/path/to.sock for a collector (default off)")
 	fs.StringVar(&c.DnstapIdentity, "dnstap-identity", "", "identity in dnstap messages (default: the host name)")
-	c.Profiling.register(fs)
+	c.Runtime.register(fs)
 	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
 	// The flag package prints the usage on every parse error; a bad value
 	// should be one line naming the flag (run prints it), so the usage is
@@ -190,6 +190,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	cfg.Runtime.apply()
 	// SIGTERM and SIGINT cancel ctx, which starts the graceful shutdown;
 	// a second one kills the process (NotifyContext stops catching them).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
