@@ -21,9 +21,14 @@ type scopeBuilder struct {
 	yield bool
 }
 
-// yieldEvery is how many ranges the builder folds between yields: about a
-// millisecond of work.
-const yieldEvery = 1 << 16
+// yieldEvery and yieldPlans are how many ranges the builder folds, and
+// how many locations it plans for, between yields: about a millisecond of
+// work each (ranking 20 regions for one location takes ~8 µs), well
+// under the runtime's 10 ms preemption slice.
+const (
+	yieldEvery = 1 << 15
+	yieldPlans = 128
+)
 
 // buildScopeTable folds the partition for the plans of g on qtype under ht
 // with a builder of its own (for one-off builds).
@@ -45,6 +50,9 @@ func (b *scopeBuilder) build(part *geo.Partition, g *gslbName, qtype uint16, ht 
 	// Plans depend only on the location, so decide once per location.
 	b.locPlan = slices.Grow(b.locPlan[:0], len(part.Locs))[:len(part.Locs)]
 	for i, loc := range part.Locs {
+		if b.yield && i%yieldPlans == yieldPlans-1 {
+			runtime.Gosched()
+		}
 		p := g.plan(qtype, loc, part.Found[i], ht)
 		idx, ok := b.intern(t, &p, g.spread)
 		if !ok {
