@@ -18,12 +18,12 @@ func TestPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.V4) != len(p.V4Loc) || len(p.V6) != len(p.V6Loc) || len(p.Locs) != len(p.Found) || len(p.Locs) != len(p.Networks) {
+	if len(p.V4) != len(p.V4Loc) || len(p.V6Hi) != len(p.V6Loc) || len(p.Locs) != len(p.Found) || len(p.Locs) != len(p.Networks) {
 		t.Fatalf("lengths differ: %d/%d IPv4, %d/%d IPv6, %d/%d/%d locations",
-			len(p.V4), len(p.V4Loc), len(p.V6), len(p.V6Loc), len(p.Locs), len(p.Found), len(p.Networks))
+			len(p.V4), len(p.V4Loc), len(p.V6Hi), len(p.V6Loc), len(p.Locs), len(p.Found), len(p.Networks))
 	}
-	if p.V4[0] != 0 || p.V6[0] != (Addr128{}) {
-		t.Fatalf("families start at %d and %v, want 0", p.V4[0], p.V6[0])
+	if p.V4[0] != 0 || p.V6At(0) != (Addr128{}) {
+		t.Fatalf("families start at %d and %v, want 0", p.V4[0], p.V6At(0))
 	}
 	// check compares a range's location with Lookup at a.
 	check := func(a netip.Addr, loc int32) {
@@ -63,9 +63,13 @@ func TestPartition(t *testing.T) {
 		}
 		return netip.AddrFrom16(b)
 	}
-	gaps := 0
-	for i, start := range p.V6 {
-		if i+1 < len(p.V6) && !start.Less(p.V6[i+1]) {
+	gaps, lowStarts := 0, 0
+	for i := range p.V6Hi {
+		start := p.V6At(i)
+		if start.Lo != 0 {
+			lowStarts++
+		}
+		if i+1 < len(p.V6Hi) && !start.Less(p.V6At(i+1)) {
 			t.Fatalf("IPv6 range %d does not ascend", i)
 		}
 		if i > 0 && p.V6Loc[i] == p.V6Loc[i-1] {
@@ -75,6 +79,11 @@ func TestPartition(t *testing.T) {
 			gaps++
 		}
 		check(v6(start), p.V6Loc[i])
+	}
+	// The IPv4 subtree (::/96) and the IPv4-mapped alias end inside the
+	// lower 64 bits, so the aside path of V6At is exercised.
+	if lowStarts == 0 {
+		t.Error("no IPv6 range starts in the lower 64 bits")
 	}
 	if gaps == 0 {
 		t.Error("no IPv6 gap: the IPv4 subtree and the aliases should be gaps")

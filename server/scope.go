@@ -39,7 +39,7 @@ type scopeTable struct {
 	part   *geo.Partition // the database it was built from
 	v4     []uint32       // first address of each IPv4 run
 	v4Plan []uint16       // plan of each IPv4 run: index into plans, or noPlan
-	v6     []uint32       // first range (index into part.V6) of each IPv6 run
+	v6     []uint32       // first range (index for part.V6At) of each IPv6 run
 	v6Plan []uint16
 	plans  []plan
 }
@@ -85,10 +85,12 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 		}
 	} else {
 		// First the partition's range, then the run that holds it.
-		xa, ranges := geo.Addr128{Hi: x.hi, Lo: x.lo}, t.part.V6
-		i, j := 0, len(ranges)
+		xa, part := geo.Addr128{Hi: x.hi, Lo: x.lo}, t.part
+		i, j := 0, len(part.V6Hi)
 		for i < j {
-			if m := int(uint(i+j) >> 1); !xa.Less(ranges[m]) {
+			// The upper half decides but where it ties.
+			m := int(uint(i+j) >> 1)
+			if h := part.V6Hi[m]; h < xa.Hi || h == xa.Hi && !xa.Less(part.V6At(m)) {
 				i = m + 1
 			} else {
 				j = m
@@ -107,10 +109,10 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 			return nil, 0, false // an empty table
 		}
 		i--
-		s := ranges[t.v6[i]]
+		s := part.V6At(int(t.v6[i]))
 		pi, first, last = t.v6Plan[i], u128{s.Hi, s.Lo}, u128{math.MaxUint64, math.MaxUint64}
 		if i+1 < len(t.v6) {
-			n := ranges[t.v6[i+1]]
+			n := part.V6At(int(t.v6[i+1]))
 			last = u128{n.Hi, n.Lo}.prev()
 		}
 	}
