@@ -4,38 +4,76 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
 // Partition is the database seen as a partition of the address space:
-// every network of the tree, with or without data, in address order (IPv4
-// first, then IPv6), with neighbouring networks of the same location merged
-// into one range. The server folds it into runs of ranges that get the same
-// answer, to give resolvers the widest ECS scope that is still true.
-// Aliases of the IPv4 space inside IPv6 (6to4, Teredo) are not listed;
-// callers treat addresses outside every range as unknown territory.
+// every network of the tree, with or without data, in address order, with
+// neighbouring networks of the same location merged into one range. The
+// server folds it into runs of ranges that get the same answer, to give
+// resolvers the widest ECS scope that is still true. Aliases of the IPv4
+// space inside IPv6 (6to4, Teredo) are not listed: they are gaps (LocGap),
+// and callers treat addresses in a gap as unknown territory.
 //
-// Merging matters for memory: the empty space between a database's
-// networks is listed as many aligned prefixes, and neighbouring networks
-// often share a city; a million-network database becomes about two million
-// ranges of 48 bytes instead of several million networks.
+// The layout is compact because a million-network database becomes about
+// two million ranges and the partition lives as long as the database: a
+// range is only its first address and a location index (8 bytes for IPv4,
+// 12 for IPv6), with no pointers for the garbage collector to scan. A
+// range ends where the next begins; the last one of a family ends at the
+// family's last address. IPv6 networks longer than /64 are rare (3 in a
+// million in the generated database), so an IPv6 start is kept as its
+// upper 64 bits, with the few non-zero lower halves aside (V6At).
 type Partition struct {
-	Ranges []Range
-	// Locs are the distinct locations of ranges with a record; Range.Loc
-	// indexes it. Many networks share a location, so deciding once per
-	// location instead of once per network is most of the speed-up.
+	V4    []uint32 // first address of each IPv4 range, ascending; V4[0] is 0
+	V4Loc []int32  // location of each IPv4 range: an index into Locs, LocNone or LocGap
+	V6Hi  []uint64 // upper half of the first address of each IPv6 range (V6At)
+	V6Loc []int32
+	// v6LoAt lists, ascending, the IPv6 ranges whose first address has a
+	// non-zero lower half, and v6Lo those halves.
+	v6LoAt []uint32
+	v6Lo   []uint64
+	// Locs are the distinct locations of ranges with a record. Many
+	// networks share a location, so deciding once per location instead of
+	// once per network is most of the speed-up.
 	Locs []Location
+	// Found says, per location, whether the record has coordinates (as
+	// Lookup's found).
+	Found []bool
+	// Networks counts, per location, the database networks that have it.
+	Networks []uint32
 }
 
-// Range is a run of consecutive networks with the same location.
-type Range struct {
-	First, Last Addr128 // inclusive; IPv4 as the low 32 bits
-	Loc         int32   // index into Partition.Locs; -1 when the networks have no record
-	Networks    uint32  // how many database networks the range merges
-	V4          bool
-	Found       bool // the record has coordinates (as Lookup's found)
+// Location codes of ranges without an index into Partition.Locs.
+const (
+	LocNone = -1 // networks without a record
+	LocGap  = -2 // addresses the partition does not list (aliases)
+)
+
+// Ranges is the number of ranges of both families, gaps included.
+func (p *Partition) Ranges() int { return len(p.V4) + len(p.V6Hi) }
+
+// V6At returns the first address of IPv6 range i; the starts ascend with
+// i, and V6At(0) is ::.
+func (p *Partition) V6At(i int) Addr128 {
+	a := Addr128{Hi: p.V6Hi[i]}
+	// A search over a handful of entries: no allocation, a few compares.
+	lo, hi := 0, len(p.v6LoAt)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch at := int(p.v6LoAt[m]); {
+		case at == i:
+			a.Lo = p.v6Lo[m]
+			return a
+		case at < i:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return a
 }
 
 // Addr128 is an address as a 128-bit number.
@@ -48,6 +86,9 @@ func (a Addr128) Next() Addr128 {
 	}
 	return Addr128{Hi: a.Hi, Lo: a.Lo + 1}
 }
+
+// Less orders addresses.
+func (a Addr128) Less(b Addr128) bool { return a.Hi < b.Hi || a.Hi == b.Hi && a.Lo < b.Lo }
 
 // prefixBounds returns the first and last address of p as numbers.
 func prefixBounds(p netip.Prefix) (first, last Addr128, v4 bool) {
@@ -89,7 +130,7 @@ type partitionCache struct {
 }
 
 // Partition returns the partition of the database in use, computing it on
-// the first call after each load (about a second per million networks).
+// the first call after each load (a few seconds per million networks).
 // It is meant for background work, never the query path.
 func (d *DB) Partition() (*Partition, error) {
 	r := d.reader.Load()
@@ -116,11 +157,19 @@ func (d *DB) Partition() (*Partition, error) {
 type locKey struct {
 	lat, lon                        float64
 	country, continent, subdivision string
+	found                           bool
+}
+
+// partitionBuilder appends networks in address order, merging neighbours
+// of the same location and recording the gaps between non-adjacent ones.
+type partitionBuilder struct {
+	p            Partition
+	seen         map[locKey]int32
+	next4, next6 Addr128 // the address after the last range of each family
 }
 
 func buildPartition(r *maxminddb.Reader) (*Partition, error) {
-	p := &Partition{}
-	seen := map[locKey]int32{}
+	b := &partitionBuilder{seen: map[locKey]int32{}}
 	var rec record
 	for res := range r.Networks(maxminddb.IncludeNetworksWithoutData()) {
 		if err := res.Err(); err != nil {
@@ -130,42 +179,96 @@ func buildPartition(r *maxminddb.Reader) (*Partition, error) {
 		if a := pfx.Addr(); a.Is4In6() {
 			pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
 		}
-		first, last, v4 := prefixBounds(pfx)
-		cell := Range{First: first, Last: last, Loc: -1, Networks: 1, V4: v4}
+		loc := int32(LocNone)
 		if res.Found() {
 			rec = record{}
 			rec.Location.Latitude, rec.Location.Longitude = math.NaN(), math.NaN()
 			if err := res.Decode(&rec); err != nil {
 				return nil, fmt.Errorf("decode geoip record for %s: %w", pfx, err)
 			}
-			// The same fields as Lookup, so a cell's location is exactly
-			// what a query from inside it sees.
-			loc := Location{Country: rec.Country.ISOCode, Continent: rec.Continent.Code}
-			if len(rec.Subdivisions) > 0 {
-				loc.Subdivision = rec.Subdivisions[0].ISOCode
-			}
-			cell.Found = !math.IsNaN(rec.Location.Latitude) && !math.IsNaN(rec.Location.Longitude)
-			if cell.Found {
-				loc.Lat, loc.Lon = rec.Location.Latitude, rec.Location.Longitude
-			}
-			k := locKey{loc.Lat, loc.Lon, loc.Country, loc.Continent, loc.Subdivision}
-			idx, ok := seen[k]
-			if !ok {
-				idx = int32(len(p.Locs))
-				seen[k] = idx
-				p.Locs = append(p.Locs, loc)
-			}
-			cell.Loc = idx
+			loc = b.location(&rec)
 		}
-		if n := len(p.Ranges); n > 0 {
-			prev := &p.Ranges[n-1]
-			if prev.V4 == cell.V4 && prev.Loc == cell.Loc && prev.Found == cell.Found && prev.Last.Next() == cell.First {
-				prev.Last = cell.Last
-				prev.Networks++
-				continue
-			}
-		}
-		p.Ranges = append(p.Ranges, cell)
+		b.add(pfx, loc)
 	}
-	return p, nil
+	return b.finish(), nil
+}
+
+// location returns the index of rec's location, adding it when new. The
+// fields are those of Lookup, so a range's location is exactly what a
+// query from inside it sees.
+func (b *partitionBuilder) location(rec *record) int32 {
+	loc := Location{Country: rec.Country.ISOCode, Continent: rec.Continent.Code}
+	if len(rec.Subdivisions) > 0 {
+		loc.Subdivision = rec.Subdivisions[0].ISOCode
+	}
+	found := !math.IsNaN(rec.Location.Latitude) && !math.IsNaN(rec.Location.Longitude)
+	if found {
+		loc.Lat, loc.Lon = rec.Location.Latitude, rec.Location.Longitude
+	}
+	k := locKey{loc.Lat, loc.Lon, loc.Country, loc.Continent, loc.Subdivision, found}
+	idx, ok := b.seen[k]
+	if !ok {
+		idx = int32(len(b.p.Locs))
+		b.seen[k] = idx
+		b.p.Locs = append(b.p.Locs, loc)
+		b.p.Found = append(b.p.Found, found)
+		b.p.Networks = append(b.p.Networks, 0)
+	}
+	b.p.Networks[idx]++
+	return idx
+}
+
+// add appends the network pfx with location loc.
+func (b *partitionBuilder) add(pfx netip.Prefix, loc int32) {
+	first, last, v4 := prefixBounds(pfx)
+	p := &b.p
+	if v4 {
+		if first != b.next4 { // next4 starts at 0: space before the first network is a gap too
+			p.V4, p.V4Loc = append(p.V4, uint32(b.next4.Lo)), append(p.V4Loc, LocGap)
+		}
+		if n := len(p.V4Loc); n == 0 || p.V4Loc[n-1] != loc {
+			p.V4, p.V4Loc = append(p.V4, uint32(first.Lo)), append(p.V4Loc, loc)
+		}
+		b.next4 = last.Next()
+		return
+	}
+	if first != b.next6 {
+		b.add6(b.next6, LocGap)
+	}
+	if n := len(p.V6Loc); n == 0 || p.V6Loc[n-1] != loc {
+		b.add6(first, loc)
+	}
+	b.next6 = last.Next()
+}
+
+// add6 appends an IPv6 range starting at first.
+func (b *partitionBuilder) add6(first Addr128, loc int32) {
+	p := &b.p
+	if first.Lo != 0 {
+		p.v6LoAt, p.v6Lo = append(p.v6LoAt, uint32(len(p.V6Hi))), append(p.v6Lo, first.Lo)
+	}
+	p.V6Hi, p.V6Loc = append(p.V6Hi, first.Hi), append(p.V6Loc, loc)
+}
+
+// finish closes the families (space past the last network is a gap) and
+// copies the slices to their exact size, so the growth garbage of the walk
+// is freed and the partition holds only what it uses.
+func (b *partitionBuilder) finish() *Partition {
+	p := &b.p
+	if len(p.V4) == 0 {
+		p.V4, p.V4Loc = []uint32{0}, []int32{LocGap}
+	} else if b.next4.Lo != 1<<32 {
+		p.V4, p.V4Loc = append(p.V4, uint32(b.next4.Lo)), append(p.V4Loc, LocGap)
+	}
+	if len(p.V6Hi) == 0 {
+		b.add6(Addr128{}, LocGap)
+	} else if b.next6 != (Addr128{}) { // the last network did not end at the top (next wrapped to 0)
+		b.add6(b.next6, LocGap)
+	}
+	return &Partition{
+		V4: slices.Clone(p.V4), V4Loc: slices.Clone(p.V4Loc),
+		V6Hi: slices.Clone(p.V6Hi), V6Loc: slices.Clone(p.V6Loc),
+		v6LoAt: slices.Clone(p.v6LoAt), v6Lo: slices.Clone(p.v6Lo),
+		Locs: slices.Clone(p.Locs), Found: slices.Clone(p.Found), Networks: slices.Clone(p.Networks),
+	}
 }

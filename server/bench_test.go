@@ -84,13 +84,15 @@ func BenchmarkScopeBuild(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(len(part.Ranges)), "ranges")
-	b.Logf("partition of %d ranges, %d locations: %s", len(part.Ranges), len(part.Locs), time.Since(start))
+	b.ReportMetric(float64(part.Ranges()), "ranges")
+	b.Logf("partition of %d ranges, %d locations: %s", part.Ranges(), len(part.Locs), time.Since(start))
 	snap := h.snap.Load()
 	g := snap.cfg.zones[testZone].nodes["www."+testZone].gslb
+	var sb scopeBuilder // reused, as the worker does
+	b.ReportAllocs()
 	for b.Loop() {
-		t := buildScopeTable(part, g, dns.TypeA, snap.health)
-		if len(t.runs) == 0 {
+		t := sb.build(part, g, dns.TypeA, snap.health)
+		if len(t.v4) == 0 {
 			b.Fatal("no runs")
 		}
 	}

@@ -317,7 +317,7 @@ func (h *Handler) whatIf(cur *Snapshot, w WhatIf, name string, qtype uint16, wit
 						i = 1
 					}
 					pair[i] = buildScopeTable(part, n.gslb, qtype, snap.health)
-					snap.scopes = map[*gslbName][2]*scopeTable{n.gslb: pair}
+					snap.scopes = map[uint64][2]*scopeTable{n.gslb.cfgKey: pair}
 				}
 			}
 		}

@@ -154,7 +154,7 @@ func (h *Handler) appendAddrs(q *query, g *gslbName, p *plan, i uint8, limit int
 	}
 	k := min(limit, n)
 	for j := range k {
-		q.addAnswer(rrs[up[(off+j)%n]])
+		q.addNameAnswer(g, rrs[up[(off+j)%n]])
 	}
 	return k
 }
@@ -187,7 +187,7 @@ func (h *Handler) answerRoundRobin(q *query, g *gslbName, p *plan) uint8 {
 	}
 	off := h.intn(n)
 	for j := range min(g.answers, n) {
-		q.addAnswer(all[(off+j)%n])
+		q.addNameAnswer(g, all[(off+j)%n])
 	}
 	return from[off]
 }

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/netip"
 	"slices"
-	"sort"
 
 	"github.com/miekg/dns"
 
@@ -28,20 +27,26 @@ import (
 // until a table is ready the GeoIP network is used, which is narrower but
 // never wrong.
 
-// scopeTable is the folded partition of one (configuration, family, health).
+// scopeTable is the folded partition of one (configuration, family,
+// health). Its runs are stored as the partition's ranges are, each by
+// where it starts with a plan index, a run ending where the next begins.
+// An IPv4 run starts at an address (4 bytes); an IPv6 run at a range of
+// the partition, by index (4 bytes instead of a 16-byte address, the
+// partition holding the addresses once for every table). So a run costs 6
+// bytes and no pointers: a table over two million ranges is about 12 MB
+// that the garbage collector does not scan.
 type scopeTable struct {
-	part  *geo.Partition // the database it was built from
-	runs  []run          // sorted, non-overlapping
-	plans []plan         // the plan of each run, by run.plan
+	part   *geo.Partition // the database it was built from
+	v4     []uint32       // first address of each IPv4 run
+	v4Plan []uint16       // plan of each IPv4 run: index into plans, or noPlan
+	v6     []uint32       // first range (index for part.V6At) of each IPv6 run
+	v6Plan []uint16
+	plans  []plan
 }
 
-// run is a range of addresses, as 128-bit numbers (IPv4 in the low 32 bits
-// with width 32), whose networks share a plan.
-type run struct {
-	lo, hi u128
-	v4     bool
-	plan   int32 // index into scopeTable.plans
-}
+// noPlan marks a run of addresses the partition does not list (aliases):
+// no table answer there, the GeoIP network stands in.
+const noPlan = math.MaxUint16
 
 // widest returns the prefix length of the widest prefix around a that lies
 // inside a's run; ok is false when a is in no run (an alias range the
@@ -55,89 +60,78 @@ func (t *scopeTable) widest(a netip.Addr) (int, bool) {
 // the run; ok is false when a is in no run.
 func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 	x, v4 := toU128(a)
-	// Runs are sorted IPv4 first, then IPv6; find the first run of a's
-	// family that ends at or after a.
-	i := sort.Search(len(t.runs), func(i int) bool {
-		r := t.runs[i]
-		if r.v4 != v4 {
-			return v4 // an IPv6 run is past every IPv4 address
-		}
-		return !r.hi.less(x)
-	})
-	if i == len(t.runs) || t.runs[i].v4 != v4 || x.less(t.runs[i].lo) {
-		return nil, 0, false
-	}
-	r := t.runs[i]
+	var first, last u128
+	var pi uint16
 	width := 128
 	if v4 {
 		width = 32
+		v := uint32(x.lo)
+		// The run is the last one that starts at or before v.
+		i, j := 0, len(t.v4)
+		for i < j {
+			if m := int(uint(i+j) >> 1); t.v4[m] <= v {
+				i = m + 1
+			} else {
+				j = m
+			}
+		}
+		if i == 0 {
+			return nil, 0, false // an empty table
+		}
+		i--
+		pi, first, last = t.v4Plan[i], u128{lo: uint64(t.v4[i])}, u128{lo: math.MaxUint32}
+		if i+1 < len(t.v4) {
+			last = u128{lo: uint64(t.v4[i+1]) - 1}
+		}
+	} else {
+		// First the partition's range, then the run that holds it.
+		xa, part := geo.Addr128{Hi: x.hi, Lo: x.lo}, t.part
+		i, j := 0, len(part.V6Hi)
+		for i < j {
+			// The upper half decides but where it ties.
+			m := int(uint(i+j) >> 1)
+			if h := part.V6Hi[m]; h < xa.Hi || h == xa.Hi && !xa.Less(part.V6At(m)) {
+				i = m + 1
+			} else {
+				j = m
+			}
+		}
+		r := uint32(i - 1) // ranges[0] is ::, so i >= 1
+		i, j = 0, len(t.v6)
+		for i < j {
+			if m := int(uint(i+j) >> 1); t.v6[m] <= r {
+				i = m + 1
+			} else {
+				j = m
+			}
+		}
+		if i == 0 {
+			return nil, 0, false // an empty table
+		}
+		i--
+		s := part.V6At(int(t.v6[i]))
+		pi, first, last = t.v6Plan[i], u128{s.Hi, s.Lo}, u128{math.MaxUint64, math.MaxUint64}
+		if i+1 < len(t.v6) {
+			n := part.V6At(int(t.v6[i+1]))
+			last = u128{n.Hi, n.Lo}.prev()
+		}
+	}
+	if pi == noPlan {
+		return nil, 0, false
 	}
 	// Shorter prefixes are wider; the inside-the-run test is monotone in
 	// the length, so search for the shortest that passes.
 	lo, hi := 0, width
 	for lo < hi {
 		mid := (lo + hi) / 2
-		first, last := prefixRange(x, mid, width)
-		if !first.less(r.lo) && !r.hi.less(last) {
+		pf, pl := prefixRange(x, mid, width)
+		if !pf.less(first) && !last.less(pl) {
 			hi = mid
 		} else {
 			lo = mid + 1
 		}
 	}
-	return &t.plans[r.plan], lo, true
-}
-
-// buildScopeTable folds the partition for the plans of g on qtype under ht.
-func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthTable) *scopeTable {
-	t := &scopeTable{part: part}
-	// Plans depend only on the location, so decide once per location.
-	keys := make([]string, len(part.Locs))
-	plans := make([]plan, len(part.Locs))
-	found := make([]bool, len(part.Locs))
-	for _, c := range part.Ranges {
-		if c.Loc >= 0 {
-			found[c.Loc] = c.Found
-		}
-	}
-	for i, loc := range part.Locs {
-		plans[i] = g.plan(qtype, loc, found[i], ht)
-		keys[i] = plans[i].key(g.spread)
-	}
-	unknown := g.plan(qtype, geo.Location{}, false, ht)
-	unknownKey := unknown.key(g.spread)
-	planIdx := map[string]int32{}
-	index := func(k string, p *plan) int32 {
-		if i, ok := planIdx[k]; ok {
-			return i
-		}
-		planIdx[k] = int32(len(t.plans))
-		t.plans = append(t.plans, *p)
-		return planIdx[k]
-	}
-
-	var cur run
-	var curKey string
-	have := false
-	for _, c := range part.Ranges {
-		k, p := unknownKey, &unknown
-		if c.Loc >= 0 {
-			k, p = keys[c.Loc], &plans[c.Loc]
-		}
-		lo, hi, v4 := u128{c.First.Hi, c.First.Lo}, u128{c.Last.Hi, c.Last.Lo}, c.V4
-		adjacent := have && cur.v4 == v4 && cur.hi.next() == lo
-		if adjacent && k == curKey {
-			cur.hi = hi
-			continue
-		}
-		if have {
-			t.runs = append(t.runs, cur)
-		}
-		cur, curKey, have = run{lo: lo, hi: hi, v4: v4, plan: index(k, p)}, k, true
-	}
-	if have {
-		t.runs = append(t.runs, cur)
-	}
-	return t
+	return &t.plans[pi], lo, true
 }
 
 // key is a plan's identity for folding: outcome, health handling, TTL
@@ -146,7 +140,20 @@ func buildScopeTable(part *geo.Partition, g *gslbName, qtype uint16, ht *healthT
 // then exactly the plan of every network in it, so the fast path can use
 // it in place of computing one (the draw walks the tier in order).
 func (p *plan) key(spread bool) string {
-	var b [4 + maxCandidates]byte // outcome, allAddrs, degraded, tier..., [0xff, rest...]
+	k := p.foldKey(spread)
+	return string(k.b[:k.n])
+}
+
+// planIdent is a plan's key as a comparable value, to intern plans in a map
+// without allocating a string per location.
+type planIdent struct {
+	n uint8
+	b [4 + maxCandidates]byte // outcome, allAddrs, degraded, tier..., [0xff, rest...]
+}
+
+func (p *plan) foldKey(spread bool) planIdent {
+	var k planIdent
+	b := &k.b
 	b[0], b[1], b[2] = byte(p.outcome), boolByte(p.allAddrs), boolByte(p.degraded)
 	copy(b[3:], p.order[:p.nTier])
 	n := 3 + int(p.nTier)
@@ -154,7 +161,8 @@ func (p *plan) key(spread bool) string {
 		b[n] = 0xff
 		n += copy(b[n+1:], p.order[p.nTier:p.n]) + 1
 	}
-	return string(b[:n])
+	k.n = uint8(n)
+	return k
 }
 
 func boolByte(v bool) byte {
@@ -225,7 +233,7 @@ func (s *Snapshot) scopeTable(g *gslbName, qtype uint16) *scopeTable {
 	if qtype == dns.TypeAAAA {
 		i = 1
 	}
-	return s.scopes[g][i]
+	return s.scopes[g.cfgKey][i]
 }
 
 // u128 is an address as a 128-bit number (the layout of geo.Addr128).
@@ -242,11 +250,11 @@ func toU128(a netip.Addr) (u128, bool) {
 
 func (x u128) less(y u128) bool { return x.hi < y.hi || x.hi == y.hi && x.lo < y.lo }
 
-func (x u128) next() u128 {
-	if x.lo == math.MaxUint64 {
-		return u128{hi: x.hi + 1}
+func (x u128) prev() u128 {
+	if x.lo == 0 {
+		return u128{hi: x.hi - 1, lo: math.MaxUint64}
 	}
-	return u128{hi: x.hi, lo: x.lo + 1}
+	return u128{hi: x.hi, lo: x.lo - 1}
 }
 
 // prefixRange returns the first and last address of the prefix of length

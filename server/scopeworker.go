@@ -32,15 +32,22 @@ type scopeJob struct {
 const scopeMinGap = time.Second
 
 // attachScopes finds the ready scope tables for every name of cfg under
-// ht, and queues the missing ones. h.mu is held.
-func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*scopeTable {
+// ht, and queues the missing ones. h.mu is held. It runs on every
+// snapshot rebuild (each health tick), so its work is per distinct
+// configuration, not per name: names with the same cfgKey read the same
+// regions, weights and health, so they have the same scope keys and
+// tables.
+func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[uint64][2]*scopeTable {
 	if _, ok := h.geo.(Partitioner); !ok {
 		return nil
 	}
-	scopes := make(map[*gslbName][2]*scopeTable, len(cfg.names))
+	scopes := map[uint64][2]*scopeTable{}
 	cache := make(map[uint64]*scopeTable, len(h.scopeCache))
 	var jobs []scopeJob
 	for _, g := range cfg.names {
+		if _, done := scopes[g.cfgKey]; done {
+			continue
+		}
 		var pair [2]*scopeTable
 		for i, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			key := scopeKey(g, qtype, ht)
@@ -51,7 +58,7 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 			}
 			jobs = append(jobs, scopeJob{key: key, g: g, qtype: qtype, ht: ht})
 		}
-		scopes[g] = pair
+		scopes[g.cfgKey] = pair
 	}
 	h.scopeCache = cache // drops tables no name uses any more
 	h.scopeJobs = jobs
@@ -64,22 +71,28 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[*gslbName][2]*s
 	return scopes
 }
 
-// buildScopesSafely is buildScopes with a panic recorded instead of ending
-// glbd: the queued jobs are lost, and the names they were for are answered
-// by GeoIP lookups (correct, only slower) until the next change queues
-// them again; the worker keeps serving later requests.
-func (h *Handler) buildScopesSafely(p Partitioner) {
+// buildScopesSafely is buildScopesWith with a panic recorded instead of
+// ending glbd: the queued jobs are lost, and the names they were for are
+// answered by GeoIP lookups (correct, only slower) until the next change
+// queues them again; the worker keeps serving later requests with a fresh
+// builder, since the panic may have left b's buffers half written.
+func (h *Handler) buildScopesSafely(p Partitioner, b *scopeBuilder) {
 	defer func() {
 		if v := recover(); v != nil {
+			*b = scopeBuilder{}
 			crash.Record(h.log, h.metrics.scopePanics, "ecs scope build panicked; its tables are left unbuilt", v)
 		}
 	}()
-	h.buildScopes(p)
+	h.buildScopesWith(p, b)
 }
 
 // buildScopes builds the queued scope tables and swaps in a snapshot that
 // uses them.
-func (h *Handler) buildScopes(p Partitioner) {
+func (h *Handler) buildScopes(p Partitioner) { h.buildScopesWith(p, &scopeBuilder{}) }
+
+// buildScopesWith is buildScopes with the builder (and its buffers) of the
+// caller.
+func (h *Handler) buildScopesWith(p Partitioner, b *scopeBuilder) {
 	h.mu.Lock()
 	jobs, gen := h.scopeJobs, h.geoGen
 	h.scopeJobs = nil
@@ -91,14 +104,36 @@ func (h *Handler) buildScopes(p Partitioner) {
 		return
 	}
 	built := map[uint64]*scopeTable{}
+	var fresh []*scopeTable // distinct tables of this round
+	skipped := 0
 	for _, j := range jobs {
-		if built[j.key] == nil {
-			built[j.key] = buildScopeTable(part, j.g, j.qtype, j.ht)
+		if built[j.key] != nil {
+			continue
 		}
+		if !h.scopeStillWanted(j.key, part) {
+			skipped++ // the configuration moved on while we built
+			continue
+		}
+		t := b.build(part, j.g, j.qtype, j.ht)
+		// Identical tables (A and AAAA of regions with both families,
+		// names that differ only in what the plans do not read) are kept
+		// once.
+		dup := false
+		for _, u := range fresh {
+			if dup = u.sameRuns(t); dup {
+				t = u
+				break
+			}
+		}
+		if !dup {
+			fresh = append(fresh, t)
+		}
+		built[j.key] = t
 	}
 	took := time.Since(start)
 	h.metrics.scopeBuild.Observe(took.Seconds())
-	h.log.Debug("ecs scope tables built", "tables", len(built), "ranges", len(part.Ranges), "duration_seconds", took.Seconds())
+	h.log.Debug("ecs scope tables built", "tables", len(built), "distinct", len(fresh), "skipped", skipped,
+		"ranges", part.Ranges(), "duration_seconds", took.Seconds())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if gen != h.geoGen {
@@ -115,19 +150,41 @@ func (h *Handler) buildScopes(p Partitioner) {
 	}
 }
 
+// scopeStillWanted says whether a queued table is still worth building: not
+// when a table for key is ready already, nor when a configuration applied
+// since the jobs were taken queued jobs without it (no name has that
+// configuration any more).
+func (h *Handler) scopeStillWanted(key uint64, part *geo.Partition) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.scopeCache[key]; t != nil && t.part == part {
+		return false
+	}
+	if h.scopeJobs == nil {
+		return true
+	}
+	for _, j := range h.scopeJobs {
+		if j.key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // runScopes builds the queued scope tables until ctx is done.
 func (h *Handler) runScopes(ctx context.Context) {
 	p, ok := h.geo.(Partitioner)
 	if !ok {
 		return
 	}
+	b := &scopeBuilder{yield: true} // its buffers live as long as the worker
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.scopeWant:
 		}
-		h.buildScopesSafely(p)
+		h.buildScopesSafely(p, b)
 		select {
 		case <-ctx.Done():
 			return

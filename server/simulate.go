@@ -93,17 +93,9 @@ type unit struct {
 
 // partitionUnits counts the networks with a record per location.
 func partitionUnits(part *geo.Partition) []unit {
-	count := make([]int, len(part.Locs))
-	found := make([]bool, len(part.Locs))
-	for _, c := range part.Ranges {
-		if c.Loc >= 0 {
-			count[c.Loc] += int(c.Networks)
-			found[c.Loc] = c.Found
-		}
-	}
 	units := make([]unit, 0, len(part.Locs))
 	for i, loc := range part.Locs {
-		units = append(units, unit{loc: loc, found: found[i], n: count[i]})
+		units = append(units, unit{loc: loc, found: part.Found[i], n: int(part.Networks[i])})
 	}
 	return units
 }

@@ -28,9 +28,10 @@ type Snapshot struct {
 	health   *healthTable
 	state    *schema.State // what it was built from, for Status
 	built    time.Time     // when it was swapped in
-	// scopes holds the ready ECS scope tables per name, [A, AAAA]; names
+	// scopes holds the ready ECS scope tables, [A, AAAA], by the cfgKey of
+	// the names they serve (names configured alike share them); names
 	// without one use the GeoIP network (see scope.go).
-	scopes map[*gslbName][2]*scopeTable
+	scopes map[uint64][2]*scopeTable
 }
 
 // config is the part of a snapshot derived from the configuration alone.
@@ -81,8 +82,9 @@ func buildConfig(st *schema.State) (*config, []error) {
 		c.regions = append(c.regions, &regionInfo{id: id, addrs: st.Regions[id].Region.Addrs})
 	}
 	var warns []error
+	answers := answerCache{} // shared by the names of every zone
 	for _, zs := range st.Zones {
-		z, w := buildZone(zs, st.Regions, c.regionIdx)
+		z, w := buildZone(zs, st.Regions, c.regionIdx, answers)
 		warns = append(warns, w...)
 		c.zones[z.name] = z
 		for _, n := range z.nodes {
@@ -94,7 +96,7 @@ func buildConfig(st *schema.State) (*config, []error) {
 	return c, warns
 }
 
-func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx map[string]int) (*zone, []error) {
+func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) (*zone, []error) {
 	origin := zs.Name + "."
 	t := zs.Zone.SOA.WithDefaults()
 	z := &zone{name: origin, label: zs.Name, nodes: map[string]*node{}}
@@ -145,7 +147,7 @@ func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx
 
 	for label, nm := range zs.Names {
 		owner := schema.Owner(zs.Name, label)
-		z.node(owner, origin).gslb = buildName(zs.Name, label, owner, nm, zs.Zone.TTL, regions, idx)
+		z.node(owner, origin).gslb = buildName(zs.Name, label, owner, nm, zs.Zone.TTL, regions, idx, answers)
 	}
 	return z, warns
 }

@@ -22,6 +22,7 @@ func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	mux.Handle("GET /explain", a.handler.ExplainHTTP())
 	mux.Handle("GET /simulate", a.handler.SimulateHTTP())
 	mux.Handle("POST /simulate", a.handler.SimulateHTTP())
+	a.cfg.Runtime.routes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))

@@ -47,9 +47,10 @@ type Config struct {
 	DevSeed      string  // -dev-seed: example configuration written into an empty prefix
 	DevProber    string  // -dev-prober-location: "lat,lon" of the in-process dev prober
 	// Query logs, off by default.
-	Dnstap         string  // -dnstap: a file, or unix:/path for a collector
-	DnstapIdentity string  // -dnstap-identity
-	QueryLogSample float64 // -query-log-sample: share of queries logged as JSON lines on stdout
+	Dnstap         string       // -dnstap: a file, or unix:/path for a collector
+	DnstapIdentity string       // -dnstap-identity
+	QueryLogSample float64      // -query-log-sample: share of queries logged as JSON lines on stdout
+	Runtime        runtimeFlags // -pprof, -memory-limit (pprof.go)
 
 	Limits limitFlags // -rrl-* and -cookie-secret-file (flags_limits.go)
 	// TCP holds the DNS-over-TCP limits, -tcp-* (flags_tcp.go).
@@ -106,6 +107,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.Dnstap, "dnstap", "", "dnstap log of every query: a file (replaced at start) or unix:/path/to.sock for a collector (default off)")
 	fs.StringVar(&c.DnstapIdentity, "dnstap-identity", "", "identity in dnstap messages (default: the host name)")
 	fs.BoolVar(&c.ListenBeforeReady, "listen-before-ready", false, "bind the DNS port at start-up and answer SERVFAIL until a configuration is loaded (default: bind once it is, so that an instance joining a shared port in a rolling restart answers at once)")
+	c.Runtime.register(fs)
 	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
 	c.Limits.register(fs)
 	tcpFlags(fs, &c.TCP)
@@ -213,6 +215,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	cfg.Runtime.apply()
 	// SIGTERM and SIGINT cancel ctx, which starts the graceful shutdown;
 	// a second one kills the process (NotifyContext stops catching them).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -14,7 +14,11 @@
 #   deploy/loadtest/scale.sh --warm S           seconds of stream without changes first (default 20)
 #   deploy/loadtest/scale.sh --stream-names K   the stream asks only the first K names (default: all)
 #   deploy/loadtest/scale.sh --out FILE         also write the report to FILE
-#   deploy/loadtest/scale.sh --keep             keep /tmp/glb-scale.*/ (logs, seeds, timelines)
+#   deploy/loadtest/scale.sh --keep             keep /tmp/glb-scale.*/ (logs, seeds, timelines, profiles)
+#   deploy/loadtest/scale.sh --glbd-flags "F"   extra flags for the measured glbd, e.g. "-memory-limit 150MiB"
+#   deploy/loadtest/scale.sh --profile          also profile glbd (-pprof): CPU during the changing
+#                                               stream, heap after it; the top entries go in the
+#                                               report, the profiles in WORK (see --keep)
 #
 # Setup, all on loopback:
 #  - an etcd host: `glbd -dev -prefix /glbhost/` (it embeds etcd 3.6; its own
@@ -57,6 +61,8 @@ EVERY=5
 SMALL=true
 BIG=true
 KEEP=false
+PROFILE=false
+EXTRA=()
 OUT=""
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -70,6 +76,8 @@ while [ $# -gt 0 ]; do
 	--no-small) SMALL=false ;;
 	--no-big) BIG=false ;;
 	--keep) KEEP=true ;;
+	--profile) PROFILE=true ;;
+	--glbd-flags) read -r -a EXTRA <<<"${2:?}"; shift ;;
 	--out) OUT=${2:?--out needs a file}; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "scale.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -186,7 +194,23 @@ stream() {
 		-etcd "$ETCD" -change-every "${every}s" -timeline "$WORK/timeline-$tag-$every.csv")
 	out "\$ glbbench ${cmd[*]:1}"
 	out "  (starts $(awk -v a="$GLBD_T0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s after glbd was started; glbd's status page samples the answer counters every 10 s from its start)"
+	local prof_pid=""
+	if $PROFILE && [ "$every" -gt 0 ]; then
+		curl -s --max-time $((secs + 30)) -o "$WORK/cpu-$tag.pb.gz" \
+			"http://$h/debug/pprof/profile?seconds=$((secs - 2))" &
+		prof_pid=$!
+	fi
 	timeout $((secs + 60)) "${cmd[@]}" >"$WORK/stream.txt" || { cat "$WORK/stream.txt" >&2; die "glbbench stream failed"; }
+	if [ -n "$prof_pid" ]; then
+		wait "$prof_pid" || true
+		out "  CPU profile of the stream (go tool pprof -top -nodecount=12 cpu-$tag.pb.gz):"
+		(cd "$ROOT" && go tool pprof -top -nodecount=12 "$WORK/cpu-$tag.pb.gz" 2>/dev/null) | sed 's/^/    /' |
+			while IFS= read -r line; do out "$line"; done || true
+		curl -s --max-time 60 -o "$WORK/heap-$tag.pb.gz" "http://$h/debug/pprof/heap" || true
+		out "  heap in use after the stream (go tool pprof -top -sample_index=inuse_space -nodecount=12 heap-$tag.pb.gz):"
+		(cd "$ROOT" && go tool pprof -top -sample_index=inuse_space -nodecount=12 "$WORK/heap-$tag.pb.gz" 2>/dev/null) |
+			sed 's/^/    /' | while IFS= read -r line; do out "$line"; done || true
+	fi
 	while IFS= read -r line; do out "$line"; done <"$WORK/stream.txt"
 	out "  seconds of the stream with a query slower than 50 ms (second,queries,max_ms,slower than 10 ms): $(awk -F, 'NR > 1 && $3 > 50 {printf "%s ", $0}' "$WORK/timeline-$tag-$every.csv")"
 	[ "$every" -gt 0 ] && sleep 3 # the last change's scope tables
@@ -209,11 +233,13 @@ measure() {
 	d=$(free_port) h=$(free_port)
 	out ""
 	out "## $tag database: $db ($(du -h "$db" | cut -f1))"
-	out "\$ glbd -etcd $ETCD -geoip $db -cache-file \"\" -dns 127.0.0.1:$d -http 127.0.0.1:$h -log-level debug"
+	out "\$ glbd -etcd $ETCD -geoip $db -cache-file \"\" -dns 127.0.0.1:$d -http 127.0.0.1:$h -log-level debug${EXTRA[*]:+ ${EXTRA[*]}}$($PROFILE && echo " -pprof")"
 	t0=$(date +%s.%N)
 	GLBD_T0=$t0
+	local pprof=("${EXTRA[@]}")
+	$PROFILE && pprof+=(-pprof)
 	start_bg "glbd-$tag" "$GLBD" -etcd "$ETCD" -geoip "$db" -cache-file "" -dns "127.0.0.1:$d" \
-		-http "127.0.0.1:$h" -log-level debug
+		-http "127.0.0.1:$h" -log-level debug "${pprof[@]}"
 	pid=$BG_PID
 	wait_ready "$pid" "127.0.0.1:$h" "glbd-$tag"
 	tready=$(date +%s.%N)
