@@ -46,12 +46,24 @@ func (h *Handler) counters(g *gslbName) *nameCounters {
 func (c *nameCounters) countAnswer(h *Handler, g *gslbName, i uint8) {
 	p := c.answers[i].Load()
 	if p == nil {
-		ctr := h.metrics.answers.WithLabelValues(g.zone, g.label, g.regions[i].id)
+		ctr := h.metrics.answers.WithLabelValues(g.zone, h.nameLabel(g), g.regions[i].id)
 		p = &ctr
 		c.answers[i].Store(p)
 	}
 	(*p).Inc()
 	c.totals[i].Add(1)
+}
+
+// allNames is the name label of answers and outcomes counted per zone.
+const allNames = "*"
+
+// nameLabel is g's value of the name label: its name, or allNames when
+// counting per zone.
+func (h *Handler) nameLabel(g *gslbName) string {
+	if h.perZone {
+		return allNames
+	}
+	return g.label
 }
 
 // noError is the query counter for q's transport and type.

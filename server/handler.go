@@ -35,6 +35,10 @@ type Options struct {
 	Observer   QueryObserver    // optional: query logs, dnstap
 	RRL        RRLConfig        // response rate limiting of UDP answers; zero: off
 	Cookies    *CookieSecrets   // DNS cookie secrets; default: a random secret of this process
+	// ZoneMetrics counts answers and outcomes per zone (name="*") instead
+	// of per name: a series per name x region is what most of the heap
+	// holds with thousands of names, and more than a Prometheus wants.
+	ZoneMetrics bool
 }
 
 // Handler is the dns.Handler for every zone glb serves. Its only shared
@@ -54,6 +58,7 @@ type Handler struct {
 	rrl      *rrl          // nil: off (rrl.go)
 	cookies  CookieSecrets // cookie.go
 	noFast   bool          // tests: force the general path
+	perZone  bool          // Options.ZoneMetrics
 	totals   regionTotals  // answers per region, for the status page (counters.go)
 	lastFast bool          // tests: whether the last AnswerPacket took the fast path (not synchronised)
 
@@ -68,7 +73,7 @@ type Handler struct {
 // NewHandler returns a Handler with no snapshot: until the first Apply it
 // answers SERVFAIL, since it cannot yet tell our names from others.
 func NewHandler(o Options) *Handler {
-	h := &Handler{scopeWant: make(chan struct{}, 1), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer}
+	h := &Handler{scopeWant: make(chan struct{}, 1), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer, perZone: o.ZoneMetrics}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -46,12 +46,12 @@ func (h *Handler) recordOutcome(q *query, g *gslbName, p *plan) {
 		return
 	}
 	q.reason = p.outcome.String()
-	h.metrics.outcomes.WithLabelValues(g.zone, g.label, q.reason).Inc()
+	h.metrics.outcomes.WithLabelValues(g.zone, h.nameLabel(g), q.reason).Inc()
 	switch p.outcome {
 	case outcomeDrained:
-		h.metrics.drained.WithLabelValues(g.zone, g.label).Inc()
+		h.metrics.drained.WithLabelValues(g.zone, h.nameLabel(g)).Inc()
 	case outcomeFailOpen:
-		h.metrics.failOpen.WithLabelValues(g.zone, g.label).Inc()
+		h.metrics.failOpen.WithLabelValues(g.zone, h.nameLabel(g)).Inc()
 	}
 }
 

@@ -51,6 +51,9 @@ type Config struct {
 	DnstapIdentity string       // -dnstap-identity
 	QueryLogSample float64      // -query-log-sample: share of queries logged as JSON lines on stdout
 	Runtime        runtimeFlags // -pprof, -memory-limit (pprof.go)
+	// NameMetrics labels answers and outcomes with the name (-name-metrics);
+	// off, with the zone's "*" only.
+	NameMetrics bool
 
 	Limits limitFlags // -rrl-* and -cookie-secret-file (flags_limits.go)
 	// TCP holds the DNS-over-TCP limits, -tcp-* (flags_tcp.go).
@@ -108,6 +111,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.DnstapIdentity, "dnstap-identity", "", "identity in dnstap messages (default: the host name)")
 	fs.BoolVar(&c.ListenBeforeReady, "listen-before-ready", false, "bind the DNS port at start-up and answer SERVFAIL until a configuration is loaded (default: bind once it is, so that an instance joining a shared port in a rolling restart answers at once)")
 	c.Runtime.register(fs)
+	fs.BoolVar(&c.NameMetrics, "name-metrics", true, "label glb_dns_answers_total and the outcome counters with each name; false counts them per zone (name=\"*\"): with thousands of names the per-name series are most of glbd's memory")
 	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
 	c.Limits.register(fs)
 	tcpFlags(fs, &c.TCP)
