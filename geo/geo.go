@@ -10,6 +10,7 @@ package geo
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,7 +40,7 @@ type Location struct {
 //
 // Retired readers are never closed explicitly. Reload only swaps the pointer;
 // a Lookup that loaded the old reader just before the swap keeps it
-// reachable, and maxminddb-golang (v2, Open) registers a runtime cleanup that
+// reachable, and a runtime cleanup registered on the Reader (openReader)
 // unmaps the file once the Reader is unreachable. The garbage collector thus
 // tracks exactly when the last Lookup is done, which no grace timer can
 // promise, and the Lookup path needs no lock or reference count. The cost is
@@ -48,6 +49,9 @@ type Location struct {
 type DB struct {
 	path   string
 	reader atomic.Pointer[maxminddb.Reader] // nil after Close
+	// mapped is the reader in use with its file mapping, for trimming the
+	// mapping's pages and for Close; a Reload swaps it after reader.
+	mapped atomic.Pointer[mappedReader]
 	// partition caches Partition for the reader in use.
 	partition atomic.Pointer[partitionCache]
 	records   sync.Pool
@@ -58,29 +62,44 @@ type DB struct {
 // database_type contains "City" (GeoIP2-City, GeoLite2-City,
 // DBIP-City-Lite, GLB-Test-City, ...). Errors name the path.
 func Open(path string) (*DB, error) {
-	r, err := openReader("open", path)
+	mr, err := openReader("open", path)
 	if err != nil {
 		return nil, err
 	}
 	d := &DB{path: path}
 	d.records.New = func() any { return new(record) }
-	d.reader.Store(r)
+	d.reader.Store(mr.r)
+	d.mapped.Store(mr)
 	return d, nil
 }
 
-// openReader opens and validates one reader; Open and Reload share it so a
-// reload applies exactly the checks the first open did. op ("open" or
-// "reload") leads the error text.
-func openReader(op, path string) (*maxminddb.Reader, error) {
-	r, err := maxminddb.Open(path)
+// mappedReader is a reader with the mapping of its file. The mapping
+// holds no reference to the reader, so the reader's cleanup can run.
+type mappedReader struct {
+	r *maxminddb.Reader
+	m *mapping
+}
+
+// openReader maps, opens and validates one reader; Open and Reload share
+// it so a reload applies exactly the checks the first open did. op ("open"
+// or "reload") leads the error text.
+func openReader(op, path string) (*mappedReader, error) {
+	m, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s geoip db %q: %w", op, path, err)
 	}
-	if err := validate(r); err != nil {
-		_ = r.Close() // never published, so nothing can be reading it
+	r, err := maxminddb.OpenBytes(m.data)
+	if err != nil {
+		m.unmap()
 		return nil, fmt.Errorf("%s geoip db %q: %w", op, path, err)
 	}
-	return r, nil
+	if err := validate(r); err != nil {
+		m.unmap() // never published, so nothing can be reading it
+		return nil, fmt.Errorf("%s geoip db %q: %w", op, path, err)
+	}
+	runtime.AddCleanup(r, (*mapping).unmap, m)
+	m.trim() // Verify read every page
+	return &mappedReader{r: r, m: m}, nil
 }
 
 // validate rejects databases glb cannot use. maxminddb.Open reads only the
@@ -121,20 +140,22 @@ func (d *DB) Reload() error {
 	if d.reader.Load() == nil {
 		return fmt.Errorf("reload geoip db %q: %w", d.path, ErrClosed)
 	}
-	r, err := openReader("reload", d.path)
+	mr, err := openReader("reload", d.path)
 	if err != nil {
 		return err
 	}
+	r := mr.r
 	// CompareAndSwap rather than Store so that a Close racing with this
 	// Reload wins: the new reader is dropped instead of resurrecting the DB.
 	// The loop only repeats when another Reload swapped in between.
 	for {
 		old := d.reader.Load()
 		if old == nil {
-			_ = r.Close() // never published
+			mr.m.unmap() // never published
 			return fmt.Errorf("reload geoip db %q: %w", d.path, ErrClosed)
 		}
 		if d.reader.CompareAndSwap(old, r) {
+			d.mapped.Store(mr)
 			break
 		}
 	}
@@ -164,7 +185,11 @@ func (d *DB) Close() error {
 	if r == nil {
 		return nil
 	}
-	if err := r.Close(); err != nil {
+	err := r.Close()
+	if mr := d.mapped.Swap(nil); mr != nil && mr.r == r {
+		mr.m.unmap()
+	}
+	if err != nil {
 		return fmt.Errorf("close geoip db %q: %w", d.path, err)
 	}
 	return nil

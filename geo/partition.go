@@ -146,11 +146,22 @@ func (d *DB) Partition() (*Partition, error) {
 			c = d.partition.Load()
 		}
 	}
-	c.once.Do(func() { c.p, c.err = buildPartition(r) })
+	c.once.Do(func() {
+		c.p, c.err = buildPartition(r)
+		d.trim(r) // the walk read every page; queries read few of them
+	})
 	if c.err != nil {
 		return nil, c.err
 	}
 	return c.p, nil
+}
+
+// trim gives back the resident pages of r's mapping if r is still the
+// reader in use (after a Reload the old mapping goes with its reader).
+func (d *DB) trim(r *maxminddb.Reader) {
+	if mr := d.mapped.Load(); mr != nil && mr.r == r {
+		mr.m.trim()
+	}
 }
 
 // locKey identifies a location for de-duplication.
