@@ -100,6 +100,17 @@ type tcpServer struct {
 
 	draining atomic.Bool // set by drain: idle reads wait only drainIdle
 	stopping atomic.Bool // set by shutdown: reads stop at once
+	// migrates reports whether the kernel hands a closing listener's
+	// queue to another listener on the port (kernelMigratesTCP; a field
+	// so that tests can choose).
+	migrates func() bool
+	// acceptWait is how long an Accept waits while draining before the
+	// backlog counts as empty; set by drain before draining is.
+	acceptWait atomic.Int64
+	// What a drain did, for its log line: connections accepted while
+	// draining, closed silent (no query sent within drainFirstQuery),
+	// and still open at the drain's end (closed by shutdown).
+	drainAccepted, drainSilent atomic.Int64
 
 	acceptIdle chan struct{} // closed when the accept backlog was found empty while draining
 	acceptDone chan struct{} // closed when the accept loop has returned
@@ -118,7 +129,7 @@ type tcpServer struct {
 
 func newTCPServer(ln *net.TCPListener, h PacketAnswerer, lim TCPLimits, m *Metrics, log *slog.Logger) *tcpServer {
 	return &tcpServer{
-		ln: ln, h: h, lim: lim.withDefaults(), m: m, log: log,
+		ln: ln, h: h, lim: lim.withDefaults(), m: m, log: log, migrates: kernelMigratesTCP,
 		acceptIdle: make(chan struct{}),
 		acceptDone: make(chan struct{}),
 		stopc:      make(chan struct{}),
@@ -134,7 +145,7 @@ func (s *tcpServer) serve() error {
 	var backoff time.Duration
 	for {
 		if s.draining.Load() {
-			_ = s.ln.SetDeadline(time.Now().Add(drainIdle))
+			_ = s.ln.SetDeadline(time.Now().Add(time.Duration(s.acceptWait.Load())))
 		}
 		c, err := s.ln.AcceptTCP()
 		if err != nil {
@@ -142,9 +153,8 @@ func (s *tcpServer) serve() error {
 			case s.stopping.Load() || errors.Is(err, net.ErrClosed):
 				return nil
 			case s.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded):
-				// The backlog is drained: stop accepting; what
-				// arrives from now on waits for shutdown to close
-				// the listener.
+				// The backlog is drained: stop accepting; drain
+				// closes the listener at once.
 				close(s.acceptIdle)
 				return nil
 			}
@@ -168,6 +178,9 @@ func (s *tcpServer) serve() error {
 			continue
 		}
 		backoff = 0
+		if s.draining.Load() {
+			s.drainAccepted.Add(1)
+		}
 		s.admit(c)
 	}
 }
@@ -307,51 +320,88 @@ func (s *tcpServer) unlinkIdleLocked(tc *tcpConn) {
 	tc.idle, tc.prev, tc.next = false, nil, nil
 }
 
-// readDeadline sets c's read deadline to t, shortened while the server
+// readDeadline sets tc's read deadline to t, shortened while the server
 // drains (idle waits only: a query already arriving keeps its IOTimeout)
 // or stops. The flags are checked after the set, so a drain or shutdown
 // starting meanwhile is never undone: either the check sees the flag, or
 // their own deadline lands after ours.
-func (s *tcpServer) readDeadline(c *net.TCPConn, t time.Time, idle bool) {
-	_ = c.SetReadDeadline(t)
+func (s *tcpServer) readDeadline(tc *tcpConn, t time.Time, idle bool) {
+	_ = tc.c.SetReadDeadline(t)
 	if s.stopping.Load() {
-		_ = c.SetReadDeadline(time.Now())
+		_ = tc.c.SetReadDeadline(time.Now())
 		return
 	}
 	if idle && s.draining.Load() {
-		if limit := time.Now().Add(drainIdle); t.After(limit) {
-			_ = c.SetReadDeadline(limit)
+		if limit := tc.drainLimit(time.Now()); t.After(limit) {
+			_ = tc.c.SetReadDeadline(limit)
 		}
 	}
 }
 
-// drain answers what clients have already sent: it accepts until the
-// backlog has been empty for drainIdle, then waits for the connections to
-// go idle for drainIdle and close, or for ctx.
+// drain answers what clients have already sent and gives the port up to
+// the other listeners on it (the next glbd of a rolling restart), in that
+// order of concern:
+//
+//  1. The listener closes as soon as possible. Until it does, the kernel
+//     keeps choosing it for a share of the new connections (SO_REUSEPORT
+//     hashes each to one listener of the port), and under steady load its
+//     backlog is never empty; at the close, the connections in the backlog
+//     and the handshakes under way are moved to another listener when the
+//     kernel migrates requests (net.ipv4.tcp_migrate_req=1), and reset
+//     otherwise. So with migration drain takes only what is queued at
+//     once (for a last process, which has no one to hand it to) and
+//     closes; without, it accepts until the backlog has been empty for
+//     drainIdle, for at most drainAccept, and closes: what arrived since
+//     is lost either way, and waiting longer saves nothing.
+//  2. The connections accepted are answered until each has been idle for
+//     drainIdle, or drainFirstQuery for one that has not sent its query
+//     yet (its client may not have been scheduled since connecting), or
+//     until ctx; shutdown then closes what is left.
 func (s *tcpServer) drain(ctx context.Context) {
+	start := time.Now()
+	migrates := s.migrates()
+	wait, acceptFor := drainIdle, drainAccept
+	if migrates {
+		wait, acceptFor = drainQueued, drainIdle
+	}
+	s.acceptWait.Store(int64(wait))
 	s.draining.Store(true)
 	// Wake an Accept and idle reads blocked without a short deadline;
 	// from now on each sets its own.
-	_ = s.ln.SetDeadline(time.Now().Add(drainIdle))
+	_ = s.ln.SetDeadline(time.Now().Add(wait))
 	s.mu.Lock()
 	for tc := s.idleHead; tc != nil; tc = tc.next {
-		_ = tc.c.SetReadDeadline(time.Now().Add(drainIdle))
+		_ = tc.c.SetReadDeadline(tc.drainLimit(time.Now()))
 	}
 	s.mu.Unlock()
-	// Wait for the connections only once Accept has stopped, so that no
-	// wg.Add can overlap the Wait.
+	t := time.NewTimer(acceptFor)
+	busy := false
 	select {
 	case <-s.acceptIdle:
 	case <-s.acceptDone:
+	case <-t.C:
+		busy = true
 	case <-ctx.Done():
-		return
+		busy = true
 	}
+	t.Stop()
+	_ = s.ln.Close()
+	// Wait for the connections only once Accept has returned, so that no
+	// wg.Add can overlap the Wait.
+	<-s.acceptDone
+	closed := time.Since(start)
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }() // ends at the latest when shutdown closes the connections
 	select {
 	case <-done:
 	case <-ctx.Done():
 	}
+	s.mu.Lock()
+	left := s.open
+	s.mu.Unlock()
+	s.log.Info("tcp drained", "migrate", migrates, "backlog_busy", busy,
+		"listener_closed_after_seconds", closed.Seconds(), "accepted", s.drainAccepted.Load(),
+		"closed_silent", s.drainSilent.Load(), "cut", left)
 }
 
 // shutdown stops accepting and reading: each connection finishes the
