@@ -108,8 +108,7 @@ type tcpServer struct {
 	// backlog counts as empty; set by drain before draining is.
 	acceptWait atomic.Int64
 	// What a drain did, for its log line: connections accepted while
-	// draining, closed silent (no query sent within drainFirstQuery),
-	// and still open at the drain's end (closed by shutdown).
+	// draining, and closed silent (no query within drainFirstQuery).
 	drainAccepted, drainSilent atomic.Int64
 
 	acceptIdle chan struct{} // closed when the accept backlog was found empty while draining
