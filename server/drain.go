@@ -31,6 +31,15 @@ const (
 	// but on a busy machine it may take longer than drainIdle to be
 	// scheduled, and closing the connection then loses the query.
 	drainFirstQuery = 250 * time.Millisecond
+	// drainAccept bounds how long a draining TCP listener whose backlog
+	// never empties keeps accepting when the kernel does not migrate its
+	// queue: it leaves drainFirstQuery of drainMax for the connections
+	// accepted last to send their query.
+	drainAccept = drainMax - drainFirstQuery
+	// drainQueued is how long a draining TCP listener whose queue the
+	// kernel migrates waits for a connection before closing: a system
+	// call's worth, to take what is already queued and no more.
+	drainQueued = time.Millisecond
 )
 
 // drainListener is a TCP listener that can drain its accept backlog and

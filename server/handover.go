@@ -33,6 +33,15 @@ import (
 // The peer is the socket's own address: nothing ever sends from it to it,
 // since every socket on the port belongs to a glbd that only replies.
 
+// kernelMigratesTCP reports whether the kernel moves the connections
+// queued on a closing SO_REUSEPORT listener, and its handshakes under way,
+// to another listener of the port (net.ipv4.tcp_migrate_req=1, Linux 5.14
+// or later, per network namespace) instead of resetting them.
+func kernelMigratesTCP() bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_migrate_req")
+	return err == nil && len(b) > 0 && b[0] == '1'
+}
+
 // leaveReuseportGroup takes c out of the kernel's selection for its port.
 func leaveReuseportGroup(c *net.UDPConn) error {
 	rc, err := c.SyscallConn()

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,6 +99,16 @@ type tcpServer struct {
 
 	draining atomic.Bool // set by drain: idle reads wait only drainIdle
 	stopping atomic.Bool // set by shutdown: reads stop at once
+	// migrates reports whether the kernel hands a closing listener's
+	// queue to another listener on the port (kernelMigratesTCP; a field
+	// so that tests can choose).
+	migrates func() bool
+	// acceptWait is how long an Accept waits while draining before the
+	// backlog counts as empty; set by drain before draining is.
+	acceptWait atomic.Int64
+	// What a drain did, for its log line: connections accepted while
+	// draining, and closed silent (no query within drainFirstQuery).
+	drainAccepted, drainSilent atomic.Int64
 
 	acceptIdle chan struct{} // closed when the accept backlog was found empty while draining
 	acceptDone chan struct{} // closed when the accept loop has returned
@@ -118,7 +127,7 @@ type tcpServer struct {
 
 func newTCPServer(ln *net.TCPListener, h PacketAnswerer, lim TCPLimits, m *Metrics, log *slog.Logger) *tcpServer {
 	return &tcpServer{
-		ln: ln, h: h, lim: lim.withDefaults(), m: m, log: log,
+		ln: ln, h: h, lim: lim.withDefaults(), m: m, log: log, migrates: kernelMigratesTCP,
 		acceptIdle: make(chan struct{}),
 		acceptDone: make(chan struct{}),
 		stopc:      make(chan struct{}),
@@ -134,7 +143,7 @@ func (s *tcpServer) serve() error {
 	var backoff time.Duration
 	for {
 		if s.draining.Load() {
-			_ = s.ln.SetDeadline(time.Now().Add(drainIdle))
+			_ = s.ln.SetDeadline(time.Now().Add(time.Duration(s.acceptWait.Load())))
 		}
 		c, err := s.ln.AcceptTCP()
 		if err != nil {
@@ -142,9 +151,8 @@ func (s *tcpServer) serve() error {
 			case s.stopping.Load() || errors.Is(err, net.ErrClosed):
 				return nil
 			case s.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded):
-				// The backlog is drained: stop accepting; what
-				// arrives from now on waits for shutdown to close
-				// the listener.
+				// The backlog is drained: stop accepting; drain
+				// closes the listener at once.
 				close(s.acceptIdle)
 				return nil
 			}
@@ -168,6 +176,9 @@ func (s *tcpServer) serve() error {
 			continue
 		}
 		backoff = 0
+		if s.draining.Load() {
+			s.drainAccepted.Add(1)
+		}
 		s.admit(c)
 	}
 }
@@ -305,79 +316,4 @@ func (s *tcpServer) unlinkIdleLocked(tc *tcpConn) {
 		s.idleTail = tc.prev
 	}
 	tc.idle, tc.prev, tc.next = false, nil, nil
-}
-
-// readDeadline sets c's read deadline to t, shortened while the server
-// drains (idle waits only: a query already arriving keeps its IOTimeout)
-// or stops. The flags are checked after the set, so a drain or shutdown
-// starting meanwhile is never undone: either the check sees the flag, or
-// their own deadline lands after ours.
-func (s *tcpServer) readDeadline(c *net.TCPConn, t time.Time, idle bool) {
-	_ = c.SetReadDeadline(t)
-	if s.stopping.Load() {
-		_ = c.SetReadDeadline(time.Now())
-		return
-	}
-	if idle && s.draining.Load() {
-		if limit := time.Now().Add(drainIdle); t.After(limit) {
-			_ = c.SetReadDeadline(limit)
-		}
-	}
-}
-
-// drain answers what clients have already sent: it accepts until the
-// backlog has been empty for drainIdle, then waits for the connections to
-// go idle for drainIdle and close, or for ctx.
-func (s *tcpServer) drain(ctx context.Context) {
-	s.draining.Store(true)
-	// Wake an Accept and idle reads blocked without a short deadline;
-	// from now on each sets its own.
-	_ = s.ln.SetDeadline(time.Now().Add(drainIdle))
-	s.mu.Lock()
-	for tc := s.idleHead; tc != nil; tc = tc.next {
-		_ = tc.c.SetReadDeadline(time.Now().Add(drainIdle))
-	}
-	s.mu.Unlock()
-	// Wait for the connections only once Accept has stopped, so that no
-	// wg.Add can overlap the Wait.
-	select {
-	case <-s.acceptIdle:
-	case <-s.acceptDone:
-	case <-ctx.Done():
-		return
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }() // ends at the latest when shutdown closes the connections
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-}
-
-// shutdown stops accepting and reading: each connection finishes the
-// replies in hand, then closes. After ctx, the rest are closed hard.
-func (s *tcpServer) shutdown(ctx context.Context) error {
-	s.stopping.Store(true)
-	close(s.stopc)
-	_ = s.ln.Close()
-	<-s.acceptDone // no wg.Add after this
-	s.mu.Lock()
-	for tc := range s.conns {
-		_ = tc.c.SetReadDeadline(time.Now())
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	s.mu.Lock()
-	for tc := range s.conns {
-		_ = tc.c.Close() // unblocks a write to a client that does not read
-	}
-	s.mu.Unlock()
-	<-done
-	return ctx.Err()
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,6 +34,11 @@ type tcpConn struct {
 	c      *net.TCPConn
 	remote netip.AddrPort
 	key    netip.Prefix // clientKey(remote)
+
+	// spoke is set once the client has sent something: until then a
+	// drain waits drainFirstQuery for it rather than drainIdle. Atomic:
+	// drain reads it from its own goroutine.
+	spoke atomic.Bool
 
 	released   bool     // its slot is given back (closed or evicted)
 	idle       bool     // on the idle list
@@ -102,24 +108,30 @@ func (s *tcpServer) serveQueries(tc *tcpConn) string {
 			if !s.setIdle(tc, true) {
 				return closeEvicted
 			}
-			s.readDeadline(c, time.Now().Add(s.lim.IdleTimeout), true)
+			s.readDeadline(tc, time.Now().Add(s.lim.IdleTimeout), true)
 			n, err := c.Read(in)
 			// A read whose deadline passed before it ran (a goroutine
 			// starved for drainIdle on a loaded machine) fails without
 			// looking at the socket; while draining, that would drop
 			// queries already sent, so look before giving up.
 			for n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && s.draining.Load() && !s.stopping.Load() && dataWaiting(c) {
-				s.readDeadline(c, time.Now().Add(drainIdle), true)
+				s.readDeadline(tc, tc.drainLimit(time.Now()), true)
 				n, err = c.Read(in)
 			}
 			if !s.setIdle(tc, false) {
 				return closeEvicted
 			}
 			if n == 0 {
+				if s.draining.Load() && !tc.spoke.Load() {
+					s.drainSilent.Add(1)
+				}
 				return s.readFailed(err, true)
 			}
+			if !tc.spoke.Load() {
+				tc.spoke.Store(true)
+			}
 			end = n
-			s.readDeadline(c, time.Now().Add(s.lim.IOTimeout), false)
+			s.readDeadline(tc, time.Now().Add(s.lim.IOTimeout), false)
 		} else {
 			// The rest of a message whose start is in: make room for
 			// it and read more under the deadline it already has.
@@ -194,9 +206,18 @@ func (s *tcpServer) serveQueries(tc *tcpConn) string {
 			// The leftover is a new message, begun in the last read.
 			// Its IOTimeout runs from now: the time spent writing
 			// the replies before it was ours, not the client's.
-			s.readDeadline(c, time.Now().Add(s.lim.IOTimeout), false)
+			s.readDeadline(tc, time.Now().Add(s.lim.IOTimeout), false)
 		}
 	}
+}
+
+// drainLimit is how long, from now, a drain waits for tc's next query:
+// drainIdle, or drainFirstQuery while the client has sent nothing.
+func (tc *tcpConn) drainLimit(now time.Time) time.Time {
+	if !tc.spoke.Load() {
+		return now.Add(drainFirstQuery)
+	}
+	return now.Add(drainIdle)
 }
 
 // write sends out, if anything, within IOTimeout.
