@@ -26,6 +26,7 @@ type Metrics struct {
 	panics       prometheus.Counter // also glb_panics_total{component="dns"}
 	tickPanics   prometheus.Counter // glb_panics_total{component="health_tick"}
 	scopePanics  prometheus.Counter // glb_panics_total{component="scope_worker"}
+	loopPanics   prometheus.Counter // glb_panics_total{component="dns_server"}: the UDP and TCP serving loops
 	duration     prometheus.Histogram
 	snapRevision prometheus.Gauge
 	snapTime     prometheus.Gauge
@@ -83,6 +84,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}), crash.Counter(reg, "dns")),
 		tickPanics:  crash.Counter(reg, "health_tick"),
 		scopePanics: crash.Counter(reg, "scope_worker"),
+		loopPanics:  crash.Counter(reg, "dns_server"),
 		duration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "glb", Subsystem: "dns", Name: "request_duration_seconds",
 			Help:    "Time from a parsed query to its reply being written.",

@@ -102,6 +102,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		fast = newUDPServer(append([]*net.UDPConn{pc.(*net.UDPConn)}, more...), pa)
+		fast.log, fast.panics = s.log, s.metrics.loopPanics
 		fastTCP = newTCPServer(ln.(*net.TCPListener), pa, s.tcpLim, s.metrics, s.log)
 		fast.keepInGroup = s.keepInGroup
 	} else {

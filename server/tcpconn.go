@@ -7,11 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 const (
@@ -75,7 +76,7 @@ func (s *tcpServer) serveConn(tc *tcpConn) {
 	reason := closePanic
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("panic serving a tcp connection", "panic", v, "stack", string(debug.Stack()))
+			crash.Record(s.log, s.m.loopPanics, "panic serving a tcp connection", v)
 		}
 		// Counted out before the close, so that a client that sees the
 		// close sees the metrics already updated.

@@ -13,9 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // PacketAnswerer answers raw DNS messages; *Handler is one. A Server whose
@@ -46,6 +49,10 @@ type udpServer struct {
 	// draining: the old way, which a test uses to show what it loses.
 	keepInGroup bool
 	drained     atomic.Int64 // queries answered by drain
+	// log and panics record a panic in a reader, which then starts over
+	// (AnswerPacket recovers its own; this covers the loop around it).
+	log    *slog.Logger
+	panics prometheus.Counter
 }
 
 // listenUDP binds n sockets to addr with SO_REUSEPORT, so the kernel
@@ -99,6 +106,22 @@ func (u *udpServer) start() {
 
 func (u *udpServer) serve(c *net.UDPConn) {
 	defer u.wg.Done()
+	for !u.serveBatches(c) {
+	}
+}
+
+// serveBatches reads and answers until the socket stops (true) or a panic
+// cuts it short (false, recorded): the datagrams of the batch in hand are
+// lost, the rest stay queued for the next round.
+func (u *udpServer) serveBatches(c *net.UDPConn) (stopped bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			stopped = false
+			if u.log != nil && u.panics != nil {
+				crash.Record(u.log, u.panics, "panic in a udp reader; it starts over", v)
+			}
+		}
+	}()
 	b := newBatcher(c)
 	// Checking stopping before each read, not only after a failed one,
 	// matters under steady load: a reader that always finds data would
@@ -107,7 +130,7 @@ func (u *udpServer) serve(c *net.UDPConn) {
 		n, err := b.read()
 		if err != nil {
 			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
-				return // what is still queued stays for drain
+				return true // what is still queued stays for drain
 			}
 			continue // e.g. ICMP errors surfacing on the socket: keep serving
 		}
@@ -119,6 +142,7 @@ func (u *udpServer) serve(c *net.UDPConn) {
 		// A failed write means the clients are gone; nobody to tell.
 		b.flush()
 	}
+	return true
 }
 
 // stopReaders makes the batched readers return after the batch in hand
