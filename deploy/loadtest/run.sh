@@ -92,8 +92,9 @@ BASELINE=5    # seconds over which the idle server's CPU use is measured
 SETTLE_TICKS=15 # a server is settled when it uses under 15 ticks/s (15% of a CPU at CLK_TCK 100) for 2 s in a row
 $QUICK && BASELINE=2
 
-log() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
-die() { printf "run.sh: %s\n" "$*" >&2; exit 1; }
+# log, die, out, free_port, cpu_ticks, owns_port (settle is this script's own, below).
+# shellcheck source=deploy/loadtest/lib.sh
+. "$ROOT/deploy/loadtest/lib.sh"
 
 # ---- dependencies ---------------------------------------------------------
 
@@ -158,39 +159,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# out prints a report line and keeps it for --out.
-out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
 
 # ---- helpers ------------------------------------------------------------------
-
-# free_port prints a loopback port that is free for both UDP and TCP.
-free_port() {
-	python3 - <<'EOF'
-import socket
-for _ in range(50):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close(); continue
-    u.close(); t.close(); print(port); break
-else:
-    raise SystemExit("no free port")
-EOF
-}
-
-# cpu_ticks prints utime+stime of a process (all its threads), in clock ticks.
-cpu_ticks() {
-	local s
-	s=$(<"/proc/$1/stat") || die "process $1 is gone"
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo $((${12} + ${13}))
-}
 
 now() { date +%s.%N; }
 
@@ -228,11 +198,6 @@ settle() {
 		[ $calm -ge 2 ] && return 0
 	done
 	log "run.sh: server $pid still busy after 300 s; measuring anyway"
-}
-
-# owns_port checks that pid holds UDP port (someone else may answer there).
-owns_port() {
-	ss -Hlunp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
 }
 
 # wait_answer waits until the server on port answers www with an address.
