@@ -90,7 +90,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer, RRL: cfg.Limits.RRL, Cookies: cfg.Limits.Cookies,
 		ZoneMetrics: !cfg.NameMetrics})
 	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
-		OnReload: a.geoReloaded})
+		OnReload: a.handler.GeoReloaded})
 	onState := a.handler.Apply
 	if cfg.Dev {
 		write := func(ctx context.Context, prefix string, kvs map[string]string) (bool, error) {
@@ -229,22 +229,6 @@ func (a *app) setCache() error {
 	}
 	a.watcher.SetCache(c)
 	return nil
-}
-
-// geoReloadListener is what a handler implements to hear that the GeoIP
-// database changed: the server derives ECS scope tables from the database,
-// and they must be rebuilt from the new one.
-type geoReloadListener interface {
-	GeoReloaded()
-}
-
-// geoReloaded tells the handler about a new GeoIP database, if it listens.
-// Lookups read the new database at once either way; what the server has
-// built from the old one is its business.
-func (a *app) geoReloaded() {
-	if l, ok := any(a.handler).(geoReloadListener); ok {
-		l.GeoReloaded()
-	}
 }
 
 // queryLogs builds the optional query observers: dnstap and sampled JSON
