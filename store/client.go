@@ -100,6 +100,23 @@ func NewClient(cfg Config, log *slog.Logger) (*clientv3.Client, error) {
 	return c, nil
 }
 
+// DefaultEndpoint is the etcd a command talks to when neither its -etcd
+// flag nor ETCDCTL_ENDPOINTS names one, as for etcdctl.
+const DefaultEndpoint = "http://127.0.0.1:2379"
+
+// ResolveEndpoints returns the endpoints a command uses: those of its -etcd
+// flag, else those of env (the value of ETCDCTL_ENDPOINTS), else
+// DefaultEndpoint.
+func ResolveEndpoints(flag, env string) []string {
+	if eps := ParseEndpoints(flag); len(eps) > 0 {
+		return eps
+	}
+	if eps := ParseEndpoints(env); len(eps) > 0 {
+		return eps
+	}
+	return []string{DefaultEndpoint}
+}
+
 // ParseEndpoints splits a comma-separated endpoint list, as -etcd flags and
 // ETCDCTL_ENDPOINTS give it, adding http:// where no scheme is written, as
 // etcdctl accepts both forms.

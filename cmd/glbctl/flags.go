@@ -17,7 +17,6 @@ import (
 
 // Defaults of the global flags, documented in their help.
 const (
-	defaultEtcd    = "http://127.0.0.1:2379"
 	defaultPrefix  = schema.DefaultPrefix
 	defaultGlbd    = "http://127.0.0.1:8053"
 	defaultTimeout = 10 * time.Second
@@ -41,7 +40,7 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.StringVar(&a.g.endpoints, "etcd-endpoints", a.g.endpoints,
-		"comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else "+defaultEtcd+")")
+		"comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else "+store.DefaultEndpoint+")")
 	fs.StringVar(&a.g.prefix, "prefix", a.g.prefix, "etcd key prefix of the configuration")
 	fs.StringVar(&a.g.glbd, "glbd", a.g.glbd, "glbd's HTTP address, for explain and simulate")
 	fs.DurationVar(&a.g.timeout, "timeout", a.g.timeout, "time limit of each request to etcd or glbd")
@@ -146,14 +145,7 @@ func (l *listFlag) Set(v string) error {
 // else the default; http:// is added where no scheme is given, as etcdctl
 // accepts both forms.
 func (a *app) endpoints() []string {
-	eps := store.ParseEndpoints(a.g.endpoints)
-	if len(eps) == 0 {
-		eps = store.ParseEndpoints(a.env("ETCDCTL_ENDPOINTS"))
-	}
-	if len(eps) == 0 {
-		eps = []string{defaultEtcd}
-	}
-	return eps
+	return store.ResolveEndpoints(a.g.endpoints, a.env("ETCDCTL_ENDPOINTS"))
 }
 
 // admin connects to etcd. The client connects in the background, so an

@@ -70,7 +70,6 @@ const (
 	defaultDNS      = ":53"
 	defaultDevDNS   = "127.0.0.1:5353"
 	defaultHTTP     = "127.0.0.1:8053"
-	defaultEtcd     = "http://127.0.0.1:2379"
 	defaultDevEtcd  = "127.0.0.1:2379"
 	defaultDevSeed  = "testdata/dev/config.json"
 	defaultDevGeoIP = "testdata/geoip/glb-test-city.mmdb"
@@ -95,7 +94,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs := flag.NewFlagSet("glbd", flag.ContinueOnError)
 	fs.StringVar(&c.DNSAddr, "dns", "", "UDP and TCP address for DNS (default \""+defaultDNS+"\", or \""+defaultDevDNS+"\" with -dev)")
 	fs.StringVar(&c.HTTPAddr, "http", defaultHTTP, "HTTP address for /metrics, /healthz and /readyz")
-	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+defaultEtcd+"\"; with -dev, the embedded etcd)")
+	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+store.DefaultEndpoint+"\"; with -dev, the embedded etcd)")
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.GeoIP, "geoip", "", "path of a GeoIP2/GeoLite2/DB-IP City .mmdb database (required; with -dev default \""+defaultDevGeoIP+"\")")
 	fs.DurationVar(&c.GeoIPPoll, "geoip-poll", geo.DefaultPollInterval, "how often to check the -geoip file for a new version and reload it (0: only on SIGHUP)")
@@ -151,12 +150,10 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 		c.CacheFile, c.cacheDefault = defaultCache, true
 	}
 	c.NotifySocket = env("NOTIFY_SOCKET")
-	c.Etcd = store.ParseEndpoints(*etcd)
-	if len(c.Etcd) == 0 && !c.Dev {
-		c.Etcd = store.ParseEndpoints(env("ETCDCTL_ENDPOINTS"))
-		if len(c.Etcd) == 0 {
-			c.Etcd = []string{defaultEtcd}
-		}
+	if c.Dev {
+		c.Etcd = store.ParseEndpoints(*etcd) // none, or validate refuses them
+	} else {
+		c.Etcd = store.ResolveEndpoints(*etcd, env("ETCDCTL_ENDPOINTS"))
 	}
 	c.Limits.resolve()
 	return c, c.validate()

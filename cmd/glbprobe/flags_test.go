@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/glb-dns/glb/store"
+
 	"bytes"
 	"errors"
 	"net"
@@ -34,7 +36,7 @@ func TestFlagsParse(t *testing.T) {
 		check    func(t *testing.T, c Config)
 	}{
 		{name: "defaults", args: []string{"-location", "50.11, 8.68"}, check: func(t *testing.T, c Config) {
-			want := Config{ID: "probe-a.example.net", Lat: 50.11, Lon: 8.68, Etcd: []string{defaultEtcd}, Prefix: "/glb/",
+			want := Config{ID: "probe-a.example.net", Lat: 50.11, Lon: 8.68, Etcd: []string{store.DefaultEndpoint}, Prefix: "/glb/",
 				HTTPAddr: defaultHTTP, LeaseTTL: 10 * time.Second, Refresh: 30 * time.Second}
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("config\n %+v, want\n %+v", c, want)

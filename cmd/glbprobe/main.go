@@ -41,7 +41,6 @@ type Config struct {
 // Defaults, documented in -h and README.md.
 const (
 	defaultHTTP = "127.0.0.1:8054"
-	defaultEtcd = "http://127.0.0.1:2379"
 )
 
 // errUsage marks a bad command line: exit status 2, like the flag package.
@@ -67,7 +66,7 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 	fs.StringVar(&c.ID, "id", "", "prober id in etcd keys: a-z, 0-9, '-', '_', '.' (default: the host name, lower-cased)")
 	location := fs.String("location", "", "where this prober is, as \"lat,lon\" in degrees (required), e.g. 50.11,8.68")
 	fs.StringVar(&c.Country, "country", "", "ISO 3166-1 alpha-2 code of the prober's country (optional)")
-	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+defaultEtcd+"\")")
+	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+store.DefaultEndpoint+"\")")
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.HTTPAddr, "http", defaultHTTP, "HTTP address for /metrics and /healthz")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "how long this prober's results outlive it if it dies (at least 2s)")
@@ -108,13 +107,7 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	c.Country = strings.ToUpper(c.Country)
-	c.Etcd = store.ParseEndpoints(*etcd)
-	if len(c.Etcd) == 0 {
-		c.Etcd = store.ParseEndpoints(env("ETCDCTL_ENDPOINTS"))
-		if len(c.Etcd) == 0 {
-			c.Etcd = []string{defaultEtcd}
-		}
-	}
+	c.Etcd = store.ResolveEndpoints(*etcd, env("ETCDCTL_ENDPOINTS"))
 	return c, c.validate()
 }
 
