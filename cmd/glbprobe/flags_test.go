@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/glb-dns/glb/store"
-
 	"bytes"
 	"errors"
 	"net"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glb-dns/glb/store"
 )
 
 func envOf(vals map[string]string) func(string) string {
