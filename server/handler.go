@@ -60,7 +60,6 @@ type Handler struct {
 	noFast   bool          // tests: force the general path
 	perZone  bool          // Options.ZoneMetrics
 	totals   regionTotals  // answers per region, for the status page (counters.go)
-	lastFast bool          // tests: whether the last AnswerPacket took the fast path (not synchronised)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*scopeTable

@@ -145,32 +145,15 @@ func headerOf(pkt []byte) (header, bool) {
 // records its header counts, each complete, and nothing after them. Names
 // are only skipped (a pointer ends a name); Unpack has checked them.
 func exactSections(pkt []byte, dh header) bool {
-	off := 12
-	skipName := func() bool {
-		for off < len(pkt) {
-			l := int(pkt[off])
-			switch {
-			case l == 0:
-				off++
-				return true
-			case l&0xc0 == 0xc0:
-				off += 2
-				return off <= len(pkt)
-			case l&0xc0 != 0:
-				return false
-			}
-			off += 1 + l
-		}
-		return false
-	}
+	off, ok := 12, true
 	for range dh.qd {
-		if !skipName() || off+4 > len(pkt) {
+		if off, ok = skipName(pkt, off); !ok || off+4 > len(pkt) {
 			return false
 		}
 		off += 4
 	}
 	for range int(dh.an) + int(dh.ns) + int(dh.ar) {
-		if !skipName() || off+10 > len(pkt) {
+		if off, ok = skipName(pkt, off); !ok || off+10 > len(pkt) {
 			return false
 		}
 		off += 10 + int(binary.BigEndian.Uint16(pkt[off+8:]))
