@@ -5,13 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -385,9 +385,7 @@ func (p *Prober) publish(l *loop, s *loopState, rep schema.HealthReport) {
 
 func (p *Prober) recoverPanic(l *loop) {
 	if r := recover(); r != nil {
-		p.m.panics.Inc()
-		p.log.Error("probe loop panicked", "region", l.t.Region, "endpoint", schema.EndpointKey(l.t.Endpoint),
-			"panic", r, "stack", string(debug.Stack()))
+		crash.Record(p.log, p.m.panics, "probe loop panicked", r, "region", l.t.Region, "endpoint", schema.EndpointKey(l.t.Endpoint))
 	}
 }
 

@@ -3,10 +3,11 @@ package server
 import (
 	"encoding/binary"
 	"net/netip"
-	"runtime/debug"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // AnswerPacket answers the DNS message in pkt, received from remote over UDP
@@ -36,8 +37,7 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp bool) (reply []byte, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			h.metrics.panics.Inc()
-			h.log.Error("panic answering query", "panic", v, "stack", string(debug.Stack()))
+			crash.Record(h.log, h.metrics.panics, "panic answering query", v)
 			reply, ok = servFail(dst, pkt)
 		}
 	}()

@@ -3,7 +3,6 @@ package server
 import (
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -98,8 +98,7 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			h.metrics.panics.Inc()
-			h.log.Error("panic answering query", "panic", v, "stack", string(debug.Stack()))
+			crash.Record(h.log, h.metrics.panics, "panic answering query", v)
 			m := new(dns.Msg)
 			m.SetRcode(r, dns.RcodeServerFailure)
 			_ = w.WriteMsg(m)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/connectivity"
 
+	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -235,8 +235,7 @@ func (w *Watcher) afterState(st *schema.State, fromEtcd bool) {
 func (w *Watcher) runCacheWriter(stop <-chan struct{}) {
 	defer func() {
 		if p := recover(); p != nil {
-			w.m.panics.Inc()
-			w.log.Error("store cache writer panicked", "panic", p, "stack", string(debug.Stack()))
+			crash.Record(w.log, w.m.panics, "store cache writer panicked", p)
 		}
 	}()
 	for {

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -153,8 +153,7 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 	defer close(done)
 	defer func() {
 		if r := recover(); r != nil {
-			p.m.panics.Inc()
-			p.log.Error("prober publisher panicked", "panic", r, "stack", string(debug.Stack()))
+			crash.Record(p.log, p.m.panics, "prober publisher panicked", r)
 			err = fmt.Errorf("run prober publisher: panic: %v", r)
 		}
 	}()

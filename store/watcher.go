@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -120,8 +120,7 @@ func (w *Watcher) Run(ctx context.Context) (err error) {
 	defer close(done)
 	defer func() {
 		if p := recover(); p != nil {
-			w.m.panics.Inc()
-			w.log.Error("store watcher panicked", "panic", p, "stack", string(debug.Stack()))
+			crash.Record(w.log, w.m.panics, "store watcher panicked", p)
 			err = fmt.Errorf("run store watcher: panic: %v", p)
 		}
 	}()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,8 +41,7 @@ func (d *Dnstap) Run(ctx context.Context) (err error) {
 	defer close(d.done)
 	defer func() {
 		if p := recover(); p != nil {
-			d.m.panics.Inc()
-			d.log.Error("dnstap writer panicked", "panic", p, "stack", string(debug.Stack()))
+			crash.Record(d.log, d.m.panics, "dnstap writer panicked", p)
 			err = fmt.Errorf("run dnstap: panic: %v", p)
 		}
 	}()
