@@ -47,7 +47,7 @@ func BenchmarkLookup(b *testing.B) {
 		// database and measure only the tree walk.
 		var v4, v6 []netip.Addr
 		i := 0
-		for res := range d.reader.Load().Networks() {
+		for res := range d.reader.Load().r.Networks() {
 			if i++; i%61 != 0 {
 				continue
 			}

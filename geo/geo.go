@@ -48,10 +48,7 @@ type Location struct {
 // few tens of MB of page cache for a while after a reload.
 type DB struct {
 	path   string
-	reader atomic.Pointer[maxminddb.Reader] // nil after Close
-	// mapped is the reader in use with its file mapping, for trimming the
-	// mapping's pages and for Close; a Reload swaps it after reader.
-	mapped atomic.Pointer[mappedReader]
+	reader atomic.Pointer[mappedReader] // nil after Close
 	// partition caches Partition for the reader in use.
 	partition atomic.Pointer[partitionCache]
 	records   sync.Pool
@@ -68,8 +65,7 @@ func Open(path string) (*DB, error) {
 	}
 	d := &DB{path: path}
 	d.records.New = func() any { return new(record) }
-	d.reader.Store(mr.r)
-	d.mapped.Store(mr)
+	d.reader.Store(mr)
 	return d, nil
 }
 
@@ -144,7 +140,6 @@ func (d *DB) Reload() error {
 	if err != nil {
 		return err
 	}
-	r := mr.r
 	// CompareAndSwap rather than Store so that a Close racing with this
 	// Reload wins: the new reader is dropped instead of resurrecting the DB.
 	// The loop only repeats when another Reload swapped in between.
@@ -154,8 +149,7 @@ func (d *DB) Reload() error {
 			mr.m.unmap() // never published
 			return fmt.Errorf("reload geoip db %q: %w", d.path, ErrClosed)
 		}
-		if d.reader.CompareAndSwap(old, r) {
-			d.mapped.Store(mr)
+		if d.reader.CompareAndSwap(old, mr) {
 			break
 		}
 	}
@@ -170,25 +164,23 @@ func (d *DB) Loaded() bool { return d.reader.Load() != nil }
 // BuildTime returns the build_epoch from the current database's metadata,
 // the zero Time after Close.
 func (d *DB) BuildTime() time.Time {
-	r := d.reader.Load()
-	if r == nil {
+	mr := d.reader.Load()
+	if mr == nil {
 		return time.Time{}
 	}
-	return r.Metadata.BuildTime()
+	return mr.r.Metadata.BuildTime()
 }
 
 // Close unmaps the current database. Unlike Reload, it unmaps at once, so it
 // must not run concurrently with Lookup; call it after the server has
 // stopped. Lookups after Close report nothing found. Close is idempotent.
 func (d *DB) Close() error {
-	r := d.reader.Swap(nil)
-	if r == nil {
+	mr := d.reader.Swap(nil)
+	if mr == nil {
 		return nil
 	}
-	err := r.Close()
-	if mr := d.mapped.Swap(nil); mr != nil && mr.r == r {
-		mr.m.unmap()
-	}
+	err := mr.r.Close()
+	mr.m.unmap()
 	if err != nil {
 		return fmt.Errorf("close geoip db %q: %w", d.path, err)
 	}

@@ -49,11 +49,11 @@ func (d *DB) Lookup(ip netip.Addr) (loc Location, network netip.Prefix, found bo
 	// ::ffff:a.b.c.d would otherwise be reported as a ::ffff:0:0/96-based
 	// prefix, which an ECS reply for an IPv4 client must not carry.
 	ip = ip.Unmap().WithZone("")
-	r := d.reader.Load()
-	if r == nil {
+	mr := d.reader.Load()
+	if mr == nil {
 		return Location{}, wholeFamily(ip), false
 	}
-	res := r.Lookup(ip)
+	res := mr.r.Lookup(ip)
 	network = res.Prefix()
 	if !network.IsValid() || network.Addr().Is4() != ip.Is4() {
 		// A tree with no IPv4 subtree ends above ::/96; then nothing in the

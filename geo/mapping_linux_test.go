@@ -50,7 +50,7 @@ func TestMappingTrimmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	data := d.mapped.Load().m.data
+	data := d.reader.Load().m.data
 	if kb := residentKB(t, data); kb != 0 {
 		t.Errorf("after Open: %d kB of the database resident, want 0 (Verify's pages given back)", kb)
 	}

@@ -123,7 +123,7 @@ func beUint64(b []byte) uint64 {
 
 // partitionCache holds the partition of one reader, computed on first use.
 type partitionCache struct {
-	reader *maxminddb.Reader
+	reader *mappedReader
 	once   sync.Once
 	p      *Partition
 	err    error
@@ -133,13 +133,13 @@ type partitionCache struct {
 // the first call after each load (a few seconds per million networks).
 // It is meant for background work, never the query path.
 func (d *DB) Partition() (*Partition, error) {
-	r := d.reader.Load()
-	if r == nil {
+	mr := d.reader.Load()
+	if mr == nil {
 		return nil, ErrClosed
 	}
 	c := d.partition.Load()
-	if c == nil || c.reader != r {
-		fresh := &partitionCache{reader: r}
+	if c == nil || c.reader != mr {
+		fresh := &partitionCache{reader: mr}
 		if d.partition.CompareAndSwap(c, fresh) {
 			c = fresh
 		} else {
@@ -147,21 +147,13 @@ func (d *DB) Partition() (*Partition, error) {
 		}
 	}
 	c.once.Do(func() {
-		c.p, c.err = buildPartition(r)
-		d.trim(r) // the walk read every page; queries read few of them
+		c.p, c.err = buildPartition(c.reader.r)
+		c.reader.m.trim() // the walk read every page; queries read few of them
 	})
 	if c.err != nil {
 		return nil, c.err
 	}
 	return c.p, nil
-}
-
-// trim gives back the resident pages of r's mapping if r is still the
-// reader in use (after a Reload the old mapping goes with its reader).
-func (d *DB) trim(r *maxminddb.Reader) {
-	if mr := d.mapped.Load(); mr != nil && mr.r == r {
-		mr.m.trim()
-	}
 }
 
 // locKey identifies a location for de-duplication.
