@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -52,7 +50,7 @@ func (f *flipper) Run(ctx context.Context) error {
 			// A weight change of a region in service: the weighted name's
 			// split moves, and glbd rebuilds its snapshot.
 			r := drainOrder[f.rng.IntN(len(drainOrder))]
-			if !contains(drained, r) {
+			if !slices.Contains(drained, r) {
 				f.write(ctx, r, strconv.Itoa(1+f.rng.IntN(1000)))
 			}
 			continue
@@ -89,15 +87,6 @@ func (f *flipper) write(ctx context.Context, region, weight string) bool {
 		f.maxPut.Store(int64(took))
 	}
 	return true
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // proberSpec is a glbprobe to run: id and location.
@@ -191,29 +180,4 @@ func geoVersions(rows []geotest.Row) []geoVersion {
 		{"London moved to Tokyo", geotest.Move(rows, london, tokyo), london, []string{"ap-northeast", "ap-southeast"}},
 		{"Milton moved to Frankfurt", geotest.Move(rows, milton, frankfurt), milton, []string{"eu-west", "eu-central"}},
 	}
-}
-
-// installGeoIP writes rows as a database next to path and renames it over
-// path, as an operator's download job would: glbd never sees a partial file.
-func installGeoIP(path string, rows []geotest.Row) error {
-	var b bytes.Buffer
-	if err := geotest.Write(&b, rows); err != nil {
-		return fmt.Errorf("build geoip database: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".geoip-*")
-	if err != nil {
-		return fmt.Errorf("create geoip database: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write geoip database %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write geoip database %q: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace geoip database %q: %w", path, err)
-	}
-	return nil
 }

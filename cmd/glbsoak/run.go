@@ -95,7 +95,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		return err
 	}
 	geoPath := filepath.Join(dir, "geoip.mmdb")
-	if err := installGeoIP(geoPath, rows); err != nil {
+	if err := (geotest.Options{}).WriteFile(geoPath, rows); err != nil {
 		return err
 	}
 
@@ -395,7 +395,7 @@ func (g *geoReplacer) Run(ctx context.Context) error {
 			return err
 		}
 		installed := time.Now()
-		if err := installGeoIP(g.path, v.rows); err != nil {
+		if err := (geotest.Options{}).WriteFile(g.path, v.rows); err != nil {
 			return err
 		}
 		var reloaded, moved time.Duration

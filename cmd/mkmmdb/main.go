@@ -12,13 +12,13 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/glb-dns/glb/geo/geotest"
 )
 
 func main() {
@@ -47,34 +47,10 @@ func run(args []string, stderr io.Writer) error {
 		return errors.New("exactly one of -in and -random is required")
 	}
 
-	// Write to a temporary file in the target's directory and rename it, so
-	// a reader that reloads the output path never maps a half-written file.
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".mkmmdb-*")
-	if err != nil {
-		return fmt.Errorf("create temporary output for %q: %w", *out, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-
-	bw := bufio.NewWriter(tmp)
-	if *random > 0 {
-		err = buildRandom(*random, *seed, bw)
-	} else {
-		err = buildFromFile(*in, bw)
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %q: %w", *out, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("chmod %q: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
-		return fmt.Errorf("rename %q to %q: %w", tmp.Name(), *out, err)
-	}
-	return nil
+	return geotest.Install(*out, func(w io.Writer) error {
+		if *random > 0 {
+			return buildRandom(*random, *seed, w)
+		}
+		return buildFromFile(*in, w)
+	})
 }

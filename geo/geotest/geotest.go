@@ -75,9 +75,15 @@ func (o Options) Write(w io.Writer, rows []Row) error {
 }
 
 // WriteFile writes rows to path the way a database must be installed under
-// a reader that reloads it: into a temporary file in the same directory,
-// then renamed over path, so the path never names a half-written file.
-func (o Options) WriteFile(path string, rows []Row) (err error) {
+// a reader that reloads it (see Install).
+func (o Options) WriteFile(path string, rows []Row) error {
+	return Install(path, func(w io.Writer) error { return o.Write(w, rows) })
+}
+
+// Install writes a database with write into a temporary file in path's
+// directory and renames it over path, so the path never names a
+// half-written file.
+func Install(path string, write func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".geotest-*")
 	if err != nil {
 		return fmt.Errorf("create temporary file for %q: %w", path, err)
@@ -88,7 +94,7 @@ func (o Options) WriteFile(path string, rows []Row) (err error) {
 		}
 	}()
 	bw := bufio.NewWriter(tmp)
-	err = o.Write(bw, rows)
+	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
