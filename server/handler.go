@@ -44,22 +44,24 @@ type Options struct {
 // Handler is the dns.Handler for every zone glb serves. Its only shared
 // state on the query path is the snapshot pointer, swapped whole by Apply.
 type Handler struct {
-	snap     atomic.Pointer[Snapshot]
-	mu       sync.Mutex    // serialises Apply and Run's rebuilds; never taken by queries
-	state    *schema.State // the last state applied
-	policy   health.Policy
-	geo      Locator
-	metrics  *Metrics
-	log      *slog.Logger
-	intn     func(int) int
-	now      func() time.Time
-	maxUDP   int
-	observer QueryObserver
-	rrl      *rrl          // nil: off (rrl.go)
-	cookies  CookieSecrets // cookie.go
-	noFast   bool          // tests: force the general path
-	perZone  bool          // Options.ZoneMetrics
-	totals   regionTotals  // answers per region, for the status page (counters.go)
+	snap atomic.Pointer[Snapshot]
+	mu   sync.Mutex // serialises Apply and Run's rebuilds; never taken by queries
+	// configured is closed with the first snapshot (under mu).
+	configured chan struct{}
+	state      *schema.State // the last state applied
+	policy     health.Policy
+	geo        Locator
+	metrics    *Metrics
+	log        *slog.Logger
+	intn       func(int) int
+	now        func() time.Time
+	maxUDP     int
+	observer   QueryObserver
+	rrl        *rrl          // nil: off (rrl.go)
+	cookies    CookieSecrets // cookie.go
+	noFast     bool          // tests: force the general path
+	perZone    bool          // Options.ZoneMetrics
+	totals     regionTotals  // answers per region, for the status page (counters.go)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*scopeTable
@@ -72,7 +74,7 @@ type Handler struct {
 // NewHandler returns a Handler with no snapshot: until the first Apply it
 // answers SERVFAIL, since it cannot yet tell our names from others.
 func NewHandler(o Options) *Handler {
-	h := &Handler{scopeWant: make(chan struct{}, 1), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer, perZone: o.ZoneMetrics}
+	h := &Handler{scopeWant: make(chan struct{}, 1), configured: make(chan struct{}), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer, perZone: o.ZoneMetrics}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,6 +165,9 @@ func (h *Handler) rebuild() {
 	h.logHealthChanges(cur, cfg, ht)
 	h.snap.Store(&Snapshot{Revision: st.Revision, cfg: cfg, health: ht, state: st, built: now,
 		scopes: h.attachScopes(cfg, ht)})
+	if cur == nil {
+		close(h.configured)
+	}
 	h.metrics.snapBuilds.Inc()
 	h.metrics.snapRevision.Set(float64(st.Revision))
 	h.metrics.snapTime.Set(float64(now.UnixNano()) / 1e9)
@@ -207,3 +212,6 @@ func b2f(b bool) float64 {
 
 // Ready reports whether a snapshot has been applied.
 func (h *Handler) Ready() bool { return h.snap.Load() != nil }
+
+// Configured is closed once the first snapshot has been applied.
+func (h *Handler) Configured() <-chan struct{} { return h.configured }

@@ -33,25 +33,6 @@ func sdNotify(ctx context.Context, path, state string) error {
 	return nil
 }
 
-// configured returns a channel closed once the handler has a configuration
-// snapshot (from etcd or the cache file), or when ctx is done.
-func (a *app) configured(ctx context.Context) <-chan struct{} {
-	c := make(chan struct{})
-	go func() { // ends with ctx at the latest; owned by Run's errgroup through ctx
-		defer close(c)
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for !a.handler.Ready() {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return c
-}
-
 // runDNS binds and serves DNS. Unless -listen-before-ready, it first waits
 // for a configuration: the DNS port is shared with SO_REUSEPORT, and the
 // kernel sends a share of the queries to an instance as soon as it binds,
@@ -59,8 +40,9 @@ func (a *app) configured(ctx context.Context) <-chan struct{} {
 // answer SERVFAIL.
 func (a *app) runDNS(ctx context.Context) error {
 	if !a.cfg.ListenBeforeReady {
-		<-a.configured(ctx)
-		if ctx.Err() != nil {
+		select {
+		case <-a.handler.Configured():
+		case <-ctx.Done():
 			return nil
 		}
 	}
@@ -76,8 +58,9 @@ func (a *app) notifyReady(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	<-a.configured(ctx)
-	if ctx.Err() != nil {
+	select {
+	case <-a.handler.Configured():
+	case <-ctx.Done():
 		return nil
 	}
 	if err := sdNotify(ctx, a.cfg.NotifySocket, "READY=1\nSTATUS=serving DNS on "+a.dnsAddr()); err != nil {
