@@ -37,7 +37,7 @@ type fastQuery struct {
 // fastAnswer answers pkt into dst when it can; handled false means the
 // general path must answer (and nothing was counted).
 func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled bool) {
-	if h.observer != nil || h.noFast {
+	if q.observe || h.noFast {
 		return dst, false // observers get the query and reply as messages
 	}
 	var f fastQuery

@@ -57,11 +57,12 @@ type Handler struct {
 	now        func() time.Time
 	maxUDP     int
 	observer   QueryObserver
-	rrl        *rrl          // nil: off (rrl.go)
-	cookies    CookieSecrets // cookie.go
-	noFast     bool          // tests: force the general path
-	perZone    bool          // Options.ZoneMetrics
-	totals     regionTotals  // answers per region, for the status page (counters.go)
+	sampler    SamplingObserver // observer, when it samples
+	rrl        *rrl             // nil: off (rrl.go)
+	cookies    CookieSecrets    // cookie.go
+	noFast     bool             // tests: force the general path
+	perZone    bool             // Options.ZoneMetrics
+	totals     regionTotals     // answers per region, for the status page (counters.go)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*scopeTable
@@ -75,6 +76,7 @@ type Handler struct {
 // answers SERVFAIL, since it cannot yet tell our names from others.
 func NewHandler(o Options) *Handler {
 	h := &Handler{scopeWant: make(chan struct{}, 1), configured: make(chan struct{}), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer, perZone: o.ZoneMetrics}
+	h.sampler, _ = o.Observer.(SamplingObserver)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

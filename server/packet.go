@@ -23,7 +23,7 @@ import (
 // UDP answers then pass response rate limiting (rrl.go), when it is on.
 func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
 	start := h.now()
-	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port()}
+	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port(), observe: h.observes()}
 	if tcp {
 		q.transport = "tcp"
 	}

@@ -18,6 +18,7 @@ import (
 // and what was decided, for metrics and query logs. It lives on the stack
 // of ServeDNS.
 type query struct {
+	observe    bool // the observer wants this query (Handler.observes)
 	req        *dns.Msg
 	m          *dns.Msg
 	snap       *Snapshot
@@ -88,10 +89,29 @@ type QueryObserver interface {
 	Observe(ev *QueryEvent)
 }
 
+// A SamplingObserver wants only a share of the queries. The handler draws
+// (Sample) before answering, so a query not drawn is answered as with no
+// observer, on the fast path, and only a drawn one is built as messages and
+// passed to Record. Observe, for other callers, draws and records.
+type SamplingObserver interface {
+	QueryObserver
+	Sample() bool
+	Record(ev *QueryEvent)
+}
+
+// observes reports whether the observer wants the query about to be
+// answered.
+func (h *Handler) observes() bool {
+	if h.sampler != nil {
+		return h.sampler.Sample()
+	}
+	return h.observer != nil
+}
+
 // ServeDNS answers one query. Nothing here blocks or logs per query.
 func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	start := h.now()
-	q := query{req: r, transport: "udp", zone: "none"}
+	q := query{req: r, transport: "udp", zone: "none", observe: h.observes()}
 	q.remote, q.remotePort = remoteAddr(w.RemoteAddr())
 	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
 		q.transport = "tcp"
@@ -133,11 +153,16 @@ func (h *Handler) finish(q *query, start time.Time, rcode int) {
 	}
 	took := h.now().Sub(start)
 	h.metrics.duration.Observe(took.Seconds())
-	if h.observer != nil && q.m != nil {
-		h.observer.Observe(&QueryEvent{
+	if q.observe && q.m != nil {
+		ev := &QueryEvent{
 			Time: start, Duration: took, Transport: q.transport, Remote: q.remote, RemotePort: q.remotePort, Client: q.client,
 			ECS: q.ecs.prefix(), Zone: q.zone, Region: q.region, Reason: q.reason, Req: q.req, Resp: q.m,
-		})
+		}
+		if h.sampler != nil {
+			h.sampler.Record(ev) // drawn already
+		} else {
+			h.observer.Observe(ev)
+		}
 	}
 }
 

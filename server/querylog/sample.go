@@ -71,11 +71,20 @@ func NewSampler(cfg SampleConfig, out *slog.Logger, reg prometheus.Registerer) (
 // Observe logs ev when this query is drawn. The draw is all an unsampled
 // query costs.
 func (s *Sampler) Observe(ev *server.QueryEvent) {
-	if s.rate <= 0 || s.rand() >= s.rate {
-		return
+	if s.Sample() {
+		s.log(ev)
 	}
-	s.log(ev)
 }
+
+var _ server.SamplingObserver = (*Sampler)(nil)
+
+// Sample draws whether the next query is logged. The server draws before
+// answering (server.SamplingObserver), so a query not drawn keeps the
+// fast path.
+func (s *Sampler) Sample() bool { return s.rate > 0 && s.rand() < s.rate }
+
+// Record logs ev, a query Sample drew.
+func (s *Sampler) Record(ev *server.QueryEvent) { s.log(ev) }
 
 // log writes ev's line. It builds the record by hand to give it the
 // query's time rather than the time of logging.
