@@ -20,6 +20,11 @@ type nameCounters struct {
 	answers  []atomic.Pointer[prometheus.Counter] // by index in gslbName.regions
 	totals   []*atomic.Uint64                     // answers per region over all names, for the status page
 	noErrors [2][2]prometheus.Counter             // [udp, tcp][A, AAAA]: glb_dns_queries_total with rcode NOERROR
+	// outcomes, drained and failOpen are resolved on first use too: an
+	// outage makes every answer of a name count one.
+	outcomes [len(outcomeNames)]atomic.Pointer[prometheus.Counter]
+	drained  atomic.Pointer[prometheus.Counter]
+	failOpen atomic.Pointer[prometheus.Counter]
 }
 
 // counters returns the resolved counters of g, creating them on first use.
@@ -64,6 +69,35 @@ func (h *Handler) nameLabel(g *gslbName) string {
 		return allNames
 	}
 	return g.label
+}
+
+// countOutcome counts outcome o of an answer of g (whose counters c are),
+// an outcome other than the policy's own.
+func (c *nameCounters) countOutcome(h *Handler, g *gslbName, o outcome) {
+	p := c.outcomes[o].Load()
+	if p == nil {
+		ctr := h.metrics.outcomes.WithLabelValues(g.zone, h.nameLabel(g), o.String())
+		p = &ctr
+		c.outcomes[o].Store(p)
+	}
+	(*p).Inc()
+	var extra *atomic.Pointer[prometheus.Counter]
+	var vec *prometheus.CounterVec
+	switch o {
+	case outcomeDrained:
+		extra, vec = &c.drained, h.metrics.drained
+	case outcomeFailOpen:
+		extra, vec = &c.failOpen, h.metrics.failOpen
+	default:
+		return
+	}
+	p = extra.Load()
+	if p == nil {
+		ctr := vec.WithLabelValues(g.zone, h.nameLabel(g))
+		p = &ctr
+		extra.Store(p)
+	}
+	(*p).Inc()
 }
 
 // noError is the query counter for q's transport and type.

@@ -98,10 +98,10 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	if f.cookieAt > 0 {
 		h.readCookie(q, pkt[f.cookieAt:f.cookieAt+f.cookieLen]) // well-formed: parse checked
 	}
-	h.recordOutcome(q, g, &p)
+	c := h.counters(g)
+	h.recordOutcome(q, g, c, &p)
 	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
-	c := h.counters(g)
 	c.countAnswer(h, g, first)
 	q.counted = c.noError(q)
 	return f.writeReply(dst, pkt, q, &h.cookies), true

@@ -21,7 +21,8 @@ func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 	if q.trace != nil {
 		q.traceName, q.traceLoc, q.traceNet, q.traceFound, q.tracePlan = g, loc, network, found, p
 	}
-	h.recordOutcome(q, g, &p)
+	c := h.counters(g)
+	h.recordOutcome(q, g, c, &p)
 	switch p.outcome {
 	case outcomeNone, outcomeDrained, outcomeNoData:
 		m.Ns = append(m.Ns, z.negSOA)
@@ -34,25 +35,19 @@ func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 
 	first := h.pickAnswers(q, g, &p)
 	q.region = g.regions[first].id
-	h.counters(g).countAnswer(h, g, first)
+	c.countAnswer(h, g, first)
 	q.scope = h.scopeBits(q, g, network)
 }
 
 // recordOutcome sets q's reason from the plan and counts the outcomes that
 // are not the policy's own. Both answer paths call it, so they count alike.
-func (h *Handler) recordOutcome(q *query, g *gslbName, p *plan) {
+func (h *Handler) recordOutcome(q *query, g *gslbName, c *nameCounters, p *plan) {
 	q.reason = g.policy
 	if p.outcome == outcomeNormal {
 		return
 	}
 	q.reason = p.outcome.String()
-	h.metrics.outcomes.WithLabelValues(g.zone, h.nameLabel(g), q.reason).Inc()
-	switch p.outcome {
-	case outcomeDrained:
-		h.metrics.drained.WithLabelValues(g.zone, h.nameLabel(g)).Inc()
-	case outcomeFailOpen:
-		h.metrics.failOpen.WithLabelValues(g.zone, h.nameLabel(g)).Inc()
-	}
+	c.countOutcome(h, g, p.outcome)
 }
 
 // pickAnswers draws the region and adds its addresses (and spread ones) to
