@@ -88,8 +88,10 @@ var closeReasons = []string{closeIdle, closeIOTimeout, closeWriteTimeout, closeL
 
 // tcpServer serves DNS over TCP for a PacketAnswerer: one goroutine
 // accepting, one per connection reading length-framed queries and writing
-// the replies. Admission (the caps and eviction) happens under mu, once per
-// connection; queries never take it.
+// the replies. Admission (the caps and eviction) and the list of idle
+// connections eviction picks from are kept under mu: a connection takes it
+// when it starts waiting for a query and when one arrives (setIdle), never
+// while answering.
 type tcpServer struct {
 	ln  *net.TCPListener
 	h   PacketAnswerer
