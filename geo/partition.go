@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"net/netip"
@@ -100,7 +101,7 @@ func prefixBounds(p netip.Prefix) (first, last Addr128, v4 bool) {
 		return Addr128{Lo: x}, Addr128{Lo: x | host}, true
 	}
 	b := a.As16()
-	hi, lo := beUint64(b[:8]), beUint64(b[8:])
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	first = Addr128{hi, lo}
 	switch hostBits := 128 - p.Bits(); {
 	case hostBits >= 128:
@@ -111,14 +112,6 @@ func prefixBounds(p netip.Prefix) (first, last Addr128, v4 bool) {
 		last = Addr128{hi, lo | (uint64(1)<<hostBits - 1)}
 	}
 	return first, last, false
-}
-
-func beUint64(b []byte) uint64 {
-	var x uint64
-	for _, c := range b {
-		x = x<<8 | uint64(c)
-	}
-	return x
 }
 
 // partitionCache holds the partition of one reader, computed on first use.

@@ -24,10 +24,6 @@ const DefaultRefresh = 30 * time.Second
 // a loop's next check by at most this much.
 const publishTimeout = 5 * time.Second
 
-// maxErrorBytes is the longest error text a report may carry (see
-// schema.HealthReport.Validate).
-const maxErrorBytes = 1024
-
 // ProberConfig configures a Prober. Checker and Publisher are required.
 type ProberConfig struct {
 	ID        string           // prober id, for logs
@@ -395,9 +391,9 @@ func errText(err error) string {
 		return "check failed"
 	}
 	s := err.Error()
-	if len(s) > maxErrorBytes {
+	if len(s) > schema.MaxErrorBytes {
 		// Cutting may split a rune; drop its remains.
-		s = strings.ToValidUTF8(s[:maxErrorBytes-3], "") + "..."
+		s = strings.ToValidUTF8(s[:schema.MaxErrorBytes-3], "") + "..."
 	}
 	return s
 }

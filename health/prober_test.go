@@ -136,7 +136,7 @@ func TestErrText(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("errText = %q, want %q", got, tc.want)
 			}
-			if len(got) > maxErrorBytes || !utf8.ValidString(got) {
+			if len(got) > schema.MaxErrorBytes || !utf8.ValidString(got) {
 				t.Errorf("errText gave %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
 			}
 		})

@@ -48,6 +48,9 @@ type HealthReport struct {
 // often than this even when nothing changes.
 const MaxReportAge = 2 * time.Minute
 
+// MaxErrorBytes is the longest error text a health report may carry.
+const MaxErrorBytes = 1024
+
 // Validate checks the report on its own.
 func (h *HealthReport) Validate() error {
 	var errs []error
@@ -57,8 +60,8 @@ func (h *HealthReport) Validate() error {
 	if h.RTT < 0 || time.Duration(h.RTT) > time.Minute {
 		errs = append(errs, fmt.Errorf("rtt %s is outside 0..1m", time.Duration(h.RTT)))
 	}
-	if len(h.Error) > 1024 {
-		errs = append(errs, fmt.Errorf("error text of %d bytes is longer than 1024", len(h.Error)))
+	if len(h.Error) > MaxErrorBytes {
+		errs = append(errs, fmt.Errorf("error text of %d bytes is longer than %d", len(h.Error), MaxErrorBytes))
 	}
 	return errors.Join(errs...)
 }
