@@ -32,6 +32,34 @@ type subdivision struct {
 	ISOCode string `maxminddb:"iso_code"`
 }
 
+// reset readies r for a decode: empty, with absent coordinates (NaN), and
+// the subdivisions' array kept for reuse.
+func (r *record) reset() {
+	*r = record{Subdivisions: r.Subdivisions[:0]}
+	r.Location.Latitude, r.Location.Longitude = math.NaN(), math.NaN()
+}
+
+// location is what Lookup reports for a decoded r: its Location, and
+// whether it has coordinates (without, Lat and Lon are 0). The partition
+// uses it too, so a range's location is exactly what a query from inside
+// it sees.
+func (r *record) location() (Location, bool) {
+	loc := Location{
+		Lat:       r.Location.Latitude,
+		Lon:       r.Location.Longitude,
+		Country:   r.Country.ISOCode,
+		Continent: r.Continent.Code,
+	}
+	if len(r.Subdivisions) > 0 {
+		loc.Subdivision = r.Subdivisions[0].ISOCode
+	}
+	found := !math.IsNaN(loc.Lat) && !math.IsNaN(loc.Lon)
+	if !found {
+		loc.Lat, loc.Lon = 0, 0
+	}
+	return loc, found
+}
+
 // Lookup returns the location of ip, the network of the database entry that
 // decided the answer, and whether that entry has coordinates.
 //
@@ -65,27 +93,14 @@ func (d *DB) Lookup(ip netip.Addr) (loc Location, network netip.Prefix, found bo
 	}
 	rec := d.records.Get().(*record)
 	defer d.records.Put(rec)
-	*rec = record{Subdivisions: rec.Subdivisions[:0]}
-	rec.Location.Latitude, rec.Location.Longitude = math.NaN(), math.NaN()
+	rec.reset()
 	// A record that does not decode is treated as unknown: the query path
 	// answers from its fallback rather than failing. Open's Verify makes
 	// this unreachable for the files we accept.
 	if err := res.Decode(rec); err != nil {
 		return Location{}, network, false
 	}
-	loc = Location{
-		Lat:       rec.Location.Latitude,
-		Lon:       rec.Location.Longitude,
-		Country:   rec.Country.ISOCode,
-		Continent: rec.Continent.Code,
-	}
-	if len(rec.Subdivisions) > 0 {
-		loc.Subdivision = rec.Subdivisions[0].ISOCode
-	}
-	found = !math.IsNaN(loc.Lat) && !math.IsNaN(loc.Lon)
-	if !found {
-		loc.Lat, loc.Lon = 0, 0
-	}
+	loc, found = rec.location()
 	return loc, network, found
 }
 

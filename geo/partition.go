@@ -177,8 +177,7 @@ func buildPartition(r *maxminddb.Reader) (*Partition, error) {
 		}
 		loc := int32(LocNone)
 		if res.Found() {
-			rec = record{}
-			rec.Location.Latitude, rec.Location.Longitude = math.NaN(), math.NaN()
+			rec.reset()
 			if err := res.Decode(&rec); err != nil {
 				return nil, fmt.Errorf("decode geoip record for %s: %w", pfx, err)
 			}
@@ -189,18 +188,10 @@ func buildPartition(r *maxminddb.Reader) (*Partition, error) {
 	return b.finish(), nil
 }
 
-// location returns the index of rec's location, adding it when new. The
-// fields are those of Lookup, so a range's location is exactly what a
-// query from inside it sees.
+// location returns the index of rec's location (as Lookup reports it),
+// adding it when new.
 func (b *partitionBuilder) location(rec *record) int32 {
-	loc := Location{Country: rec.Country.ISOCode, Continent: rec.Continent.Code}
-	if len(rec.Subdivisions) > 0 {
-		loc.Subdivision = rec.Subdivisions[0].ISOCode
-	}
-	found := !math.IsNaN(rec.Location.Latitude) && !math.IsNaN(rec.Location.Longitude)
-	if found {
-		loc.Lat, loc.Lon = rec.Location.Latitude, rec.Location.Longitude
-	}
+	loc, found := rec.location()
 	k := locKey{loc.Lat, loc.Lon, loc.Country, loc.Continent, loc.Subdivision, found}
 	idx, ok := b.seen[k]
 	if !ok {
