@@ -124,17 +124,13 @@ func (p *statusPage) sample() {
 // totals. Gathering glb_dns_answers_total from the registry would read every
 // name x region series, which with thousands of names costs seconds of CPU
 // and garbage every sample; a panic becomes an error.
-func (p *statusPage) gatherAnswers() (counts map[answerSeries]float64, err error) {
+func (p *statusPage) gatherAnswers() (counts map[string]uint64, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("read answer totals: panic: %v", r)
 		}
 	}()
-	counts = map[answerSeries]float64{}
-	for region, n := range p.h.AnswersByRegion() {
-		counts[answerSeries{region: region}] = float64(n)
-	}
-	return counts, nil
+	return p.h.AnswersByRegion(), nil
 }
 
 // statusDoc is /status.json: the server's status (null before the first

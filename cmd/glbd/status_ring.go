@@ -2,13 +2,9 @@ package main
 
 import (
 	"maps"
-	"math"
 	"slices"
 	"time"
 )
-
-// answerSeries is one series of glb_dns_answers_total.
-type answerSeries struct{ zone, name, region string }
 
 // answerBucket is the answers given per region between two samples.
 type answerBucket struct {
@@ -30,25 +26,25 @@ func (b answerBucket) total() int64 {
 // sample's counters are kept, and it is bounded twice: by age (answerWindow)
 // and by count (answerRingSize), the latter for a clock that steps back.
 type answerRing struct {
-	last    time.Time                // time of the previous good sample
-	prev    map[answerSeries]float64 // its counters; nil before the first sample
+	last    time.Time         // time of the previous good sample
+	prev    map[string]uint64 // its answers by region; nil before the first sample
 	buckets []answerBucket
 	err     string // the last sampling error; cleared by a good sample
 }
 
 // add records a sample taken at now. The first sample is only the baseline:
 // answers counted before glbd sampled belong to no interval.
-func (r *answerRing) add(now time.Time, cur map[answerSeries]float64) {
+func (r *answerRing) add(now time.Time, cur map[string]uint64) {
 	r.err = ""
 	if r.prev != nil && now.After(r.last) {
 		b := answerBucket{Start: r.last, End: now, Answers: map[string]int64{}}
-		for s, v := range cur {
-			d := v - r.prev[s] // a series new since the last sample started at 0
-			if d < 0 {
-				d = v // reset (the series was deleted and re-created)
+		for region, v := range cur {
+			d := v - r.prev[region] // a region new since the last sample started at 0
+			if v < r.prev[region] {
+				d = v // reset (the counter started again)
 			}
-			if n := int64(math.Round(d)); n > 0 {
-				b.Answers[s.region] += n
+			if d > 0 {
+				b.Answers[region] += int64(d)
 			}
 		}
 		r.buckets = append(r.buckets, b)

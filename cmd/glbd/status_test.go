@@ -343,25 +343,24 @@ func TestStatusRingBounded(t *testing.T) {
 // TestAnswerRing covers the delta arithmetic: baseline, new series, counter
 // reset, a lost sample and a clock stepping back.
 func TestAnswerRing(t *testing.T) {
-	eu := answerSeries{statusZone, "www", "eu-west"}
-	us := answerSeries{statusZone, "api", "us-east"}
+	eu, us := "eu-west", "us-east"
 	at := func(s int) time.Time { return statusT0.Add(time.Duration(s) * time.Second) }
 	var r answerRing
 	steps := []struct {
 		name   string
 		at     int
-		counts map[answerSeries]float64 // nil: the sample failed
-		want   map[string]int64         // the newest bucket; nil: no new bucket
-		from   int                      // its start
+		counts map[string]uint64 // nil: the sample failed
+		want   map[string]int64  // the newest bucket; nil: no new bucket
+		from   int               // its start
 	}{
-		{"baseline", 0, map[answerSeries]float64{eu: 5}, nil, 0},
-		{"delta", 10, map[answerSeries]float64{eu: 8}, map[string]int64{"eu-west": 3}, 0},
-		{"new series counts from zero", 20, map[answerSeries]float64{eu: 8, us: 2}, map[string]int64{"us-east": 2}, 10},
+		{"baseline", 0, map[string]uint64{eu: 5}, nil, 0},
+		{"delta", 10, map[string]uint64{eu: 8}, map[string]int64{"eu-west": 3}, 0},
+		{"new series counts from zero", 20, map[string]uint64{eu: 8, us: 2}, map[string]int64{"us-east": 2}, 10},
 		{"lost sample", 30, nil, nil, 0},
-		{"next bucket spans the gap", 40, map[answerSeries]float64{eu: 10, us: 2}, map[string]int64{"eu-west": 2}, 20},
-		{"reset", 50, map[answerSeries]float64{eu: 1, us: 2}, map[string]int64{"eu-west": 1}, 40},
-		{"clock stepped back: new baseline", 45, map[answerSeries]float64{eu: 4, us: 2}, nil, 0},
-		{"after the step", 55, map[answerSeries]float64{eu: 6, us: 2}, map[string]int64{"eu-west": 2}, 45},
+		{"next bucket spans the gap", 40, map[string]uint64{eu: 10, us: 2}, map[string]int64{"eu-west": 2}, 20},
+		{"reset", 50, map[string]uint64{eu: 1, us: 2}, map[string]int64{"eu-west": 1}, 40},
+		{"clock stepped back: new baseline", 45, map[string]uint64{eu: 4, us: 2}, nil, 0},
+		{"after the step", 55, map[string]uint64{eu: 6, us: 2}, map[string]int64{"eu-west": 2}, 45},
 	}
 	for _, s := range steps {
 		n := len(r.buckets)
