@@ -126,15 +126,7 @@ func (g *gslbName) stickyBits(client netip.Addr) int {
 // appendAddrs appends up to limit usable addresses of region i, starting at
 // a random one, and returns how many it appended.
 func (h *Handler) appendAddrs(q *query, g *gslbName, p *plan, i uint8, limit int) int {
-	r := g.regions[i]
-	rrs, pos := r.addrs(q.qtype)
-	if p.degraded && g.ttlDegraded > 0 {
-		rrs = r.degraded(q.qtype)
-	}
-	mask := q.snap.health.regions[r.idx].mask
-	if p.allAddrs {
-		mask = math.MaxUint64
-	}
+	rrs, pos, mask := usable(q, g, p, i)
 	var up [schema.MaxRegionAddrs]uint8
 	n := 0
 	for k, b := range pos {
@@ -154,6 +146,22 @@ func (h *Handler) appendAddrs(q *query, g *gslbName, p *plan, i uint8, limit int
 	return k
 }
 
+// usable returns region i's records for q (the degraded-TTL ones when
+// the plan says so), their address positions, and the mask of positions
+// that may be answered.
+func usable(q *query, g *gslbName, p *plan, i uint8) (rrs []dns.RR, pos []uint8, mask uint64) {
+	r := g.regions[i]
+	rrs, pos = r.addrs(q.qtype)
+	if p.degraded && g.ttlDegraded > 0 {
+		rrs = r.degraded(q.qtype)
+	}
+	mask = q.snap.health.regions[r.idx].mask
+	if p.allAddrs {
+		mask = math.MaxUint64
+	}
+	return rrs, pos, mask
+}
+
 // answerRoundRobin answers with the usable addresses of every region in the
 // tier, rotated, and returns the region of the first one.
 func (h *Handler) answerRoundRobin(q *query, g *gslbName, p *plan) uint8 {
@@ -161,15 +169,7 @@ func (h *Handler) answerRoundRobin(q *query, g *gslbName, p *plan) uint8 {
 	var from [maxRoundRobin]uint8
 	n := 0
 	for _, i := range p.tier() {
-		r := g.regions[i]
-		rrs, pos := r.addrs(q.qtype)
-		if p.degraded && g.ttlDegraded > 0 {
-			rrs = r.degraded(q.qtype)
-		}
-		mask := q.snap.health.regions[r.idx].mask
-		if p.allAddrs {
-			mask = math.MaxUint64
-		}
+		rrs, pos, mask := usable(q, g, p, i)
 		for k, b := range pos {
 			if mask&(1<<b) != 0 && n < maxRoundRobin {
 				all[n], from[n] = rrs[k], i
