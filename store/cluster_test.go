@@ -187,7 +187,7 @@ func TestClusterWatcherLeaderKilledMidStream(t *testing.T) {
 		}()
 	}
 
-	waitTrue(t, 20*time.Second, "a quarter of the puts", func() bool { return done.Load() >= puts/4 })
+	eventually(t, 20*time.Second, "a quarter of the puts", func() bool { return done.Load() >= puts/4 })
 	old := c.Leader(t)
 	killRev := lastRev.Load()
 	start := time.Now()
@@ -267,7 +267,7 @@ func TestClusterWatcherAllMembersDown(t *testing.T) {
 	t.Logf("change after RestartAll handed on %s after the put", time.Since(start).Round(time.Millisecond))
 	assertMatchesEtcd(t, c, w)
 	assertMonotonic(t, w, 3)
-	waitTrue(t, 10*time.Second, "watcher connected again", func() bool { return w.Status().Connected })
+	eventually(t, 10*time.Second, "watcher connected again", func() bool { return w.Status().Connected })
 }
 
 // TestClusterWatcherCompactedWhilePaused stalls the watcher's connection
@@ -375,15 +375,4 @@ func gaugeValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 	}
 	t.Fatalf("no gauge %s", name)
 	return 0
-}
-
-func waitTrue(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
