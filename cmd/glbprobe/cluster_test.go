@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -28,29 +26,8 @@ func TestClusterProbeSurvivesMemberKills(t *testing.T) {
 	key := schema.HealthKey("/glb/", "eu-west", "192.0.2.10", testID)
 	reg := schema.ProberKey("/glb/", testID)
 
-	cfg := Config{ID: testID, Lat: 52.37, Lon: 4.9, Etcd: c.Endpoints(), Prefix: "/glb/",
-		HTTPAddr: "127.0.0.1:0", LeaseTTL: 2 * time.Second, Refresh: time.Second}
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("glbprobe Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("glbprobe did not stop within 15s")
-		}
-	})
+	a := runProbe(t, Config{ID: testID, Lat: 52.37, Lon: 4.9, Etcd: c.Endpoints(), Prefix: "/glb/",
+		HTTPAddr: "127.0.0.1:0", LeaseTTL: 2 * time.Second, Refresh: time.Second})
 	metrics := "http://" + a.httpLn.Addr().String() + "/metrics"
 	waitFor(t, 10*time.Second, "up verdict", func() bool { return strings.Contains(c.Get(t, key), `"up":true`) })
 

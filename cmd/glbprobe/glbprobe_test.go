@@ -40,8 +40,13 @@ func startBackend(t *testing.T) *backend {
 // startProbe runs glbprobe in-process against etcd, on a free HTTP port.
 func startProbe(t *testing.T, srv *etcdtest.Server) *app {
 	t.Helper()
-	cfg := Config{ID: testID, Lat: 52.37, Lon: 4.9, Country: "NL", Etcd: srv.Endpoints(), Prefix: "/glb/",
-		HTTPAddr: "127.0.0.1:0", LeaseTTL: 2 * time.Second, Refresh: 30 * time.Second}
+	return runProbe(t, Config{ID: testID, Lat: 52.37, Lon: 4.9, Country: "NL", Etcd: srv.Endpoints(), Prefix: "/glb/",
+		HTTPAddr: "127.0.0.1:0", LeaseTTL: 2 * time.Second, Refresh: 30 * time.Second})
+}
+
+// runProbe runs glbprobe in-process with cfg until the test ends.
+func runProbe(t *testing.T, cfg Config) *app {
+	t.Helper()
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
