@@ -31,11 +31,10 @@ func (g gatedHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	g.Handler.ServeDNS(w, r)
 }
 
-// runServer starts a Server for h on a free loopback port, to run until ctx
-// is cancelled, and returns its address and where Run's result arrives.
-func runServer(t *testing.T, ctx context.Context, h dns.Handler) (string, <-chan error) {
+// runServer starts s, to run until ctx is cancelled, and returns its
+// address and where Run's result arrives.
+func runServer(t testing.TB, ctx context.Context, s *Server) (string, <-chan error) {
 	t.Helper()
-	s := NewServer("127.0.0.1:0", h, nil)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	select {
@@ -98,7 +97,7 @@ func TestDrainAnswersQueuedQueries(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, done := runServer(t, ctx, gatedHandler{Handler: h, gate: ctx.Done()})
+	addr, done := runServer(t, ctx, NewServer("127.0.0.1:0", gatedHandler{Handler: h, gate: ctx.Done()}, nil))
 
 	// Small enough that no socket buffer overflows before the cancel:
 	// a datagram dropped there is not the server's to answer.
@@ -136,7 +135,7 @@ func TestDrainIsBounded(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, done := runServer(t, ctx, h)
+	addr, done := runServer(t, ctx, NewServer("127.0.0.1:0", h, nil))
 
 	var stop atomic.Bool
 	var answered atomic.Int64

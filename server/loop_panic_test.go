@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 	"time"
@@ -30,14 +29,7 @@ func (p panicky) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) 
 func TestServingLoopPanics(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
 	m := NewMetrics(prometheus.NewRegistry())
-	srv := NewServerWith("127.0.0.1:0", panicky{h}, ServerOptions{Metrics: m})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-srv.Ready()
-	udp, _ := srv.Addrs()
-	addr := udp.String()
+	addr := serve(t, NewServerWith("127.0.0.1:0", panicky{h}, ServerOptions{Metrics: m}))
 
 	for i, transport := range []string{"udp", "tcp", "udp"} {
 		c := &dns.Client{Net: transport, Timeout: 500 * time.Millisecond}

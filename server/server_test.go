@@ -15,25 +15,27 @@ import (
 func startServer(t *testing.T, h *Handler) string {
 	t.Helper()
 	s := NewServer("127.0.0.1:0", h, nil)
+	serve(t, s)
+	udp, tcp := s.Addrs()
+	if udp.String() != tcp.String() {
+		t.Fatalf("udp %s and tcp %s differ", udp, tcp)
+	}
+	return udp.String()
+}
+
+// serve runs s until the test ends, failing it if Run fails, and returns
+// its address once it is ready.
+func serve(t testing.TB, s *Server) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	addr, done := runServer(t, ctx, s)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("server Run: %v", err)
 		}
 	})
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	}
-	udp, tcp := s.Addrs()
-	if udp.String() != tcp.String() {
-		t.Fatalf("udp %s and tcp %s differ", udp, tcp)
-	}
-	return udp.String()
+	return addr
 }
 
 func exchange(t *testing.T, net, addr string, q *dns.Msg) *dns.Msg {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,20 +33,7 @@ func startTCP(t testing.TB, h *Handler, lim TCPLimits) *tcpRig {
 	}
 	m := NewMetrics(prometheus.NewRegistry())
 	s := NewServerWith("127.0.0.1:0", h, ServerOptions{Metrics: m, TCP: lim})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server Run: %v", err)
-		}
-	})
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	}
+	serve(t, s)
 	_, tcp := s.Addrs()
 	return &tcpRig{srv: s, addr: tcp.String(), m: m}
 }
