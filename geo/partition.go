@@ -88,30 +88,56 @@ func (a Addr128) Next() Addr128 {
 	return Addr128{Hi: a.Hi, Lo: a.Lo + 1}
 }
 
+// Prev returns a-1.
+func (a Addr128) Prev() Addr128 {
+	if a.Lo == 0 {
+		return Addr128{Hi: a.Hi - 1, Lo: math.MaxUint64}
+	}
+	return Addr128{Hi: a.Hi, Lo: a.Lo - 1}
+}
+
 // Less orders addresses.
 func (a Addr128) Less(b Addr128) bool { return a.Hi < b.Hi || a.Hi == b.Hi && a.Lo < b.Lo }
 
-// prefixBounds returns the first and last address of p as numbers.
-func prefixBounds(p netip.Prefix) (first, last Addr128, v4 bool) {
-	a := p.Masked().Addr()
-	if a.Is4() {
-		b := a.As4()
-		x := uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
-		host := uint64(1)<<(32-p.Bits()) - 1
-		return Addr128{Lo: x}, Addr128{Lo: x | host}, true
+// AddrOf returns a as a number: an IPv4 address (IPv4-mapped ones
+// included) in the low 32 bits, with v4 true.
+func AddrOf(a netip.Addr) (x Addr128, v4 bool) {
+	if a.Is4() || a.Is4In6() {
+		b := a.Unmap().As4()
+		return Addr128{Lo: uint64(binary.BigEndian.Uint32(b[:]))}, true
 	}
 	b := a.As16()
-	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	first = Addr128{hi, lo}
-	switch hostBits := 128 - p.Bits(); {
-	case hostBits >= 128:
-		last = Addr128{math.MaxUint64, math.MaxUint64}
-	case hostBits >= 64:
-		last = Addr128{hi | (uint64(1)<<(hostBits-64) - 1), math.MaxUint64}
-	default:
-		last = Addr128{hi, lo | (uint64(1)<<hostBits - 1)}
+	return Addr128{Hi: binary.BigEndian.Uint64(b[:8]), Lo: binary.BigEndian.Uint64(b[8:])}, false
+}
+
+// Bounds returns the first and last address of the prefix of length bits
+// around x, in an address space of the given width (32 or 128).
+func Bounds(x Addr128, bits, width int) (first, last Addr128) {
+	host := width - bits // host bits, counted from the low end
+	var mhi, mlo uint64  // host mask
+	switch {
+	case host >= 128:
+		mhi, mlo = math.MaxUint64, math.MaxUint64
+	case host > 64:
+		mhi, mlo = 1<<(host-64)-1, math.MaxUint64
+	case host == 64:
+		mlo = math.MaxUint64
+	case host > 0:
+		mlo = 1<<host - 1
 	}
-	return first, last, false
+	first = Addr128{Hi: x.Hi &^ mhi, Lo: x.Lo &^ mlo}
+	return first, Addr128{Hi: first.Hi | mhi, Lo: first.Lo | mlo}
+}
+
+// prefixBounds returns the first and last address of p as numbers.
+func prefixBounds(p netip.Prefix) (first, last Addr128, v4 bool) {
+	x, v4 := AddrOf(p.Addr())
+	width := 128
+	if v4 {
+		width = 32
+	}
+	first, last = Bounds(x, p.Bits(), width)
+	return first, last, v4
 }
 
 // partitionCache holds the partition of one reader, computed on first use.

@@ -59,13 +59,13 @@ func (t *scopeTable) widest(a netip.Addr) (int, bool) {
 // lookup returns the plan of a's run and the widest prefix around a inside
 // the run; ok is false when a is in no run.
 func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
-	x, v4 := toU128(a)
-	var first, last u128
+	x, v4 := geo.AddrOf(a)
+	var first, last geo.Addr128
 	var pi uint16
 	width := 128
 	if v4 {
 		width = 32
-		v := uint32(x.lo)
+		v := uint32(x.Lo)
 		// The run is the last one that starts at or before v.
 		i, j := 0, len(t.v4)
 		for i < j {
@@ -79,13 +79,13 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 			return nil, 0, false // an empty table
 		}
 		i--
-		pi, first, last = t.v4Plan[i], u128{lo: uint64(t.v4[i])}, u128{lo: math.MaxUint32}
+		pi, first, last = t.v4Plan[i], geo.Addr128{Lo: uint64(t.v4[i])}, geo.Addr128{Lo: math.MaxUint32}
 		if i+1 < len(t.v4) {
-			last = u128{lo: uint64(t.v4[i+1]) - 1}
+			last = geo.Addr128{Lo: uint64(t.v4[i+1]) - 1}
 		}
 	} else {
 		// First the partition's range, then the run that holds it.
-		xa, part := geo.Addr128{Hi: x.hi, Lo: x.lo}, t.part
+		xa, part := x, t.part
 		i, j := 0, len(part.V6Hi)
 		for i < j {
 			// The upper half decides but where it ties.
@@ -110,10 +110,10 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 		}
 		i--
 		s := part.V6At(int(t.v6[i]))
-		pi, first, last = t.v6Plan[i], u128{s.Hi, s.Lo}, u128{math.MaxUint64, math.MaxUint64}
+		pi, first, last = t.v6Plan[i], s, geo.Addr128{Hi: math.MaxUint64, Lo: math.MaxUint64}
 		if i+1 < len(t.v6) {
 			n := part.V6At(int(t.v6[i+1]))
-			last = u128{n.Hi, n.Lo}.prev()
+			last = n.Prev()
 		}
 	}
 	if pi == noPlan {
@@ -124,8 +124,8 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 	lo, hi := 0, width
 	for lo < hi {
 		mid := (lo + hi) / 2
-		pf, pl := prefixRange(x, mid, width)
-		if !pf.less(first) && !last.less(pl) {
+		pf, pl := geo.Bounds(x, mid, width)
+		if !pf.Less(first) && !last.Less(pl) {
 			hi = mid
 		} else {
 			lo = mid + 1
@@ -234,47 +234,6 @@ func (s *Snapshot) scopeTable(g *gslbName, qtype uint16) *scopeTable {
 		i = 1
 	}
 	return s.scopes[g.cfgKey][i]
-}
-
-// u128 is an address as a 128-bit number (the layout of geo.Addr128).
-type u128 struct{ hi, lo uint64 }
-
-func toU128(a netip.Addr) (u128, bool) {
-	if a.Is4() || a.Is4In6() {
-		b := a.Unmap().As4()
-		return u128{lo: uint64(binary.BigEndian.Uint32(b[:]))}, true
-	}
-	b := a.As16()
-	return u128{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}, false
-}
-
-func (x u128) less(y u128) bool { return x.hi < y.hi || x.hi == y.hi && x.lo < y.lo }
-
-func (x u128) prev() u128 {
-	if x.lo == 0 {
-		return u128{hi: x.hi - 1, lo: math.MaxUint64}
-	}
-	return u128{hi: x.hi, lo: x.lo - 1}
-}
-
-// prefixRange returns the first and last address of the prefix of length
-// bits around x, in an address space of the given width (32 or 128).
-func prefixRange(x u128, bits, width int) (first, last u128) {
-	host := width - bits // host bits, counted from the low end
-	var mhi, mlo uint64  // host mask
-	switch {
-	case host >= 128:
-		mhi, mlo = math.MaxUint64, math.MaxUint64
-	case host > 64:
-		mhi, mlo = 1<<(host-64)-1, math.MaxUint64
-	case host == 64:
-		mlo = math.MaxUint64
-	case host > 0:
-		mlo = 1<<host - 1
-	}
-	first = u128{hi: x.hi &^ mhi, lo: x.lo &^ mlo}
-	last = u128{hi: first.hi | mhi, lo: first.lo | mlo}
-	return first, last
 }
 
 // hashWriter feeds fixed-width values into a hash.
