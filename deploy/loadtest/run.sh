@@ -145,15 +145,9 @@ cleanup() {
 }
 stop_server() {
 	[ -n "$SERVER_PID" ] || return 0
-	local pid=$SERVER_PID i
+	local pid=$SERVER_PID
 	SERVER_PID=""
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
+	stop_pid "$pid"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
