@@ -12,7 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/internal/lifecycle"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -69,11 +69,7 @@ type Watcher struct {
 	statusMu sync.Mutex
 	st       watcherStatus
 
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	done    chan struct{}
-	running bool
-	closed  bool
+	life *lifecycle.Lifecycle
 }
 
 // NewWatcher returns a Watcher of the keys under prefix (which should end
@@ -93,6 +89,7 @@ func NewWatcher(c *clientv3.Client, prefix string, log *slog.Logger, m *Metrics,
 		cacheListTimeout: cacheListTimeout,
 		backoff:          newBackoff(backoffMin, backoffMax),
 	}
+	w.life = lifecycle.New(lifecycle.Config{Name: "store watcher", Logger: w.log, Panics: m.panics})
 	connected := w.connected
 	m.connected.Store(&connected)
 	return w
@@ -101,47 +98,22 @@ func NewWatcher(c *clientv3.Client, prefix string, log *slog.Logger, m *Metrics,
 // Run lists and watches until ctx is cancelled or Close is called, and then
 // returns nil. While etcd is unreachable, including at start-up, it retries
 // with backoff and logs each failure. It returns an error only if a panic
-// (in the callback, say) was recovered, or if it is already running.
-func (w *Watcher) Run(ctx context.Context) (err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
+// (in the callback, say) was recovered, or if it is already running or has
+// run.
+func (w *Watcher) Run(ctx context.Context) error {
+	return w.life.Run(ctx, func(ctx context.Context) error {
+		// Deferred, so that the writer saves what is queued and ends, panic
+		// or not.
+		defer w.startCacheWriter()()
+		w.loop(ctx)
 		return nil
-	}
-	if w.running {
-		w.mu.Unlock()
-		return errors.New("run store watcher: already running")
-	}
-	w.running, w.cancel, w.done = true, cancel, make(chan struct{})
-	done := w.done
-	w.mu.Unlock()
-	defer close(done)
-	defer func() {
-		if p := recover(); p != nil {
-			crash.Record(w.log, w.m.panics, "store watcher panicked", p)
-			err = fmt.Errorf("run store watcher: panic: %v", p)
-		}
-	}()
-	// Stopped before the recover above runs: the writer saves what is
-	// queued and ends, panic or not.
-	defer w.startCacheWriter()()
-	w.loop(ctx)
-	return nil
+	})
 }
 
 // Close stops Run and waits for it to return. A Watcher cannot be run again
 // after Close.
 func (w *Watcher) Close() {
-	w.mu.Lock()
-	w.closed = true
-	cancel, done := w.cancel, w.done
-	w.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	_ = w.life.Close() // a stop timeout is logged by lifecycle
 }
 
 // loop alternates list and watch until ctx is done, in the manner of etcd's
