@@ -112,16 +112,8 @@ func NewReloader(d *DB, cfg ReloaderConfig) *Reloader {
 // running or has run, or if a panic was recovered.
 func (r *Reloader) Run(ctx context.Context) error {
 	return r.life.Run(ctx, func(ctx context.Context) error {
-		t := time.NewTicker(r.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				r.poll()
-			}
-		}
+		lifecycle.Every(ctx, r.interval, r.poll)
+		return nil
 	})
 }
 

@@ -156,3 +156,25 @@ func (l *Lifecycle) Close() error {
 		return fmt.Errorf("close %s: %w after %s", l.cfg.Name, ErrStopTimeout, l.cfg.StopTimeout)
 	}
 }
+
+// Every calls f every d until ctx is done (never after), from the calling
+// goroutine, and stops its ticker on the way out: the body of most polling
+// owners. A slow f delays the next call rather than bunching calls
+// (time.Ticker drops the ticks it misses).
+func Every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			// select picks at random between ready cases: a tick that
+			// came with the cancel must not call f once more.
+			if ctx.Err() != nil {
+				return
+			}
+			f()
+		}
+	}
+}

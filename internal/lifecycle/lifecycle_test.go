@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 // owner is a Lifecycle with a body that records what happened to it.
 type owner struct {
 	l       *Lifecycle
-	logs    *syncBuffer
+	logs    *bytes.Buffer // written by Run before it returns, or by Close: read after both
 	panics  prometheus.Counter
 	calls   atomic.Int32  // times the body was entered
 	started chan struct{} // closed when the body is entered
@@ -26,23 +25,6 @@ type owner struct {
 	release chan struct{} // a stuck body waits for it
 	cancel  context.CancelFunc
 	runErr  chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Bodies the cases run.
@@ -56,7 +38,7 @@ const (
 
 func newOwner(stopTimeout time.Duration) *owner {
 	o := &owner{
-		logs:    &syncBuffer{},
+		logs:    &bytes.Buffer{},
 		panics:  prometheus.NewCounter(prometheus.CounterOpts{Name: "panics_total", Help: "test"}),
 		started: make(chan struct{}),
 		release: make(chan struct{}),
@@ -236,5 +218,28 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("final Close = %v", err)
 			}
 		})
+	}
+}
+
+// TestEvery: f runs on each tick until ctx ends, and then Every returns.
+func TestEvery(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	var calls int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Every(ctx, time.Millisecond, func() {
+			if calls++; calls == 3 {
+				cancel()
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Every did not return after its ctx ended")
+	}
+	if calls != 3 {
+		t.Errorf("f called %d times, want 3: none after ctx ended", calls)
 	}
 }
