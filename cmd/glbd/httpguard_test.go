@@ -5,12 +5,16 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Paths of the HTTP API, each with a request that answers 200.
@@ -254,4 +258,59 @@ func tlsClient(t *testing.T, pki *testPKI, cert *tls.Certificate) *http.Client {
 	// A connection per request, so that each sees the certificate served
 	// now.
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+}
+
+// TestTokenNeverLogged rotates the token file through a good token, a bad
+// file and another good token, on an injected clock, and checks that what
+// glbd logs names the file and never a token.
+func TestTokenNeverLogged(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := writeFile(t, filepath.Join(dir, "token"), "first-secret-token\n")
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	g, err := newHTTPGuard(httpFlags{TokenFile: tokenFile, reload: time.Second}, log, prometheus.NewRegistry(), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := g.protect(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	ask := func(tok string) int {
+		r := httptest.NewRequest(http.MethodGet, "/status.json", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for _, step := range []struct {
+		file    string // written before the step; "" leaves it
+		advance time.Duration
+		tok     string
+		want    int
+	}{
+		{"", 0, "first-secret-token", http.StatusOK},
+		{"second-secret-token\n", 0, "second-secret-token", http.StatusUnauthorized}, // not looked at yet
+		{"", time.Second, "second-secret-token", http.StatusOK},
+		{"the third secret\n", time.Second, "second-secret-token", http.StatusOK}, // refused: kept
+		{"fourth-secret-token\n", 500 * time.Millisecond, "fourth-secret-token", http.StatusUnauthorized},
+		{"", 500 * time.Millisecond, "fourth-secret-token", http.StatusOK},
+	} {
+		if step.file != "" {
+			writeFile(t, tokenFile, step.file)
+		}
+		now = now.Add(step.advance)
+		if got := ask(step.tok); got != step.want {
+			t.Errorf("at +%s with %q: %d, want %d", now.Sub(time.Unix(1_700_000_000, 0)), step.tok, got, step.want)
+		}
+	}
+	out := logs.String()
+	t.Log(out)
+	if !strings.Contains(out, "do not load") || !strings.Contains(out, tokenFile) {
+		t.Errorf("the refused file is not logged with its name")
+	}
+	for _, secret := range []string{"first-secret", "second-secret", "third secret", "fourth-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log shows a token (%q)", secret)
+		}
+	}
 }

@@ -142,6 +142,13 @@ func TestHTTPTLSRotation(t *testing.T) {
 			t.Errorf("plain HTTP on the TLS listener: %s %q", resp.Status, body)
 		}
 	}
+	// HTTP/2 too, as curl and browsers ask: ALPN reads the configuration
+	// the handshake was given.
+	h2 := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"}, ForceAttemptHTTP2: true}}
+	if resp := httpGet(t, h2, "https://"+addr, "/healthz", ""); resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Errorf("GET /healthz asking for HTTP/2: %s over %s", resp.Status, resp.Proto)
+	}
 	p.issueServer(2)
 	took := waitFor(t, 10*time.Second, "the rotated certificate served", func() bool { return servedSerial(t, p, addr) == 2 })
 	t.Logf("new certificate served %s after it was written", took)
