@@ -17,7 +17,7 @@ func tcpFlags(fs *flag.FlagSet, l *server.TCPLimits) {
 	fs.DurationVar(&l.IdleTimeout, "tcp-idle-timeout", d.IdleTimeout, "close a TCP connection idle for this long")
 	fs.DurationVar(&l.IOTimeout, "tcp-io-timeout", d.IOTimeout, "time for a TCP query to arrive whole once begun, and for replies to be written")
 	fs.IntVar(&l.MaxQueries, "tcp-max-queries", d.MaxQueries, "close a TCP connection after answering this many queries")
-	fs.DurationVar(&l.MaxConnLifetime, "tcp-max-conn-lifetime", d.MaxConnLifetime, "close a TCP connection open this long after the answers it is writing, at the next query boundary")
+	fs.DurationVar(&l.MaxConnLifetime, "tcp-max-conn-lifetime", d.MaxConnLifetime, "close a TCP connection open this long at its next query boundary, once the replies to the queries read are written")
 }
 
 // minTCPTimeout keeps the timeouts above what a round trip across the

@@ -78,7 +78,7 @@ func (r *reloading[T]) get() T {
 	}
 	r.checked = now
 	st := r.stat()
-	if slicesEqual(st, r.stamps) {
+	if sameStamps(st, r.stamps) {
 		return r.cur
 	}
 	r.stamps = st
@@ -94,7 +94,7 @@ func (r *reloading[T]) get() T {
 	return v
 }
 
-func slicesEqual(a, b []fileStamp) bool {
+func sameStamps(a, b []fileStamp) bool {
 	if len(a) != len(b) {
 		return false
 	}
