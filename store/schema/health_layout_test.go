@@ -60,7 +60,9 @@ func TestBuilderHealthLayouts(t *testing.T) {
 		ep6  = "2001:db8::10"
 	)
 	newKey := func(prober, endpoint string) string { return HealthKey(DefaultPrefix, "eu-west", endpoint, prober) }
-	oldKey := func(prober, endpoint string) string { return LegacyHealthKey(DefaultPrefix, "eu-west", endpoint, prober) }
+	oldKey := func(prober, endpoint string) string {
+		return LegacyHealthKey(DefaultPrefix, "eu-west", endpoint, prober)
+	}
 
 	// votes is what a State says about eu-west: endpoint -> prober -> up.
 	type votes map[string]map[string]bool
