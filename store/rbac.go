@@ -222,7 +222,7 @@ func (a *Admin) planRole(ctx context.Context, r Role) ([]rbacStep, error) {
 			return err
 		}})
 	case err != nil:
-		return nil, fmt.Errorf("read role %s: %w", r.Name, err)
+		return nil, fmt.Errorf("read role %s: %w", r.Name, rootHint(err))
 	default:
 		for _, p := range resp.Perm {
 			have = append(have, Permission{Access: accessOf(p.PermType), Key: string(p.Key), RangeEnd: string(p.RangeEnd)})
@@ -270,7 +270,7 @@ func (a *Admin) planUser(ctx context.Context, name, password string, res *RBACRe
 			return err
 		}})
 	case err != nil:
-		return nil, fmt.Errorf("read user %s: %w", name, err)
+		return nil, fmt.Errorf("read user %s: %w", name, rootHint(err))
 	default:
 		have = resp.Roles
 		if password != "" {
@@ -294,13 +294,21 @@ func (a *Admin) planUser(ctx context.Context, name, password string, res *RBACRe
 	return steps, nil
 }
 
+// rootHint says who may manage roles and users, when etcd says who may not.
+func rootHint(err error) error {
+	if errors.Is(err, rpctypes.ErrPermissionDenied) {
+		return fmt.Errorf("%w (only a user with etcd's root role may manage roles and users)", err)
+	}
+	return err
+}
+
 // UnlistedProberRoles returns the glb-prober-* roles in etcd that are not
 // among probers: probers retired, or left off the command line by mistake.
 // ApplyRBAC leaves them alone.
 func (a *Admin) UnlistedProberRoles(ctx context.Context, probers []string) ([]string, error) {
 	resp, err := a.c.RoleList(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
+		return nil, fmt.Errorf("list roles: %w", rootHint(err))
 	}
 	var out []string
 	for _, r := range resp.Roles {
