@@ -197,6 +197,18 @@ func TestRBACEnforced(t *testing.T) {
 			return err
 		}
 	}
+	// applyWeight changes a weight as glbctl apply does: read, then write
+	// in a transaction guarded by compares, which need read permission.
+	applyWeight := func(w string) func(context.Context, *clientv3.Client) error {
+		return func(ctx context.Context, c *clientv3.Client) error {
+			adm := NewAdmin(c, testPrefix)
+			cur, err := adm.ReadConfig(ctx)
+			if err != nil {
+				return err
+			}
+			return adm.ApplyConfig(ctx, cur, []Change{{Op: ChangeUpdate, Key: schema.WeightKey(testPrefix, "eu-west"), New: w}})
+		}
+	}
 	prefix := clientv3.WithPrefix()
 	ownHealth := schema.HealthKey(testPrefix, "eu-west", "192.0.2.10", testProber)
 	tests := []struct {
@@ -214,6 +226,7 @@ func TestRBACEnforced(t *testing.T) {
 		{OperatorRole, "write a region", put(schema.RegionKey(testPrefix, "new"), region), false},
 		{OperatorRole, "write a weight", put(schema.WeightKey(testPrefix, "eu-west"), "10"), false},
 		{OperatorRole, "write a name", put(schema.NameKey(testPrefix, "gslb.example.test", "api"), `{"regions":["eu-west"]}`), false},
+		{OperatorRole, "apply a change as glbctl apply does", applyWeight("20"), false},
 		{OperatorRole, "write a health key", put(ownHealth, health), true},
 		{OperatorRole, "write a prober registration", put(schema.ProberKey(testPrefix, testProber), `{"lat":1,"lon":2}`), true},
 
@@ -223,6 +236,7 @@ func TestRBACEnforced(t *testing.T) {
 		{ProberRole(testProber), "read the whole prefix", get(testPrefix, prefix), true},
 		{ProberRole(testProber), "write a region", put(schema.RegionKey(testPrefix, "eu-west"), region), true},
 		{ProberRole(testProber), "write a weight", put(schema.WeightKey(testPrefix, "eu-west"), "0"), true},
+		{ProberRole(testProber), "apply a change as glbctl apply does", applyWeight("0"), true},
 		{ProberRole(testProber), "write prober B's health key", putLeased(schema.HealthKey(testPrefix, "eu-west", "192.0.2.10", otherProber), health), true},
 		{ProberRole(testProber), "write prober B's registration", putLeased(schema.ProberKey(testPrefix, otherProber), `{"lat":1,"lon":2}`), true},
 		{ProberRole(testProber), "write B's vote in the legacy layout", putLeased(schema.LegacyHealthKey(testPrefix, "eu-west", "192.0.2.10", otherProber), health), true},
