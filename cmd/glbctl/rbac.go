@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/glb-dns/glb/store"
 )
@@ -71,7 +72,9 @@ func runRBAC(ctx context.Context, a *app, c *command, args []string) error {
 		return err
 	}
 	defer closeAdm()
-	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	// etcd hashes each new user's password (bcrypt, tens of milliseconds),
+	// so the time limit of the whole run grows with the users.
+	ctx, cancel := context.WithTimeout(ctx, a.g.timeout*time.Duration(2+len(probers)))
 	defer cancel()
 	res, err := adm.ApplyRBAC(ctx, store.RBACConfig{Probers: probers, Passwords: passwords})
 	for _, ch := range res.Changes {

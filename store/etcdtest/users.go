@@ -38,8 +38,9 @@ func (s *Server) EnableAuth(t testing.TB, rootPassword string) {
 func (s *Server) UserClient(t testing.TB, user, password string) *clientv3.Client {
 	t.Helper()
 	c, err := clientv3.New(clientv3.Config{
-		Endpoints:   s.Endpoints(),
-		DialTimeout: 5 * time.Second,
+		Endpoints: s.Endpoints(),
+		// The login is part of the dial, on a loaded machine under -race.
+		DialTimeout: 15 * time.Second,
 		Username:    user,
 		Password:    password,
 		Logger:      zap.NewNop(),
