@@ -42,6 +42,7 @@ type Watcher struct {
 	m       *Metrics
 	onState func(*schema.State)
 	b       *schema.Builder
+	scope   string // what is listed and watched: prefix, or a part of it (watcher_scope.go)
 
 	clock       clock
 	listTimeout time.Duration
@@ -176,9 +177,9 @@ func (w *Watcher) loop(ctx context.Context) {
 func (w *Watcher) list(ctx context.Context, timeout time.Duration) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := w.c.Get(ctx, w.prefix, clientv3.WithPrefix())
+	resp, err := w.c.Get(ctx, w.watched(), clientv3.WithPrefix())
 	if err != nil {
-		return 0, fmt.Errorf("list etcd prefix %q: %w", w.prefix, err)
+		return 0, fmt.Errorf("list etcd prefix %q: %w", w.watched(), err)
 	}
 	// Reset keeps last good values: a key that is invalid now but was valid
 	// before the list stays in force.
@@ -206,7 +207,7 @@ func (w *Watcher) list(ctx context.Context, timeout time.Duration) (int64, error
 func (w *Watcher) watch(ctx context.Context, rev int64) (reason string, progressed bool) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := w.c.Watch(wctx, w.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	wch := w.c.Watch(wctx, w.watched(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	for {
 		var resp clientv3.WatchResponse
 		var ok bool
