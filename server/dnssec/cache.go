@@ -1,0 +1,223 @@
+package dnssec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// RRsetKey names one exact RRset in a Cache: owner (case-folded), type,
+// class, TTL and the set of its records' data, whatever their order. It
+// is 128 bits of two independently seeded hashes, so that two different
+// RRsets sharing a key is not a concern in practice. Compute it once,
+// off the query path (Cache.Key), and keep it beside the RRset.
+type RRsetKey struct{ a, b uint64 }
+
+// Cache keeps the RRSIG of each RRset it was asked for, so that each
+// region's answer is signed once and then served to every client and
+// every ECS scope from memory. Entries are signed again before they
+// expire (Refresh, called off the query path; Sigs itself re-signs only
+// an entry already past its refresh time, which Refresh should have
+// prevented). It holds at most its size; beyond that, an arbitrary entry
+// makes room. A Cache belongs to one Signer: after a key change, make a
+// new one.
+type Cache struct {
+	s      *Signer
+	seedA  maphash.Seed
+	seedB  maphash.Seed
+	max    int // per shard
+	margin time.Duration
+	shards [cacheShards]cacheShard
+
+	hits, misses, signs atomic.Uint64
+}
+
+const cacheShards = 16
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[RRsetKey]*cacheEntry
+}
+
+// cacheEntry is immutable once stored: a refresh replaces it whole.
+type cacheEntry struct {
+	sigs      []dns.RR // one RRSIG
+	refreshAt int64    // unix seconds: sign again from here on
+	rrset     []dns.RR // what was signed, for Refresh
+}
+
+// DefaultCacheSize is the number of RRsets a Cache holds by default.
+const DefaultCacheSize = 100_000
+
+// NewCache returns an empty cache of at most size RRsets (DefaultCacheSize
+// when size <= 0). Entries are signed again when less than a third of
+// the signer's shortest validity (its validity less the jitter) is left.
+func NewCache(s *Signer, size int) *Cache {
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	c := &Cache{s: s, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed(), max: max(1, size/cacheShards)}
+	c.margin = (s.cfg.Validity - s.cfg.Jitter) / 3
+	for i := range c.shards {
+		c.shards[i].m = make(map[RRsetKey]*cacheEntry)
+	}
+	return c
+}
+
+// Signer returns the signer the cache belongs to.
+func (c *Cache) Signer() *Signer { return c.s }
+
+// Key returns the key of rrset. The order of the records does not
+// matter, nor the case of the owner name; owner, type, class, TTL and
+// every record's data do.
+func (c *Cache) Key(rrset []dns.RR) (RRsetKey, error) {
+	if len(rrset) == 0 {
+		return RRsetKey{}, fmt.Errorf("cache key: empty RRset")
+	}
+	h := rrset[0].Header()
+	var hdr [8]byte
+	binary.BigEndian.PutUint16(hdr[0:], h.Rrtype)
+	binary.BigEndian.PutUint16(hdr[2:], h.Class)
+	binary.BigEndian.PutUint32(hdr[4:], h.Ttl)
+	name := dns.CanonicalName(h.Name)
+	var k RRsetKey
+	k.a = maphash.String(c.seedA, name) ^ maphash.Bytes(c.seedA, hdr[:])
+	k.b = maphash.String(c.seedB, name) + maphash.Bytes(c.seedB, hdr[:])
+	buf := make([]byte, 512)
+	for _, rr := range rrset {
+		if need := dns.Len(rr); need > len(buf) {
+			buf = make([]byte, need)
+		}
+		rd, err := rdata(rr, buf)
+		if err != nil {
+			return RRsetKey{}, fmt.Errorf("cache key of %s/%s: %w", h.Name, dns.TypeToString[h.Rrtype], err)
+		}
+		// Adding the records' hashes makes the key independent of
+		// their order.
+		k.a += maphash.Bytes(c.seedA, rd)
+		k.b += maphash.Bytes(c.seedB, rd) * 0x9e3779b97f4a7c15
+	}
+	return k, nil
+}
+
+// rdata returns rr's data in wire form (without its header).
+func rdata(rr dns.RR, buf []byte) ([]byte, error) {
+	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	// The header is the owner name then 10 bytes; the owner name's wire
+	// length is found by unpacking it.
+	_, off, err := dns.UnpackDomainName(buf[:n], 0)
+	if err != nil {
+		return nil, err
+	}
+	return buf[off+10 : n], nil
+}
+
+// Sigs returns the RRSIGs of the RRset whose key is k, signing and
+// storing them on a miss. On a hit it allocates nothing. The returned
+// slice is shared: do not change it.
+func (c *Cache) Sigs(k RRsetKey, rrset []dns.RR) ([]dns.RR, error) {
+	sh := &c.shards[k.a%cacheShards]
+	now := c.s.cfg.Now().Unix()
+	sh.mu.RLock()
+	e := sh.m[k]
+	sh.mu.RUnlock()
+	if e != nil && now < e.refreshAt {
+		c.hits.Add(1)
+		return e.sigs, nil
+	}
+	c.misses.Add(1)
+	e, err := c.sign(rrset)
+	if err != nil {
+		return nil, err
+	}
+	c.store(sh, k, e)
+	return e.sigs, nil
+}
+
+// sign makes a new entry for rrset.
+func (c *Cache) sign(rrset []dns.RR) (*cacheEntry, error) {
+	sig, exp, err := c.s.Sign(rrset)
+	if err != nil {
+		return nil, err
+	}
+	c.signs.Add(1)
+	return &cacheEntry{sigs: []dns.RR{sig}, refreshAt: exp.Add(-c.margin).Unix(), rrset: slices.Clone(rrset)}, nil
+}
+
+func (c *Cache) store(sh *cacheShard, k RRsetKey, e *cacheEntry) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.m[k]; !ok && len(sh.m) >= c.max {
+		// Go's map iteration starts at a random place: this drops an
+		// arbitrary entry, which costs one signature if it comes back.
+		for old := range sh.m {
+			delete(sh.m, old)
+			break
+		}
+	}
+	sh.m[k] = e
+}
+
+// Refresh signs again every entry whose refresh time has come, and
+// returns how many it signed. Call it periodically off the query path
+// (more often than the refresh margin, e.g. hourly) so that Sigs never
+// signs in steady state. Entries that cannot be signed are dropped.
+func (c *Cache) Refresh() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		now := c.s.cfg.Now().Unix()
+		sh.mu.RLock()
+		var due []RRsetKey
+		for k, e := range sh.m {
+			if now >= e.refreshAt {
+				due = append(due, k)
+			}
+		}
+		sh.mu.RUnlock()
+		for _, k := range due {
+			sh.mu.RLock()
+			old := sh.m[k]
+			sh.mu.RUnlock()
+			if old == nil {
+				continue
+			}
+			e, err := c.sign(old.rrset)
+			sh.mu.Lock()
+			if err != nil {
+				delete(sh.m, k)
+			} else {
+				sh.m[k] = e
+				n++
+			}
+			sh.mu.Unlock()
+		}
+	}
+	return n
+}
+
+// CacheStats are a Cache's counters since it was made.
+type CacheStats struct {
+	Hits, Misses, Signs uint64
+	Entries             int
+}
+
+// Stats returns the cache's counters.
+func (c *Cache) Stats() CacheStats {
+	st := CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Signs: c.signs.Load()}
+	for i := range c.shards {
+		c.shards[i].mu.RLock()
+		st.Entries += len(c.shards[i].m)
+		c.shards[i].mu.RUnlock()
+	}
+	return st
+}
