@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -122,6 +123,17 @@ func ParseKey(name string, pub *dns.DNSKEY, role Role, private string) (k *Key, 
 		return nil, fmt.Errorf("%w: %s: private key corrupt: %w", ErrKey, name, err)
 	}
 	s, ok := priv.(crypto.Signer)
+	if e, isECDSA := priv.(*ecdsa.PrivateKey); isECDSA {
+		// miekg/dns copies the public key from the DNSKEY rather than
+		// derive it from the private scalar: derive it here, which
+		// also checks the scalar's range.
+		if e.D == nil || e.D.BitLen() > 256 {
+			return nil, fmt.Errorf("%w: %s: private key corrupt (scalar too long)", ErrKey, name)
+		}
+		if s, err = ecdsa.ParseRawPrivateKey(elliptic.P256(), e.D.FillBytes(make([]byte, 32))); err != nil {
+			return nil, fmt.Errorf("%w: %s: private key corrupt: %w", ErrKey, name, err)
+		}
+	}
 	if !ok || !samePublic(pub, s) {
 		return nil, fmt.Errorf("%w: %s: private key does not belong to DNSKEY with tag %d", ErrKey, name, pub.KeyTag())
 	}
