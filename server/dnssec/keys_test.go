@@ -1,8 +1,8 @@
 package dnssec
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
