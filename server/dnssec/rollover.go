@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -187,9 +189,17 @@ func (n *KeySet) finish(kind Role) *Step {
 		return false
 	})
 	n.Roll = nil
-	s := &Step{Keys: n, Removed: removed, Done: fmt.Sprintf("step 3 of 3: %s %v removed; the rollover is over", kind, removed)}
+	s := &Step{Keys: n, Removed: removed, Done: fmt.Sprintf("step 3 of 3: %s %s removed; the rollover is over", kind, tagList(removed))}
 	if kind != RoleZSK {
 		s.Then = "remove the old DS from the parent (glbctl dnssec ds shows the DS to keep)"
 	}
 	return s
+}
+
+func tagList(tags []uint16) string {
+	s := make([]string, len(tags))
+	for i, t := range tags {
+		s[i] = strconv.Itoa(int(t))
+	}
+	return strings.Join(s, ", ")
 }
