@@ -91,22 +91,27 @@ type Role struct {
 // the given probers:
 //
 //   - glb-reader reads everything under prefix: glbd lists and watches the
-//     whole prefix.
+//     whole prefix. It also reads the DNSSEC keys (KeysPrefix), private
+//     ones included: glbd signs with them.
 //   - glb-operator reads everything too (glbctl status shows probers and
 //     health) and writes the configuration: regions/ (documents and
 //     weights) and zones/ (documents, names, records). It cannot write
-//     probers/ or health/.
+//     probers/ or health/. It reads and writes the DNSSEC key sets
+//     (public/) and may write but never read private keys (private/): it
+//     runs glbctl dnssec keygen and roll without seeing a private key.
 //   - glb-prober-<id> reads regions/ (what to check) and writes only its own
 //     registration probers/<id> and its reports under health/<id>/. Leases
 //     need no permission in etcd: it can grant and keep alive leases, and
 //     revoke a lease only if it may write every key attached to it.
 func Roles(prefix string, probers []string) []Role {
 	roles := []Role{
-		{Name: ReaderRole, Perms: []Permission{prefixPerm(Read, prefix)}},
+		{Name: ReaderRole, Perms: []Permission{prefixPerm(Read, prefix), prefixPerm(Read, KeysPrefix(prefix))}},
 		{Name: OperatorRole, Perms: []Permission{
 			prefixPerm(Read, prefix),
 			prefixPerm(ReadWrite, prefix+"regions/"),
 			prefixPerm(ReadWrite, prefix+"zones/"),
+			prefixPerm(ReadWrite, KeysPrefix(prefix)+"public/"),
+			prefixPerm(Write, KeysPrefix(prefix)+"private/"),
 		}},
 	}
 	for _, id := range probers {

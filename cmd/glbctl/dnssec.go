@@ -15,6 +15,10 @@ import (
 	"github.com/glb-dns/glb/store/schema"
 )
 
+// dnssecAdmin connects to etcd for the dnssec command. Tests replace it
+// to log in as a given user.
+var dnssecAdmin = (*app).admin
+
 var dnssecCmd = &command{
 	name:     "dnssec",
 	synopsis: "keygen|ds|keys|roll <zone> [zsk|ksk] [flags]",
@@ -103,7 +107,7 @@ type dnssecRun struct {
 }
 
 func (d *dnssecRun) withAdmin(ctx context.Context, f func(ctx context.Context) error) error {
-	adm, closeAdm, err := d.a.admin()
+	adm, closeAdm, err := dnssecAdmin(d.a)
 	if err != nil {
 		return err
 	}

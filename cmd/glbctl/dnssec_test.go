@@ -183,3 +183,41 @@ func TestDNSSECErrors(t *testing.T) {
 }
 
 func itoa(n uint16) string { return strconv.Itoa(int(n)) }
+
+// TestDNSSECRoles runs the dnssec commands with etcd's authentication on,
+// as glb-operator: it makes and rolls keys, yet cannot read a private key;
+// glb-reader (glbd) can, and cannot change them.
+func TestDNSSECRoles(t *testing.T) {
+	s, env := devEtcd(t)
+	pw := writeFile(t, "passwords", "glb-reader:r-pw\nglb-operator:o-pw\n")
+	if r := ctl(t, env, "rbac", "apply", "--password-file", pw); r.code != exitOK {
+		t.Fatalf("rbac apply: exit %d, %s", r.code, r.stderr)
+	}
+	s.EnableAuth(t, "root-pw")
+	op := s.UserClient(t, "glb-operator", "o-pw")
+	dnssecAdmin = func(a *app) (*store.Admin, func(), error) { return store.NewAdmin(op, a.g.prefix), func() {}, nil }
+	t.Cleanup(func() { dnssecAdmin = (*app).admin })
+
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, args := range [][]string{
+		{"dnssec", "keygen", testZone, "--split"},
+		{"dnssec", "keys", testZone},
+		{"dnssec", "ds", testZone},
+		{"dnssec", "roll", testZone, "zsk"},
+	} {
+		if r := ctlAt(t, env, t0, args...); r.code != exitOK {
+			t.Fatalf("%v as operator: exit %d, %s", args, r.code, r.stderr)
+		}
+	}
+	if _, err := store.NewAdmin(op, "/glb/").ReadZoneKeys(t.Context(), testZone, true); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("operator reading private keys: %v; want permission denied", err)
+	}
+	reader := store.NewAdmin(s.UserClient(t, "glb-reader", "r-pw"), "/glb/")
+	zk, err := reader.ReadZoneKeys(t.Context(), testZone, true)
+	if err != nil || len(zk.Private) != 3 {
+		t.Fatalf("reader reading the keys: %v, %d private keys; want 3", err, len(zk.Private))
+	}
+	if err := reader.WriteZoneKeys(t.Context(), testZone, zk.ModRevision, zk.Public, nil, nil); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("reader writing the key set: %v; want permission denied", err)
+	}
+}

@@ -25,8 +25,11 @@ var rbacCmd = &command{
 'glbctl rbac apply' creates, in etcd, one role per kind of glb credential and
 a user of the same name bound to it:
 
-  glb-reader         reads everything under --prefix (glbd)
-  glb-operator       reads everything, writes regions/ and zones/ (glbctl)
+  glb-reader         reads everything under --prefix and the DNSSEC keys,
+                     private ones included (glbd)
+  glb-operator       reads everything, writes regions/ and zones/, reads
+                     and writes DNSSEC key sets, writes but never reads
+                     private keys (glbctl)
   glb-prober-<ID>    reads regions/, writes only probers/<ID> and
                      health/<ID>/ (one per --prober)
 
