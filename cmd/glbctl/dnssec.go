@@ -83,9 +83,9 @@ func runDNSSEC(ctx context.Context, a *app, c *command, args []string) error {
 		}
 		return d.withAdmin(ctx, func(ctx context.Context) error { return d.keygen(ctx, uint8(*alg), *split, uint32(*dnskeyTTL)) })
 	case "ds":
-		return d.withAdmin(ctx, d.ds)
+		return d.withAdmin(ctx, d.show(d.printDS))
 	case "keys":
-		return d.withAdmin(ctx, d.keys)
+		return d.withAdmin(ctx, d.show(d.printKeys))
 	case "roll":
 		kind := dnssec.Role(pos[2])
 		if kind != dnssec.RoleZSK && kind != dnssec.RoleKSK {
@@ -189,13 +189,16 @@ func (d *dnssecRun) keygen(ctx context.Context, alg uint8, split bool, ttl uint3
 	return nil
 }
 
-func (d *dnssecRun) ds(ctx context.Context) error {
-	ks, _, err := d.read(ctx)
-	if err != nil {
-		return err
+// show returns a command that reads the key set and prints it.
+func (d *dnssecRun) show(print func(*dnssec.KeySet)) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		ks, _, err := d.read(ctx)
+		if err != nil {
+			return err
+		}
+		print(ks)
+		return nil
 	}
-	d.printDS(ks)
-	return nil
 }
 
 // printDS prints the DS records the parent should have, then, as
@@ -209,15 +212,6 @@ func (d *dnssecRun) printDS(ks *dnssec.KeySet) {
 			fmt.Fprintf(d.a.stdout, "; remove from the parent after the next roll step: %s\n", r.Public().ToDS(dns.SHA256).String())
 		}
 	}
-}
-
-func (d *dnssecRun) keys(ctx context.Context) error {
-	ks, _, err := d.read(ctx)
-	if err != nil {
-		return err
-	}
-	d.printKeys(ks)
-	return nil
 }
 
 // printKeys lists the public facts of each key; never the private one.

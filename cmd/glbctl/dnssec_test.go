@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,8 +89,9 @@ func TestDNSSECCommands(t *testing.T) {
 	}
 	keys := ctl(t, env, "dnssec", "keys", testZone)
 	for _, rec := range ks.Keys {
-		if !strings.Contains(keys.stdout, itoa(rec.Tag)+"  15") {
-			t.Errorf("keys lacks key %d:\n%s", rec.Tag, keys.stdout)
+		want := strings.Join([]string{itoa(rec.Tag), "15", string(rec.Role), "active", "2026-03-01T12:00:00Z"}, " ")
+		if !slices.ContainsFunc(strings.Split(keys.stdout, "\n"), func(l string) bool { return strings.Join(strings.Fields(l), " ") == want }) {
+			t.Errorf("keys lacks the line %q:\n%s", want, keys.stdout)
 		}
 	}
 	noSecrets("keys", keys.stdout)

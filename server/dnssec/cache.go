@@ -21,12 +21,15 @@ type RRsetKey struct{ a, b uint64 }
 
 // Cache keeps the RRSIG of each RRset it was asked for, so that each
 // region's answer is signed once and then served to every client and
-// every ECS scope from memory. Entries are signed again before they
-// expire (Refresh, called off the query path; Sigs itself re-signs only
-// an entry already past its refresh time, which Refresh should have
-// prevented). It holds at most its size; beyond that, an arbitrary entry
-// makes room. A Cache belongs to one Signer: after a key change, make a
-// new one.
+// every ECS scope from memory. An entry has two deadlines: from its
+// refresh time Refresh (called off the query path) signs it again, and
+// Sigs goes on serving it meanwhile; only past its serve-until time,
+// which a working Refresh never lets come, does Sigs sign on the query
+// path. A signature is never served with less than its RRset's TTL left,
+// so a resolver never caches an RRset longer than its signature. The
+// cache holds at most its size; beyond that, an arbitrary entry makes
+// room. A Cache belongs to one Signer: after a key change, make a new
+// one.
 type Cache struct {
 	s      *Signer
 	seedA  maphash.Seed
@@ -47,17 +50,20 @@ type cacheShard struct {
 
 // cacheEntry is immutable once stored: a refresh replaces it whole.
 type cacheEntry struct {
-	sigs      []dns.RR // one RRSIG
-	refreshAt int64    // unix seconds: sign again from here on
-	rrset     []dns.RR // what was signed, for Refresh
+	sigs       []dns.RR // one RRSIG
+	refreshAt  int64    // unix seconds: Refresh signs again from here on
+	serveUntil int64    // unix seconds: Sigs signs again from here on
+	rrset      []dns.RR // what was signed, for Refresh
 }
 
 // DefaultCacheSize is the number of RRsets a Cache holds by default.
 const DefaultCacheSize = 100_000
 
 // NewCache returns an empty cache of at most size RRsets (DefaultCacheSize
-// when size <= 0). Entries are signed again when less than a third of
-// the signer's shortest validity (its validity less the jitter) is left.
+// when size <= 0). Refresh signs an entry again when less than a third of
+// the signer's shortest validity (its validity less the jitter) is left:
+// 2 days by default; Sigs serves it until a sixth is left (1 day) or its
+// TTL, whichever is longer.
 func NewCache(s *Signer, size int) *Cache {
 	if size <= 0 {
 		size = DefaultCacheSize
@@ -130,7 +136,7 @@ func (c *Cache) Sigs(k RRsetKey, rrset []dns.RR) ([]dns.RR, error) {
 	sh.mu.RLock()
 	e := sh.m[k]
 	sh.mu.RUnlock()
-	if e != nil && now < e.refreshAt {
+	if e != nil && now < e.serveUntil {
 		c.hits.Add(1)
 		return e.sigs, nil
 	}
@@ -150,7 +156,13 @@ func (c *Cache) sign(rrset []dns.RR) (*cacheEntry, error) {
 		return nil, err
 	}
 	c.signs.Add(1)
-	return &cacheEntry{sigs: []dns.RR{sig}, refreshAt: exp.Add(-c.margin).Unix(), rrset: slices.Clone(rrset)}, nil
+	ttl := time.Duration(rrset[0].Header().Ttl) * time.Second
+	return &cacheEntry{
+		sigs:       []dns.RR{sig},
+		refreshAt:  exp.Add(-c.margin).Unix(),
+		serveUntil: exp.Add(-max(c.margin/2, ttl)).Unix(),
+		rrset:      slices.Clone(rrset),
+	}, nil
 }
 
 func (c *Cache) store(sh *cacheShard, k RRsetKey, e *cacheEntry) {

@@ -71,9 +71,12 @@ func TestCacheReuse(t *testing.T) {
 	}
 }
 
-// TestCacheRefresh moves the clock: entries are served until their
-// refresh time, Refresh signs them again before they expire, and the new
-// signatures verify at a time the old ones no longer would.
+// TestCacheRefresh moves the clock: an entry is served as it is until
+// its refresh time and after it (nothing signed on the query path), until
+// Refresh signs it again, before it expires; the new signature verifies
+// at a time the old one no longer would. Without Refresh, Sigs signs
+// again itself rather than serve a signature with less than its
+// serve-until margin left.
 func TestCacheRefresh(t *testing.T) {
 	c := newClock()
 	cache := newCache(t, c, 0)
@@ -83,27 +86,27 @@ func TestCacheRefresh(t *testing.T) {
 	must(t, err)
 	old := sigs[0].(*dns.RRSIG)
 	exp := time.Unix(int64(old.Expiration), 0)
-	refreshAt := exp.Add(-(DefaultValidity - DefaultJitter) / 3)
+	margin := (DefaultValidity - DefaultJitter) / 3
+	refreshAt := exp.Add(-margin)
 
 	c.t = refreshAt.Add(-time.Second)
 	if n := cache.Refresh(); n != 0 {
 		t.Errorf("Refresh a second before the refresh time signed %d", n)
 	}
+	c.t = refreshAt.Add(time.Hour)
 	if s, _ := cache.Sigs(k, rrset); s[0] != old {
-		t.Error("a new signature before the refresh time")
+		t.Error("Sigs signed on the query path past the refresh time; Refresh's job")
 	}
-
-	c.t = refreshAt
 	if n := cache.Refresh(); n != 1 {
-		t.Fatalf("Refresh at the refresh time signed %d, want 1", n)
+		t.Fatalf("Refresh after the refresh time signed %d, want 1", n)
 	}
 	s, _ := cache.Sigs(k, rrset)
 	fresh := s[0].(*dns.RRSIG)
 	if fresh == old || fresh.Expiration <= old.Expiration {
 		t.Fatalf("after Refresh: expiry %d, old %d; want a later one", fresh.Expiration, old.Expiration)
 	}
-	if st := cache.Stats(); st.Signs != 2 || st.Misses != 1 {
-		t.Errorf("stats %+v: want 2 signs (first and refresh), the refresh not a miss", st)
+	if st := cache.Stats(); st.Signs != 2 || st.Misses != 1 || st.Hits != 2 {
+		t.Errorf("stats %+v: want 2 signs (first and refresh), 1 miss, 2 hits", st)
 	}
 	c.t = exp.Add(time.Hour) // the old signature has expired
 	if _, err := verify(old, rrset, cache.Signer().DNSKEY(), c.t); err == nil {
@@ -113,11 +116,20 @@ func TestCacheRefresh(t *testing.T) {
 		t.Errorf("refreshed signature: %v", err)
 	}
 
-	// Without Refresh, Sigs itself signs an entry past its refresh time
-	// rather than serve one near expiry.
-	c.add(DefaultValidity)
-	if s, _ := cache.Sigs(k, rrset); s[0] == fresh {
-		t.Error("served a signature past its refresh time")
+	// No Refresh: a second before serve-until the entry is served, at
+	// serve-until it is signed again on the query path.
+	serveUntil := time.Unix(int64(fresh.Expiration), 0).Add(-margin / 2)
+	c.t = serveUntil.Add(-time.Second)
+	if s, _ := cache.Sigs(k, rrset); s[0] != fresh {
+		t.Error("signed again before serve-until")
+	}
+	c.t = serveUntil
+	s, _ = cache.Sigs(k, rrset)
+	if s[0] == fresh {
+		t.Fatal("served a signature past its serve-until time")
+	}
+	if left := time.Unix(int64(s[0].(*dns.RRSIG).Expiration), 0).Sub(c.t); left < DefaultValidity-DefaultJitter {
+		t.Errorf("new signature valid for %s only", left)
 	}
 }
 

@@ -13,6 +13,11 @@ import (
 // signed on demand like any other RRset. A name that does not exist is
 // told apart from a type a name lacks by the NXNAME pseudo-type in the
 // bitmap.
+//
+// Each missing name has its own NSEC, so each is signed once, on the
+// query path the first time: keep these out of the answers' Cache (a
+// small Cache of their own), so that a flood of random names cannot evict
+// the answers' signatures.
 
 // DenyName returns the NSEC that denies a name that does not exist: its
 // bitmap is RRSIG, NSEC and NXNAME. ttl is the zone's negative TTL (the

@@ -218,22 +218,21 @@ func (ks *KeySet) DS() []*dns.DS {
 
 // CDS returns the CDS RRset (RFC 7344) built from ParentKeys.
 func (ks *KeySet) CDS() []dns.RR {
-	var out []dns.RR
-	for _, ds := range ks.DS() {
-		c := ds.ToCDS()
-		c.Hdr.Ttl = ks.DNSKEYTTL
-		out = append(out, c)
-	}
-	return out
+	return ks.parentRRset(func(k *dns.DNSKEY) dns.RR { return k.ToDS(dns.SHA256).ToCDS() })
 }
 
 // CDNSKEY returns the CDNSKEY RRset built from ParentKeys.
 func (ks *KeySet) CDNSKEY() []dns.RR {
+	return ks.parentRRset(func(k *dns.DNSKEY) dns.RR { return k.ToCDNSKEY() })
+}
+
+// parentRRset returns one record per ParentKeys, at the DNSKEY TTL.
+func (ks *KeySet) parentRRset(record func(*dns.DNSKEY) dns.RR) []dns.RR {
 	var out []dns.RR
 	for _, k := range ks.ParentKeys() {
-		c := k.ToCDNSKEY()
-		c.Hdr.Ttl = ks.DNSKEYTTL
-		out = append(out, c)
+		r := record(k)
+		r.Header().Ttl = ks.DNSKEYTTL
+		out = append(out, r)
 	}
 	return out
 }
