@@ -13,7 +13,13 @@ import (
 // prefix live: beside it, never under it (/glb/ gives /glb-keys/), so that
 // whatever reads the configuration (glbctl export, the glb-operator role)
 // does not read private keys. The layout is in server/dnssec's doc.
-func KeysPrefix(prefix string) string { return strings.TrimSuffix(prefix, "/") + "-keys/" }
+// A prefix of "/" has nothing to stand beside: its keys go to /glb-keys/.
+func KeysPrefix(prefix string) string {
+	if prefix == "/" {
+		return "/glb-keys/"
+	}
+	return strings.TrimSuffix(prefix, "/") + "-keys/"
+}
 
 // DNSSECPublicKey returns the key of a zone's key set document.
 func DNSSECPublicKey(keysPrefix, zone string) string { return keysPrefix + "public/" + zone }
