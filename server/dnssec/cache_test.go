@@ -133,6 +133,56 @@ func TestCacheRefresh(t *testing.T) {
 	}
 }
 
+// TestCacheConcurrent looks up and refreshes from several goroutines at
+// once (for the race detector): every signature served verifies, and
+// each RRset is signed once.
+func TestCacheConcurrent(t *testing.T) {
+	c := newClock()
+	cache := newCache(t, c, 0)
+	type set struct {
+		rrs []dns.RR
+		key RRsetKey
+	}
+	var sets []set
+	for i := range 8 {
+		r := rrs(t, fmt.Sprintf("www.gslb.example.com. 30 IN A 192.0.2.%d", i))
+		k, err := cache.Key(r)
+		must(t, err)
+		sets = append(sets, set{r, k})
+	}
+	for _, s := range sets {
+		_, _ = cache.Sigs(s.key, s.rrs)
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 400 {
+				s := sets[(g+i)%len(sets)]
+				sigs, err := cache.Sigs(s.key, s.rrs)
+				if err == nil {
+					_, err = verify(sigs[0].(*dns.RRSIG), s.rrs, cache.Signer().DNSKEY(), c.t)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if i%100 == 0 {
+					cache.Refresh()
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := cache.Stats(); st.Signs != 8 || st.Hits != 1600 {
+		t.Errorf("stats %+v: want 8 signs, 1600 hits", st)
+	}
+}
+
 // TestCacheBounded fills a small cache past its size.
 func TestCacheBounded(t *testing.T) {
 	c := newClock()

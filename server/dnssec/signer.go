@@ -3,6 +3,7 @@ package dnssec
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -117,6 +118,18 @@ func (s *Signer) CDS() []dns.RR { return s.cds }
 
 // CDNSKEY returns the zone's CDNSKEY RRset (shared: do not change).
 func (s *Signer) CDNSKEY() []dns.RR { return s.cdnskey }
+
+// ApexTypes returns the types the zone's apex has when signed, for the
+// bitmap of a denial at the apex: SOA, NS, DNSKEY, CDS, CDNSKEY, and the
+// given ones (static records, A/AAAA of a GSLB name at the apex).
+func (s *Signer) ApexTypes(more ...uint16) []uint16 {
+	types := append([]uint16{dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY}, more...)
+	if len(s.cds) > 0 {
+		types = append(types, dns.TypeCDS, dns.TypeCDNSKEY)
+	}
+	slices.Sort(types)
+	return slices.Compact(types)
+}
 
 // keyFor returns the key that signs RRsets of type t.
 func (s *Signer) keyFor(t uint16) *Key {

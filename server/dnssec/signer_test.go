@@ -2,6 +2,7 @@ package dnssec
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,5 +93,18 @@ func TestSignRefuses(t *testing.T) {
 		if _, _, err := s.Sign(rrset); err == nil {
 			t.Errorf("%s: signed", name)
 		}
+	}
+}
+
+// TestApexTypes checks the apex bitmap of a signed zone.
+func TestApexTypes(t *testing.T) {
+	c := newClock()
+	ks, priv := zoneKeys(t, AlgEd25519, false, c.t)
+	s, err := NewSigner(ks, priv, cfgAt(c))
+	must(t, err)
+	got := s.ApexTypes(dns.TypeMX, dns.TypeA, dns.TypeNS)
+	want := []uint16{dns.TypeA, dns.TypeNS, dns.TypeSOA, dns.TypeMX, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY}
+	if !slices.Equal(got, want) {
+		t.Errorf("apex types %v, want %v", got, want)
 	}
 }
