@@ -120,7 +120,9 @@ func ParseKey(name string, pub *dns.DNSKEY, role Role, private string) (k *Key, 
 	}
 	priv, err := pub.NewPrivateKey(private)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: private key corrupt: %w", ErrKey, name, err)
+		// miekg/dns's parse errors quote the text they choke on, which
+		// is secret: say what is wrong without it.
+		return nil, fmt.Errorf("%w: %s: private key corrupt (not a Private-key-format v1.3 text of algorithm %d)", ErrKey, name, pub.Algorithm)
 	}
 	s, ok := priv.(crypto.Signer)
 	if e, isECDSA := priv.(*ecdsa.PrivateKey); isECDSA {

@@ -27,6 +27,7 @@ func TestKeyMaterialErrors(t *testing.T) {
 			{"truncated", strings.Join(lines[:2], "\n"), "private key corrupt"},
 			{"short key bytes", strings.Replace(good, "PrivateKey: ", "PrivateKey: AAAA", 1)[:len(good)/2+20], "private key"},
 			{"bad base64", strings.Replace(good, "PrivateKey: ", "PrivateKey: !!", 1), "private key corrupt"},
+			{"stray line", good + "\nPrivateKey:AAAAAAAAAAAAsecretish garbage\n", "private key"},
 			{"another key's", other.PrivateText(), "does not belong to DNSKEY"},
 		}
 		for _, tc := range tests {
@@ -34,6 +35,12 @@ func TestKeyMaterialErrors(t *testing.T) {
 				_, err := NewSigner(ks, map[uint16]string{tag: tc.private}, cfgAt(c))
 				if !errors.Is(err, ErrKey) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), zone) {
 					t.Errorf("err %v; want ErrKey saying %q and naming %s", err, tc.want, zone)
+				}
+				// The error goes to logs: no part of the key's text.
+				for _, f := range strings.Fields(tc.private) {
+					if len(f) >= 8 && strings.Contains(err.Error(), f) {
+						t.Errorf("err %v quotes the private key text %q", err, f)
+					}
 				}
 			})
 		}
