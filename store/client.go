@@ -137,7 +137,8 @@ func NewClient(cfg Config, log *slog.Logger) (*clientv3.Client, error) {
 		}
 		// clientv3 appends Config.DialOptions after its own, so these
 		// credentials replace its fixed tls.Config.
-		opts = append(opts, grpc.WithTransportCredentials(&reloadingCreds{files: files}))
+		creds := &reloadingCreds{files: files}
+		opts = append(opts, grpc.WithTransportCredentials(creds), grpc.WithChainUnaryInterceptor(creds.unary))
 	}
 	var auth *tokenAuth
 	if cfg.User != "" {

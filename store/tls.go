@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -34,6 +35,8 @@ type tlsFiles struct {
 	roots   *x509.CertPool
 	cert    *tls.Certificate // nil without a client certificate
 	loadErr error            // of the last read, when it failed
+	// handshakeErr is the last handshake's error; nil after a success.
+	handshakeErr error
 }
 
 // newTLSFiles reads the files once, so that a missing, unreadable,
@@ -157,7 +160,7 @@ type reloadingCreds struct {
 func (c *reloadingCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	cfg, err := c.files.config()
 	if err != nil {
-		return nil, nil, fmt.Errorf("etcd endpoint %s: %w", authority, err)
+		return nil, nil, c.files.handshakeDone(fmt.Errorf("etcd endpoint %s: %w", authority, err))
 	}
 	conn, info, err := credentials.NewTLS(cfg).ClientHandshake(ctx, authority, raw)
 	if err != nil {
@@ -166,9 +169,37 @@ func (c *reloadingCreds) ClientHandshake(ctx context.Context, authority string, 
 		if errors.As(err, &uae) {
 			hint = " (is -etcd-cacert the CA that signed etcd's certificate?)"
 		}
-		return nil, nil, fmt.Errorf("etcd endpoint %s: TLS handshake: %w%s", authority, err, hint)
+		return nil, nil, c.files.handshakeDone(fmt.Errorf("etcd endpoint %s: TLS handshake: %w%s", authority, err, hint))
 	}
+	c.files.handshakeDone(nil)
 	return conn, info, nil
+}
+
+// handshakeDone records the outcome of a handshake and returns err.
+func (f *tlsFiles) handshakeDone(err error) error {
+	f.mu.Lock()
+	f.handshakeErr = err
+	f.mu.Unlock()
+	return err
+}
+
+// unary adds the last failed handshake to a request that ran out of time
+// waiting for a connection. gRPC waits for a connection until the
+// deadline and clientv3 then reports the bare deadline, which would hide
+// a wrong CA or an expired certificate behind "context deadline exceeded".
+func (c *reloadingCreds) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	c.files.mu.Lock()
+	herr := c.files.handshakeErr
+	c.files.mu.Unlock()
+	if herr == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ctx.Err(), herr)
 }
 
 // ServerHandshake implements credentials.TransportCredentials; a client
