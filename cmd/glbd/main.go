@@ -32,8 +32,8 @@ type Config struct {
 	// Etcd's: TLS files and user (-etcd-cacert and the rest, or etcdctl's
 	// ETCDCTL_* variables).
 	EtcdConn store.Config
-	Prefix   string   // -prefix: etcd key prefix
-	GeoIP    string   // -geoip: path of the .mmdb database
+	Prefix   string // -prefix: etcd key prefix
+	GeoIP    string // -geoip: path of the .mmdb database
 	// GeoIPPoll is how often the GeoIP file is checked for a new version
 	// (-geoip-poll); 0 turns polling off, leaving SIGHUP.
 	GeoIPPoll time.Duration

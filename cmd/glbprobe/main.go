@@ -34,8 +34,8 @@ type Config struct {
 	// Etcd's: TLS files and user (-etcd-cacert and the rest, or etcdctl's
 	// ETCDCTL_* variables).
 	EtcdConn store.Config
-	Prefix   string   // -prefix: etcd key prefix
-	HTTPAddr string   // -http: metrics and health listen address
+	Prefix   string // -prefix: etcd key prefix
+	HTTPAddr string // -http: metrics and health listen address
 	LeaseTTL time.Duration
 	Refresh  time.Duration // -refresh: re-publish period of unchanged verdicts
 	CAFile   string        // -ca-file: extra PEM root CAs for https checks

@@ -135,27 +135,25 @@ func (s *Server) Restart(t testing.TB) {
 }
 
 // Put writes key=value through a client of the server's own and returns the
-// revision of the write, so tests outside store need no etcd import.
+// revision of the write, so tests outside store need no etcd import. It
+// retries for up to 10s, as the client's connection may have just been
+// dropped (DropConnections).
 func (s *Server) Put(t testing.TB, key, value string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	resp, err := s.ownClient(t).Put(ctx, key, value)
-	if err != nil {
-		t.Fatalf("etcdtest: put %s: %v", key, err)
-	}
+	c := s.ownClient(t)
+	resp := retry(t, "put "+key, func(ctx context.Context) (*clientv3.PutResponse, error) {
+		return c.Put(ctx, key, value)
+	})
 	return resp.Header.Revision
 }
 
 // Get returns the value of key, or "" when it does not exist.
 func (s *Server) Get(t testing.TB, key string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	resp, err := s.ownClient(t).Get(ctx, key)
-	if err != nil {
-		t.Fatalf("etcdtest: get %s: %v", key, err)
-	}
+	c := s.ownClient(t)
+	resp := retry(t, "get "+key, func(ctx context.Context) (*clientv3.GetResponse, error) {
+		return c.Get(ctx, key)
+	})
 	if len(resp.Kvs) == 0 {
 		return ""
 	}
