@@ -37,7 +37,7 @@ func secureProbe(t *testing.T, opts etcdtest.SecureOptions, perms ...etcdtest.Pe
 func metricValue(t *testing.T, a *app, series string) float64 {
 	t.Helper()
 	sum := 0.0
-	for _, m := range regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + `\S* (\S+)$`).FindAllStringSubmatch(
+	for _, m := range regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(series)+`\S* (\S+)$`).FindAllStringSubmatch(
 		httpGet(t, "http://"+a.httpLn.Addr().String()+"/metrics"), -1) {
 		v, _ := strconv.ParseFloat(m[1], 64)
 		sum += v
