@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -34,10 +35,16 @@ type tokenAuth struct {
 	user, password string
 	client         atomic.Pointer[clientv3.Client] // set once clientv3.New returns
 
-	mu    sync.Mutex // held while authenticating, so that one call refreshes for all
+	authMu sync.Mutex // held while authenticating, so that one call refreshes for all
+
+	mu    sync.Mutex // guards token and have; never held across a request
 	token string
 	have  bool // token is current ("" and true: auth is off in etcd)
 }
+
+// authTimeout bounds one Authenticate call: a stream may be opened under a
+// context without a deadline, and requests wait for the refresh.
+const authTimeout = 5 * time.Second
 
 // dialOptions attach the token and watch for its rejection.
 func (a *tokenAuth) dialOptions() []grpc.DialOption {
@@ -71,16 +78,23 @@ func (a *tokenAuth) RequireTransportSecurity() bool { return false }
 // refresh authenticates unless the token is current, or always when force
 // is set.
 func (a *tokenAuth) refresh(ctx context.Context, force bool) error {
+	a.authMu.Lock()
+	defer a.authMu.Unlock()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.have && !force {
+	have := a.have
+	a.mu.Unlock()
+	if have && !force {
 		return nil
 	}
 	c := a.client.Load()
 	if c == nil {
 		return errors.New("etcd client not ready")
 	}
-	resp, err := c.Auth.Authenticate(context.WithValue(ctx, authenticatingKey{}, true), a.user, a.password)
+	ctx, cancel := context.WithTimeout(context.WithValue(ctx, authenticatingKey{}, true), authTimeout)
+	defer cancel()
+	resp, err := c.Auth.Authenticate(ctx, a.user, a.password)
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	switch {
 	case errors.Is(err, rpctypes.ErrAuthNotEnabled):
 		a.token, a.have = "", true
@@ -128,10 +142,12 @@ func (a *tokenAuth) unary(ctx context.Context, method string, req, reply any, cc
 }
 
 // stream opens each stream with a token fetched just before, as clientv3
-// does, since a stream keeps the token it opened with.
+// does, since a stream keeps the token it opened with. When the refresh
+// fails for another reason than a refusal, a token still held is tried:
+// it may well be valid, and the stream's own error says more.
 func (a *tokenAuth) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string,
 	streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	if err := a.refresh(ctx, true); err != nil {
+	if err := a.refresh(ctx, true); err != nil && (IsDenied(err) || a.current() == "") {
 		return nil, err
 	}
 	return streamer(ctx, desc, cc, method, opts...)
