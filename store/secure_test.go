@@ -66,20 +66,12 @@ func startSecure(t *testing.T, opts etcdtest.SecureOptions) *etcdtest.Server {
 	return s
 }
 
-var authModes = []struct {
-	name string
-	opts etcdtest.SecureOptions
-}{
-	{"client certificates", etcdtest.SecureOptions{}},
-	{"passwords", etcdtest.SecureOptions{Passwords: true}},
-}
-
 // TestSecureReaderFollows: a reader's credential lists and watches the
 // prefix over TLS, under either kind of auth.
 func TestSecureReaderFollows(t *testing.T) {
-	for _, m := range authModes {
-		t.Run(m.name, func(t *testing.T) {
-			s := startSecure(t, m.opts)
+	for _, m := range etcdtest.AuthModes {
+		t.Run(m.Name, func(t *testing.T) {
+			s := startSecure(t, m.Opts)
 			s.AddUser(t, "glb-reader", etcdtest.Read(testPrefix))
 			c := secureClient(t, credsConfig(s.Creds(t, "glb-reader")), slog.New(slog.DiscardHandler))
 			w := newWatcher(t, c, nil)

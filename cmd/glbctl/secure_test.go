@@ -25,15 +25,9 @@ func credsEnv(c etcdtest.Creds) map[string]string {
 // the configuration; a reader's reads it and is refused a change, with
 // the operation named, a failure exit and nothing written.
 func TestSecureEtcd(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts etcdtest.SecureOptions
-	}{
-		{"client certificate", etcdtest.SecureOptions{}},
-		{"password", etcdtest.SecureOptions{Passwords: true}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := etcdtest.StartSecure(t, mode.opts)
+	for _, mode := range etcdtest.AuthModes {
+		t.Run(mode.Name, func(t *testing.T) {
+			s := etcdtest.StartSecure(t, mode.Opts)
 			kvs, err := store.LoadSeedFile("../../testdata/dev/config.json")
 			if err != nil {
 				t.Fatal(err)

@@ -48,15 +48,9 @@ const euWest, euCentral = "198.51.100.10,198.51.100.11", euCentralIPs
 // TestSecureEtcdReader: glbd with a reader's credential, over TLS with
 // client-certificate or password auth, serves and follows changes.
 func TestSecureEtcdReader(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts etcdtest.SecureOptions
-	}{
-		{"client certificate", etcdtest.SecureOptions{}},
-		{"password", etcdtest.SecureOptions{Passwords: true}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			srv := secureEtcd(t, mode.opts, "glb-reader")
+	for _, mode := range etcdtest.AuthModes {
+		t.Run(mode.Name, func(t *testing.T) {
+			srv := secureEtcd(t, mode.Opts, "glb-reader")
 			a := startApp(t, secureConfig(t, srv.Creds(t, "glb-reader")))
 			if got := london(t, a); got != euWest {
 				t.Fatalf("London gets %q, want %q", got, euWest)

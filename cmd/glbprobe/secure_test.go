@@ -48,15 +48,9 @@ func metricValue(t *testing.T, a *app, series string) float64 {
 // TestSecureProbePublishes: with a prober's credential, over TLS with
 // client-certificate or password auth, glbprobe publishes its verdicts.
 func TestSecureProbePublishes(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts etcdtest.SecureOptions
-	}{
-		{"client certificate", etcdtest.SecureOptions{}},
-		{"password", etcdtest.SecureOptions{Passwords: true}},
-	} {
-		t.Run(mode.name, func(t *testing.T) {
-			srv, _, b := secureProbe(t, mode.opts, etcdtest.Read("/glb/"),
+	for _, mode := range etcdtest.AuthModes {
+		t.Run(mode.Name, func(t *testing.T) {
+			srv, _, b := secureProbe(t, mode.Opts, etcdtest.Read("/glb/"),
 				etcdtest.ReadWrite("/glb/health/"), etcdtest.ReadWrite(schema.ProberKey("/glb/", testID)))
 			key := schema.HealthKey("/glb/", "eu-west", "192.0.2.10", testID)
 			waitFor(t, 10*time.Second, "up verdict", func() bool { r := healthReport(t, srv, key); return r != nil && r.Up })

@@ -213,3 +213,17 @@ func (s *Server) rootConfig(t testing.TB, cfg clientv3.Config) clientv3.Config {
 	cfg.TLS.Certificates = []tls.Certificate{cert}
 	return cfg
 }
+
+// AuthMode is one way a StartSecure node authenticates its clients, named
+// for t.Run.
+type AuthMode struct {
+	Name string
+	Opts SecureOptions
+}
+
+// AuthModes are client certificates and passwords: a test that must hold
+// under both runs once per mode.
+var AuthModes = []AuthMode{
+	{"client certificate", SecureOptions{}},
+	{"password", SecureOptions{Passwords: true}},
+}
