@@ -65,6 +65,17 @@ type Config struct {
 	User, Password string
 }
 
+// String describes the config without the password, so that printing
+// one (or a struct holding one) never shows it.
+func (c Config) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = "(set)"
+	}
+	return fmt.Sprintf("{Endpoints:%v DialTimeout:%s CACert:%s Cert:%s Key:%s InsecureSkipVerify:%t User:%s Password:%s}",
+		c.Endpoints, c.DialTimeout, c.CACert, c.Cert, c.Key, c.InsecureSkipVerify, c.User, pw)
+}
+
 // tls reports whether the endpoints are https://.
 func (c Config) tls() bool {
 	return len(c.Endpoints) > 0 && strings.HasPrefix(c.Endpoints[0], "https://")

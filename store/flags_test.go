@@ -2,6 +2,7 @@ package store
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -90,6 +91,10 @@ func TestConnFlags(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("config\n %+v, want\n %+v", got, tc.want)
+			}
+			if printed := fmt.Sprintf("%v %+v", got, struct{ C Config }{got}); got.Password != "" &&
+				(strings.Contains(printed, "Password:"+got.Password) || !strings.Contains(printed, "Password:(set)")) {
+				t.Errorf("the password shows when the config is printed: %s", printed)
 			}
 		})
 	}

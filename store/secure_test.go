@@ -124,20 +124,43 @@ func TestDeniedWarnsAndCounts(t *testing.T) {
 	}
 }
 
-// TestWrongCA: etcd's certificate not signed by the CA given gives one
-// error that names the endpoint and the cause.
-func TestWrongCA(t *testing.T) {
+// TestTLSErrors: etcd's certificate not signed by the CA given, and a
+// client certificate that expired on disk, each give one error naming the
+// endpoint and the cause; -etcd-insecure-skip-verify is what it says.
+func TestTLSErrors(t *testing.T) {
 	s := startSecure(t, etcdtest.SecureOptions{})
-	cfg := credsConfig(s.Creds(t, "root"))
-	cfg.CACert = etcdtest.NewCA(t).CertFile
-	c := secureClient(t, cfg, slog.New(slog.DiscardHandler))
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	_, err := c.Get(ctx, "k")
 	endpoint := strings.TrimPrefix(s.Endpoints()[0], "https://")
-	if err == nil || !strings.Contains(err.Error(), "etcd endpoint "+endpoint) || !strings.Contains(err.Error(), "unknown authority") {
-		t.Errorf("Get with the wrong CA: %v, want an error naming endpoint %s and the unknown authority", err, endpoint)
+	get := func(c *clientv3.Client) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		_, err := c.Get(ctx, "k")
+		return err
 	}
+	t.Run("wrong CA", func(t *testing.T) {
+		cfg := credsConfig(s.Creds(t, "root"))
+		cfg.CACert = etcdtest.NewCA(t).CertFile
+		err := get(secureClient(t, cfg, slog.New(slog.DiscardHandler)))
+		if err == nil || !strings.Contains(err.Error(), "etcd endpoint "+endpoint) || !strings.Contains(err.Error(), "unknown authority") {
+			t.Errorf("Get with the wrong CA: %v, want an error naming endpoint %s and the unknown authority", err, endpoint)
+		}
+		cfg.InsecureSkipVerify = true
+		if err := get(secureClient(t, cfg, slog.New(slog.DiscardHandler))); err != nil {
+			t.Errorf("Get with the wrong CA and InsecureSkipVerify: %v", err)
+		}
+	})
+	t.Run("certificate expired on disk", func(t *testing.T) {
+		creds := s.Creds(t, "root")
+		c := secureClient(t, credsConfig(creds), slog.New(slog.DiscardHandler))
+		if err := get(c); err != nil {
+			t.Fatal(err)
+		}
+		s.CA().WriteCert(t, creds.Cert, creds.Key, "root", time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour))
+		s.DropConnections()
+		err := get(c)
+		if err == nil || !strings.Contains(err.Error(), "etcd endpoint "+endpoint) || !strings.Contains(err.Error(), "expired") {
+			t.Errorf("Get with an expired certificate: %v, want an error naming endpoint %s and saying expired", err, endpoint)
+		}
+	})
 }
 
 // TestClientCertValidity: a client certificate out of its validity is
