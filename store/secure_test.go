@@ -109,6 +109,21 @@ func TestDeniedWarnsAndCounts(t *testing.T) {
 		t.Errorf("lint: %v %v", problems, err)
 	}
 
+	// The publisher: its writes refused, said, counted and retried.
+	pm := NewPublisherMetrics(reg)
+	pub := NewPublisher(c, PublisherConfig{Prefix: testPrefix, ProberID: "stranger", Info: testInfo, LeaseTTL: 2 * time.Second},
+		logs.logger(), pm)
+	pubDone := make(chan error, 1)
+	go func() { pubDone <- pub.Run(t.Context()) }()
+	defer func() { pub.Close(); <-pubDone }()
+	eventually(t, 10*time.Second, "a denied write", func() bool { return testutil.ToFloat64(pm.denied.WithLabelValues(OpWrite)) >= 1 })
+	if l := logs.String(); !strings.Contains(l, "operation=write key="+schema.ProberKey(testPrefix, "stranger")) {
+		t.Errorf("no WARN line with operation=write key=%s in:\n%s", schema.ProberKey(testPrefix, "stranger"), l)
+	}
+	if m.denied != pm.denied {
+		t.Error("the watcher's and the publisher's glb_etcd_denied_total are not one counter")
+	}
+
 	// glbctl's writes: refused, named, and nothing written.
 	a := NewAdmin(c, testPrefix)
 	_, err := a.SetWeight(t.Context(), "eu-west", 1, -1)
