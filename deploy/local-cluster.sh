@@ -284,9 +284,8 @@ setup_auth() {
 	if [ -x "$BIN/glbctl" ] && "$BIN/glbctl" help rbac >/dev/null 2>&1; then
 		as root "$BIN/glbctl" rbac apply --prefix "$PREFIX" "${probers[@]}" >"$WORK/log/rbac.log"
 	else
-		# FALLBACK, for a glbctl without `rbac apply`: the roles by hand, in
-		# the key layout of /glb/health/<region>/<endpoint>/<prober>, where
-		# a prober's role cannot be narrowed to its own verdicts.
+		# FALLBACK, for a glbctl without `rbac apply`: the same roles by
+		# hand (deploy/README.md, "Least-privilege etcd roles").
 		log "glbctl has no 'rbac apply': making the roles with etcdctl (fallback)"
 		local role
 		for role in glb-reader glb-operator; do
@@ -295,15 +294,17 @@ setup_auth() {
 			etcdctl_ user grant-role "$role" "$role" >/dev/null
 		done
 		etcdctl_ role grant-permission glb-reader read "$PREFIX" --prefix >/dev/null
-		etcdctl_ role grant-permission glb-operator readwrite "$PREFIX" --prefix >/dev/null
+		etcdctl_ role grant-permission glb-operator read "$PREFIX" --prefix >/dev/null
+		etcdctl_ role grant-permission glb-operator readwrite "${PREFIX}regions/" --prefix >/dev/null
+		etcdctl_ role grant-permission glb-operator readwrite "${PREFIX}zones/" --prefix >/dev/null
 		for pr in "${PROBERS[@]}"; do
 			role=glb-prober-${pr%% *}
 			etcdctl_ role add "$role" >/dev/null
 			etcdctl_ user add "$role" --no-password >/dev/null
 			etcdctl_ user grant-role "$role" "$role" >/dev/null
-			etcdctl_ role grant-permission "$role" read "$PREFIX" --prefix >/dev/null
-			etcdctl_ role grant-permission "$role" readwrite "${PREFIX}health/" --prefix >/dev/null
-			etcdctl_ role grant-permission "$role" readwrite "${PREFIX}probers/${pr%% *}" >/dev/null
+			etcdctl_ role grant-permission "$role" read "${PREFIX}regions/" --prefix >/dev/null
+			etcdctl_ role grant-permission "$role" write "${PREFIX}health/${pr%% *}/" --prefix >/dev/null
+			etcdctl_ role grant-permission "$role" write "${PREFIX}probers/${pr%% *}" >/dev/null
 		done
 	fi
 	etcdctl_ auth enable >/dev/null
@@ -446,7 +447,7 @@ Try:
   etcdctl endpoint status -w table                       # which member leads
   etcdctl put ${PREFIX}regions/eu-west/weight 0            # drain eu-west: London moves to eu-central on both
   etcdctl put ${PREFIX}regions/eu-west/weight 100          # and back
-  etcdctl get --prefix ${PREFIX}health/eu-west/           # the three probers' verdicts
+  etcdctl get --prefix ${PREFIX}health/fra/               # one prober's verdicts (health/<prober>/<region>/<endpoint>)
 
   rm $WORK/www/eu-west/healthz          # eu-west's backend answers 404: London moves within ~3 s
   echo ok > $WORK/www/eu-west/healthz   # and comes back
