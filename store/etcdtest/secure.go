@@ -62,7 +62,7 @@ func StartSecure(t testing.TB, opts SecureOptions) *Server {
 		AuthTokenTTL: opts.AuthTokenTTL,
 		// Logins cost bcrypt's hash each; at etcd's default cost tests
 		// under -race time out.
-		FastPasswords:  true,
+		FastPasswords: true,
 	}}
 	if !opts.Passwords {
 		// etcd asks for client certificates whenever it has a CA for them.
