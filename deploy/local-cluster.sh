@@ -7,7 +7,7 @@
 #   deploy/local-cluster.sh --check        start, run a scripted smoke test, stop; exit 0 when all pass
 #   deploy/local-cluster.sh --net 127.0.1  use 127.0.1.x instead of 127.0.0.x (when `make run` holds the ports)
 #   deploy/local-cluster.sh --keep         keep the working directory (logs, etcd data) after the exit
-#   deploy/local-cluster.sh --bin DIR      use DIR/glbd and DIR/glbprobe instead of building bin/
+#   deploy/local-cluster.sh --bin DIR      use DIR/glbd, DIR/glbprobe and DIR/glbctl instead of building bin/
 #
 # Layout, with NET=127.0.0 by default:
 #   etcd-1..3     clients NET.1..3:12379, peers NET.1..3:12380 (not 2379: `make run` and
@@ -243,17 +243,17 @@ up() {
 	local ports=() i p
 	for i in 1 2 3; do ports+=("tcp/$NET.$i:12379" "tcp/$NET.$i:12380" "tcp/$NET.$i:8054"); done
 	for i in "$DNS1" "$DNS2"; do ports+=("udp/$i:5353" "tcp/$i:5353" "tcp/$i:8053"); done
-	for p in $(jq -r 'to_entries[] | select(.key | test("^regions/[^/]+$")) | .value.check.connect // empty | split(":") | last' "$SEED"); do
+	for p in $(jq -r '.regions[] | .check.connect // empty | split(":") | last' "$SEED"); do
 		ports+=("tcp/$BACKEND_IP:$p")
 	done
 	ports_free "${ports[@]}" || die "stop what holds these ports (\`make run\`?) or pick other addresses with --net 127.0.1"
 
 	if $BUILD; then
-		log "building bin/glbd and bin/glbprobe"
+		log "building bin/glbd, bin/glbprobe and bin/glbctl"
 		(cd "$ROOT" && go build -o bin/ ./cmd/...)
 	fi
-	if [ ! -x "$BIN/glbd" ] || [ ! -x "$BIN/glbprobe" ]; then
-		die "$BIN/glbd or $BIN/glbprobe is missing"
+	if [ ! -x "$BIN/glbd" ] || [ ! -x "$BIN/glbprobe" ] || [ ! -x "$BIN/glbctl" ]; then
+		die "$BIN/glbd, $BIN/glbprobe or $BIN/glbctl is missing"
 	fi
 	local help
 	help=$("$BIN/glbd" -h 2>&1 || true)
@@ -271,10 +271,11 @@ up() {
 
 	# The dev configuration, with the health checks' "connect" addresses
 	# moved to BACKEND_IP.
-	jq --arg ip "$BACKEND_IP" 'with_entries(
-		if (.key | test("^regions/[^/]+$")) and (.value.check.connect? // null) != null
-		then .value.check.connect |= ($ip + ":" + (split(":") | last)) else . end)' "$SEED" >"$WORK/config.json"
-	ETCDCTL_ENDPOINTS=$ETCD_EPS "$ROOT/deploy/examples/load-config.sh" -p "$PREFIX" "$WORK/config.json"
+	jq --arg ip "$BACKEND_IP" '.regions |= map_values(
+		if (.check.connect? // null) != null
+		then .check.connect |= ($ip + ":" + (split(":") | last)) else . end)' "$SEED" >"$WORK/config.json"
+	"$BIN/glbctl" apply --etcd-endpoints "$ETCD_EPS" --prefix "$PREFIX" -f "$WORK/config.json" >"$WORK/log/apply.log" 2>&1 ||
+		die "glbctl apply of $WORK/config.json failed; see $WORK/log/apply.log"
 
 	local region addr
 	while read -r region addr; do
@@ -282,8 +283,8 @@ up() {
 		echo ok >"$WORK/www/$region/healthz"
 		start "backend-$region" python3 -m http.server --bind "${addr%:*}" --directory "$WORK/www/$region" "${addr##*:}"
 		BACKENDS+=("$region $addr")
-	done < <(jq -r 'to_entries[] | select(.key | test("^regions/[^/]+$")) | select(.value.check.connect) |
-		"\(.key | ltrimstr("regions/")) \(.value.check.connect)"' "$WORK/config.json")
+	done < <(jq -r '.regions | to_entries[] | select(.value.check.connect) |
+		"\(.key) \(.value.check.connect)"' "$WORK/config.json")
 	# A prober's first check decides its first verdict: a backend not yet
 	# listening would start its region as down.
 	for region in "${BACKENDS[@]}"; do

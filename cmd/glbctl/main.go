@@ -38,6 +38,9 @@ var (
 	// or is invalid: exit status 2, as for any other bad input the operator
 	// must fix before trying again. Its problems, if any, are on stderr.
 	errBadFile = errors.New("bad file")
+	// errChanges is apply --dry-run --exit-code finding changes: exit
+	// status 1 with nothing more to say, like git diff --exit-code.
+	errChanges = errors.New("changes")
 )
 
 // app is one run of glbctl with its surroundings, which tests replace.
@@ -146,6 +149,8 @@ func (a *app) fail(cmd string, err error) int {
 	switch {
 	case err == nil || errors.Is(err, errHelp) || errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.Is(err, errChanges):
+		return exitFailure
 	case errors.Is(err, errUsage):
 		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
 		hint := "glbctl help"
