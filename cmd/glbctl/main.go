@@ -57,6 +57,9 @@ type app struct {
 	// beforeApply, when set, runs between apply's read and its write.
 	// Tests use it to change etcd in that gap.
 	beforeApply func()
+	// flagsOf, when set, receives a command's flag set instead of the
+	// command running: completion learns the flags this way.
+	flagsOf func(*flag.FlagSet)
 }
 
 // command is one subcommand.
@@ -74,9 +77,9 @@ var commands []*command
 func init() {
 	// Set here rather than in the declaration: help refers to commands.
 	commands = []*command{
-		exportCmd, validateCmd, applyCmd,
+		exportCmd, validateCmd, applyCmd, getCmd,
 		weightCmd, drainCmd, undrainCmd,
-		statusCmd, explainCmd, simulateCmd, helpCmd,
+		statusCmd, explainCmd, simulateCmd, completionCmd, helpCmd,
 	}
 }
 

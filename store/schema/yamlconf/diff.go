@@ -70,6 +70,11 @@ func DiffKey(prefix, key, old, new string, hadOld, hasNew bool) []FieldChange {
 	}
 	var out []FieldChange
 	diffValue(&out, path, o, n)
+	if len(out) == 0 && compact(old) != compact(new) {
+		// Only the order of fields differs: show the whole value, which
+		// is what will be written.
+		out = append(out, FieldChange{Op: FieldChanged, Path: path, Old: compact(old), New: compact(new)})
+	}
 	return out
 }
 

@@ -126,9 +126,9 @@ func yamlSyntax(data []byte, err error) Problem {
 	return Problem{Line: line, Col: col, Msg: "bad YAML: " + m[2]}
 }
 
-// didYouMean returns `; did you mean "x"?` naming the valid word nearest to
-// s, or "" when none is near enough to be a likely typo.
-func didYouMean(s string, valid []string) string {
+// DidYouMean returns `; did you mean "x"?` naming the valid word nearest
+// to s, or "" when none is near enough to be a likely typo.
+func DidYouMean(s string, valid []string) string {
 	best, bestD := "", -1
 	for _, v := range valid {
 		d := editDistance(strings.ToLower(s), strings.ToLower(v))

@@ -40,7 +40,7 @@ var (
 func suggest(kind schema.Kind, rel, msg string) string {
 	if m := unknownValue.FindStringSubmatch(msg); m != nil {
 		list := m[2] + m[3]
-		return didYouMean(m[1], strings.FieldsFunc(list, func(r rune) bool { return r == ' ' || r == ',' }))
+		return DidYouMean(m[1], strings.FieldsFunc(list, func(r rune) bool { return r == ' ' || r == ',' }))
 	}
 	m := unknownField.FindStringSubmatch(msg)
 	if m == nil {
@@ -63,7 +63,7 @@ func suggest(kind schema.Kind, rel, msg string) string {
 			return ""
 		}
 	}
-	return didYouMean(m[1], append(valid, jsonFields(t)...))
+	return DidYouMean(m[1], append(valid, jsonFields(t)...))
 }
 
 // plainMessage rewrites the schema's message about a JSON value in the

@@ -143,7 +143,7 @@ func Parse(data []byte, prefix string) *Config {
 		case "zones":
 			c.zones(v, kn)
 		default:
-			c.at(kn, k, "unknown section: want regions or zones"+didYouMean(k, []string{"regions", "zones"}))
+			c.at(kn, k, "unknown section: want regions or zones"+DidYouMean(k, []string{"regions", "zones"}))
 		}
 	}
 	slices.SortFunc(c.Entries, func(a, b *Entry) int { return strings.Compare(a.Key, b.Key) })
