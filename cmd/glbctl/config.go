@@ -147,11 +147,11 @@ invalid), reads the configuration keys under regions/ and zones/ (probers/
 and health/ are left alone), and prints the difference field by field,
 with the paths of the file:
 
-  ~ regions.eu-west.weight: 100 → 0                 a changed field
-  + regions.eu-west.check.connect: "10.0.0.1:8080"  a new field
-  - regions.eu-west.country: "GB"                   a field the file does not have
-  + regions.ap-south: {"lat":19.08,...}            a new key
-  - zones."gslb.example.test".names.api: {...}     a key the file does not have, which is deleted
+  ~ regions.eu-west.weight: 100 → 0                  a changed field
+  + regions.eu-west.check.connect: "10.0.0.1:8080"   a new field
+  - regions.eu-west.country: "GB"                    a field the file does not have
+  + regions.ap-south: {"lat":19.08,...}              a new key
+  - zones."gslb.example.test".names.api: {...}       a key the file does not have, deleted
 
 Then it writes every change in one etcd transaction that holds only if no
 configuration key was written, created or deleted since the read: when

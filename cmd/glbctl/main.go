@@ -1,8 +1,9 @@
 // Command glbctl is the operator's tool for glb: it exports the
 // configuration in etcd as one YAML file, validates and applies such a file
-// with the checks glbd itself runs (in one guarded transaction), shows and
-// ramps region weights, summarises health, and asks a running glbd to
-// explain an answer or simulate a change.
+// (or the same as JSON) with the checks glbd itself runs (in one guarded
+// transaction), lists regions, names, weights and probers, shows and ramps
+// region weights, summarises health, asks a running glbd to explain an
+// answer or simulate a change, and writes shell completion scripts.
 package main
 
 import (
@@ -185,15 +186,16 @@ explain its answers.
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nGlobal flags (accepted before or after the command):\n")
 	fs := a.flagSet("glbctl")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprint(w, `
-Exit status: 0 done, 1 failed (etcd or glbd unreachable, change refused),
-2 bad command line or a missing or invalid file.
+Exit status: 0 done, 1 failed (etcd or glbd unreachable, change refused;
+apply --dry-run --exit-code: changes found), 2 bad command line or a
+missing or invalid file.
 
 Run 'glbctl help <command>' or 'glbctl <command> --help' for details.
 `)
