@@ -70,10 +70,6 @@ func lineCol(data []byte, off int) (int, int) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// maxScanLines bounds yamlSyntax's search, which parses the file once per
-// line; configuration files are far smaller.
-const maxScanLines = 5000
-
 // yamlSyntax turns a YAML syntax error into a problem at the offending
 // line. The YAML parser names the line where the enclosing block starts
 // (line 1 of a small file), or the line before a tab; the offending line
@@ -88,6 +84,9 @@ func yamlSyntax(data []byte, err error) Problem {
 	}
 	line, _ := strconv.Atoi(m[1])
 	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) > 1 && len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1] // after the last newline
+	}
 	if strings.HasPrefix(m[2], "did not find expected ',' or") {
 		// An unclosed [ or {: the parser names the line before the one
 		// the bracket opens on (it counts that mark from 0).
@@ -97,19 +96,21 @@ func yamlSyntax(data []byte, err error) Problem {
 				return Problem{Line: line, Col: i + 1, Msg: "bad YAML: " + m[2] + " (this bracket is not closed)"}
 			}
 		}
-	} else if len(lines) <= maxScanLines {
-		for n := 1; n <= len(lines); n++ {
-			var doc yaml.Node
-			dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(lines[:n], nil)))
-			var perr error
-			for perr == nil {
-				perr = dec.Decode(&doc)
-			}
-			if pm := yamlLine.FindStringSubmatch(perr.Error()); pm != nil && pm[2] == m[2] {
-				line = n
-				break
+	} else {
+		// The parser names a line at or before the offending one. Cut the
+		// file after line n: the first n whose cut gives the same error
+		// is the offending line (text after it cannot change an error the
+		// parser meets before), found by bisection.
+		lo, hi := max(1, min(line, len(lines))), len(lines)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if sameYAMLError(bytes.Join(lines[:mid], nil), m[2]) {
+				hi = mid
+			} else {
+				lo = mid + 1
 			}
 		}
+		line = lo
 	}
 	col := 0
 	if line >= 1 && line <= len(lines) {
@@ -124,6 +125,19 @@ func yamlSyntax(data []byte, err error) Problem {
 		}
 	}
 	return Problem{Line: line, Col: col, Msg: "bad YAML: " + m[2]}
+}
+
+// sameYAMLError reports whether parsing data (every document in it) fails
+// with the message msg.
+func sameYAMLError(data []byte, msg string) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var err error
+	for err == nil {
+		var doc yaml.Node
+		err = dec.Decode(&doc)
+	}
+	m := yamlLine.FindStringSubmatch(err.Error())
+	return m != nil && m[2] == msg
 }
 
 // DidYouMean returns `; did you mean "x"?` naming the valid word nearest

@@ -3,6 +3,7 @@ package yamlconf
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -304,6 +305,29 @@ func TestJSONFileProblems(t *testing.T) {
 				if strings.Contains(g, "YAML") {
 					t.Errorf("a JSON file's problem says YAML: %s", g)
 				}
+			}
+		})
+	}
+}
+
+// TestSyntaxErrorLineInALongFile: the offending line is found in a file of
+// thousands of lines, where the parser names the line of the enclosing
+// block (line 1).
+func TestSyntaxErrorLineInALongFile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("regions:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "  r%d:\n    lat: 1\n    lon: 2\n", i)
+	}
+	for _, tc := range []struct{ name, line, want string }{
+		{"bad indentation", "   addrs: []\n", "config.yaml:3002:4: bad YAML: did not find expected key"},
+		{"tab", "\taddrs: []\n", "config.yaml:3002:1: bad YAML: found a tab character that violates indentation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := b.String() + tc.line + "  last: {}\n"
+			ps := Parse([]byte(file), prefix).Problems
+			if len(ps) != 1 || ps[0].Format("config.yaml") != tc.want {
+				t.Errorf("got %v, want %s", ps, tc.want)
 			}
 		})
 	}
