@@ -194,7 +194,7 @@ func (e *ProblemsError) Error() string {
 	for i, p := range e.Problems {
 		lines[i] = p.Format(e.Name)
 	}
-	return fmt.Sprintf("%s: %d problem(s):\n%s", e.Name, len(e.Problems), strings.Join(lines, "\n"))
+	return fmt.Sprintf("%s: %d problem(s): %s", e.Name, len(e.Problems), strings.Join(lines, "\n"))
 }
 
 // Load parses and validates a file read from name (used in messages): the
