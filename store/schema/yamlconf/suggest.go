@@ -31,16 +31,32 @@ var (
 	// in `policy "goe" is unknown (supported: [geo latency])` or
 	// `record type "TXX" is not supported (want one of A, AAAA)`.
 	unknownValue = regexp.MustCompile(`"([^"]*)" is (?:unknown|not supported) \((?:supported: \[([^\]]*)\]|want one of ([^)]*))\)`)
+	// enumValue is the schema's other form of it, as in
+	// `on_all_down "fail": want fail_open, fallback, nodata or servfail`
+	// or `type "htp" is not one of http, https, tcp`.
+	enumValue = regexp.MustCompile(`"([^"]*)"(?:: want| is not one of) ([a-z0-9_]+(?:, [a-z0-9_]+)*(?:,? or [a-z0-9_]+)?)$`)
+	// missingRegion is the schema's message for a name or weight whose
+	// region does not exist.
+	missingRegion = regexp.MustCompile(`region "([^"]*)" does not exist`)
 	// jsonType is encoding/json's message for a value of the wrong type.
 	jsonType = regexp.MustCompile(`^json: cannot unmarshal (\w+) into Go (?:struct field [A-Za-z0-9_.]+|value) of type ([\w.\[\]]+)$`)
 )
 
 // suggest returns a "did you mean" for msg, a schema message about the
-// document of kind at rel (the path of the offending node inside it).
-func suggest(kind schema.Kind, rel, msg string) string {
+// document of kind at rel (the path of the offending node inside it);
+// regions are the ids of the file's regions.
+func suggest(kind schema.Kind, rel, msg string, regions []string) string {
+	words := func(list string) []string {
+		return strings.FieldsFunc(strings.ReplaceAll(list, " or ", " "), func(r rune) bool { return r == ' ' || r == ',' })
+	}
 	if m := unknownValue.FindStringSubmatch(msg); m != nil {
-		list := m[2] + m[3]
-		return DidYouMean(m[1], strings.FieldsFunc(list, func(r rune) bool { return r == ' ' || r == ',' }))
+		return DidYouMean(m[1], words(m[2]+m[3]))
+	}
+	if m := enumValue.FindStringSubmatch(msg); m != nil {
+		return DidYouMean(m[1], words(m[2]))
+	}
+	if m := missingRegion.FindStringSubmatch(msg); m != nil {
+		return DidYouMean(m[1], regions)
 	}
 	m := unknownField.FindStringSubmatch(msg)
 	if m == nil {
