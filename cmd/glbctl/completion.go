@@ -92,9 +92,16 @@ func (s spec) ValueFlags() string {
 
 // WordFlags lists, once each, the flags whose values are known words.
 func (s spec) WordFlags() []flagSpec {
+	return s.uniqueFlags(func(f flagSpec) bool { return f.Words != "" })
+}
+
+// FileFlags lists, once each, the flags whose values are files.
+func (s spec) FileFlags() []flagSpec { return s.uniqueFlags(func(f flagSpec) bool { return f.File }) }
+
+func (s spec) uniqueFlags(keep func(flagSpec) bool) []flagSpec {
 	var out []flagSpec
 	for _, f := range s.allFlags() {
-		if f.Words != "" && !slices.ContainsFunc(out, func(o flagSpec) bool { return o.Name == f.Name }) {
+		if keep(f) && !slices.ContainsFunc(out, func(o flagSpec) bool { return o.Name == f.Name }) {
 			out = append(out, f)
 		}
 	}
@@ -133,7 +140,7 @@ func completionSpec(ctx context.Context, a *app) spec {
 					fl.Words = strings.Join([]string{outTable, outJSON, outYAML}, " ")
 				case "type":
 					fl.Words = "A AAAA"
-				case "f", "clients":
+				case "f", "clients", "password-file":
 					fl.File = true
 				}
 				if isGlobal(f.Name) {
@@ -151,6 +158,8 @@ func completionSpec(ctx context.Context, a *app) spec {
 			cs.Args = strings.Join(getResources, " ")
 		case "completion":
 			cs.Args = strings.Join(completionShells, " ")
+		case "rbac":
+			cs.Args = "apply"
 		case "help":
 			cs.Args = "COMMANDS"
 		}
@@ -204,7 +213,8 @@ _glbctl() {
 	case $prev in
 {{- range .WordFlags}}
 	-{{.Name}} | --{{.Name}}) COMPREPLY=($(compgen -W "{{.Words}}" -- "$cur")); return ;;{{end}}
-	-f | --f | -clients | --clients) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+{{- range .FileFlags}}
+	-{{.Name}} | --{{.Name}}) COMPREPLY=($(compgen -f -- "$cur")); return ;;{{end}}
 	{{.ValueFlags}}) return ;;
 	esac
 	case $cmd in

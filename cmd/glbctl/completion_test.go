@@ -73,6 +73,8 @@ func TestBashCompletes(t *testing.T) {
 		{[]string{"glbctl", "weight", "eu-west", "--r"}, "--ramp"},
 		{[]string{"glbctl", "completion", "f"}, "fish"},
 		{[]string{"glbctl", "help", "sim"}, "simulate"},
+		{[]string{"glbctl", "rbac", ""}, "apply"},
+		{[]string{"glbctl", "rbac", "apply", "--pa"}, "--password-file"},
 		{[]string{"glbctl", "--glbd", ""}, ""}, // a flag's value: nothing to offer
 	} {
 		t.Run(strings.Join(tc.words, " "), func(t *testing.T) {

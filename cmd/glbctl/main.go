@@ -80,7 +80,7 @@ func init() {
 	commands = []*command{
 		exportCmd, validateCmd, applyCmd, getCmd,
 		weightCmd, drainCmd, undrainCmd,
-		statusCmd, explainCmd, simulateCmd, completionCmd, helpCmd,
+		statusCmd, explainCmd, simulateCmd, rbacCmd, completionCmd, helpCmd,
 	}
 }
 
