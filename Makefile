@@ -3,17 +3,27 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
+# The version and git revision every binary reports (internal/version):
+# the nearest v* tag as git describe gives it (v0.2.0, v0.2.0-3-g1a2b3c4),
+# v0.0.0-dev before the first tag; the commit in 12 hex digits, -dirty with
+# uncommitted changes. Injected with -X, since Go's own VCS stamping is
+# often off (GOFLAGS=-buildvcs=false). make VERSION=v1.2.3 overrides.
+VERSION  := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo v0.0.0-dev)
+REVISION := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || r=$$r-dirty; echo $$r; } || echo unknown)
+LDFLAGS  := -X github.com/glb-dns/glb/internal/version.version=$(VERSION) -X github.com/glb-dns/glb/internal/version.revision=$(REVISION)
+
+.PHONY: licenses
 .PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
 
 ## build: compile glbd and the tools into bin/
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
 ## run: dev mode — embedded etcd on 127.0.0.1:2379, example config, test GeoIP db, DNS on 127.0.0.1:5353
 run:
-	$(GO) run ./cmd/glbd -dev
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/glbd -dev
 
 ## test: format and vet checks, then every test with the race detector
 test: fmt-check vet
@@ -101,6 +111,11 @@ soak-short:
 ## installs Debian's dnsviz and unbound as root when missing; GLB_DNS=ip:port uses a running glbd
 protocol-check:
 	deploy/protocol-check.sh
+
+## licenses: one line per module linked into the binaries with its license, detected from the
+## module's license file; fails on a license that does not allow Apache-2.0 distribution
+licenses:
+	$(GO) run ./internal/cmd/licensecheck ./cmd/glbd ./cmd/glbprobe ./cmd/glbctl
 
 clean:
 	rm -rf bin/
