@@ -12,7 +12,7 @@ VERSION  := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null ||
 REVISION := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || r=$$r-dirty; echo $$r; } || echo unknown)
 LDFLAGS  := -X github.com/glb-dns/glb/internal/version.version=$(VERSION) -X github.com/glb-dns/glb/internal/version.revision=$(REVISION)
 
-.PHONY: licenses
+.PHONY: licenses dist dist-check
 .PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
@@ -117,5 +117,14 @@ protocol-check:
 licenses:
 	$(GO) run ./internal/cmd/licensecheck ./cmd/glbd ./cmd/glbprobe ./cmd/glbctl
 
+## dist: static glbd, glbprobe, glbctl for linux/amd64 and linux/arm64, reproducible release
+## archives with README, LICENSE, NOTICE and deploy/ files, and SHA256SUMS, in dist/ (deploy/dist.sh)
+dist:
+	GO=$(GO) deploy/dist.sh $(VERSION) $(REVISION)
+
+## dist-check: make dist in two clones of HEAD at different paths; their SHA256SUMS must match
+dist-check:
+	deploy/dist-check.sh
+
 clean:
-	rm -rf bin/
+	rm -rf bin/ dist/
