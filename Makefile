@@ -12,7 +12,7 @@ VERSION  := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null ||
 REVISION := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || r=$$r-dirty; echo $$r; } || echo unknown)
 LDFLAGS  := -X github.com/glb-dns/glb/internal/version.version=$(VERSION) -X github.com/glb-dns/glb/internal/version.revision=$(REVISION)
 
-.PHONY: licenses dist dist-check
+.PHONY: licenses dist dist-check image image-check
 .PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
@@ -125,6 +125,18 @@ dist:
 ## dist-check: make dist in two clones of HEAD at different paths; their SHA256SUMS must match
 dist-check:
 	deploy/dist-check.sh
+
+## image: an OCI image archive per platform in dist/ (glbd as entrypoint, glbprobe and glbctl, user 65532,
+## CA certificates), built from make dist's binaries without pulling anything (deploy/image, its own module)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image: dist
+	cd deploy/image && $(GO) run . -dist ../../dist -repo ../.. -version $(VERSION) -revision $(REVISION) -epoch $(SOURCE_DATE_EPOCH)
+
+## image-check: unpack the amd64 image and run its entrypoint as its config says: --version, then
+## glbd -dev and dig over UDP and TCP (deploy/image/check.sh; IMAGE_CHECK_ADDR, default 127.0.0.1)
+IMAGE_CHECK_ADDR ?= 127.0.0.1
+image-check:
+	deploy/image/check.sh dist/glb-$(VERSION)-image-linux-amd64.oci.tar $(IMAGE_CHECK_ADDR)
 
 clean:
 	rm -rf bin/ dist/
