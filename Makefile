@@ -12,7 +12,7 @@ VERSION  := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null ||
 REVISION := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || r=$$r-dirty; echo $$r; } || echo unknown)
 LDFLAGS  := -X github.com/glb-dns/glb/internal/version.version=$(VERSION) -X github.com/glb-dns/glb/internal/version.revision=$(REVISION)
 
-.PHONY: licenses dist dist-check image image-check
+.PHONY: licenses dist dist-check image image-check k8s-check k8s-manifests
 .PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
@@ -137,6 +137,16 @@ image: dist
 IMAGE_CHECK_ADDR ?= 127.0.0.1
 image-check:
 	deploy/image/check.sh dist/glb-$(VERSION)-image-linux-amd64.oci.tar $(IMAGE_CHECK_ADDR)
+
+## k8s-check: render the Helm chart deploy/helm/glb (defaults and each ci/*-values.yaml) with Helm's Go
+## packages, helm-lint it, and decode every object strictly into its Kubernetes type; the same for the plain
+## manifests of deploy/kubernetes, which must match the chart (deploy/k8scheck, its own module)
+k8s-check:
+	cd deploy/k8scheck && $(GO) test -count=1 . && $(GO) run .
+
+## k8s-manifests: regenerate deploy/kubernetes/glb.yaml from the chart and deploy/kubernetes/values.yaml
+k8s-manifests:
+	cd deploy/k8scheck && $(GO) run . -update
 
 clean:
 	rm -rf bin/ dist/
