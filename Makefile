@@ -131,6 +131,7 @@ dist-check:
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 image: dist
 	cd deploy/image && $(GO) run . -dist ../../dist -repo ../.. -version $(VERSION) -revision $(REVISION) -epoch $(SOURCE_DATE_EPOCH)
+	cd dist && sha256sum glb-*.tar.gz glb-*.oci.tar >SHA256SUMS && cat SHA256SUMS
 
 ## image-check: unpack the amd64 image and run its entrypoint as its config says: --version, then
 ## glbd -dev and dig over UDP and TCP (deploy/image/check.sh; IMAGE_CHECK_ADDR, default 127.0.0.1)

@@ -81,8 +81,8 @@ func TestLinkerFlags(t *testing.T) {
 	}
 	bin := filepath.Join(t.TempDir(), "glbctl")
 	pkg := "github.com/glb-dns/glb/internal/version"
-	build := exec.Command("go", "build", "-buildvcs=false", "-o", bin,
-		"-ldflags", "-X "+pkg+".version=v9.8.7 -X "+pkg+".revision=0123456789ab", "../../cmd/glbctl")
+	args := append([]string{"build", "-buildvcs=false", "-o", bin}, raceFlags...)
+	build := exec.Command("go", append(args, "-ldflags", "-X "+pkg+".version=v9.8.7 -X "+pkg+".revision=0123456789ab", "../../cmd/glbctl")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
