@@ -143,7 +143,7 @@ image-check:
 ## packages, helm-lint it, and decode every object strictly into its Kubernetes type; the same for the plain
 ## manifests of deploy/kubernetes, which must match the chart (deploy/k8scheck, its own module)
 k8s-check:
-	cd deploy/k8scheck && $(GO) test -count=1 . && $(GO) run .
+	cd deploy/k8scheck && $(GO) test -count=1 -v .
 
 ## k8s-manifests: regenerate deploy/kubernetes/glb.yaml from the chart and deploy/kubernetes/values.yaml
 k8s-manifests:

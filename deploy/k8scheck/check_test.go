@@ -181,6 +181,7 @@ func TestChartVariants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("%d objects decoded strictly: %s", len(objs), summary(objs))
 			check, ok := checks[v.name]
 			if !ok {
 				t.Fatalf("variant %s has no checks in TestChartVariants: add what it is documented to give", v.name)
@@ -197,6 +198,7 @@ func TestPlainManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%d objects decoded strictly: %s", len(objs), summary(objs))
 	find[*appsv1.Deployment](t, objs, "Deployment", "glb-glbd")
 	find[*appsv1.Deployment](t, objs, "Deployment", "glb-glbprobe-fra")
 }
