@@ -80,7 +80,7 @@ func init() {
 	commands = []*command{
 		exportCmd, validateCmd, applyCmd, getCmd,
 		weightCmd, drainCmd, undrainCmd,
-		statusCmd, explainCmd, simulateCmd, rbacCmd, completionCmd, helpCmd,
+		statusCmd, explainCmd, simulateCmd, rbacCmd, completionCmd, versionCmd, helpCmd,
 	}
 }
 
@@ -126,6 +126,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	a.g = globals{prefix: defaultPrefix, glbd: defaultGlbd, timeout: defaultTimeout}
 	// Global flags may come before the command, and also after it: every
 	// command's flag set has them too.
+	if isVersionFlag(args) {
+		args = []string{versionCmd.name}
+	}
 	fs := a.flagSet("glbctl")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		a.usage(a.stdout)
