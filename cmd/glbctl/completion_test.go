@@ -69,7 +69,7 @@ func TestBashCompletes(t *testing.T) {
 		{[]string{"glbctl", "status", "-o", ""}, "table json yaml"},
 		{[]string{"glbctl", "explain", "www", "192.0.2.1", "--type", "A"}, "A AAAA"},
 		{[]string{"glbctl", "apply", "--d"}, "--dry-run"},
-		{[]string{"glbctl", "apply", "--e"}, "--exit-code --etcd-endpoints"},
+		{[]string{"glbctl", "apply", "--e"}, "--exit-code --etcd-cacert --etcd-cert --etcd-endpoints --etcd-insecure-skip-verify --etcd-key --etcd-password-file --etcd-user"},
 		{[]string{"glbctl", "weight", "eu-west", "--r"}, "--ramp"},
 		{[]string{"glbctl", "completion", "f"}, "fish"},
 		{[]string{"glbctl", "help", "sim"}, "simulate"},

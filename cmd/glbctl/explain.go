@@ -192,7 +192,18 @@ func (a *app) callGlbd(ctx context.Context, method, path string, q url.Values, b
 	if body != nil {
 		req.Header.Set("Content-Type", "text/plain")
 	}
-	resp, err := a.http.Do(req)
+	token, err := a.g.auth.token()
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client, err := a.g.auth.client(a.http)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("ask glbd at %s (see --glbd): %w", base, err)
 	}
@@ -204,6 +215,9 @@ func (a *app) callGlbd(ctx context.Context, method, path string, q url.Values, b
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
 			Error string `json:"error"`
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			return fmt.Errorf("glbd at %s answered %s: give its API token with --glbd-token-file", base, resp.Status)
 		}
 		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
 			return fmt.Errorf("glbd: %s", e.Error)
