@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -29,13 +30,19 @@ type Config struct {
 	ID       string   // -id: prober id, in its etcd keys
 	Lat, Lon float64  // -location: where the prober is, in degrees
 	Country  string   // -country: optional ISO 3166-1 alpha-2 code
-	Etcd     []string // -etcd: etcd endpoints
-	Prefix   string   // -prefix: etcd key prefix
-	HTTPAddr string   // -http: metrics and health listen address
+	Etcd     []string // -etcd-endpoints (or -etcd): etcd endpoints
+	// EtcdConn is how to connect to etcd besides the endpoints, which are
+	// Etcd's: TLS files and user (-etcd-cacert and the rest, or etcdctl's
+	// ETCDCTL_* variables).
+	EtcdConn store.Config
+	Prefix   string // -prefix: etcd key prefix
+	HTTPAddr string // -http: metrics and health listen address
 	LeaseTTL time.Duration
 	Refresh  time.Duration // -refresh: re-publish period of unchanged verdicts
 	CAFile   string        // -ca-file: extra PEM root CAs for https checks
 	LogLevel slog.Level
+	// ShowVersion is -version: print the version line and exit.
+	ShowVersion bool
 }
 
 // Defaults, documented in -h and README.md.
@@ -66,13 +73,15 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 	fs.StringVar(&c.ID, "id", "", "prober id in etcd keys: a-z, 0-9, '-', '_', '.' (default: the host name, lower-cased)")
 	location := fs.String("location", "", "where this prober is, as \"lat,lon\" in degrees (required), e.g. 50.11,8.68")
 	fs.StringVar(&c.Country, "country", "", "ISO 3166-1 alpha-2 code of the prober's country (optional)")
-	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+store.DefaultEndpoint+"\")")
+	var conn store.ConnFlags
+	conn.Register(fs, "etcd")
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.HTTPAddr, "http", defaultHTTP, "HTTP address for /metrics and /healthz")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "how long this prober's results outlive it if it dies (at least 2s)")
 	fs.DurationVar(&c.Refresh, "refresh", c.Refresh, "how often an unchanged verdict is written again (under "+schema.MaxReportAge.String()+")")
 	fs.StringVar(&c.CAFile, "ca-file", "", "PEM file of root CAs trusted for https checks, besides the system's")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, git revision and Go version, and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "Usage: glbprobe -location lat,lon [flags]\n\n"+
@@ -85,6 +94,9 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if c.ShowVersion { // needs no other flag
+		return c, nil
 	}
 	var errs []error
 	var err error
@@ -103,11 +115,14 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 		}
 		c.ID = strings.ToLower(h)
 	}
+	if c.EtcdConn, err = conn.Config(env); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	c.Country = strings.ToUpper(c.Country)
-	c.Etcd = store.ResolveEndpoints(*etcd, env("ETCDCTL_ENDPOINTS"))
+	c.Etcd, c.EtcdConn.Endpoints = c.EtcdConn.Endpoints, nil
 	return c, c.validate()
 }
 
@@ -164,13 +179,13 @@ func (c Config) info() schema.ProberInfo {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Hostname, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Hostname, os.Stdout, os.Stderr))
 }
 
 // run is main with its dependencies passed in; it returns the exit status:
 // 0 after a clean shutdown, 1 on a runtime error, 2 on a bad command line
 // or an unusable -ca-file.
-func run(args []string, env func(string) string, hostname func() (string, error), stderr io.Writer) int {
+func run(args []string, env func(string) string, hostname func() (string, error), stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, env, hostname, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -178,6 +193,10 @@ func run(args []string, env func(string) string, hostname func() (string, error)
 	case err != nil:
 		fmt.Fprintf(stderr, "glbprobe: %s\n", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "usage: "), "\n", "; "))
 		return 2
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintln(stdout, version.Get().String("glbprobe"))
+		return 0
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
