@@ -26,4 +26,17 @@
 // credential that cannot read private keys. Private keys in etcd are as
 // secret as etcd's data directory and its snapshots: treat those backups
 // as key material.
+//
+// # How glbd is to use it (not wired yet)
+//
+// The snapshot owner watches the keys prefix beside the configuration;
+// per zone it decodes the key set (DecodeKeySet), builds a Signer
+// (NewSigner) and a fresh Cache, and swaps them into the snapshot. A key
+// set or private key that does not decode is refused, logged with its
+// etcd key and reason and counted, and the zone keeps its last good
+// Signer; a zone that has none must be reported loudly, never served
+// unsigned in silence. The plan precomputes each region's answer RRset
+// and its RRsetKey, so that the query path only calls Cache.Sigs (no
+// allocation on a hit); denials of random names go to a Cache of their
+// own (see DenyName). A Run loop calls Cache.Refresh hourly.
 package dnssec
