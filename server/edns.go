@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -24,56 +25,99 @@ type clientSubnet struct {
 	addr    netip.Addr // the address, zero bits beyond source
 }
 
-// parseECS finds and checks the ECS option in opt. The DNS library has
-// already refused unknown families and prefixes longer than the family
-// allows; what is left is the rule that address bits beyond the source
-// prefix must be zero.
-func parseECS(opt *dns.OPT) (clientSubnet, error) {
-	if opt == nil {
-		return clientSubnet{}, nil
+// parseECS reads the data of one ECS option strictly, as RFC 7871 section
+// 6 asks: a known family (0 only with source 0, as dig sends it), a source
+// prefix that fits the family, exactly the address octets the source prefix
+// needs (no more, no fewer), and no address bits set beyond the prefix.
+// The scope in a query is ignored. Both answer paths use it: the fast path
+// declines what it rejects, and the general path (ecsOf) answers FORMERR.
+func parseECS(b []byte) (clientSubnet, error) {
+	if len(b) < 4 {
+		return clientSubnet{}, errBadECS
 	}
+	family, source, addr := binary.BigEndian.Uint16(b), int(b[2]), b[4:]
+	width := 0
+	switch family {
+	case 1:
+		width = 32
+	case 2:
+		width = 128
+	}
+	if (family != 0 && width == 0) || source > width || len(addr) != (source+7)/8 {
+		return clientSubnet{}, errBadECS
+	}
+	cs := clientSubnet{present: true, family: family, source: uint8(source)}
+	if source == 0 {
+		return cs, nil // the client asks us not to use an address
+	}
+	var full [16]byte
+	copy(full[:], addr)
+	a := netip.AddrFrom16(full)
+	if family == 1 {
+		a = netip.AddrFrom4([4]byte(full[:4]))
+	}
+	if netip.PrefixFrom(a, source).Masked().Addr() != a {
+		return clientSubnet{}, errBadECS // bits set beyond SOURCE PREFIX-LENGTH
+	}
+	cs.addr = a
+	return cs, nil
+}
+
+// ecsOf finds the ECS option of a query in its wire form pkt, whose
+// sections exactSections has checked, and parses it with parseECS. Two
+// ECS options are an error too. The DNS library's own ECS decoding is not
+// used: it accepts fewer address octets than the prefix needs.
+func ecsOf(pkt []byte) (clientSubnet, error) {
+	rdata := optRData(pkt)
 	var cs clientSubnet
-	for _, o := range opt.Option {
-		e, ok := o.(*dns.EDNS0_SUBNET)
-		if !ok {
-			continue
-		}
-		if cs.present {
-			return clientSubnet{}, errBadECS // two ECS options
-		}
-		cs = clientSubnet{present: true, family: e.Family, source: e.SourceNetmask}
-		if e.Family == 0 {
-			continue // source is 0 here: the client asks us not to use an address
-		}
-		a, ok := ipAddr(e.Address, e.Family)
-		if !ok {
+	for len(rdata) >= 4 {
+		code, n := binary.BigEndian.Uint16(rdata), int(binary.BigEndian.Uint16(rdata[2:]))
+		if 4+n > len(rdata) {
 			return clientSubnet{}, errBadECS
 		}
-		p := netip.PrefixFrom(a, int(e.SourceNetmask))
-		if p.Masked().Addr() != a {
-			return clientSubnet{}, errBadECS // bits set beyond SOURCE PREFIX-LENGTH
+		if code == dns.EDNS0SUBNET {
+			if cs.present {
+				return clientSubnet{}, errBadECS // two ECS options
+			}
+			var err error
+			if cs, err = parseECS(rdata[4 : 4+n]); err != nil {
+				return clientSubnet{}, err
+			}
 		}
-		cs.addr = a
+		rdata = rdata[4+n:]
 	}
 	return cs, nil
 }
 
-// ipAddr converts the library's net.IP to a netip.Addr of the given family.
-func ipAddr(ip net.IP, family uint16) (netip.Addr, bool) {
-	switch family {
-	case 1:
-		v4 := ip.To4()
-		if v4 == nil {
-			return netip.Addr{}, false
-		}
-		return netip.AddrFrom4([4]byte(v4)), true
-	case 2:
-		if len(ip) != net.IPv6len {
-			return netip.Addr{}, false
-		}
-		return netip.AddrFrom16([16]byte(ip)), true
+// optRData returns the RDATA of the OPT record in the additional section
+// of pkt, nil without one. The sections must have passed exactSections.
+func optRData(pkt []byte) []byte {
+	dh, ok := headerOf(pkt)
+	if !ok {
+		return nil
 	}
-	return netip.Addr{}, false
+	off := 12
+	for range dh.qd {
+		if off, ok = skipName(pkt, off); !ok {
+			return nil
+		}
+		off += 4
+	}
+	for i := range int(dh.an) + int(dh.ns) + int(dh.ar) {
+		if off, ok = skipName(pkt, off); !ok || off+10 > len(pkt) {
+			return nil
+		}
+		rrtype, rdlen := binary.BigEndian.Uint16(pkt[off:]), int(binary.BigEndian.Uint16(pkt[off+8:]))
+		off += 10
+		if off+rdlen > len(pkt) {
+			return nil
+		}
+		if rrtype == dns.TypeOPT && i >= int(dh.an)+int(dh.ns) {
+			return pkt[off : off+rdlen]
+		}
+		off += rdlen
+	}
+	return nil
 }
 
 // prefix is the ECS source network, or the zero Prefix without ECS.

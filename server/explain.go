@@ -149,7 +149,13 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family,
 			SourceNetmask: uint8(req.ECSSource), Address: net.IP(sub.AsSlice())})
 	}
-	q := query{req: m, remote: req.Client, transport: "udp", zone: "none", snap: snap, trace: &planTrace{}}
+	// The answer path runs as for a real query, but nothing counts: the
+	// counters are only touched when a reply is sent (finish).
+	pkt, err := m.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack the query: %w", err)
+	}
+	q := query{req: m, pkt: pkt, remote: req.Client, transport: "udp", zone: "none", snap: snap}
 	h.answer(&q)
 
 	ex := &Explanation{Name: name, Zone: q.zone, Type: dns.TypeToString[req.Qtype], Client: req.Client.String(),
@@ -169,18 +175,21 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 	loc, network, found := h.geo.Lookup(located)
 	ex.Location = ExplainLocation{Found: found, Country: loc.Country, Continent: loc.Continent,
 		Subdivision: loc.Subdivision, Lat: loc.Lat, Lon: loc.Lon, Network: network.String()}
-	if g := q.traceName; g != nil {
+	if g := q.gslb; g != nil {
 		ex.Policy = g.policy
-		h.explainRegions(ex, snap, g, &q)
+		// The plan is pure: run again with a trace, it is the plan the
+		// answer above was drawn from.
+		tr := &planTrace{}
+		p := g.tracedPlan(q.qtype, loc, found, snap.health, tr)
+		h.explainRegions(ex, snap, g, q.qtype, loc, found, tr, &p)
 	}
 	return ex, nil
 }
 
 // explainRegions fills in the candidates from the trace of the plan.
-func (h *Handler) explainRegions(ex *Explanation, snap *Snapshot, g *gslbName, q *query) {
-	tr, p := q.trace, &q.tracePlan
+func (h *Handler) explainRegions(ex *Explanation, snap *Snapshot, g *gslbName, qtype uint16, loc geo.Location, found bool, tr *planTrace, p *plan) {
 	if g.fence != nil {
-		ex.Fence = &ExplainFence{Rule: g.fence.rule(q.traceLoc), Allowed: []string{}}
+		ex.Fence = &ExplainFence{Rule: g.fence.rule(loc), Allowed: []string{}}
 	}
 	inTier := uint64(0)
 	for _, i := range p.tier() {
@@ -191,14 +200,14 @@ func (h *Handler) explainRegions(ex *Explanation, snap *Snapshot, g *gslbName, q
 	for i, r := range g.regions {
 		bit := uint64(1) << i
 		rh := snap.health.regions[r.idx]
-		rrs, _ := r.addrs(q.qtype)
+		rrs, _ := r.addrs(qtype)
 		er := ExplainRegion{ID: r.id, Weight: r.weight, Up: rh.up, Checked: rh.checked, FencedOut: tr.allowed&bit == 0,
 			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []ExplainEndpoint{}}
 		if ex.Fence != nil && !er.FencedOut {
 			ex.Fence.Allowed = append(ex.Fence.Allowed, r.id)
 		}
-		if q.traceFound {
-			er.DistanceKm = geo.Distance(q.traceLoc.Lat, q.traceLoc.Lon, r.lat, r.lon)
+		if found {
+			er.DistanceKm = geo.Distance(loc.Lat, loc.Lon, r.lat, r.lon)
 		}
 		if tr.scored&bit != 0 {
 			s := tr.score[i]

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/binary"
-	"net/netip"
 
 	"github.com/miekg/dns"
 )
@@ -29,7 +28,6 @@ type fastQuery struct {
 	do           bool
 	udpSize      int
 	ecs          clientSubnet
-	ecsAddrBytes int // address octets in the query's ECS option
 	cookieAt     int // offset of the COOKIE option's data in the packet, 0 if none
 	cookieLen    int
 }
@@ -98,12 +96,9 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	if f.cookieAt > 0 {
 		h.readCookie(q, pkt[f.cookieAt:f.cookieAt+f.cookieLen]) // well-formed: parse checked
 	}
-	c := h.counters(g)
-	h.recordOutcome(q, g, c, &p)
-	first := h.pickAnswers(q, g, &p)
-	q.region = g.regions[first].id
-	c.countAnswer(h, g, first)
-	q.counted = c.noError(q)
+	q.recordOutcome(g, &p)
+	q.recordAnswer(g, h.pickAnswers(q, g, &p))
+	q.counted = h.counters(g).noError(q)
 	return f.writeReply(dst, pkt, q, &h.cookies), true
 }
 
@@ -210,7 +205,13 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 			return 0, false
 		}
 		if code == dns.EDNS0SUBNET {
-			if f.ecs.present || !f.parseECS(pkt[off:off+olen]) {
+			if f.ecs.present {
+				return 0, false
+			}
+			var err error
+			// What parseECS rejects the general path answers FORMERR,
+			// with the same parser.
+			if f.ecs, err = parseECS(pkt[off : off+olen]); err != nil || f.ecs.family == 0 {
 				return 0, false
 			}
 		}
@@ -223,45 +224,6 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 		off += olen
 	}
 	return end, true
-}
-
-// parseECS reads an ECS option strictly (RFC 7871 6): a known family, a
-// source prefix that fits it, scope 0, exactly the address octets the
-// prefix needs, and no bits set beyond it. Anything else is left to the
-// general path, which answers FORMERR where the RFC says so.
-func (f *fastQuery) parseECS(b []byte) bool {
-	if len(b) < 4 {
-		return false
-	}
-	family, source, scope := binary.BigEndian.Uint16(b), int(b[2]), b[3]
-	addr := b[4:]
-	width := 0
-	switch family {
-	case 1:
-		width = 32
-	case 2:
-		width = 128
-	}
-	if width == 0 || source > width || scope != 0 || len(addr) != (source+7)/8 {
-		return false
-	}
-	var full [16]byte
-	copy(full[:], addr)
-	var a netip.Addr
-	if family == 1 {
-		a = netip.AddrFrom4([4]byte(full[:4]))
-	} else {
-		a = netip.AddrFrom16(full)
-	}
-	if netip.PrefixFrom(a, source).Masked().Addr() != a {
-		return false
-	}
-	f.ecs = clientSubnet{present: true, family: family, source: uint8(source), addr: a}
-	if source == 0 {
-		f.ecs.addr = netip.Addr{}
-	}
-	f.ecsAddrBytes = len(addr)
-	return true
 }
 
 // writeReply appends the reply: header, the question as asked, the answers
@@ -300,7 +262,7 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets
 			ttl = 1 << 15
 		}
 		dst = binary.BigEndian.AppendUint32(dst, ttl)
-		n := f.ecsAddrBytes
+		n := (int(f.ecs.source) + 7) / 8 // address octets, as in the query
 		rdlen := 0
 		if f.ecs.present {
 			rdlen += 8 + n

@@ -70,6 +70,11 @@ type Handler struct {
 	scopePart  *geo.Partition
 	geoGen     int // bumped by GeoReloaded, so builds begun before it are dropped
 	scopeWant  chan struct{}
+
+	// The gauge series set by the last rebuild (guarded by mu), so that
+	// the next one deletes only those that went away.
+	regionSeries   map[string]struct{}
+	endpointSeries map[[2]string]struct{}
 }
 
 // NewHandler returns a Handler with no snapshot: until the first Apply it
@@ -191,15 +196,33 @@ func (h *Handler) logHealthChanges(cur *Snapshot, cfg *config, ht *healthTable) 
 	}
 }
 
+// setHealthMetrics sets the region and endpoint gauges, and deletes the
+// series of regions and endpoints no longer configured. It never resets
+// a vector: a scrape between a reset and the sets would see no series, and
+// an alert on a missing series would fire on a healthy system. h.mu is held.
 func (h *Handler) setHealthMetrics(cfg *config, ht *healthTable) {
-	h.metrics.regionUp.Reset()
-	h.metrics.endpointUp.Reset()
+	regions := make(map[string]struct{}, len(cfg.regions))
+	endpoints := make(map[[2]string]struct{})
 	for i, r := range cfg.regions {
+		regions[r.id] = struct{}{}
 		h.metrics.regionUp.WithLabelValues(r.id).Set(b2f(ht.regions[i].up))
 		for j, a := range r.addrs {
-			h.metrics.endpointUp.WithLabelValues(r.id, a.String()).Set(b2f(j < 64 && ht.regions[i].mask&(1<<j) != 0))
+			ep := [2]string{r.id, a.String()}
+			endpoints[ep] = struct{}{}
+			h.metrics.endpointUp.WithLabelValues(ep[:]...).Set(b2f(j < 64 && ht.regions[i].mask&(1<<j) != 0))
 		}
 	}
+	for id := range h.regionSeries {
+		if _, ok := regions[id]; !ok {
+			h.metrics.regionUp.DeleteLabelValues(id)
+		}
+	}
+	for ep := range h.endpointSeries {
+		if _, ok := endpoints[ep]; !ok {
+			h.metrics.endpointUp.DeleteLabelValues(ep[:]...)
+		}
+	}
+	h.regionSeries, h.endpointSeries = regions, endpoints
 	if ht.view != nil {
 		h.metrics.probers.Set(float64(len(ht.view.Probers)))
 	}

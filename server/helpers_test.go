@@ -114,18 +114,28 @@ func (r *recorder) TsigStatus() error   { return nil }
 func (r *recorder) TsigTimersOnly(bool) {}
 func (r *recorder) Hijack()             {}
 
-// ask sends one query through the handler from remote (UDP) and returns the
-// reply after a pack/unpack round trip, as a client would see it.
+// ask sends one query over UDP from remote through the handler's
+// production entry point, AnswerPacket (fast path, exact-sections check,
+// RRL), and returns the reply as a client would see it.
 func ask(t testing.TB, h *Handler, remote string, q *dns.Msg) *dns.Msg {
 	t.Helper()
-	rec := &recorder{remote: &net.UDPAddr{IP: net.ParseIP(remote), Port: 40000}}
-	h.ServeDNS(rec, q)
-	if rec.msg == nil {
-		t.Fatal("no reply written")
-	}
-	wire, err := rec.msg.Pack()
+	pkt, err := q.Pack()
 	if err != nil {
-		t.Fatalf("pack reply: %v", err)
+		t.Fatalf("pack query: %v", err)
+	}
+	return askWire(t, h, remote, pkt)
+}
+
+// askWire is ask for a query already in wire form.
+func askWire(t testing.TB, h *Handler, remote string, pkt []byte) *dns.Msg {
+	t.Helper()
+	from, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		from = netip.AddrPortFrom(netip.MustParseAddr(remote), 40000)
+	}
+	wire, ok := h.AnswerPacket(make([]byte, 0, 4096), pkt, from, false)
+	if !ok {
+		t.Fatal("no reply")
 	}
 	out := new(dns.Msg)
 	if err := out.Unpack(wire); err != nil {

@@ -149,7 +149,13 @@ func qtypeLabel(t uint16) string {
 	return "other"
 }
 
+// rcodeLabel is the rcode label of a reply. 16 is BADVERS: the DNS library
+// names it BADSIG (its TSIG meaning), but glb signs nothing, and only
+// answers 16 to an EDNS version it does not speak.
 func rcodeLabel(rc int) string {
+	if rc == dns.RcodeBadVers {
+		return "BADVERS"
+	}
 	if s, ok := dns.RcodeToString[rc]; ok {
 		return s
 	}

@@ -56,7 +56,7 @@ func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp b
 		return dst, false
 	}
 	req := new(dns.Msg)
-	q.req = req
+	q.req, q.pkt = req, pkt
 	switch dns.DefaultMsgAcceptFunc(dns.Header{Id: dh.id, Bits: dh.flags, Qdcount: dh.qd, Ancount: dh.an, Nscount: dh.ns, Arcount: dh.ar}) {
 	case dns.MsgIgnore:
 		return dst, false

@@ -17,12 +17,8 @@ const maxRoundRobin = 256
 func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 	m := q.m
 	loc, network, found := h.geo.Lookup(q.client)
-	p := g.tracedPlan(q.qtype, loc, found, q.snap.health, q.trace)
-	if q.trace != nil {
-		q.traceName, q.traceLoc, q.traceNet, q.traceFound, q.tracePlan = g, loc, network, found, p
-	}
-	c := h.counters(g)
-	h.recordOutcome(q, g, c, &p)
+	p := g.plan(q.qtype, loc, found, q.snap.health)
+	q.recordOutcome(g, &p)
 	switch p.outcome {
 	case outcomeNone, outcomeDrained, outcomeNoData:
 		m.Ns = append(m.Ns, z.negSOA)
@@ -33,21 +29,41 @@ func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 		return
 	}
 
-	first := h.pickAnswers(q, g, &p)
-	q.region = g.regions[first].id
-	c.countAnswer(h, g, first)
+	q.recordAnswer(g, h.pickAnswers(q, g, &p))
 	q.scope = h.scopeBits(q, g, network)
 }
 
-// recordOutcome sets q's reason from the plan and counts the outcomes that
-// are not the policy's own. Both answer paths call it, so they count alike.
-func (h *Handler) recordOutcome(q *query, g *gslbName, c *nameCounters, p *plan) {
+// recordOutcome sets q's reason and decision from the plan. Both answer
+// paths call it; the counting happens later, in countDecision, which only
+// the serving pipeline calls, so that Explain can run this code and count
+// nothing.
+func (q *query) recordOutcome(g *gslbName, p *plan) {
+	q.gslb, q.outcome, q.answered = g, p.outcome, false
 	q.reason = g.policy
-	if p.outcome == outcomeNormal {
+	if p.outcome != outcomeNormal {
+		q.reason = p.outcome.String()
+	}
+}
+
+// recordAnswer notes that q was answered from region first of g.
+func (q *query) recordAnswer(g *gslbName, first uint8) {
+	q.region, q.drawn, q.answered = g.regions[first].id, first, true
+}
+
+// countDecision counts what recordOutcome and recordAnswer noted: the
+// outcomes that are not the policy's own, and the answer per region.
+func (h *Handler) countDecision(q *query) {
+	g := q.gslb
+	if g == nil {
 		return
 	}
-	q.reason = p.outcome.String()
-	c.countOutcome(h, g, p.outcome)
+	c := h.counters(g)
+	if q.outcome != outcomeNormal {
+		c.countOutcome(h, g, q.outcome)
+	}
+	if q.answered {
+		c.countAnswer(h, g, q.drawn)
+	}
 }
 
 // pickAnswers draws the region and adds its addresses (and spread ones) to

@@ -9,7 +9,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -19,7 +18,8 @@ import (
 // of ServeDNS.
 type query struct {
 	observe    bool // the observer wants this query (Handler.observes)
-	req        *dns.Msg
+	pkt        []byte // the query in wire form
+	req        *dns.Msg // pkt parsed (general path only)
 	m          *dns.Msg
 	snap       *Snapshot
 	qtype      uint16
@@ -43,13 +43,12 @@ type query struct {
 	fastAns  [schema.MaxAnswers]dns.RR
 	nFastAns int
 
-	// Set by Explain only: where to record the decision.
-	trace      *planTrace
-	traceName  *gslbName
-	traceLoc   geo.Location
-	traceNet   netip.Prefix
-	traceFound bool
-	tracePlan  plan
+	// The decision, noted by recordOutcome and recordAnswer and counted by
+	// countDecision when the reply is sent (Explain sends none).
+	gslb     *gslbName // the GSLB name answered, nil for others
+	outcome  outcome
+	drawn    uint8 // index in gslb.regions of the region answered with
+	answered bool  // addresses were drawn
 }
 
 // Reasons recorded for query logs and the explain endpoint.
@@ -112,6 +111,7 @@ func (h *Handler) observes() bool {
 func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	start := h.now()
 	q := query{req: r, transport: "udp", zone: "none", observe: h.observes()}
+	q.pkt, _ = r.Pack() // an unpackable message fails in answer as malformed
 	q.remote, q.remotePort = remoteAddr(w.RemoteAddr())
 	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
 		q.transport = "tcp"
@@ -141,6 +141,7 @@ func (h *Handler) finish(q *query, start time.Time, rcode int) {
 	if qtype == 0 && q.req != nil && len(q.req.Question) > 0 {
 		qtype = q.req.Question[0].Qtype
 	}
+	h.countDecision(q)
 	if q.counted != nil {
 		q.counted.Inc()
 	} else {
@@ -204,6 +205,7 @@ func (h *Handler) answer(q *query) {
 		defer h.replyCookie(q) // on every reply from here on, after ECS
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
+			h.setZone(q) // counted under the zone asked about, when it is ours
 			return
 		}
 		if !cookieOK {
@@ -211,7 +213,7 @@ func (h *Handler) answer(q *query) {
 			return
 		}
 		var err error
-		if q.ecs, err = parseECS(opt); err != nil {
+		if q.ecs, err = ecsOf(q.pkt); err != nil {
 			m.Rcode = dns.RcodeFormatError
 			return
 		}
@@ -252,6 +254,21 @@ func (h *Handler) answer(q *query) {
 	if q.ecs.present {
 		o := m.IsEdns0()
 		o.Option = append(o.Option, q.ecs.replyOption(q.ecs.scopeFor(q.scope)))
+	}
+}
+
+// setZone sets q.zone to the label of the zone of q's question, when it
+// is one of ours.
+func (h *Handler) setZone(q *query) {
+	snap := q.snap
+	if snap == nil {
+		snap = h.snap.Load()
+	}
+	if snap == nil || len(q.req.Question) != 1 {
+		return
+	}
+	if z := snap.match(strings.ToLower(q.req.Question[0].Name)); z != nil {
+		q.zone = z.label
 	}
 }
 

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// counterSums gathers reg and sums every counter of the glb_dns_ families,
+// by family name.
+func counterSums(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "glb_dns_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if c := m.GetCounter(); c != nil {
+				out[mf.GetName()] += c.GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// TestExplainAndSimulateCountNothing: /explain and /simulate answer from
+// the plan and leave every query, answer and outcome counter as it was,
+// with or without what-if changes, while a real query still counts.
+func TestExplainAndSimulateCountNothing(t *testing.T) {
+	h, reg := healthHandler(t, nil)
+	mux := http.NewServeMux()
+	mux.Handle("/explain", h.ExplainHTTP())
+	mux.Handle("/simulate", h.SimulateHTTP())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	// One real answer first, so the counters exist and are not zero.
+	if m := ask(t, h, "81.2.69.160", mkQuery("www."+testZone, dns.TypeA, "")); len(m.Answer) == 0 {
+		t.Fatal("no answer to the real query")
+	}
+	before, totals := counterSums(t, reg), h.AnswersByRegion()
+	if before["glb_dns_answers_total"] != 1 || before["glb_dns_queries_total"] != 1 {
+		t.Fatalf("after one query: %v, want one answer and one query", before)
+	}
+	for _, path := range []string{
+		"/explain?name=www&client=81.2.69.160",
+		"/explain?name=www&client=81.2.69.160&type=AAAA",
+		"/explain?name=www&client=81.2.69.160&down=eu-west&down=eu-central&down=us-east&down=us-west&down=ap-northeast&down=ap-southeast&down=sa-east",
+		"/explain?name=nope&client=81.2.69.160",
+		"/simulate?name=www&weight=eu-west:0",
+	} {
+		for range 5 {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: status %d", path, resp.StatusCode)
+			}
+		}
+		if after := counterSums(t, reg); !maps.Equal(after, before) {
+			t.Errorf("%s x5 changed the counters: %v, was %v", path, after, before)
+		}
+		if after := h.AnswersByRegion(); !maps.Equal(after, totals) {
+			t.Errorf("%s x5 changed the answers by region: %v, was %v", path, after, totals)
+		}
+	}
+}
+
+// TestHealthGaugesNeverVanish scrapes the health gauges while health ticks
+// rebuild the snapshot: every region's series is in every scrape. A region
+// removed from the configuration loses its series.
+func TestHealthGaugesNeverVanish(t *testing.T) {
+	h, reg := healthHandler(t, nil)
+	regions := h.snap.Load().cfg.regions
+	count := func() (regionSeries, endpointSeries map[string]bool) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		regionSeries, endpointSeries = map[string]bool{}, map[string]bool{}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					switch {
+					case mf.GetName() == "glb_health_region_up" && l.GetName() == "region":
+						regionSeries[l.GetValue()] = true
+					case mf.GetName() == "glb_health_endpoint_up" && l.GetName() == "region":
+						endpointSeries[l.GetValue()] = true
+					}
+				}
+			}
+		}
+		return regionSeries, endpointSeries
+	}
+
+	stop := make(chan struct{})
+	var ticks sync.WaitGroup
+	ticks.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				h.healthTick()
+			}
+		}
+	})
+	for i := range 300 {
+		rs, es := count()
+		for _, r := range regions {
+			if !rs[r.id] || !es[r.id] {
+				t.Fatalf("scrape %d: region %s: region series %v, endpoint series %v", i, r.id, rs[r.id], es[r.id])
+			}
+		}
+	}
+	close(stop)
+	ticks.Wait()
+
+	h.Apply(devState(t, map[string]any{"regions/sa-east": nil, "zones/gslb.example.test/names/www": map[string]any{
+		"regions": []string{"us-east", "us-west", "eu-west", "eu-central", "ap-northeast", "ap-southeast"}, "ttl": 30}}))
+	if len(h.snap.Load().cfg.regions) != len(regions)-1 {
+		t.Fatalf("sa-east not removed: %d regions", len(h.snap.Load().cfg.regions))
+	}
+	rs, es := count()
+	if rs["sa-east"] || es["sa-east"] {
+		t.Errorf("removed region sa-east: region series %v, endpoint series %v, want none", rs["sa-east"], es["sa-east"])
+	}
+	if !rs["eu-west"] || !es["eu-west"] {
+		t.Errorf("eu-west lost its series after sa-east was removed")
+	}
+}
