@@ -19,17 +19,17 @@ const maxFastName = 255
 
 // fastQuery is what the fast path parses out of a packet.
 type fastQuery struct {
-	id, flags    uint16
-	name         [maxFastName]byte // lower case, presentation form with the trailing dot
-	nameLen      int
-	qEnd         int // end of the question section in the packet
-	qtype        uint16
-	opt          bool
-	do           bool
-	udpSize      int
-	ecs          clientSubnet
-	cookieAt     int // offset of the COOKIE option's data in the packet, 0 if none
-	cookieLen    int
+	id, flags uint16
+	name      [maxFastName]byte // lower case, presentation form with the trailing dot
+	nameLen   int
+	qEnd      int // end of the question section in the packet
+	qtype     uint16
+	opt       bool
+	do        bool
+	udpSize   int
+	ecs       clientSubnet
+	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
+	cookieLen int
 }
 
 // fastAnswer answers pkt into dst when it can; handled false means the

@@ -17,8 +17,8 @@ import (
 // and what was decided, for metrics and query logs. It lives on the stack
 // of ServeDNS.
 type query struct {
-	observe    bool // the observer wants this query (Handler.observes)
-	pkt        []byte // the query in wire form
+	observe    bool     // the observer wants this query (Handler.observes)
+	pkt        []byte   // the query in wire form
 	req        *dns.Msg // pkt parsed (general path only)
 	m          *dns.Msg
 	snap       *Snapshot
