@@ -26,11 +26,6 @@ func (g gatedHandler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp b
 	return g.Handler.AnswerPacket(dst, pkt, remote, tcp)
 }
 
-func (g gatedHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
-	<-g.gate
-	g.Handler.ServeDNS(w, r)
-}
-
 // runServer starts s, to run until ctx is cancelled, and returns its
 // address and where Run's result arrives.
 func runServer(t testing.TB, ctx context.Context, s *Server) (string, <-chan error) {

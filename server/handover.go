@@ -13,6 +13,38 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Draining is how a shutdown keeps the queries clients have already sent.
+// Stopping with a read deadline in the past (what dns.Server's
+// ShutdownContext does) fails a read even when data is waiting, so it drops
+// the datagrams queued on a UDP socket, the connections in the TCP accept
+// backlog and the queries already written on open TCP connections. Socket
+// queues are FIFO, so once a queue is seen empty after the cancel,
+// everything queued before the cancel has been read: draining keeps reading
+// each queue until it has been idle for drainIdle, and only then stops.
+const (
+	// drainIdle is how long a queue must stay empty to count as drained:
+	// long enough for a query sent just before the cancel to arrive, short
+	// enough not to slow a shutdown down noticeably.
+	drainIdle = 25 * time.Millisecond
+	// drainMax bounds the drain when clients keep sending (a queue that is
+	// never idle); what is still queued then is dropped.
+	drainMax = 500 * time.Millisecond
+	// drainFirstQuery replaces drainIdle for a TCP connection that has not
+	// sent anything yet: a client writes its query right after connecting,
+	// but on a busy machine it may take longer than drainIdle to be
+	// scheduled, and closing the connection then loses the query.
+	drainFirstQuery = 250 * time.Millisecond
+	// drainAccept bounds how long a draining TCP listener whose backlog
+	// never empties keeps accepting when the kernel does not migrate its
+	// queue: it leaves drainFirstQuery of drainMax for the connections
+	// accepted last to send their query.
+	drainAccept = drainMax - drainFirstQuery
+	// drainQueued is how long a draining TCP listener whose queue the
+	// kernel migrates waits for a connection before closing: a system
+	// call's worth, to take what is already queued and no more.
+	drainQueued = time.Millisecond
+)
+
 // Handing a port over to the next glbd of a rolling restart.
 //
 // Both processes bind the port with SO_REUSEPORT, and the kernel hashes each

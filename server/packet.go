@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"time"
 
@@ -32,6 +33,27 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 		return h.limit(dst, reply, &q, start)
 	}
 	return reply, ok
+}
+
+// ServeDNS makes Handler a dns.Handler, for a miekg/dns server or mux: a
+// thin adapter that packs r and answers through AnswerPacket, the one
+// entry point. glbd's own listeners (Server) call AnswerPacket directly.
+func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	pkt, err := r.Pack()
+	if err != nil {
+		return
+	}
+	var remote netip.AddrPort
+	tcp := false
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		remote = a.AddrPort()
+	case *net.TCPAddr:
+		remote, tcp = a.AddrPort(), true
+	}
+	if out, ok := h.AnswerPacket(nil, pkt, remote, tcp); ok {
+		_, _ = w.Write(out) // an error means the client went away
+	}
 }
 
 func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp bool) (reply []byte, ok bool) {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -105,34 +103,6 @@ func (h *Handler) observes() bool {
 		return h.sampler.Sample()
 	}
 	return h.observer != nil
-}
-
-// ServeDNS answers one query. Nothing here blocks or logs per query.
-func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
-	start := h.now()
-	q := query{req: r, transport: "udp", zone: "none", observe: h.observes()}
-	q.pkt, _ = r.Pack() // an unpackable message fails in answer as malformed
-	q.remote, q.remotePort = remoteAddr(w.RemoteAddr())
-	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
-		q.transport = "tcp"
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			crash.Record(h.log, h.metrics.panics, "panic answering query", v)
-			m := new(dns.Msg)
-			m.SetRcode(r, dns.RcodeServerFailure)
-			_ = w.WriteMsg(m)
-		}
-	}()
-
-	h.answer(&q)
-	if q.transport == "udp" {
-		q.m.Truncate(q.udpSize)
-	}
-	// A write error means the client went away; there is no one to tell.
-	_ = w.WriteMsg(q.m)
-
-	h.finish(&q, start, q.m.Rcode)
 }
 
 // finish counts an answered query and hands it to the observer.
@@ -292,19 +262,6 @@ func findOPT(r *dns.Msg) (opt *dns.OPT, ok bool) {
 		}
 	}
 	return opt, true
-}
-
-// remoteAddr returns the client's address, without an IPv4-in-IPv6
-// wrapper, and port.
-func remoteAddr(a net.Addr) (netip.Addr, uint16) {
-	var ap netip.AddrPort
-	switch v := a.(type) {
-	case *net.UDPAddr:
-		ap = v.AddrPort()
-	case *net.TCPAddr:
-		ap = v.AddrPort()
-	}
-	return ap.Addr().Unmap(), ap.Port()
 }
 
 // match returns the zone that holds name: the longest zone suffix.

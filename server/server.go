@@ -9,24 +9,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Server runs the UDP and TCP DNS listeners on one address.
 type Server struct {
 	addr    string
-	handler dns.Handler
+	handler PacketAnswerer
 	log     *slog.Logger
 	tcpLim  TCPLimits
 	metrics *Metrics
 
-	mu       sync.Mutex
-	udp, tcp *dns.Server
-	fastTCP  *tcpServer // the TCP server when the handler is a PacketAnswerer
-	udpAddr  net.Addr
-	tcpAddr  net.Addr
-	ready    chan struct{}
+	mu      sync.Mutex
+	tcp     *tcpServer // set by Run
+	udpAddr net.Addr
+	tcpAddr net.Addr
+	ready   chan struct{}
 	// keepInGroup: see udpServer.keepInGroup.
 	keepInGroup bool
 }
@@ -38,7 +36,7 @@ const ShutdownTimeout = 5 * time.Second
 // NewServer returns a Server that will listen on addr ("host:port"; port 0
 // picks a free port, the same for UDP and TCP when possible), with the
 // default TCP limits and unregistered metrics.
-func NewServer(addr string, h dns.Handler, log *slog.Logger) *Server {
+func NewServer(addr string, h PacketAnswerer, log *slog.Logger) *Server {
 	return NewServerWith(addr, h, ServerOptions{Logger: log})
 }
 
@@ -50,7 +48,7 @@ type ServerOptions struct {
 }
 
 // NewServerWith is NewServer with options.
-func NewServerWith(addr string, h dns.Handler, o ServerOptions) *Server {
+func NewServerWith(addr string, h PacketAnswerer, o ServerOptions) *Server {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -88,91 +86,50 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A PacketAnswerer gets our own UDP and TCP loops, the TCP one with
-	// connection limits; anything else the library's.
-	var fast *udpServer
-	var udp, tcp *dns.Server
-	var fastTCP *tcpServer
-	var dl *drainListener
-	if pa, ok := s.handler.(PacketAnswerer); ok {
-		more, err := listenUDP(pc.LocalAddr().String(), udpSockets()-1)
-		if err != nil {
-			pc.Close()
-			ln.Close()
-			return err
-		}
-		fast = newUDPServer(append([]*net.UDPConn{pc.(*net.UDPConn)}, more...), pa)
-		fast.log, fast.panics = s.log, s.metrics.loopPanics
-		fastTCP = newTCPServer(ln.(*net.TCPListener), pa, s.tcpLim, s.metrics, s.log)
-		fast.keepInGroup = s.keepInGroup
-	} else {
-		udp = &dns.Server{PacketConn: pc, Handler: s.handler, UDPSize: 4096} // read buffer: room for big EDNS options
-		dl = newDrainListener(ln.(*net.TCPListener))
-		tcp = &dns.Server{Listener: dl, Handler: s.handler, MaxTCPQueries: s.tcpLim.MaxQueries,
-			IdleTimeout: func() time.Duration { return s.tcpLim.IdleTimeout }}
+	// Our own UDP and TCP loops, both calling the handler's one entry
+	// point, AnswerPacket; the TCP one with connection limits.
+	more, err := listenUDP(pc.LocalAddr().String(), udpSockets()-1)
+	if err != nil {
+		pc.Close()
+		ln.Close()
+		return err
 	}
+	udp := newUDPServer(append([]*net.UDPConn{pc.(*net.UDPConn)}, more...), s.handler)
+	udp.log, udp.panics = s.log, s.metrics.loopPanics
+	udp.keepInGroup = s.keepInGroup
+	tcp := newTCPServer(ln.(*net.TCPListener), s.handler, s.tcpLim, s.metrics, s.log)
 	s.mu.Lock()
-	s.udp, s.tcp, s.fastTCP, s.udpAddr, s.tcpAddr = udp, tcp, fastTCP, pc.LocalAddr(), ln.Addr()
+	s.tcp, s.udpAddr, s.tcpAddr = tcp, pc.LocalAddr(), ln.Addr()
 	s.mu.Unlock()
 
-	errc := make(chan error, 2)
-	var started sync.WaitGroup
-	var servers []*dns.Server
-	if udp != nil {
-		servers = append(servers, udp, tcp)
-	} else {
-		fast.start()
-		go func() {
-			if err := fastTCP.serve(); err != nil { // nil: stopped by drain or shutdown
-				errc <- err
-			}
-		}()
-	}
-	started.Add(len(servers))
-	for _, srv := range servers {
-		srv.NotifyStartedFunc = started.Done
-		go func() { errc <- srv.ActivateAndServe() }()
-	}
-	go func() { started.Wait(); close(s.ready) }()
+	errc := make(chan error, 1)
+	udp.start()
+	go func() {
+		if err := tcp.serve(); err != nil { // nil: stopped by drain or shutdown
+			errc <- err
+		}
+	}()
+	close(s.ready)
 	s.log.Info("dns listening", "udp", pc.LocalAddr().String(), "tcp", ln.Addr().String())
 
 	select {
 	case <-ctx.Done():
 		// Answer what clients sent before the cancel first; after a
-		// listener error there is nothing worth waiting for. The
-		// library's UDP loop (a handler that is no PacketAnswerer) is
-		// not drained.
+		// listener error there is nothing worth waiting for.
 		start := time.Now()
 		dctx, cancel := context.WithTimeout(context.Background(), drainMax)
 		var drained sync.WaitGroup
-		if fast != nil {
-			drained.Go(func() { fast.drain(dctx, s.log) })
-		}
-		if fastTCP != nil {
-			drained.Go(func() { fastTCP.drain(dctx) })
-		} else {
-			drained.Go(func() { dl.drain(dctx) })
-		}
+		drained.Go(func() { udp.drain(dctx, s.log) })
+		drained.Go(func() { tcp.drain(dctx) })
 		drained.Wait()
 		cancel()
-		var udpDrained int64
-		if fast != nil {
-			udpDrained = fast.drained.Load()
-		}
-		s.log.Info("dns drained", "duration_seconds", time.Since(start).Seconds(), "udp_queries", udpDrained)
+		s.log.Info("dns drained", "duration_seconds", time.Since(start).Seconds(), "udp_queries", udp.drained.Load())
 	case err = <-errc:
 		err = fmt.Errorf("dns server on %s: %w", s.addr, err)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	var errs []error
-	for _, srv := range servers {
-		errs = append(errs, srv.ShutdownContext(sctx))
-	}
-	if fast != nil {
-		errs = append(errs, fast.shutdown(sctx), fastTCP.shutdown(sctx))
-	}
-	serr := errors.Join(errs...)
+	serr := errors.Join(udp.shutdown(sctx), tcp.shutdown(sctx))
 	if err == nil && serr != nil && !errors.Is(serr, context.DeadlineExceeded) {
 		return fmt.Errorf("shut down dns server: %w", serr)
 	}

@@ -55,7 +55,7 @@ func (r *tcpRig) reasons() string {
 // idle counts the connections on the idle list.
 func (r *tcpRig) idle() int {
 	r.srv.mu.Lock()
-	ts := r.srv.fastTCP
+	ts := r.srv.tcp
 	r.srv.mu.Unlock()
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
