@@ -14,6 +14,7 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -24,91 +25,11 @@ type ExplainRequest struct {
 	Client    netip.Addr // the client's address
 	Qtype     uint16     // dns.TypeA (default) or dns.TypeAAAA
 	ECSSource int        // source prefix of the ECS option the resolver sends; 0 sends none; -1: 24 (IPv4) or 56 (IPv6)
-	WhatIf    WhatIf
-}
-
-// WhatIf are hypothetical changes: regions forced down or up, and weights.
-type WhatIf struct {
-	Down    []string       `json:"down"`
-	Up      []string       `json:"up"`
-	Weights map[string]int `json:"weight"`
-}
-
-func (w WhatIf) empty() bool { return len(w.Down)+len(w.Up)+len(w.Weights) == 0 }
-
-// Explanation is why a client gets its answer. It is produced by running the
-// DNS answer path itself on a synthetic query, with a trace attached.
-type Explanation struct {
-	Name      string          `json:"name"`
-	Zone      string          `json:"zone"`
-	Type      string          `json:"type"`
-	Client    string          `json:"client"`
-	ECSSource int             `json:"ecs_source"`
-	Location  ExplainLocation `json:"location"`
-	Policy    string          `json:"policy,omitempty"`
-	Fence     *ExplainFence   `json:"fence,omitempty"`
-	Regions   []ExplainRegion `json:"regions,omitempty"`
-	Tier      []string        `json:"tier"`
-	Rule      string          `json:"rule"`
-	Chosen    string          `json:"chosen,omitempty"`
-	Rcode     string          `json:"rcode"`
-	Answer    []string        `json:"answer"`
-	TTL       uint32          `json:"ttl"`
-	Scope     int             `json:"scope"`
-	WhatIf    *WhatIf         `json:"what_if,omitempty"`
-}
-
-// ExplainLocation is the client's GeoIP record.
-type ExplainLocation struct {
-	Found       bool    `json:"found"`
-	Country     string  `json:"country,omitempty"`
-	Continent   string  `json:"continent,omitempty"`
-	Subdivision string  `json:"subdivision,omitempty"`
-	Lat         float64 `json:"lat"`
-	Lon         float64 `json:"lon"`
-	Network     string  `json:"network"`
-}
-
-// ExplainFence says which fence rule applied.
-type ExplainFence struct {
-	Rule    string   `json:"rule"` // "country DE", "continent EU", "default" or "" (no rule: all)
-	Allowed []string `json:"allowed"`
-}
-
-// ExplainRegion is one candidate region of the name.
-type ExplainRegion struct {
-	ID         string            `json:"id"`
-	Weight     int               `json:"weight"`
-	Up         bool              `json:"up"`
-	Checked    bool              `json:"checked"`
-	FencedOut  bool              `json:"fenced_out"`
-	HasFamily  bool              `json:"has_family"`
-	DistanceKm float64           `json:"distance_km"`
-	RTTMs      *float64          `json:"rtt_ms"`
-	Score      *float64          `json:"score"`
-	InTier     bool              `json:"in_tier"`
-	Endpoints  []ExplainEndpoint `json:"endpoints"`
-}
-
-// ExplainEndpoint is one address of a region and what probers said.
-type ExplainEndpoint struct {
-	Endpoint string                   `json:"endpoint"`
-	Up       bool                     `json:"up"`
-	UpVotes  int                      `json:"up_votes"`
-	Votes    int                      `json:"votes"`
-	Reports  map[string]ExplainReport `json:"reports"`
-}
-
-// ExplainReport is one prober's report on an endpoint.
-type ExplainReport struct {
-	Up         bool    `json:"up"`
-	RTT        string  `json:"rtt"`
-	AgeSeconds float64 `json:"age_seconds"`
-	Error      string  `json:"error,omitempty"`
+	WhatIf    explain.WhatIf
 }
 
 // Explain answers req through the DNS answer path and says why.
-func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
+func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 	cur := h.snap.Load()
 	if cur == nil {
 		return nil, errors.New("no configuration loaded yet")
@@ -131,7 +52,7 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 		return nil, err
 	}
 	snap := cur
-	if !req.WhatIf.empty() {
+	if !req.WhatIf.Empty() {
 		if snap, err = h.whatIf(cur, req.WhatIf, name, req.Qtype, true); err != nil {
 			return nil, err
 		}
@@ -158,10 +79,10 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 	q := query{req: m, pkt: pkt, remote: req.Client, transport: "udp", zone: "none", snap: snap}
 	h.answer(&q)
 
-	ex := &Explanation{Name: name, Zone: q.zone, Type: dns.TypeToString[req.Qtype], Client: req.Client.String(),
+	ex := &explain.Explanation{Name: name, Zone: q.zone, Type: dns.TypeToString[req.Qtype], Client: req.Client.String(),
 		ECSSource: req.ECSSource, Rule: q.reason, Chosen: q.region, Rcode: dns.RcodeToString[q.m.Rcode],
 		Scope: q.ecs.scopeFor(q.scope), Tier: []string{}, Answer: []string{}}
-	if !req.WhatIf.empty() {
+	if !req.WhatIf.Empty() {
 		ex.WhatIf = &req.WhatIf
 	}
 	for _, rr := range q.m.Answer {
@@ -173,7 +94,7 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 		located = req.Client
 	}
 	loc, network, found := h.geo.Lookup(located)
-	ex.Location = ExplainLocation{Found: found, Country: loc.Country, Continent: loc.Continent,
+	ex.Location = explain.Location{Found: found, Country: loc.Country, Continent: loc.Continent,
 		Subdivision: loc.Subdivision, Lat: loc.Lat, Lon: loc.Lon, Network: network.String()}
 	if g := q.gslb; g != nil {
 		ex.Policy = g.policy
@@ -187,9 +108,9 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 }
 
 // explainRegions fills in the candidates from the trace of the plan.
-func (h *Handler) explainRegions(ex *Explanation, snap *Snapshot, g *gslbName, qtype uint16, loc geo.Location, found bool, tr *planTrace, p *plan) {
+func (h *Handler) explainRegions(ex *explain.Explanation, snap *Snapshot, g *gslbName, qtype uint16, loc geo.Location, found bool, tr *planTrace, p *plan) {
 	if g.fence != nil {
-		ex.Fence = &ExplainFence{Rule: g.fence.rule(loc), Allowed: []string{}}
+		ex.Fence = &explain.Fence{Rule: g.fence.rule(loc), Allowed: []string{}}
 	}
 	inTier := uint64(0)
 	for _, i := range p.tier() {
@@ -201,13 +122,14 @@ func (h *Handler) explainRegions(ex *Explanation, snap *Snapshot, g *gslbName, q
 		bit := uint64(1) << i
 		rh := snap.health.regions[r.idx]
 		rrs, _ := r.addrs(qtype)
-		er := ExplainRegion{ID: r.id, Weight: r.weight, Up: rh.up, Checked: rh.checked, FencedOut: tr.allowed&bit == 0,
-			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []ExplainEndpoint{}}
+		er := explain.Region{ID: r.id, Weight: r.weight, Up: rh.up, Checked: rh.checked, FencedOut: tr.allowed&bit == 0,
+			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []explain.Endpoint{}}
 		if ex.Fence != nil && !er.FencedOut {
 			ex.Fence.Allowed = append(ex.Fence.Allowed, r.id)
 		}
 		if found {
-			er.DistanceKm = geo.Distance(loc.Lat, loc.Lon, r.lat, r.lon)
+			d := geo.Distance(loc.Lat, loc.Lon, r.lat, r.lon)
+			er.DistanceKm = &d
 		}
 		if tr.scored&bit != 0 {
 			s := tr.score[i]
@@ -221,21 +143,21 @@ func (h *Handler) explainRegions(ex *Explanation, snap *Snapshot, g *gslbName, q
 	}
 }
 
-func explainEndpoints(snap *Snapshot, r *regionAnswer, now time.Time) []ExplainEndpoint {
-	out := []ExplainEndpoint{}
+func explainEndpoints(snap *Snapshot, r *regionAnswer, now time.Time) []explain.Endpoint {
+	out := []explain.Endpoint{}
 	var rh *health.RegionHealth
 	if v := snap.health.view; v != nil {
 		rh = v.Regions[r.id]
 	}
 	info := snap.cfg.regions[r.idx]
 	for j, a := range info.addrs {
-		ep := ExplainEndpoint{Endpoint: a.String(), Up: true, Reports: map[string]ExplainReport{}}
+		ep := explain.Endpoint{Endpoint: a.String(), Up: true, Reports: map[string]explain.Report{}}
 		if rh != nil && j < len(rh.Endpoints) {
 			e := rh.Endpoints[j]
 			ep.Up, ep.UpVotes, ep.Votes = e.Up, e.UpVotes, e.Votes
 		}
 		for prober, rep := range snap.state.Health[r.id][ep.Endpoint] {
-			ep.Reports[prober] = ExplainReport{Up: rep.Up, RTT: time.Duration(rep.RTT).String(),
+			ep.Reports[prober] = explain.Report{Up: rep.Up, RTT: time.Duration(rep.RTT).String(),
 				AgeSeconds: now.Sub(rep.Time).Seconds(), Error: rep.Error}
 		}
 		out = append(out, ep)
@@ -278,7 +200,7 @@ func (s *Snapshot) qualify(name string) (string, error) {
 // whatIf returns a copy of cur with the hypothetical changes applied, and
 // the ECS scope table of the asked name built for it, so the answer is
 // what the server would give once the changes were real.
-func (h *Handler) whatIf(cur *Snapshot, w WhatIf, name string, qtype uint16, withScope bool) (*Snapshot, error) {
+func (h *Handler) whatIf(cur *Snapshot, w explain.WhatIf, name string, qtype uint16, withScope bool) (*Snapshot, error) {
 	st := *cur.state
 	st.Regions = maps.Clone(cur.state.Regions)
 	for id, n := range w.Weights {

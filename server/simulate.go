@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -15,27 +16,15 @@ import (
 // under hypothetical changes.
 type SimulateRequest struct {
 	Name    string
-	Qtype   uint16       // dns.TypeA (default) or dns.TypeAAAA
-	WhatIf  WhatIf       // empty: only "now"
-	Clients []netip.Addr // nil: every network of the GeoIP database counts as one client
-}
-
-// Simulation is the expected share of clients per region ("" for clients
-// that get no address: NODATA, SERVFAIL). Shares sum to 1.
-type Simulation struct {
-	Name          string             `json:"name"`
-	Type          string             `json:"type"`
-	Basis         string             `json:"basis"` // "geoip networks" or "sample"
-	Clients       int                `json:"clients"`
-	Now           map[string]float64 `json:"now"`
-	WhatIf        map[string]float64 `json:"what_if,omitempty"`
-	WhatIfApplied bool               `json:"what_if_applied"`
+	Qtype   uint16         // dns.TypeA (default) or dns.TypeAAAA
+	WhatIf  explain.WhatIf // empty: only "now"
+	Clients []netip.Addr   // nil: every network of the GeoIP database counts as one client
 }
 
 // Simulate runs the same plan as the DNS answer for every client, and
 // splits each client over the regions of its tier as the draw would: by
 // weight (roundrobin: evenly; failover: the first).
-func (h *Handler) Simulate(req SimulateRequest) (*Simulation, error) {
+func (h *Handler) Simulate(req SimulateRequest) (*explain.Simulation, error) {
 	cur := h.snap.Load()
 	if cur == nil {
 		return nil, errors.New("no configuration loaded yet")
@@ -47,7 +36,7 @@ func (h *Handler) Simulate(req SimulateRequest) (*Simulation, error) {
 	if err != nil {
 		return nil, err
 	}
-	sim := &Simulation{Name: name, Type: dns.TypeToString[req.Qtype], Basis: "sample"}
+	sim := &explain.Simulation{Name: name, Type: dns.TypeToString[req.Qtype], Basis: "sample"}
 	var units []unit
 	if req.Clients != nil {
 		for _, a := range req.Clients {
@@ -71,7 +60,7 @@ func (h *Handler) Simulate(req SimulateRequest) (*Simulation, error) {
 	if sim.Now, err = shares(cur, name, req.Qtype, units); err != nil {
 		return nil, err
 	}
-	if !req.WhatIf.empty() {
+	if !req.WhatIf.Empty() {
 		snap, err := h.whatIf(cur, req.WhatIf, name, req.Qtype, false)
 		if err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -107,10 +108,10 @@ func (w *whatIf) query(q url.Values) error {
 
 // describe says what the flags suppose, for simulate's header.
 func (w *whatIf) describe() string {
-	e := &whatIfEcho{Down: w.down, Up: w.up, Weight: map[string]int{}}
+	e := &explain.WhatIf{Down: w.down, Up: w.up, Weights: map[string]int{}}
 	for _, rw := range w.weight {
 		r, n, _ := strings.Cut(rw, ":")
-		e.Weight[r], _ = strconv.Atoi(strings.TrimSpace(n))
+		e.Weights[r], _ = strconv.Atoi(strings.TrimSpace(n))
 	}
 	return e.String()
 }
@@ -142,7 +143,7 @@ func runExplain(ctx context.Context, a *app, c *command, args []string) error {
 	if err := w.query(q); err != nil {
 		return err
 	}
-	var resp explainResponse
+	var resp explain.Explanation
 	if err := a.callGlbd(ctx, http.MethodGet, "/explain", q, nil, &resp); err != nil {
 		return err
 	}
@@ -221,7 +222,7 @@ func runSimulate(ctx context.Context, a *app, c *command, args []string) error {
 		}
 		method, body = http.MethodPost, strings.NewReader(list)
 	}
-	var resp simulateResponse
+	var resp explain.Simulation
 	if err := a.callGlbd(ctx, method, "/simulate", q, body, &resp); err != nil {
 		return err
 	}
