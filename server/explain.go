@@ -16,6 +16,8 @@ import (
 	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/store/schema"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // ExplainRequest asks what a client would get for a name, optionally under
@@ -61,7 +63,7 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, req.Qtype)
 	if req.ECSSource > 0 {
-		m.SetEdns0(ourUDPSize, false)
+		m.SetEdns0(dnswire.UDPSize, false)
 		sub := netip.PrefixFrom(req.Client, req.ECSSource).Masked().Addr()
 		family := uint16(1)
 		if sub.Is6() {
@@ -81,7 +83,7 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 
 	ex := &explain.Explanation{Name: name, Zone: q.zone, Type: dns.TypeToString[req.Qtype], Client: req.Client.String(),
 		ECSSource: req.ECSSource, Rule: q.reason, Chosen: q.region, Rcode: dns.RcodeToString[q.m.Rcode],
-		Scope: q.ecs.scopeFor(q.scope), Tier: []string{}, Answer: []string{}}
+		Scope: q.ecs.ScopeFor(q.scope), Tier: []string{}, Answer: []string{}}
 	if !req.WhatIf.Empty() {
 		ex.WhatIf = &req.WhatIf
 	}

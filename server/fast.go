@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // The fast path answers the query shape that nearly all traffic has — one
@@ -27,7 +29,7 @@ type fastQuery struct {
 	opt       bool
 	do        bool
 	udpSize   int
-	ecs       clientSubnet
+	ecs       dnswire.ClientSubnet
 	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
 	cookieLen int
 }
@@ -65,8 +67,8 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		return dst, false // might need truncation: the general path does it
 	}
 	q.client = q.remote
-	if q.ecs.usable() {
-		q.client = q.ecs.addr
+	if q.ecs.Usable() {
+		q.client = q.ecs.Addr
 	}
 	// The scope table holds the plan of the client's network ready-made:
 	// no GeoIP lookup and no ranking per query. Without a table (not built
@@ -119,13 +121,13 @@ func (q *query) tcp() bool { return q.transport == "tcp" }
 // parse reads the header, the question and an optional OPT. It accepts only
 // what it fully understands.
 func (f *fastQuery) parse(pkt []byte) bool {
-	dh, ok := headerOf(pkt)
+	dh, ok := dnswire.HeaderOf(pkt)
 	// A query (QR 0), opcode QUERY, no rcode bits, one question, nothing in
 	// answer and authority, at most the OPT in additional.
-	if !ok || dh.flags&(flagQR|0x7800|0xf) != 0 || dh.qd != 1 || dh.an != 0 || dh.ns != 0 || dh.ar > 1 {
+	if !ok || dh.Flags&(dnswire.FlagQR|0x7800|0xf) != 0 || dh.QD != 1 || dh.AN != 0 || dh.NS != 0 || dh.AR > 1 {
 		return false
 	}
-	f.id, f.flags = dh.id, dh.flags
+	f.id, f.flags = dh.ID, dh.Flags
 	off := 12
 	for {
 		if off >= len(pkt) {
@@ -164,7 +166,7 @@ func (f *fastQuery) parse(pkt []byte) bool {
 	if class != dns.ClassINET || (f.qtype != dns.TypeA && f.qtype != dns.TypeAAAA) {
 		return false
 	}
-	if dh.ar == 1 {
+	if dh.AR == 1 {
 		var ok bool
 		if off, ok = f.parseOPT(pkt, off); !ok {
 			return false
@@ -205,13 +207,13 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 			return 0, false
 		}
 		if code == dns.EDNS0SUBNET {
-			if f.ecs.present {
+			if f.ecs.Present {
 				return 0, false
 			}
 			var err error
-			// What parseECS rejects the general path answers FORMERR,
+			// What dnswire.ParseECS rejects the general path answers FORMERR,
 			// with the same parser.
-			if f.ecs, err = parseECS(pkt[off : off+olen]); err != nil || f.ecs.family == 0 {
+			if f.ecs, err = dnswire.ParseECS(pkt[off : off+olen]); err != nil || f.ecs.Family == 0 {
 				return 0, false
 			}
 		}
@@ -234,7 +236,7 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets
 	if f.opt {
 		nOpt = 1
 	}
-	flags := uint16(flagQR|flagAA) | f.flags&(flagRD|flagCD)
+	flags := uint16(dnswire.FlagQR|dnswire.FlagAA) | f.flags&(dnswire.FlagRD|dnswire.FlagCD)
 	dst = binary.BigEndian.AppendUint16(dst, f.id)
 	dst = binary.BigEndian.AppendUint16(dst, flags)
 	dst = binary.BigEndian.AppendUint16(dst, 1)
@@ -256,28 +258,28 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets
 	if f.opt {
 		dst = append(dst, 0) // root owner
 		dst = binary.BigEndian.AppendUint16(dst, dns.TypeOPT)
-		dst = binary.BigEndian.AppendUint16(dst, ourUDPSize)
+		dst = binary.BigEndian.AppendUint16(dst, dnswire.UDPSize)
 		var ttl uint32
 		if f.do {
 			ttl = 1 << 15
 		}
 		dst = binary.BigEndian.AppendUint32(dst, ttl)
-		n := (int(f.ecs.source) + 7) / 8 // address octets, as in the query
+		n := (int(f.ecs.Source) + 7) / 8 // address octets, as in the query
 		rdlen := 0
-		if f.ecs.present {
+		if f.ecs.Present {
 			rdlen += 8 + n
 		}
 		if q.cookie.present {
 			rdlen += 4 + clientCookieLen + serverCookieLen
 		}
 		dst = binary.BigEndian.AppendUint16(dst, uint16(rdlen))
-		if f.ecs.present {
+		if f.ecs.Present {
 			dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0SUBNET)
 			dst = binary.BigEndian.AppendUint16(dst, uint16(4+n))
-			dst = binary.BigEndian.AppendUint16(dst, f.ecs.family)
-			dst = append(dst, f.ecs.source, uint8(f.ecs.scopeFor(q.scope)))
-			if f.ecs.addr.IsValid() {
-				dst = append(dst, f.ecs.addr.AsSlice()[:n]...)
+			dst = binary.BigEndian.AppendUint16(dst, f.ecs.Family)
+			dst = append(dst, f.ecs.Source, uint8(f.ecs.ScopeFor(q.scope)))
+			if f.ecs.Addr.IsValid() {
+				dst = append(dst, f.ecs.Addr.AsSlice()[:n]...)
 			}
 		}
 		if q.cookie.present {

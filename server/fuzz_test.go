@@ -9,6 +9,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // fuzzSeeds are well-formed queries of every shape the fast path takes;
@@ -61,12 +63,12 @@ func FuzzAnswerPacket(f *testing.F) {
 // (seeds in testdata/fuzz): it never panics, and what it accepts has no bits beyond the source prefix.
 func FuzzParseECS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cs, err := parseECS(b)
+		cs, err := dnswire.ParseECS(b)
 		if err != nil {
 			return
 		}
-		if cs.addr.IsValid() && netip.PrefixFrom(cs.addr, int(cs.source)).Masked().Addr() != cs.addr {
-			t.Fatalf("accepted %x with bits beyond /%d", b, cs.source)
+		if cs.Addr.IsValid() && netip.PrefixFrom(cs.Addr, int(cs.Source)).Masked().Addr() != cs.Addr {
+			t.Fatalf("accepted %x with bits beyond /%d", b, cs.Source)
 		}
 	})
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/glb-dns/glb/store/schema"
 
 	"github.com/glb-dns/glb/internal/crash"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // Locator finds where a client address is; *geo.DB is one.
@@ -93,7 +95,7 @@ func NewHandler(o Options) *Handler {
 		h.now = time.Now
 	}
 	if h.maxUDP == 0 {
-		h.maxUDP = ourUDPSize
+		h.maxUDP = dnswire.UDPSize
 	}
 	h.rrl = newRRL(o.RRL, h.now(), h.log, h.metrics.limits)
 	if h.cookies = RandomCookieSecrets(); o.Cookies != nil {

@@ -26,7 +26,6 @@ type Metrics struct {
 	panics       prometheus.Counter // also glb_panics_total{component="dns"}
 	tickPanics   prometheus.Counter // glb_panics_total{component="health_tick"}
 	scopePanics  prometheus.Counter // glb_panics_total{component="scope_worker"}
-	loopPanics   prometheus.Counter // glb_panics_total{component="dns_server"}: the UDP and TCP serving loops
 	duration     prometheus.Histogram
 	snapRevision prometheus.Gauge
 	snapTime     prometheus.Gauge
@@ -34,8 +33,6 @@ type Metrics struct {
 	snapWarnings prometheus.Counter
 	scopeBuild   prometheus.Histogram
 	limits       *limitMetrics // RRL and cookies (rrl.go)
-	tcpConns     prometheus.Gauge
-	tcpClosed    map[string]prometheus.Counter // by reason, every reason resolved up front
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -84,7 +81,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}), crash.Counter(reg, "dns")),
 		tickPanics:  crash.Counter(reg, "health_tick"),
 		scopePanics: crash.Counter(reg, "scope_worker"),
-		loopPanics:  crash.Counter(reg, "dns_server"),
 		duration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "glb", Subsystem: "dns", Name: "request_duration_seconds",
 			Help:    "Time from a parsed query to its reply being written.",
@@ -114,18 +110,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.limits = newLimitMetrics(f)
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
-	m.tcpConns = f.NewGauge(prometheus.GaugeOpts{
-		Namespace: "glb", Subsystem: "dns", Name: "tcp_connections",
-		Help: "Open DNS-over-TCP connections.",
-	})
-	closed := f.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "glb", Subsystem: "dns", Name: "tcp_closed_total",
-		Help: "DNS-over-TCP connections closed or refused, by reason: idle, io_timeout, write_timeout, limit, evicted, refused_global, refused_client, malformed, client_closed, error, shutdown, panic.",
-	}, []string{"reason"})
-	m.tcpClosed = make(map[string]prometheus.Counter, len(closeReasons))
-	for _, r := range closeReasons {
-		m.tcpClosed[r] = closed.WithLabelValues(r)
-	}
 	return m
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"time"
@@ -9,6 +8,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/internal/crash"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // AnswerPacket answers the DNS message in pkt, received from remote over UDP
@@ -60,7 +61,7 @@ func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp b
 	defer func() {
 		if v := recover(); v != nil {
 			crash.Record(h.log, h.metrics.panics, "panic answering query", v)
-			reply, ok = servFail(dst, pkt)
+			reply, ok = dnswire.ServFail(dst, pkt)
 		}
 	}()
 	if out, handled := h.fastAnswer(dst, pkt, q); handled {
@@ -73,13 +74,13 @@ func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp b
 
 	// The general path, with the DNS library's own rules for what to drop
 	// or refuse before a handler sees the message (server.go's serveDNS).
-	dh, ok := headerOf(pkt)
-	if !ok || dh.flags&flagQR != 0 {
+	dh, ok := dnswire.HeaderOf(pkt)
+	if !ok || dh.Flags&dnswire.FlagQR != 0 {
 		return dst, false
 	}
 	req := new(dns.Msg)
 	q.req, q.pkt = req, pkt
-	switch dns.DefaultMsgAcceptFunc(dns.Header{Id: dh.id, Bits: dh.flags, Qdcount: dh.qd, Ancount: dh.an, Nscount: dh.ns, Arcount: dh.ar}) {
+	switch dns.DefaultMsgAcceptFunc(dns.Header{Id: dh.ID, Bits: dh.Flags, Qdcount: dh.QD, Ancount: dh.AN, Nscount: dh.NS, Arcount: dh.AR}) {
 	case dns.MsgIgnore:
 		return dst, false
 	case dns.MsgReject:
@@ -90,7 +91,7 @@ func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp b
 	// The library forgives counts that lie, records cut short and bytes
 	// after the last record; an authoritative server should not guess what
 	// such a message meant.
-	if err := req.Unpack(pkt); err != nil || !exactSections(pkt, dh) {
+	if err := req.Unpack(pkt); err != nil || !dnswire.ExactSections(pkt, dh) {
 		return h.reject(dst, pkt, q, dns.RcodeFormatError)
 	}
 	h.answer(q)
@@ -99,7 +100,7 @@ func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp b
 	}
 	out, err := q.m.PackBuffer(dst[len(dst):cap(dst)])
 	if err != nil {
-		return servFail(dst, pkt)
+		return dnswire.ServFail(dst, pkt)
 	}
 	h.finish(q, start, q.m.Rcode)
 	return append(dst, out...), true
@@ -112,12 +113,12 @@ var fastHook func()
 // reject answers a message the library would not hand to a handler: the
 // header echoed with the rcode, and no sections.
 func (h *Handler) reject(dst, pkt []byte, q *query, rcode int) ([]byte, bool) {
-	dh, _ := headerOf(pkt)
+	dh, _ := dnswire.HeaderOf(pkt)
 	m := new(dns.Msg)
-	m.Id, m.Opcode, m.RecursionDesired = dh.id, int(dh.flags>>11&0xf), dh.flags&flagRD != 0
+	m.Id, m.Opcode, m.RecursionDesired = dh.ID, int(dh.Flags>>11&0xf), dh.Flags&dnswire.FlagRD != 0
 	m.Response, m.Rcode = true, rcode
 	if rcode == dns.RcodeNotImplemented { // a well-formed question is echoed
-		if r := new(dns.Msg); r.Unpack(pkt) == nil && len(r.Question) == 1 && exactSections(pkt, dh) {
+		if r := new(dns.Msg); r.Unpack(pkt) == nil && len(r.Question) == 1 && dnswire.ExactSections(pkt, dh) {
 			m.Question = r.Question
 		}
 	}
@@ -128,60 +129,4 @@ func (h *Handler) reject(dst, pkt []byte, q *query, rcode int) ([]byte, bool) {
 	}
 	h.metrics.queries.WithLabelValues(q.zone, "other", rcodeLabel(rcode), q.transport).Inc()
 	return append(dst, out...), true
-}
-
-// servFail is the reply of last resort: the query's ID and SERVFAIL.
-func servFail(dst, pkt []byte) ([]byte, bool) {
-	dh, ok := headerOf(pkt)
-	if !ok {
-		return dst, false
-	}
-	var b [12]byte
-	binary.BigEndian.PutUint16(b[0:], dh.id)
-	binary.BigEndian.PutUint16(b[2:], flagQR|dh.flags&(0xf<<11|flagRD)|dns.RcodeServerFailure)
-	return append(dst, b[:]...), true
-}
-
-// DNS header flag bits.
-const (
-	flagQR = 1 << 15
-	flagAA = 1 << 10
-	flagTC = 1 << 9
-	flagRD = 1 << 8
-	flagCD = 1 << 4
-)
-
-type header struct {
-	id, flags, qd, an, ns, ar uint16
-}
-
-func headerOf(pkt []byte) (header, bool) {
-	if len(pkt) < 12 {
-		return header{}, false
-	}
-	u := func(i int) uint16 { return binary.BigEndian.Uint16(pkt[i:]) }
-	return header{u(0), u(2), u(4), u(6), u(8), u(10)}, true
-}
-
-// exactSections reports whether the sections of pkt hold exactly the
-// records its header counts, each complete, and nothing after them. Names
-// are only skipped (a pointer ends a name); Unpack has checked them.
-func exactSections(pkt []byte, dh header) bool {
-	off, ok := 12, true
-	for range dh.qd {
-		if off, ok = skipName(pkt, off); !ok || off+4 > len(pkt) {
-			return false
-		}
-		off += 4
-	}
-	for range int(dh.an) + int(dh.ns) + int(dh.ar) {
-		if off, ok = skipName(pkt, off); !ok || off+10 > len(pkt) {
-			return false
-		}
-		off += 10 + int(binary.BigEndian.Uint16(pkt[off+8:]))
-		if off > len(pkt) {
-			return false
-		}
-	}
-	return off == len(pkt)
 }

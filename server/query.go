@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/store/schema"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // query is one query being answered: what came in, the reply being built,
@@ -24,7 +26,7 @@ type query struct {
 	remote     netip.Addr // the packet's source
 	remotePort uint16
 	client     netip.Addr // the address located: ECS if usable, else remote
-	ecs        clientSubnet
+	ecs        dnswire.ClientSubnet
 	cookie     cookie // the COOKIE option (cookie.go)
 	transport  string
 	udpSize    int
@@ -117,7 +119,7 @@ func (h *Handler) finish(q *query, start time.Time, rcode int) {
 	} else {
 		h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport).Inc()
 	}
-	if q.ecs.present {
+	if q.ecs.Present {
 		h.metrics.ecsPresent.Inc()
 	} else {
 		h.metrics.ecsAbsent.Inc()
@@ -127,7 +129,7 @@ func (h *Handler) finish(q *query, start time.Time, rcode int) {
 	if q.observe && q.m != nil {
 		ev := &QueryEvent{
 			Time: start, Duration: took, Transport: q.transport, Remote: q.remote, RemotePort: q.remotePort, Client: q.client,
-			ECS: q.ecs.prefix(), Zone: q.zone, Region: q.region, Reason: q.reason, Req: q.req, Resp: q.m,
+			ECS: q.ecs.Prefix(), Zone: q.zone, Region: q.region, Reason: q.reason, Req: q.req, Resp: q.m,
 		}
 		if h.sampler != nil {
 			h.sampler.Record(ev) // drawn already
@@ -170,7 +172,7 @@ func (h *Handler) answer(q *query) {
 	}
 	if opt != nil {
 		q.udpSize = max(dns.MinMsgSize, min(int(opt.UDPSize()), h.maxUDP))
-		m.SetEdns0(ourUDPSize, opt.Do())
+		m.SetEdns0(dnswire.UDPSize, opt.Do())
 		cookieOK := h.readCookieOpt(q, opt)
 		defer h.replyCookie(q) // on every reply from here on, after ECS
 		if opt.Version() != 0 {
@@ -183,7 +185,7 @@ func (h *Handler) answer(q *query) {
 			return
 		}
 		var err error
-		if q.ecs, err = ecsOf(q.pkt); err != nil {
+		if q.ecs, err = dnswire.ECSOf(q.pkt); err != nil {
 			m.Rcode = dns.RcodeFormatError
 			return
 		}
@@ -217,13 +219,13 @@ func (h *Handler) answer(q *query) {
 	m.Authoritative = true
 
 	q.client = q.remote
-	if q.ecs.usable() {
-		q.client = q.ecs.addr
+	if q.ecs.Usable() {
+		q.client = q.ecs.Addr
 	}
 	h.resolve(q, z, qname)
-	if q.ecs.present {
+	if q.ecs.Present {
 		o := m.IsEdns0()
-		o.Option = append(o.Option, q.ecs.replyOption(q.ecs.scopeFor(q.scope)))
+		o.Option = append(o.Option, q.ecs.ReplyOption(q.ecs.ScopeFor(q.scope)))
 	}
 }
 

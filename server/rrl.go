@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"log/slog"
 	"net/netip"
@@ -11,6 +10,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // Response rate limiting (RRL), in the manner of Knot and NSD: a spoofed
@@ -141,7 +142,7 @@ func (h *Handler) limit(dst, reply []byte, q *query, now time.Time) ([]byte, boo
 	n := 1 + copy(key[1:], a[:])
 	switch class {
 	case rrlPositive:
-		n += copyQuestion(key[n:], body)
+		n += dnswire.CopyQuestion(key[n:], body)
 	case rrlNegative:
 		n += copy(key[n:], q.zone)
 	}
@@ -168,7 +169,7 @@ func (h *Handler) limit(dst, reply []byte, q *query, now time.Time) ([]byte, boo
 		r.logStart(now, net, class)
 	}
 	if r.slip > 0 && over%r.slip == 0 {
-		if out, ok := truncateReply(body); ok {
+		if out, ok := dnswire.TruncateReply(body); ok {
 			r.m.slipped.Inc()
 			return reply[:len(dst)+len(out)], true
 		}
@@ -201,92 +202,14 @@ func (r *rrl) logStart(now time.Time, net netip.Prefix, class int) {
 
 // rrlClass classifies a reply by its header.
 func rrlClass(b []byte) int {
-	h, _ := headerOf(b)
-	switch rc := h.flags & 0xf; {
-	case rc == dns.RcodeSuccess && h.an > 0:
+	h, _ := dnswire.HeaderOf(b)
+	switch rc := h.Flags & 0xf; {
+	case rc == dns.RcodeSuccess && h.AN > 0:
 		return rrlPositive
 	case rc == dns.RcodeSuccess || rc == dns.RcodeNameError:
 		return rrlNegative
 	}
 	return rrlError
-}
-
-// copyQuestion copies the question name (lower-cased) and type of reply b
-// into dst and returns how many bytes it wrote.
-func copyQuestion(dst, b []byte) int {
-	off := 12
-	for off < len(b) {
-		l := int(b[off])
-		if l == 0 || l > 63 {
-			break
-		}
-		off += 1 + l
-	}
-	n := copy(dst, b[12:min(off+3, len(b))]) // the name, its root label, the type
-	for i, c := range dst[:n] {
-		if c >= 'A' && c <= 'Z' { // length bytes are at most 63, never letters
-			dst[i] = c + 'a' - 'A'
-		}
-	}
-	return n
-}
-
-// truncateReply cuts reply b in place to its header and question, keeps
-// the OPT record (with its options, a cookie among them), and sets TC.
-func truncateReply(b []byte) ([]byte, bool) {
-	h, ok := headerOf(b)
-	if !ok || h.qd != 1 {
-		return nil, false
-	}
-	off, ok := skipName(b, 12)
-	if !ok || off+4 > len(b) {
-		return nil, false
-	}
-	qEnd := off + 4
-	off = qEnd
-	optStart, optEnd := -1, -1
-	for i := 0; i < int(h.an)+int(h.ns)+int(h.ar); i++ {
-		start := off
-		if off, ok = skipName(b, off); !ok || off+10 > len(b) {
-			return nil, false
-		}
-		t := binary.BigEndian.Uint16(b[off:])
-		off += 10 + int(binary.BigEndian.Uint16(b[off+8:]))
-		if off > len(b) {
-			return nil, false
-		}
-		if i >= int(h.an)+int(h.ns) && t == dns.TypeOPT {
-			optStart, optEnd = start, off
-		}
-	}
-	n, ar := qEnd, uint16(0)
-	if optStart >= 0 {
-		n += copy(b[qEnd:], b[optStart:optEnd])
-		ar = 1
-	}
-	binary.BigEndian.PutUint16(b[2:], h.flags|flagTC)
-	binary.BigEndian.PutUint16(b[6:], 0)
-	binary.BigEndian.PutUint16(b[8:], 0)
-	binary.BigEndian.PutUint16(b[10:], ar)
-	return b[:n], true
-}
-
-// skipName returns the offset just past the (possibly compressed) name at
-// off.
-func skipName(b []byte, off int) (int, bool) {
-	for off < len(b) {
-		l := int(b[off])
-		switch {
-		case l == 0:
-			return off + 1, true
-		case l&0xc0 == 0xc0:
-			return off + 2, off+2 <= len(b)
-		case l > 63:
-			return 0, false
-		}
-		off += 1 + l
-	}
-	return 0, false
 }
 
 // limitMetrics count what RRL and cookies do.

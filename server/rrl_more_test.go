@@ -13,6 +13,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // TestRRLClasses checks what shares a bucket: one name and type per
@@ -106,9 +108,9 @@ func TestTruncateReply(t *testing.T) {
 			if err := want.Unpack(full); err != nil {
 				t.Fatal(err)
 			}
-			cut, ok := truncateReply(full)
+			cut, ok := dnswire.TruncateReply(full)
 			if !ok {
-				t.Fatal("truncateReply failed")
+				t.Fatal("dnswire.TruncateReply failed")
 			}
 			got := new(dns.Msg)
 			if err := got.Unpack(cut); err != nil {

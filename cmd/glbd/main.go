@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/geo"
-	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/server/transport"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -57,7 +57,7 @@ type Config struct {
 
 	Limits limitFlags // -rrl-* and -cookie-secret-file (flags_limits.go)
 	// TCP holds the DNS-over-TCP limits, -tcp-* (flags_tcp.go).
-	TCP server.TCPLimits
+	TCP transport.TCPLimits
 	// ListenBeforeReady binds DNS at once, answering SERVFAIL until the
 	// first configuration (-listen-before-ready); by default DNS is bound
 	// only once a configuration is loaded, for rolling restarts.

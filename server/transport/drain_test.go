@@ -1,4 +1,4 @@
-package server
+package transport
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server"
 )
 
 // gatedHandler holds every query until gate is closed. With the gate being
@@ -17,7 +19,7 @@ import (
 // on the sockets when the server starts shutting down, which is the case
 // draining exists for.
 type gatedHandler struct {
-	*Handler
+	*server.Handler
 	gate <-chan struct{}
 }
 

@@ -1,4 +1,4 @@
-package server
+package transport
 
 import (
 	"context"
@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server"
 )
 
 // countingHandler counts the UDP queries one server instance answered, to
 // show that every instance of a handover really served.
 type countingHandler struct {
-	*Handler
+	*server.Handler
 	udp atomic.Int64
 }
 

@@ -1,4 +1,4 @@
-package server
+package transport
 
 import (
 	"net/netip"
@@ -8,12 +8,14 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/glb-dns/glb/server"
 )
 
 // panicky answers like the Handler, except that it panics without
 // recovering on a query for boom.<zone>: a bug in the serving loops
 // themselves, which AnswerPacket's own recover cannot see.
-type panicky struct{ *Handler }
+type panicky struct{ *server.Handler }
 
 func (p panicky) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
 	var m dns.Msg

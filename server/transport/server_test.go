@@ -1,4 +1,4 @@
-package server
+package transport
 
 import (
 	"context"
@@ -9,10 +9,14 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server"
+
+	"github.com/glb-dns/glb/server/internal/testdev"
 )
 
 // startServer runs a real UDP+TCP server on a free loopback port.
-func startServer(t *testing.T, h *Handler) string {
+func startServer(t *testing.T, h *server.Handler) string {
 	t.Helper()
 	s := NewServer("127.0.0.1:0", h, nil)
 	serve(t, s)
@@ -102,11 +106,11 @@ func TestWireGeo(t *testing.T) {
 	addr := startServer(t, h)
 	for _, network := range []string{"udp", "tcp"} {
 		m := exchange(t, network, addr, mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24"))
-		got := rrText(m.Answer)
+		got := testdev.RRText(m.Answer)
 		if len(got) != 2 || !strings.Contains(got[0], "198.51.100.1") || !m.Authoritative {
 			t.Errorf("%s: answer %q AA=%v, want eu-west addresses with AA", network, got, m.Authoritative)
 		}
-		if s := replyScope(m); s != 24 {
+		if s := testdev.ReplyScope(m); s != 24 {
 			t.Errorf("%s: scope %d, want 24", network, s)
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package transport
 
 import (
 	"encoding/binary"
@@ -15,6 +15,9 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/server/internal/testdev"
 )
 
 // tcpRig is a running Server with its own TCP limits and metrics.
@@ -26,7 +29,7 @@ type tcpRig struct {
 
 // startTCP runs a Server for h (the dev configuration when nil) with lim
 // on a free loopback port until the test ends.
-func startTCP(t testing.TB, h *Handler, lim TCPLimits) *tcpRig {
+func startTCP(t testing.TB, h *server.Handler, lim TCPLimits) *tcpRig {
 	t.Helper()
 	if h == nil {
 		h, _ = newTestHandler(t, nil)
@@ -162,11 +165,7 @@ func tcpRefused(t *testing.T, local, addr string) bool {
 // waitUntil polls cond every few milliseconds for up to d.
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	for end := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-	}
+	testdev.WaitUntil(t, d, what, cond)
 }
 
 // TestTCPPipelining writes many queries in one write and checks that each

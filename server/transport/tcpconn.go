@@ -1,4 +1,4 @@
-package server
+package transport
 
 import (
 	"encoding/binary"
@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glb-dns/glb/internal/crash"
+
+	"github.com/glb-dns/glb/server/dnswire"
 )
 
 const (
@@ -178,7 +180,7 @@ func (s *tcpServer) serveQueries(tc *tcpConn) string {
 				return closeMalformed
 			}
 			if len(reply)-mark-2 > maxTCPMessage {
-				reply, _ = servFail(reply[:mark+2], pkt)
+				reply, _ = dnswire.ServFail(reply[:mark+2], pkt)
 			}
 			binary.BigEndian.PutUint16(reply[mark:], uint16(len(reply)-mark-2))
 			out = reply
