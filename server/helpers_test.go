@@ -120,14 +120,9 @@ func startServer(t *testing.T, h *Handler) string {
 	return udp.String()
 }
 
-func exchange(t *testing.T, net, addr string, q *dns.Msg) *dns.Msg {
+func exchange(t *testing.T, network, addr string, q *dns.Msg) *dns.Msg {
 	t.Helper()
-	c := &dns.Client{Net: net, Timeout: 2 * time.Second}
-	m, _, err := c.Exchange(q, addr)
-	if err != nil {
-		t.Fatalf("%s exchange: %v", net, err)
-	}
-	return m
+	return testdev.Exchange(t, network, addr, q)
 }
 
 // rrText returns the records as sorted zone-file lines with tabs collapsed.

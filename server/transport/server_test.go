@@ -42,14 +42,9 @@ func serve(t testing.TB, s *Server) string {
 	return addr
 }
 
-func exchange(t *testing.T, net, addr string, q *dns.Msg) *dns.Msg {
+func exchange(t *testing.T, network, addr string, q *dns.Msg) *dns.Msg {
 	t.Helper()
-	c := &dns.Client{Net: net, Timeout: 2 * time.Second}
-	m, _, err := c.Exchange(q, addr)
-	if err != nil {
-		t.Fatalf("%s exchange: %v", net, err)
-	}
-	return m
+	return testdev.Exchange(t, network, addr, q)
 }
 
 // TestWireTruncation checks that a UDP answer larger than the client's

@@ -165,3 +165,15 @@ func ReplyScope(m *dns.Msg) int {
 	}
 	return -1
 }
+
+// Exchange sends q to addr over network ("udp" or "tcp") and returns the
+// reply, failing the test when there is none.
+func Exchange(t testing.TB, network, addr string, q *dns.Msg) *dns.Msg {
+	t.Helper()
+	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
+	m, _, err := c.Exchange(q, addr)
+	if err != nil {
+		t.Fatalf("%s exchange: %v", network, err)
+	}
+	return m
+}
