@@ -5,8 +5,10 @@ package server
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,7 +155,10 @@ func (h *Handler) healthTick() {
 // HealthTick is how often Run re-evaluates report freshness.
 const HealthTick = time.Second
 
-// rebuild swaps in a snapshot of h.state; h.mu is held.
+// rebuild builds a snapshot of h.state (configuration, health now, and
+// the scope tables ready for them) and swaps it in when it differs from
+// the one in force; h.mu is held. It is the snapshot's one owner: Apply,
+// the health tick and the scope worker all come through here.
 func (h *Handler) rebuild() {
 	st, now := h.state, h.now()
 	cur := h.snap.Load()
@@ -171,9 +176,15 @@ func (h *Handler) rebuild() {
 			"regions", len(cfg.regions), "duration_seconds", h.now().Sub(now).Seconds())
 	}
 	ht := buildHealth(cfg, health.Aggregate(st, now, h.policy))
+	scopes := h.attachScopes(cfg, ht)
+	if cur != nil && cur.state == st && cur.cfg == cfg && maps.Equal(cur.scopes, scopes) && reflect.DeepEqual(cur.health.view, ht.view) {
+		// A health tick that changed nothing a query, explain or the
+		// status page can see: the snapshot in force stays, with its
+		// build time.
+		return
+	}
 	h.logHealthChanges(cur, cfg, ht)
-	h.snap.Store(&Snapshot{Revision: st.Revision, cfg: cfg, health: ht, state: st, built: now,
-		scopes: h.attachScopes(cfg, ht)})
+	h.snap.Store(&Snapshot{Revision: st.Revision, cfg: cfg, health: ht, state: st, built: now, scopes: scopes})
 	if cur == nil {
 		close(h.configured)
 	}

@@ -6,10 +6,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // counterSums gathers reg and sums every counter of the glb_dns_ families,
@@ -79,7 +84,7 @@ func TestExplainAndSimulateCountNothing(t *testing.T) {
 	}
 }
 
-// TestHealthGaugesNeverVanish scrapes the health gauges while health ticks
+// TestHealthGaugesNeverVanish scrapes the health gauges while new states
 // rebuild the snapshot: every region's series is in every scrape. A region
 // removed from the configuration loses its series.
 func TestHealthGaugesNeverVanish(t *testing.T) {
@@ -106,15 +111,18 @@ func TestHealthGaugesNeverVanish(t *testing.T) {
 		return regionSeries, endpointSeries
 	}
 
+	// Two states of the same configuration, applied in turn: each Apply
+	// swaps a snapshot and sets the gauges again, as a health change does.
+	states := [2]*schema.State{devState(t, nil), devState(t, nil)}
 	stop := make(chan struct{})
 	var ticks sync.WaitGroup
 	ticks.Go(func() {
-		for {
+		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
 			default:
-				h.healthTick()
+				h.Apply(states[i%2])
 			}
 		}
 	})
@@ -140,5 +148,33 @@ func TestHealthGaugesNeverVanish(t *testing.T) {
 	}
 	if !rs["eu-west"] || !es["eu-west"] {
 		t.Errorf("eu-west lost its series after sa-east was removed")
+	}
+}
+
+// TestSnapshotSwappedOnlyOnChange: a health tick that changes nothing keeps
+// the snapshot in force (no swap, no build counted); a report going stale
+// or a new state swaps a new one in.
+func TestSnapshotSwappedOnlyOnChange(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(reportTime.Add(time.Second).UnixNano())
+	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()), Rand: func(int) int { return 0 },
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	applyNow(h, devState(t, votes("eu-west", "198.51.100.10", true)))
+	first, builds := h.snap.Load(), testutil.ToFloat64(h.metrics.snapBuilds)
+	for range 3 {
+		h.healthTick()
+	}
+	if h.snap.Load() != first || testutil.ToFloat64(h.metrics.snapBuilds) != builds {
+		t.Fatalf("health ticks with nothing changed swapped the snapshot (%v builds, was %v)", testutil.ToFloat64(h.metrics.snapBuilds), builds)
+	}
+	clock.Add(int64(time.Hour)) // the report goes stale
+	h.healthTick()
+	if h.snap.Load() == first || testutil.ToFloat64(h.metrics.snapBuilds) != builds+1 {
+		t.Fatalf("a stale report did not swap a new snapshot in")
+	}
+	second := h.snap.Load()
+	h.Apply(devState(t, map[string]any{"regions/eu-west/weight": "50"}))
+	if h.snap.Load() == second {
+		t.Fatalf("a new state did not swap a new snapshot in")
 	}
 }
