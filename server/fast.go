@@ -6,6 +6,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/server/dnswire"
+
+	"github.com/glb-dns/glb/server/limit"
 )
 
 // The fast path answers the query shape that nearly all traffic has — one
@@ -111,7 +113,7 @@ func (f *fastQuery) maxReply(n int) int {
 		size += 11 + 8 + 16
 	}
 	if f.cookieAt > 0 {
-		size += 4 + clientCookieLen + serverCookieLen
+		size += 4 + limit.ClientCookieLen + limit.ServerCookieLen
 	}
 	return size
 }
@@ -218,7 +220,7 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 			}
 		}
 		if code == dns.EDNS0COOKIE {
-			if f.cookieAt > 0 || !cookieOK(olen) {
+			if f.cookieAt > 0 || !limit.CookieOK(olen) {
 				return 0, false
 			}
 			f.cookieAt, f.cookieLen = off, olen
@@ -231,7 +233,7 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 // writeReply appends the reply: header, the question as asked, the answers
 // with their owner compressed to the question name, and the OPT with the
 // ECS scope and our cookie, in the general path's order.
-func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets) []byte {
+func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieSecrets) []byte {
 	nOpt := uint16(0)
 	if f.opt {
 		nOpt = 1
@@ -269,8 +271,8 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets
 		if f.ecs.Present {
 			rdlen += 8 + n
 		}
-		if q.cookie.present {
-			rdlen += 4 + clientCookieLen + serverCookieLen
+		if q.cookie.Present {
+			rdlen += 4 + limit.ClientCookieLen + limit.ServerCookieLen
 		}
 		dst = binary.BigEndian.AppendUint16(dst, uint16(rdlen))
 		if f.ecs.Present {
@@ -282,10 +284,10 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets
 				dst = append(dst, f.ecs.Addr.AsSlice()[:n]...)
 			}
 		}
-		if q.cookie.present {
+		if q.cookie.Present {
 			dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0COOKIE)
-			dst = binary.BigEndian.AppendUint16(dst, clientCookieLen+serverCookieLen)
-			dst = cookies.appendCookie(dst, &q.cookie.client, q.remote, q.cookie.now)
+			dst = binary.BigEndian.AppendUint16(dst, limit.ClientCookieLen+limit.ServerCookieLen)
+			dst = cookies.Append(dst, &q.cookie.Client, q.remote, q.cookie.Now)
 		}
 	}
 	return dst

@@ -20,6 +20,8 @@ import (
 	"github.com/glb-dns/glb/internal/crash"
 
 	"github.com/glb-dns/glb/server/dnswire"
+
+	"github.com/glb-dns/glb/server/limit"
 )
 
 // Locator finds where a client address is; *geo.DB is one.
@@ -29,16 +31,16 @@ type Locator interface {
 
 // Options configure a Handler. Zero fields take the defaults named on each.
 type Options struct {
-	Geo        Locator          // required
-	Metrics    *Metrics         // required
-	Logger     *slog.Logger     // default: discard
-	Rand       func(n int) int  // returns [0,n); default math/rand/v2 IntN
-	Now        func() time.Time // default time.Now
-	MaxUDPSize int              // largest UDP reply, default 1232 (DNS Flag Day 2020)
-	Health     health.Policy    // quorum and report age; zero fields take health.DefaultPolicy
-	Observer   QueryObserver    // optional: query logs, dnstap
-	RRL        RRLConfig        // response rate limiting of UDP answers; zero: off
-	Cookies    *CookieSecrets   // DNS cookie secrets; default: a random secret of this process
+	Geo        Locator              // required
+	Metrics    *Metrics             // required
+	Logger     *slog.Logger         // default: discard
+	Rand       func(n int) int      // returns [0,n); default math/rand/v2 IntN
+	Now        func() time.Time     // default time.Now
+	MaxUDPSize int                  // largest UDP reply, default 1232 (DNS Flag Day 2020)
+	Health     health.Policy        // quorum and report age; zero fields take health.DefaultPolicy
+	Observer   QueryObserver        // optional: query logs, dnstap
+	RRL        limit.RRLConfig      // response rate limiting of UDP answers; zero: off
+	Cookies    *limit.CookieSecrets // DNS cookie secrets; default: a random secret of this process
 	// ZoneMetrics counts answers and outcomes per zone (name="*") instead
 	// of per name: a series per name x region is what most of the heap
 	// holds with thousands of names, and more than a Prometheus wants.
@@ -61,12 +63,12 @@ type Handler struct {
 	now        func() time.Time
 	maxUDP     int
 	observer   QueryObserver
-	sampler    SamplingObserver // observer, when it samples
-	rrl        *rrl             // nil: off (rrl.go)
-	cookies    CookieSecrets    // cookie.go
-	noFast     bool             // tests: force the general path
-	perZone    bool             // Options.ZoneMetrics
-	totals     regionTotals     // answers per region, for the status page (counters.go)
+	sampler    SamplingObserver    // observer, when it samples
+	rrl        *limit.RRL          // nil: off
+	cookies    limit.CookieSecrets // cookies.go
+	noFast     bool                // tests: force the general path
+	perZone    bool                // Options.ZoneMetrics
+	totals     regionTotals        // answers per region, for the status page (counters.go)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*scopeTable
@@ -99,8 +101,8 @@ func NewHandler(o Options) *Handler {
 	if h.maxUDP == 0 {
 		h.maxUDP = dnswire.UDPSize
 	}
-	h.rrl = newRRL(o.RRL, h.now(), h.log, h.metrics.limits)
-	if h.cookies = RandomCookieSecrets(); o.Cookies != nil {
+	h.rrl = limit.NewRRL(o.RRL, h.now(), h.log, h.metrics.limits)
+	if h.cookies = limit.RandomCookieSecrets(); o.Cookies != nil {
 		h.cookies = *o.Cookies
 	}
 	return h

@@ -143,3 +143,26 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	testdev.WaitUntil(t, d, what, cond)
 }
+
+// counterValue is the value of the counter family name with the one label
+// value given, gathered from reg (0 when absent).
+func counterValue(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}

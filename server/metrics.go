@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/glb-dns/glb/internal/crash"
+
+	"github.com/glb-dns/glb/server/limit"
 )
 
 // Metrics are the server's Prometheus metrics. Labels are bounded: zones and
@@ -32,7 +34,7 @@ type Metrics struct {
 	snapBuilds   prometheus.Counter
 	snapWarnings prometheus.Counter
 	scopeBuild   prometheus.Histogram
-	limits       *limitMetrics // RRL and cookies (rrl.go)
+	limits       *limit.Metrics // RRL and cookies
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -108,7 +110,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records left out of a snapshot because they could not be built.",
 		}),
 	}
-	m.limits = newLimitMetrics(f)
+	m.limits = limit.NewMetrics(reg)
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
 	return m
 }

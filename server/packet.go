@@ -22,7 +22,7 @@ import (
 // library and the general path (answer), which gives identical answers;
 // a differential test holds the two together.
 //
-// UDP answers then pass response rate limiting (rrl.go), when it is on.
+// UDP answers then pass response rate limiting (limit.RRL), when it is on.
 func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
 	start := h.now()
 	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port(), observe: h.observes()}
@@ -31,7 +31,7 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 	}
 	reply, ok := h.answerPacket(dst, pkt, &q, start, tcp)
 	if ok && !tcp && h.rrl != nil {
-		return h.limit(dst, reply, &q, start)
+		return h.rrl.Limit(dst, reply, q.remote, q.zone, q.cookie.Valid, start)
 	}
 	return reply, ok
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/glb-dns/glb/store/schema"
 
 	"github.com/glb-dns/glb/server/dnswire"
+
+	"github.com/glb-dns/glb/server/limit"
 )
 
 // query is one query being answered: what came in, the reply being built,
@@ -27,7 +29,7 @@ type query struct {
 	remotePort uint16
 	client     netip.Addr // the address located: ECS if usable, else remote
 	ecs        dnswire.ClientSubnet
-	cookie     cookie // the COOKIE option (cookie.go)
+	cookie     limit.Cookie // the COOKIE option (cookies.go)
 	transport  string
 	udpSize    int
 

@@ -1,4 +1,4 @@
-package server
+package limit
 
 import (
 	"bytes"
@@ -11,8 +11,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // DNS cookies (RFC 7873) with interoperable server cookies (RFC 9018): a
@@ -90,10 +88,10 @@ func ReadCookieSecrets(path string) (CookieSecrets, error) {
 // Cookie sizes (RFC 7873 section 4): an 8-byte client cookie, optionally
 // followed by a server cookie of 8 to 32 bytes; ours (RFC 9018) are 16.
 const (
-	clientCookieLen = 8
-	serverCookieLen = 16
-	minCookieLen    = clientCookieLen + 8
-	maxCookieLen    = clientCookieLen + 32
+	ClientCookieLen = 8  // the client cookie
+	ServerCookieLen = 16 // our server cookies (RFC 9018)
+	minCookieLen    = ClientCookieLen + 8
+	maxCookieLen    = ClientCookieLen + 32
 )
 
 // Server cookie lifetime, as RFC 9018 section 4.3 recommends: accepted for
@@ -104,36 +102,36 @@ const (
 	cookieMaxSkew = uint32(5 * time.Minute / time.Second)
 )
 
-// cookie is the COOKIE option of a query.
-type cookie struct {
-	present bool
-	valid   bool   // it carries a server cookie of ours, in date
-	now     uint32 // unix time it was read at: the reply's cookie is stamped with it
-	client  [clientCookieLen]byte
+// Cookie is the COOKIE option of a query.
+type Cookie struct {
+	Present bool
+	Valid   bool   // it carries a server cookie of ours, in date
+	Now     uint32 // unix time it was read at: the reply's cookie is stamped with it
+	Client  [ClientCookieLen]byte
 }
 
-// cookieOK reports whether an option of n bytes is a well-formed COOKIE
+// CookieOK reports whether an option of n bytes is a well-formed COOKIE
 // (RFC 7873 section 5.2.2: anything else is answered FORMERR).
-func cookieOK(n int) bool {
-	return n == clientCookieLen || (n >= minCookieLen && n <= maxCookieLen)
+func CookieOK(n int) bool {
+	return n == ClientCookieLen || (n >= minCookieLen && n <= maxCookieLen)
 }
 
-// readCookie reads a well-formed COOKIE option b and checks its server
-// cookie against the secrets, for a query from remote at unix time now.
-func (c *CookieSecrets) readCookie(b []byte, remote netip.Addr, now uint32) cookie {
-	ck := cookie{present: true, now: now}
-	copy(ck.client[:], b)
-	ck.valid = c.validServer(b, remote, now)
+// Read reads a well-formed COOKIE option b and checks its server cookie
+// against the secrets, for a query from remote at unix time now.
+func (c *CookieSecrets) Read(b []byte, remote netip.Addr, now uint32) Cookie {
+	ck := Cookie{Present: true, Now: now}
+	copy(ck.Client[:], b)
+	ck.Valid = c.validServer(b, remote, now)
 	return ck
 }
 
 // validServer reports whether the option b holds a server cookie made by one
 // of our secrets for this client cookie and address, still in date.
 func (c *CookieSecrets) validServer(b []byte, remote netip.Addr, now uint32) bool {
-	if len(b) != clientCookieLen+serverCookieLen {
+	if len(b) != ClientCookieLen+ServerCookieLen {
 		return false
 	}
-	s := b[clientCookieLen:]
+	s := b[ClientCookieLen:]
 	if s[0] != 1 { // version 1 is the only one defined
 		return false
 	}
@@ -149,7 +147,7 @@ func (c *CookieSecrets) validServer(b []byte, remote netip.Addr, now uint32) boo
 			k = &c.Accept[i]
 		}
 		// The hash covers the version and reserved bytes as received.
-		binary.LittleEndian.PutUint64(want[:], cookieHash(k, b[:clientCookieLen], s[:8], remote))
+		binary.LittleEndian.PutUint64(want[:], cookieHash(k, b[:ClientCookieLen], s[:8], remote))
 		if bytes.Equal(want[:], s[8:]) {
 			return true
 		}
@@ -161,7 +159,7 @@ func (c *CookieSecrets) validServer(b []byte, remote netip.Addr, now uint32) boo
 // timestamp | client address (4 bytes for IPv4, 16 for IPv6), RFC 9018
 // section 4.4.
 func cookieHash(k *CookieSecret, client, head []byte, remote netip.Addr) uint64 {
-	var buf [clientCookieLen + 8 + 16]byte
+	var buf [ClientCookieLen + 8 + 16]byte
 	n := copy(buf[:], client)
 	n += copy(buf[n:], head)
 	if remote.Is4() {
@@ -174,9 +172,9 @@ func cookieHash(k *CookieSecret, client, head []byte, remote netip.Addr) uint64 
 	return sipHash24((*[16]byte)(k), buf[:n])
 }
 
-// appendCookie appends the reply's COOKIE option data: the client's cookie
+// Append appends the reply's COOKIE option data: the client's cookie
 // and a fresh server cookie made at unix time now for remote.
-func (c *CookieSecrets) appendCookie(dst []byte, client *[clientCookieLen]byte, remote netip.Addr, now uint32) []byte {
+func (c *CookieSecrets) Append(dst []byte, client *[ClientCookieLen]byte, remote netip.Addr, now uint32) []byte {
 	var head [8]byte
 	head[0] = 1 // version; reserved bytes zero
 	binary.BigEndian.PutUint32(head[4:], now)
@@ -185,60 +183,5 @@ func (c *CookieSecrets) appendCookie(dst []byte, client *[clientCookieLen]byte, 
 	return binary.LittleEndian.AppendUint64(dst, cookieHash(&c.Current, client[:], head[:], remote))
 }
 
-// unixSeconds is the cookie timestamp for t.
-func unixSeconds(t time.Time) uint32 { return uint32(t.Unix()) }
-
-// readCookie reads the COOKIE option b of q's query into q.cookie and
-// counts it; ok is false for a malformed one (FORMERR).
-func (h *Handler) readCookie(q *query, b []byte) (ok bool) {
-	if !cookieOK(len(b)) {
-		h.metrics.limits.cookies[cookieMalformed].Inc()
-		return false
-	}
-	q.cookie = h.cookies.readCookie(b, q.remote, unixSeconds(h.now()))
-	switch {
-	case q.cookie.valid:
-		h.metrics.limits.cookies[cookieValid].Inc()
-	case len(b) == clientCookieLen:
-		h.metrics.limits.cookies[cookieClientOnly].Inc()
-	default:
-		h.metrics.limits.cookies[cookieInvalid].Inc()
-	}
-	return true
-}
-
-// readCookieOpt reads the COOKIE option of a query parsed by the DNS
-// library; ok is false when it is malformed or repeated (FORMERR).
-func (h *Handler) readCookieOpt(q *query, opt *dns.OPT) (ok bool) {
-	var found *dns.EDNS0_COOKIE
-	for _, o := range opt.Option {
-		if c, isCookie := o.(*dns.EDNS0_COOKIE); isCookie {
-			if found != nil {
-				h.metrics.limits.cookies[cookieMalformed].Inc()
-				return false
-			}
-			found = c
-		}
-	}
-	if found == nil {
-		return true
-	}
-	b, err := hex.DecodeString(found.Cookie)
-	if err != nil {
-		h.metrics.limits.cookies[cookieMalformed].Inc()
-		return false
-	}
-	return h.readCookie(q, b)
-}
-
-// replyCookie adds our COOKIE option to the reply to a query that had one:
-// the client's cookie and a fresh server cookie (RFC 7873 section 5.2).
-func (h *Handler) replyCookie(q *query) {
-	if !q.cookie.present || q.m == nil {
-		return
-	}
-	if o := q.m.IsEdns0(); o != nil {
-		c := h.cookies.appendCookie(nil, &q.cookie.client, q.remote, q.cookie.now)
-		o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(c)})
-	}
-}
+// UnixSeconds is the cookie timestamp for t.
+func UnixSeconds(t time.Time) uint32 { return uint32(t.Unix()) }

@@ -1,4 +1,4 @@
-package server
+package limit
 
 import (
 	"encoding/hex"
@@ -79,14 +79,14 @@ func TestServerCookieRFC9018(t *testing.T) {
 				c.Accept = []CookieSecret{mustSecret(t, tc.accept)}
 			}
 			ip := netip.MustParseAddr(tc.ip)
-			ck := c.readCookie(mustHex(t, tc.query), ip, tc.now)
-			if ck.valid != tc.valid {
-				t.Errorf("valid = %v, want %v", ck.valid, tc.valid)
+			ck := c.Read(mustHex(t, tc.query), ip, tc.now)
+			if ck.Valid != tc.valid {
+				t.Errorf("valid = %v, want %v", ck.Valid, tc.valid)
 			}
 			if tc.reply == "" {
 				return
 			}
-			if got := hex.EncodeToString(c.appendCookie(nil, &ck.client, ip, tc.now)); got != tc.reply {
+			if got := hex.EncodeToString(c.Append(nil, &ck.Client, ip, tc.now)); got != tc.reply {
 				t.Errorf("reply cookie %s, want %s", got, tc.reply)
 			}
 		})
@@ -95,8 +95,8 @@ func TestServerCookieRFC9018(t *testing.T) {
 
 func TestCookieOK(t *testing.T) {
 	for n, want := range map[int]bool{0: false, 7: false, 8: true, 9: false, 15: false, 16: true, 24: true, 40: true, 41: false} {
-		if got := cookieOK(n); got != want {
-			t.Errorf("cookieOK(%d) = %v, want %v", n, got, want)
+		if got := CookieOK(n); got != want {
+			t.Errorf("CookieOK(%d) = %v, want %v", n, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package limit
 
 import (
 	"hash/maphash"
@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/glb-dns/glb/server/dnswire"
 )
@@ -40,7 +38,7 @@ type RRLConfig struct {
 	Buckets int
 }
 
-// Limits of RRLConfig; glbd's flags check them, and newRRL clamps to them.
+// Limits of RRLConfig; glbd's flags check them, and NewRRL clamps to them.
 const (
 	DefaultRRLBuckets = 1 << 16
 	MaxRRLRate        = 1 << 20 // counts are 24 bits: see rrlSlot
@@ -61,14 +59,14 @@ const (
 
 var rrlClassNames = [...]string{rrlPositive: "positive", rrlNegative: "negative", rrlError: "error"}
 
-// rrlLogEvery bounds the "limiting started" log lines: one per interval.
-const rrlLogEvery = 10 * time.Second
+// RRLLogEvery bounds the "limiting started" log lines: one per interval.
+const RRLLogEvery = 10 * time.Second
 
-// rrl is the limiter: a fixed table of buckets, so a flood from many
+// RRL is the limiter: a fixed table of buckets, so a flood from many
 // spoofed sources cannot grow memory; it only evicts buckets, which lets
 // more through, never less. Each bucket is one atomic word, so the UDP
 // readers of all sockets share it without a lock.
-type rrl struct {
+type RRL struct {
 	rate, slip uint32
 	v4, v6     int
 	white      []netip.Prefix
@@ -78,10 +76,12 @@ type rrl struct {
 	epoch      time.Time
 	lastLog    atomic.Int64 // unix second of the last "limiting started" line
 	log        *slog.Logger
-	m          *limitMetrics
+	m          *Metrics
 }
 
-func newRRL(c RRLConfig, now time.Time, log *slog.Logger, m *limitMetrics) *rrl {
+// NewRRL returns the limiter of c, or nil when c is off (Rate 0); it logs
+// to log and counts in m. Values beyond the Max constants are clamped.
+func NewRRL(c RRLConfig, now time.Time, log *slog.Logger, m *Metrics) *RRL {
 	if c.Rate <= 0 {
 		return nil
 	}
@@ -93,7 +93,7 @@ func newRRL(c RRLConfig, now time.Time, log *slog.Logger, m *limitMetrics) *rrl 
 			n <<= 1
 		}
 	}
-	r := &rrl{rate: uint32(min(c.Rate, MaxRRLRate)), slip: uint32(min(max(c.Slip, 0), MaxRRLSlip)), v4: c.IPv4Prefix, v6: c.IPv6Prefix, white: c.Whitelist,
+	r := &RRL{rate: uint32(min(c.Rate, MaxRRLRate)), slip: uint32(min(max(c.Slip, 0), MaxRRLSlip)), v4: c.IPv4Prefix, v6: c.IPv6Prefix, white: c.Whitelist,
 		seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, n), mask: uint64(n - 1), epoch: now, log: log, m: m}
 	if r.v4 <= 0 || r.v4 > 32 {
 		r.v4 = 24
@@ -101,7 +101,7 @@ func newRRL(c RRLConfig, now time.Time, log *slog.Logger, m *limitMetrics) *rrl 
 	if r.v6 <= 0 || r.v6 > 128 {
 		r.v6 = 56
 	}
-	r.lastLog.Store(now.Add(-rrlLogEvery).Unix())
+	r.lastLog.Store(now.Add(-RRLLogEvery).Unix())
 	return r
 }
 
@@ -118,23 +118,23 @@ func rrlSlot(tag uint64, sec, count uint32) uint64 {
 	return tag<<48 | uint64(sec)<<rrlCountBits | uint64(count)
 }
 
-// limit applies RRL to reply, the UDP answer to q whose bytes start at
-// len(dst). It returns the reply to send: as it is, truncated (slipped), or
-// none (dropped).
-func (h *Handler) limit(dst, reply []byte, q *query, now time.Time) ([]byte, bool) {
-	r := h.rrl
-	if q.cookie.valid {
+// Limit applies RRL to reply, the UDP answer whose bytes start at
+// len(dst), to a query from remote about zone (its metric label), with a
+// valid server cookie or not. It returns the reply to send: as it is,
+// truncated (slipped), or none (dropped).
+func (r *RRL) Limit(dst, reply []byte, remote netip.Addr, zone string, validCookie bool, now time.Time) ([]byte, bool) {
+	if validCookie {
 		r.m.exemptCookie.Inc()
 		return reply, true
 	}
 	for _, p := range r.white {
-		if p.Contains(q.remote) {
+		if p.Contains(remote) {
 			r.m.exemptWhite.Inc()
 			return reply, true
 		}
 	}
 	body := reply[len(dst):]
-	net := r.network(q.remote)
+	net := r.network(remote)
 	class := rrlClass(body)
 	var key [1 + 16 + 2 + 255]byte
 	key[0] = byte(class)
@@ -144,7 +144,7 @@ func (h *Handler) limit(dst, reply []byte, q *query, now time.Time) ([]byte, boo
 	case rrlPositive:
 		n += dnswire.CopyQuestion(key[n:], body)
 	case rrlNegative:
-		n += copy(key[n:], q.zone)
+		n += copy(key[n:], zone)
 	}
 	sum := maphash.Bytes(r.seed, key[:n])
 	slot := &r.slots[sum&r.mask]
@@ -179,7 +179,7 @@ func (h *Handler) limit(dst, reply []byte, q *query, now time.Time) ([]byte, boo
 }
 
 // network is the client network a bucket is kept for.
-func (r *rrl) network(a netip.Addr) netip.Prefix {
+func (r *RRL) network(a netip.Addr) netip.Prefix {
 	bits := r.v6
 	if a.Is4() {
 		bits = r.v4
@@ -189,11 +189,11 @@ func (r *rrl) network(a netip.Addr) netip.Prefix {
 }
 
 // logStart logs that a bucket went over its rate, at most once per
-// rrlLogEvery across all buckets: a flood from many networks must not
+// RRLLogEvery across all buckets: a flood from many networks must not
 // become a flood of log lines.
-func (r *rrl) logStart(now time.Time, net netip.Prefix, class int) {
+func (r *RRL) logStart(now time.Time, net netip.Prefix, class int) {
 	last := r.lastLog.Load()
-	if now.Unix()-last < int64(rrlLogEvery/time.Second) || !r.lastLog.CompareAndSwap(last, now.Unix()) {
+	if now.Unix()-last < int64(RRLLogEvery/time.Second) || !r.lastLog.CompareAndSwap(last, now.Unix()) {
 		return
 	}
 	r.log.Info("response rate limiting started", "client_network", net.String(), "class", rrlClassNames[class],
@@ -210,41 +210,4 @@ func rrlClass(b []byte) int {
 		return rrlNegative
 	}
 	return rrlError
-}
-
-// limitMetrics count what RRL and cookies do.
-type limitMetrics struct {
-	dropped, slipped          prometheus.Counter
-	exemptCookie, exemptWhite prometheus.Counter
-	cookies                   [cookieKinds]prometheus.Counter
-}
-
-// Kinds of COOKIE options in queries, for glb_dns_cookie_queries_total.
-const (
-	cookieClientOnly = iota
-	cookieValid
-	cookieInvalid
-	cookieMalformed
-	cookieKinds
-)
-
-func newLimitMetrics(f promauto.Factory) *limitMetrics {
-	limited := f.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "glb", Subsystem: "dns", Name: "rrl_limited_total",
-		Help: "UDP responses held back by response rate limiting: dropped, or slipped (sent truncated so the client retries over TCP).",
-	}, []string{"action"})
-	exempt := f.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "glb", Subsystem: "dns", Name: "rrl_exempt_total",
-		Help: "UDP responses not rate limited because the client showed a valid server cookie or is in the whitelist.",
-	}, []string{"reason"})
-	cookies := f.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "glb", Subsystem: "dns", Name: "cookie_queries_total",
-		Help: "Queries with a DNS COOKIE option, by what it held: client_only, valid (a server cookie of ours, in date), invalid, malformed (answered FORMERR).",
-	}, []string{"cookie"})
-	m := &limitMetrics{dropped: limited.WithLabelValues("dropped"), slipped: limited.WithLabelValues("slipped"),
-		exemptCookie: exempt.WithLabelValues("cookie"), exemptWhite: exempt.WithLabelValues("whitelist")}
-	for i, l := range []string{"client_only", "valid", "invalid", "malformed"} {
-		m.cookies[i] = cookies.WithLabelValues(l)
-	}
-	return m
 }

@@ -1,4 +1,4 @@
-package server
+package limit
 
 import (
 	"encoding/binary"
