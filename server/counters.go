@@ -145,3 +145,19 @@ func (h *Handler) AnswersByRegion() map[string]uint64 {
 	}
 	return out
 }
+
+// countDecision counts what recordOutcome and recordAnswer noted: the
+// outcomes that are not the policy's own, and the answer per region.
+func (h *Handler) countDecision(q *query) {
+	g := q.gslb
+	if g == nil {
+		return
+	}
+	c := h.counters(g)
+	if q.outcome != outcomeNormal {
+		c.countOutcome(h, g, q.outcome)
+	}
+	if q.answered {
+		c.countAnswer(h, g, q.drawn)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,10 +13,9 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/server/dnswire"
 	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/store/schema"
-
-	"github.com/glb-dns/glb/server/dnswire"
 )
 
 // ExplainRequest asks what a client would get for a name, optionally under
@@ -165,38 +163,6 @@ func explainEndpoints(snap *Snapshot, r *regionAnswer, now time.Time) []explain.
 		out = append(out, ep)
 	}
 	return out
-}
-
-// rule names the fence rule that applies at loc.
-func (f *fence) rule(loc geo.Location) string {
-	if _, ok := f.countries[loc.Country]; ok && loc.Country != "" {
-		return "country " + loc.Country
-	}
-	if _, ok := f.continents[loc.Continent]; ok && loc.Continent != "" {
-		return "continent " + loc.Continent
-	}
-	return "default"
-}
-
-// qualify turns a name into the FQDN of a name in one of our zones.
-// A name without a trailing dot that is in none of the zones is taken as
-// relative to the zone when there is only one.
-func (s *Snapshot) qualify(name string) (string, error) {
-	name = strings.ToLower(strings.TrimSpace(name))
-	absolute := strings.HasSuffix(name, ".")
-	name = dns.Fqdn(name)
-	if name == "." {
-		return "", errors.New("name is missing")
-	}
-	if s.match(name) != nil {
-		return name, nil
-	}
-	if len(s.cfg.zones) == 1 && !absolute {
-		for origin := range s.cfg.zones {
-			return name + origin, nil
-		}
-	}
-	return "", fmt.Errorf("name %q is in none of the zones %v", name, slices.Sorted(maps.Keys(s.cfg.zones)))
 }
 
 // whatIf returns a copy of cur with the hypothetical changes applied, and

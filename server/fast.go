@@ -6,7 +6,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/server/dnswire"
-
 	"github.com/glb-dns/glb/server/limit"
 )
 
@@ -117,8 +116,6 @@ func (f *fastQuery) maxReply(n int) int {
 	}
 	return size
 }
-
-func (q *query) tcp() bool { return q.transport == "tcp" }
 
 // parse reads the header, the question and an optional OPT. It accepts only
 // what it fully understands.
@@ -298,21 +295,4 @@ func appendRRHeader(dst []byte, t uint16, ttl uint32, rdlen uint16) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, dns.ClassINET)
 	dst = binary.BigEndian.AppendUint32(dst, ttl)
 	return binary.BigEndian.AppendUint16(dst, rdlen)
-}
-
-// matchBytes is match for a name held in bytes, without allocating.
-func (s *Snapshot) matchBytes(name []byte) *zone {
-	for {
-		if z := s.cfg.zones[string(name)]; z != nil {
-			return z
-		}
-		i := 0
-		for i < len(name) && name[i] != '.' {
-			i++
-		}
-		if i >= len(name)-1 {
-			return nil
-		}
-		name = name[i+1:]
-	}
 }

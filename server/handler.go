@@ -1,5 +1,3 @@
-// Package server answers DNS queries for glb's zones from an immutable
-// snapshot of the configuration, choosing a region per query.
 package server
 
 import (
@@ -15,13 +13,10 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
-	"github.com/glb-dns/glb/store/schema"
-
 	"github.com/glb-dns/glb/internal/crash"
-
 	"github.com/glb-dns/glb/server/dnswire"
-
 	"github.com/glb-dns/glb/server/limit"
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // Locator finds where a client address is; *geo.DB is one.

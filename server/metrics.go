@@ -6,7 +6,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/glb-dns/glb/internal/crash"
-
 	"github.com/glb-dns/glb/server/limit"
 )
 

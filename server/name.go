@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/bits"
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -120,17 +121,6 @@ func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlD
 	return ra
 }
 
-// addNameAnswer adds one of g's shared records to the reply: as it is for
-// the fast path, which writes the owner as a pointer to the question, and
-// as a copy with g's owner for a reply built as a message.
-func (q *query) addNameAnswer(g *gslbName, rr dns.RR) {
-	if q.m != nil {
-		rr = dns.Copy(rr)
-		rr.Header().Name = g.owner
-	}
-	q.addAnswer(rr)
-}
-
 func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) *gslbName {
 	ttl := nm.TTL
 	if ttl == 0 {
@@ -224,3 +214,49 @@ func (g *gslbName) configKey() uint64 {
 
 // popcount is the number of regions in a mask.
 func popcount(m uint64) int { return bits.OnesCount64(m) }
+
+// stickyBits is the subnet length a sticky choice is made for, 0 when the
+// name is not sticky.
+func (g *gslbName) stickyBits(client netip.Addr) int {
+	if !client.IsValid() {
+		return 0
+	}
+	if client.Is4() {
+		return g.stickyV4
+	}
+	return g.stickyV6
+}
+
+// addrs returns the region's records of the asked family and their
+// positions in the health mask.
+func (r *regionAnswer) addrs(qtype uint16) ([]dns.RR, []uint8) {
+	if qtype == dns.TypeAAAA {
+		return r.aaaa, r.aaaaPos
+	}
+	return r.a, r.aPos
+}
+
+// degraded returns the records with the degraded TTL.
+func (r *regionAnswer) degraded(qtype uint16) []dns.RR {
+	if qtype == dns.TypeAAAA {
+		return r.aaaaDeg
+	}
+	return r.aDeg
+}
+
+// locationSensitive says whether the name's plan can depend on where the
+// client is: ranking by place, or a fence.
+func (g *gslbName) locationSensitive() bool {
+	return g.policy == "geo" || g.policy == "latency" || g.fence != nil
+}
+
+// rule names the fence rule that applies at loc.
+func (f *fence) rule(loc geo.Location) string {
+	if _, ok := f.countries[loc.Country]; ok && loc.Country != "" {
+		return "country " + loc.Country
+	}
+	if _, ok := f.continents[loc.Continent]; ok && loc.Continent != "" {
+		return "continent " + loc.Continent
+	}
+	return "default"
+}

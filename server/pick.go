@@ -50,22 +50,6 @@ func (q *query) recordAnswer(g *gslbName, first uint8) {
 	q.region, q.drawn, q.answered = g.regions[first].id, first, true
 }
 
-// countDecision counts what recordOutcome and recordAnswer noted: the
-// outcomes that are not the policy's own, and the answer per region.
-func (h *Handler) countDecision(q *query) {
-	g := q.gslb
-	if g == nil {
-		return
-	}
-	c := h.counters(g)
-	if q.outcome != outcomeNormal {
-		c.countOutcome(h, g, q.outcome)
-	}
-	if q.answered {
-		c.countAnswer(h, g, q.drawn)
-	}
-}
-
 // pickAnswers draws the region and adds its addresses (and spread ones) to
 // q's answer, returning the region drawn. The general path and the fast
 // path share it, so their answers cannot differ.
@@ -126,18 +110,6 @@ func (g *gslbName) draw(p *plan, client netip.Addr, intn func(int) int) uint8 {
 // drawWeight is a region's weight in draws; fallback regions may be
 // drained and still draw (the operator listed them as the last resort).
 func drawWeight(r *regionAnswer) int { return max(r.weight, 1) }
-
-// stickyBits is the subnet length a sticky choice is made for, 0 when the
-// name is not sticky.
-func (g *gslbName) stickyBits(client netip.Addr) int {
-	if !client.IsValid() {
-		return 0
-	}
-	if client.Is4() {
-		return g.stickyV4
-	}
-	return g.stickyV6
-}
 
 // appendAddrs appends up to limit usable addresses of region i, starting at
 // a random one, and returns how many it appended.
@@ -203,23 +175,6 @@ func (h *Handler) answerRoundRobin(q *query, g *gslbName, p *plan) uint8 {
 	return from[off]
 }
 
-// addrs returns the region's records of the asked family and their
-// positions in the health mask.
-func (r *regionAnswer) addrs(qtype uint16) ([]dns.RR, []uint8) {
-	if qtype == dns.TypeAAAA {
-		return r.aaaa, r.aaaaPos
-	}
-	return r.a, r.aPos
-}
-
-// degraded returns the records with the degraded TTL.
-func (r *regionAnswer) degraded(qtype uint16) []dns.RR {
-	if qtype == dns.TypeAAAA {
-		return r.aaaaDeg
-	}
-	return r.aDeg
-}
-
 // hrwHash mixes a client subnet and a region id (FNV-1a, then the
 // splitmix64 finaliser for a well spread result).
 func hrwHash(subnet [16]byte, id string) uint64 {
@@ -236,4 +191,27 @@ func hrwHash(subnet [16]byte, id string) uint64 {
 	h ^= h >> 27
 	h *= 0x94d049bb133111eb
 	return h ^ h>>31
+}
+
+// addAnswer adds an answer record to the reply being built.
+func (q *query) addAnswer(rr dns.RR) {
+	if q.m != nil {
+		q.m.Answer = append(q.m.Answer, rr)
+		return
+	}
+	if q.nFastAns < len(q.fastAns) {
+		q.fastAns[q.nFastAns] = rr
+		q.nFastAns++
+	}
+}
+
+// addNameAnswer adds one of g's shared records to the reply: as it is for
+// the fast path, which writes the owner as a pointer to the question, and
+// as a copy with g's owner for a reply built as a message.
+func (q *query) addNameAnswer(g *gslbName, rr dns.RR) {
+	if q.m != nil {
+		rr = dns.Copy(rr)
+		rr.Header().Name = g.owner
+	}
+	q.addAnswer(rr)
 }

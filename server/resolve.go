@@ -76,16 +76,3 @@ func ownerOf(m *dns.Msg) string {
 	}
 	return strings.ToLower(m.Question[0].Name)
 }
-
-// glue returns the addresses of in-zone name servers among the NS records.
-func (z *zone) glue(ns []dns.RR) []dns.RR {
-	var out []dns.RR
-	for _, rr := range ns {
-		host := rr.(*dns.NS).Ns
-		if n := z.nodes[host]; n != nil {
-			out = append(out, n.rrsets[dns.TypeA]...)
-			out = append(out, n.rrsets[dns.TypeAAAA]...)
-		}
-	}
-	return out
-}

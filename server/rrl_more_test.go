@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/server/dnswire"
-
 	"github.com/glb-dns/glb/server/limit"
 )
 

@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/miekg/dns"
-
 	"github.com/glb-dns/glb/geo"
 )
 
@@ -190,12 +188,6 @@ func (h *Handler) scopeBits(q *query, g *gslbName, network netip.Prefix) int {
 	return max(bits, g.stickyBits(q.client))
 }
 
-// locationSensitive says whether the name's plan can depend on where the
-// client is: ranking by place, or a fence.
-func (g *gslbName) locationSensitive() bool {
-	return g.policy == "geo" || g.policy == "latency" || g.fence != nil
-}
-
 // scopeKey identifies what a scope table depends on: the name's
 // configuration, the family and the part of the health table its plans
 // read.
@@ -222,18 +214,6 @@ func scopeKey(g *gslbName, qtype uint16, ht *healthTable) uint64 {
 		}
 	}
 	return w.h.Sum64()
-}
-
-// scopeTable returns the ready table for g and qtype, or nil.
-func (s *Snapshot) scopeTable(g *gslbName, qtype uint16) *scopeTable {
-	if s.scopes == nil {
-		return nil
-	}
-	i := 0
-	if qtype == dns.TypeAAAA {
-		i = 1
-	}
-	return s.scopes[g.cfgKey][i]
 }
 
 // hashWriter feeds fixed-width values into a hash.

@@ -254,3 +254,80 @@ func splitTXT(v string) []string {
 	}
 	return append(out, strings.ReplaceAll(v, `\`, `\\`))
 }
+
+// match returns the zone that holds name: the longest zone suffix.
+func (s *Snapshot) match(name string) *zone {
+	for {
+		if z := s.cfg.zones[name]; z != nil {
+			return z
+		}
+		i := strings.IndexByte(name, '.')
+		if i < 0 || i == len(name)-1 {
+			return nil
+		}
+		name = name[i+1:]
+	}
+}
+
+// matchBytes is match for a name held in bytes, without allocating.
+func (s *Snapshot) matchBytes(name []byte) *zone {
+	for {
+		if z := s.cfg.zones[string(name)]; z != nil {
+			return z
+		}
+		i := 0
+		for i < len(name) && name[i] != '.' {
+			i++
+		}
+		if i >= len(name)-1 {
+			return nil
+		}
+		name = name[i+1:]
+	}
+}
+
+// qualify turns a name into the FQDN of a name in one of our zones.
+// A name without a trailing dot that is in none of the zones is taken as
+// relative to the zone when there is only one.
+func (s *Snapshot) qualify(name string) (string, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	absolute := strings.HasSuffix(name, ".")
+	name = dns.Fqdn(name)
+	if name == "." {
+		return "", errors.New("name is missing")
+	}
+	if s.match(name) != nil {
+		return name, nil
+	}
+	if len(s.cfg.zones) == 1 && !absolute {
+		for origin := range s.cfg.zones {
+			return name + origin, nil
+		}
+	}
+	return "", fmt.Errorf("name %q is in none of the zones %v", name, slices.Sorted(maps.Keys(s.cfg.zones)))
+}
+
+// scopeTable returns the ready table for g and qtype, or nil.
+func (s *Snapshot) scopeTable(g *gslbName, qtype uint16) *scopeTable {
+	if s.scopes == nil {
+		return nil
+	}
+	i := 0
+	if qtype == dns.TypeAAAA {
+		i = 1
+	}
+	return s.scopes[g.cfgKey][i]
+}
+
+// glue returns the addresses of in-zone name servers among the NS records.
+func (z *zone) glue(ns []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range ns {
+		host := rr.(*dns.NS).Ns
+		if n := z.nodes[host]; n != nil {
+			out = append(out, n.rrsets[dns.TypeA]...)
+			out = append(out, n.rrsets[dns.TypeAAAA]...)
+		}
+	}
+	return out
+}
