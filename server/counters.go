@@ -103,7 +103,7 @@ func (c *nameCounters) countOutcome(h *Handler, g *gslbName, o outcome) {
 // noError is the query counter for q's transport and type.
 func (c *nameCounters) noError(q *query) prometheus.Counter {
 	i, j := 0, 0
-	if q.tcp() {
+	if q.tcp {
 		i = 1
 	}
 	if q.qtype == dns.TypeAAAA {
@@ -146,18 +146,25 @@ func (h *Handler) AnswersByRegion() map[string]uint64 {
 	return out
 }
 
-// countDecision counts what recordOutcome and recordAnswer noted: the
-// outcomes that are not the policy's own, and the answer per region.
-func (h *Handler) countDecision(q *query) {
-	g := q.gslb
-	if g == nil {
-		return
+// countQuery counts an answered query: glb_dns_queries_total, and for a
+// GSLB name the decision recordOutcome and recordAnswer noted (outcomes
+// other than the policy's own, the answer per region). Only the serving
+// pipeline (finish) calls it, so Explain, which runs the same answer path,
+// counts nothing. A fast-path query uses its name's counters resolved
+// once, not a labelled lookup.
+func (h *Handler) countQuery(q *query, qtype uint16, rcode int) {
+	if g := q.gslb; g != nil {
+		c := h.counters(g)
+		if q.outcome != outcomeNormal {
+			c.countOutcome(h, g, q.outcome)
+		}
+		if q.answered {
+			c.countAnswer(h, g, q.drawn)
+		}
+		if q.fast {
+			c.noError(q).Inc()
+			return
+		}
 	}
-	c := h.counters(g)
-	if q.outcome != outcomeNormal {
-		c.countOutcome(h, g, q.outcome)
-	}
-	if q.answered {
-		c.countAnswer(h, g, q.drawn)
-	}
+	h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport).Inc()
 }

@@ -12,9 +12,10 @@
 //	transport/udp.go   serveBatches reads a batch (recvmmsg) and calls AnswerPacket per packet
 //	pipeline.go        AnswerPacket → answerPacket: the fast path first, else the general path
 //	fast.go            fastAnswer: parse the bytes (dnswire: header, ECS), locate the name in
-//	                   the snapshot, take the plan from the name's scope table (scope.go) or
-//	                   plan it (policy.go), draw (pick.go), count (counters.go), write the reply
-//	pipeline.go        finish: the query counters; then RRL (limit) for UDP
+//	                   the snapshot (snapshot.go), take the plan from the name's scope table
+//	                   (scope.go) or plan it (policy.go), draw (pick.go), write the reply
+//	pipeline.go        finish: count the query and its decision (counters.go); then RRL
+//	                   (limit) for UDP
 //	transport/udp.go   the reply goes out with the batch (sendmmsg)
 //
 // The general path (anything the fast path declines: other types, CNAMEs,

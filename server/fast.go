@@ -64,11 +64,11 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	if f.opt {
 		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, h.maxUDP))
 	}
-	if !q.tcp() && f.maxReply(g.answers) > q.udpSize {
+	if !q.tcp && f.maxReply(g.answers) > q.udpSize {
 		return dst, false // might need truncation: the general path does it
 	}
 	q.client = q.remote
-	if q.ecs.Usable() {
+	if q.ecs.Addr.IsValid() { // dnswire.ClientSubnet.Usable, without the call
 		q.client = q.ecs.Addr
 	}
 	// The scope table holds the plan of the client's network ready-made:
@@ -99,9 +99,8 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	if f.cookieAt > 0 {
 		h.readCookie(q, pkt[f.cookieAt:f.cookieAt+f.cookieLen]) // well-formed: parse checked
 	}
-	q.recordOutcome(g, &p)
-	q.recordAnswer(g, h.pickAnswers(q, g, &p))
-	q.counted = h.counters(g).noError(q)
+	h.answerPlan(q, g, &p)
+	q.fast = true // finish counts it with the name's resolved counters
 	return f.writeReply(dst, pkt, q, &h.cookies), true
 }
 

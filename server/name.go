@@ -4,7 +4,6 @@ import (
 	"hash/fnv"
 	"math"
 	"math/bits"
-	"net/netip"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -214,35 +213,6 @@ func (g *gslbName) configKey() uint64 {
 
 // popcount is the number of regions in a mask.
 func popcount(m uint64) int { return bits.OnesCount64(m) }
-
-// stickyBits is the subnet length a sticky choice is made for, 0 when the
-// name is not sticky.
-func (g *gslbName) stickyBits(client netip.Addr) int {
-	if !client.IsValid() {
-		return 0
-	}
-	if client.Is4() {
-		return g.stickyV4
-	}
-	return g.stickyV6
-}
-
-// addrs returns the region's records of the asked family and their
-// positions in the health mask.
-func (r *regionAnswer) addrs(qtype uint16) ([]dns.RR, []uint8) {
-	if qtype == dns.TypeAAAA {
-		return r.aaaa, r.aaaaPos
-	}
-	return r.a, r.aPos
-}
-
-// degraded returns the records with the degraded TTL.
-func (r *regionAnswer) degraded(qtype uint16) []dns.RR {
-	if qtype == dns.TypeAAAA {
-		return r.aaaaDeg
-	}
-	return r.aDeg
-}
 
 // locationSensitive says whether the name's plan can depend on where the
 // client is: ranking by place, or a fence.

@@ -29,8 +29,16 @@ func (h *Handler) answerGSLB(q *query, z *zone, g *gslbName) {
 		return
 	}
 
-	q.recordAnswer(g, h.pickAnswers(q, g, &p))
+	h.answerPlan(q, g, &p)
 	q.scope = h.scopeBits(q, g, network)
+}
+
+// answerPlan notes the plan's outcome on q, draws the region and adds its
+// addresses: the step both answer paths share once the plan says to
+// answer with addresses.
+func (h *Handler) answerPlan(q *query, g *gslbName, p *plan) {
+	q.recordOutcome(g, p)
+	q.recordAnswer(g, h.pickAnswers(q, g, p))
 }
 
 // recordOutcome sets q's reason and decision from the plan. Both answer
@@ -214,4 +222,33 @@ func (q *query) addNameAnswer(g *gslbName, rr dns.RR) {
 		rr.Header().Name = g.owner
 	}
 	q.addAnswer(rr)
+}
+
+// stickyBits is the subnet length a sticky choice is made for, 0 when the
+// name is not sticky.
+func (g *gslbName) stickyBits(client netip.Addr) int {
+	if !client.IsValid() {
+		return 0
+	}
+	if client.Is4() {
+		return g.stickyV4
+	}
+	return g.stickyV6
+}
+
+// addrs returns the region's records of the asked family and their
+// positions in the health mask.
+func (r *regionAnswer) addrs(qtype uint16) ([]dns.RR, []uint8) {
+	if qtype == dns.TypeAAAA {
+		return r.aaaa, r.aaaaPos
+	}
+	return r.a, r.aPos
+}
+
+// degraded returns the records with the degraded TTL.
+func (r *regionAnswer) degraded(qtype uint16) []dns.RR {
+	if qtype == dns.TypeAAAA {
+		return r.aaaaDeg
+	}
+	return r.aDeg
 }

@@ -27,7 +27,7 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 	start := h.now()
 	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port(), observe: h.observes()}
 	if tcp {
-		q.transport = "tcp"
+		q.transport, q.tcp = "tcp", true
 	}
 	reply, ok := h.answerPacket(dst, pkt, &q, start, tcp)
 	if ok && !tcp && h.rrl != nil {
@@ -227,12 +227,7 @@ func (h *Handler) finish(q *query, start time.Time, rcode int) {
 	if qtype == 0 && q.req != nil && len(q.req.Question) > 0 {
 		qtype = q.req.Question[0].Qtype
 	}
-	h.countDecision(q)
-	if q.counted != nil {
-		q.counted.Inc()
-	} else {
-		h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport).Inc()
-	}
+	h.countQuery(q, qtype, rcode)
 	if q.ecs.Present {
 		h.metrics.ecsPresent.Inc()
 	} else {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/server/dnswire"
 	"github.com/glb-dns/glb/server/limit"
@@ -35,8 +34,8 @@ type query struct {
 	reason string // the rule that decided, see the Reason constants
 	scope  int    // width of the network the decision holds for, before the ECS cap
 
-	// counted is the query counter already resolved by the fast path.
-	counted prometheus.Counter
+	tcp  bool // transport is "tcp"
+	fast bool // answered by the fast path (fast.go)
 
 	// The fast path builds no dns.Msg: answers go here instead.
 	fastAns  [schema.MaxAnswers]dns.RR
@@ -96,5 +95,3 @@ type SamplingObserver interface {
 	Sample() bool
 	Record(ev *QueryEvent)
 }
-
-func (q *query) tcp() bool { return q.transport == "tcp" }
