@@ -12,7 +12,8 @@ import (
 // nameCounters are the counters an answer for one name touches, resolved
 // once: looking a labelled counter up by its label values hashes the labels
 // and takes a lock, a cost the query path does not want to pay per query.
-// They live in the gslbName, so they go when its configuration is replaced.
+// They live outside the snapshot, in Handler.names, so a configuration
+// change that leaves a name alone keeps its resolved counters.
 type nameCounters struct {
 	// answers are resolved on a region's first answer, not all at once:
 	// with thousands of names, every name x region series would be
@@ -27,11 +28,50 @@ type nameCounters struct {
 	failOpen atomic.Pointer[prometheus.Counter]
 }
 
-// counters returns the resolved counters of g, creating them on first use.
-func (h *Handler) counters(g *gslbName) *nameCounters {
-	if c := g.counters.Load(); c != nil {
-		return c
+// nameKey identifies a name's counters: its zone, label and regions in
+// order (the answers are indexed by region), so a name whose regions
+// change gets fresh counters.
+type nameKey struct{ zone, label, regions string }
+
+func keyOf(g *gslbName) nameKey {
+	k := nameKey{zone: g.zone, label: g.label}
+	for _, r := range g.regions {
+		k.regions += r.id + " "
 	}
+	return k
+}
+
+// linkCounters gives every name of a newly built configuration its
+// counters: the ones it had, or new ones, and forgets those of names that
+// are gone. It runs off the query path, under h.mu, before the swap.
+func (h *Handler) linkCounters(cfg *config) {
+	names := make(map[nameKey]*nameCounters, len(cfg.names))
+	for _, g := range cfg.names {
+		k := keyOf(g)
+		c := h.names[k]
+		if c == nil {
+			c = names[k]
+		}
+		if c == nil {
+			c = h.newCounters(g)
+		}
+		names[k], g.counters = c, c
+	}
+	h.names = names
+}
+
+// counters returns the counters of g: linked by the snapshot's owner; a
+// name of a snapshot never served (Explain's what-if) has none linked,
+// and counts nowhere shared.
+func (h *Handler) counters(g *gslbName) *nameCounters {
+	if g.counters != nil {
+		return g.counters
+	}
+	return h.newCounters(g)
+}
+
+// newCounters resolves the counters of g that are resolved up front.
+func (h *Handler) newCounters(g *gslbName) *nameCounters {
 	c := &nameCounters{answers: make([]atomic.Pointer[prometheus.Counter], len(g.regions))}
 	for _, r := range g.regions {
 		c.totals = append(c.totals, h.regionTotal(r.id))
@@ -40,9 +80,6 @@ func (h *Handler) counters(g *gslbName) *nameCounters {
 		for j, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			c.noErrors[i][j] = h.metrics.queries.WithLabelValues(g.zone, qtypeLabel(qtype), rcodeLabel(dns.RcodeSuccess), transport)
 		}
-	}
-	if !g.counters.CompareAndSwap(nil, c) {
-		return g.counters.Load()
 	}
 	return c
 }

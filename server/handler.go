@@ -72,6 +72,11 @@ type Handler struct {
 	geoGen     int // bumped by GeoReloaded, so builds begun before it are dropped
 	scopeWant  chan struct{}
 
+	// names holds the per-name counters by name and regions (counters.go),
+	// outside the snapshot: guarded by mu, linked into each new
+	// configuration by rebuild.
+	names map[nameKey]*nameCounters
+
 	// The gauge series set by the last rebuild (guarded by mu), so that
 	// the next one deletes only those that went away.
 	regionSeries   map[string]struct{}
@@ -168,6 +173,7 @@ func (h *Handler) rebuild() {
 		for _, w := range warns {
 			h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
 		}
+		h.linkCounters(cfg)
 		h.metrics.snapWarnings.Add(float64(len(warns)))
 		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.zones),
 			"regions", len(cfg.regions), "duration_seconds", h.now().Sub(now).Seconds())

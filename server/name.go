@@ -4,7 +4,6 @@ import (
 	"hash/fnv"
 	"math"
 	"math/bits"
-	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -36,8 +35,10 @@ type gslbName struct {
 	// cfgKey identifies everything above that selection reads, so that
 	// names configured alike share one ECS scope table.
 	cfgKey uint64
-	// counters are resolved on the name's first answer (counters.go).
-	counters atomic.Pointer[nameCounters]
+	// counters are the name's counters, which live outside the snapshot
+	// (Handler.names) so that they outlast configuration changes; the
+	// snapshot's owner links them in before the swap (counters.go).
+	counters *nameCounters
 }
 
 // regionAnswer is one region as answered with at one TTL: its position and

@@ -178,3 +178,43 @@ func TestSnapshotSwappedOnlyOnChange(t *testing.T) {
 		t.Fatalf("a new state did not swap a new snapshot in")
 	}
 }
+
+// TestNameCountersOutliveConfigChanges: a name's counters live outside the
+// snapshot, so a configuration change that leaves the name's regions alone
+// keeps them (and what they counted); a name whose regions change gets
+// fresh ones, and a removed name's are forgotten.
+func TestNameCountersOutliveConfigChanges(t *testing.T) {
+	h, _ := newTestHandler(t, nil)
+	www := func() *gslbName { return h.snap.Load().cfg.zones[testZone].nodes["www."+testZone].gslb }
+	api := func() *gslbName {
+		if n := h.snap.Load().cfg.zones[testZone].nodes["api."+testZone]; n != nil {
+			return n.gslb
+		}
+		return nil
+	}
+	if m := ask(t, h, "81.2.69.160", mkQuery("www."+testZone, dns.TypeA, "")); len(m.Answer) == 0 {
+		t.Fatal("no answer")
+	}
+	before, apiBefore := www(), api()
+	if before.counters == nil || apiBefore.counters == nil {
+		t.Fatal("counters not linked by the snapshot's owner")
+	}
+	applyNow(h, devState(t, map[string]any{"regions/us-west/weight": "7",
+		"zones/gslb.example.test/names/api": map[string]any{"regions": []string{"eu-west"}, "ttl": 20}}))
+	after := www()
+	if after == before {
+		t.Fatal("the configuration was not rebuilt")
+	}
+	if after.counters != before.counters {
+		t.Error("www's counters were replaced by a change that left www alone")
+	}
+	if api().counters == apiBefore.counters {
+		t.Error("api's regions changed but it kept counters indexed by the old ones")
+	}
+	applyNow(h, devState(t, map[string]any{"zones/gslb.example.test/names/api": nil}))
+	for k := range h.names {
+		if k.label == "api" {
+			t.Errorf("the removed name api still has counters: %+v", k)
+		}
+	}
+}
