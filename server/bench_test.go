@@ -16,11 +16,11 @@ import (
 func BenchmarkSelect(b *testing.B) {
 	h, _ := newTestHandler(b, nil)
 	snap := h.snap.Load()
-	g := snap.cfg.zones[testZone].nodes["www."+testZone].gslb
+	g := snap.Config.Zones[testZone].Nodes["www."+testZone].GSLB
 	loc, _, _ := openTestDB(b).Lookup(mustAddr("81.2.69.1"))
 	b.ReportAllocs()
 	for b.Loop() {
-		if p := g.plan(dns.TypeA, loc, true, snap.health); p.nTier == 0 {
+		if p := g.Plan(dns.TypeA, loc, true, snap.Health); p.NTier == 0 {
 			b.Fatal("no region")
 		}
 	}
@@ -46,12 +46,12 @@ func BenchmarkScopeBuild(b *testing.B) {
 	b.ReportMetric(float64(part.Ranges()), "ranges")
 	b.Logf("partition of %d ranges, %d locations: %s", part.Ranges(), len(part.Locs), time.Since(start))
 	snap := h.snap.Load()
-	g := snap.cfg.zones[testZone].nodes["www."+testZone].gslb
-	var sb scopeBuilder // reused, as the worker does
+	g := snap.Config.Zones[testZone].Nodes["www."+testZone].GSLB
+	var sb ScopeBuilder // reused, as the worker does
 	b.ReportAllocs()
 	for b.Loop() {
-		t := sb.build(part, g, dns.TypeA, snap.health)
-		if len(t.v4) == 0 {
+		t := sb.Build(part, g, dns.TypeA, snap.Health)
+		if len(t.V4) == 0 {
 			b.Fatal("no runs")
 		}
 	}

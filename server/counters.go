@@ -23,7 +23,7 @@ type nameCounters struct {
 	noErrors [2][2]prometheus.Counter             // [udp, tcp][A, AAAA]: glb_dns_queries_total with rcode NOERROR
 	// outcomes, drained and failOpen are resolved on first use too: an
 	// outage makes every answer of a name count one.
-	outcomes [len(outcomeNames)]atomic.Pointer[prometheus.Counter]
+	outcomes [len(OutcomeNames)]atomic.Pointer[prometheus.Counter]
 	drained  atomic.Pointer[prometheus.Counter]
 	failOpen atomic.Pointer[prometheus.Counter]
 }
@@ -33,8 +33,8 @@ type nameCounters struct {
 // change gets fresh counters.
 type nameKey struct{ zone, label, regions string }
 
-func keyOf(g *gslbName) nameKey {
-	k := nameKey{zone: g.zone, label: g.label}
+func keyOf(g *Name) nameKey {
+	k := nameKey{zone: g.Zone, label: g.Label}
 	for _, r := range g.regions {
 		k.regions += r.id + " "
 	}
@@ -44,9 +44,9 @@ func keyOf(g *gslbName) nameKey {
 // linkCounters gives every name of a newly built configuration its
 // counters: the ones it had, or new ones, and forgets those of names that
 // are gone. It runs off the query path, under h.mu, before the swap.
-func (h *Handler) linkCounters(cfg *config) {
-	names := make(map[nameKey]*nameCounters, len(cfg.names))
-	for _, g := range cfg.names {
+func (h *Handler) linkCounters(cfg *Config) {
+	names := make(map[nameKey]*nameCounters, len(cfg.Names))
+	for _, g := range cfg.Names {
 		k := keyOf(g)
 		c := h.names[k]
 		if c == nil {
@@ -63,32 +63,32 @@ func (h *Handler) linkCounters(cfg *config) {
 // counters returns the counters of g: linked by the snapshot's owner; a
 // name of a snapshot never served (Explain's what-if) has none linked,
 // and counts nowhere shared.
-func (h *Handler) counters(g *gslbName) *nameCounters {
-	if g.counters != nil {
-		return g.counters
+func (h *Handler) counters(g *Name) *nameCounters {
+	if c, ok := g.counters.(*nameCounters); ok {
+		return c
 	}
 	return h.newCounters(g)
 }
 
 // newCounters resolves the counters of g that are resolved up front.
-func (h *Handler) newCounters(g *gslbName) *nameCounters {
+func (h *Handler) newCounters(g *Name) *nameCounters {
 	c := &nameCounters{answers: make([]atomic.Pointer[prometheus.Counter], len(g.regions))}
 	for _, r := range g.regions {
 		c.totals = append(c.totals, h.regionTotal(r.id))
 	}
 	for i, transport := range []string{"udp", "tcp"} {
 		for j, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			c.noErrors[i][j] = h.metrics.queries.WithLabelValues(g.zone, qtypeLabel(qtype), rcodeLabel(dns.RcodeSuccess), transport)
+			c.noErrors[i][j] = h.metrics.queries.WithLabelValues(g.Zone, qtypeLabel(qtype), rcodeLabel(dns.RcodeSuccess), transport)
 		}
 	}
 	return c
 }
 
 // countAnswer counts an answer of g (whose counters c are) from its region i.
-func (c *nameCounters) countAnswer(h *Handler, g *gslbName, i uint8) {
+func (c *nameCounters) countAnswer(h *Handler, g *Name, i uint8) {
 	p := c.answers[i].Load()
 	if p == nil {
-		ctr := h.metrics.answers.WithLabelValues(g.zone, h.nameLabel(g), g.regions[i].id)
+		ctr := h.metrics.answers.WithLabelValues(g.Zone, h.nameLabel(g), g.regions[i].id)
 		p = &ctr
 		c.answers[i].Store(p)
 	}
@@ -101,19 +101,19 @@ const allNames = "*"
 
 // nameLabel is g's value of the name label: its name, or allNames when
 // counting per zone.
-func (h *Handler) nameLabel(g *gslbName) string {
+func (h *Handler) nameLabel(g *Name) string {
 	if h.perZone {
 		return allNames
 	}
-	return g.label
+	return g.Label
 }
 
 // countOutcome counts outcome o of an answer of g (whose counters c are),
 // an outcome other than the policy's own.
-func (c *nameCounters) countOutcome(h *Handler, g *gslbName, o outcome) {
+func (c *nameCounters) countOutcome(h *Handler, g *Name, o Outcome) {
 	p := c.outcomes[o].Load()
 	if p == nil {
-		ctr := h.metrics.outcomes.WithLabelValues(g.zone, h.nameLabel(g), o.String())
+		ctr := h.metrics.outcomes.WithLabelValues(g.Zone, h.nameLabel(g), o.String())
 		p = &ctr
 		c.outcomes[o].Store(p)
 	}
@@ -121,16 +121,16 @@ func (c *nameCounters) countOutcome(h *Handler, g *gslbName, o outcome) {
 	var extra *atomic.Pointer[prometheus.Counter]
 	var vec *prometheus.CounterVec
 	switch o {
-	case outcomeDrained:
+	case OutcomeDrained:
 		extra, vec = &c.drained, h.metrics.drained
-	case outcomeFailOpen:
+	case OutcomeFailOpen:
 		extra, vec = &c.failOpen, h.metrics.failOpen
 	default:
 		return
 	}
 	p = extra.Load()
 	if p == nil {
-		ctr := vec.WithLabelValues(g.zone, h.nameLabel(g))
+		ctr := vec.WithLabelValues(g.Zone, h.nameLabel(g))
 		p = &ctr
 		extra.Store(p)
 	}
@@ -192,7 +192,7 @@ func (h *Handler) AnswersByRegion() map[string]uint64 {
 func (h *Handler) countQuery(q *query, qtype uint16, rcode int) {
 	if g := q.gslb; g != nil {
 		c := h.counters(g)
-		if q.outcome != outcomeNormal {
+		if q.outcome != OutcomeNormal {
 			c.countOutcome(h, g, q.outcome)
 		}
 		if q.answered {

@@ -47,7 +47,7 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 			req.ECSSource = 56
 		}
 	}
-	name, err := cur.qualify(req.Name)
+	name, err := cur.Qualify(req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -100,41 +100,41 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 		ex.Policy = g.policy
 		// The plan is pure: run again with a trace, it is the plan the
 		// answer above was drawn from.
-		tr := &planTrace{}
-		p := g.tracedPlan(q.qtype, loc, found, snap.health, tr)
+		tr := &Trace{}
+		p := g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
 		h.explainRegions(ex, snap, g, q.qtype, loc, found, tr, &p)
 	}
 	return ex, nil
 }
 
 // explainRegions fills in the candidates from the trace of the plan.
-func (h *Handler) explainRegions(ex *explain.Explanation, snap *Snapshot, g *gslbName, qtype uint16, loc geo.Location, found bool, tr *planTrace, p *plan) {
+func (h *Handler) explainRegions(ex *explain.Explanation, snap *Snapshot, g *Name, qtype uint16, loc geo.Location, found bool, tr *Trace, p *Plan) {
 	if g.fence != nil {
-		ex.Fence = &explain.Fence{Rule: g.fence.rule(loc), Allowed: []string{}}
+		ex.Fence = &explain.Fence{Rule: g.fence.Rule(loc), Allowed: []string{}}
 	}
 	inTier := uint64(0)
-	for _, i := range p.tier() {
+	for _, i := range p.Tier() {
 		inTier |= 1 << i
 		ex.Tier = append(ex.Tier, g.regions[i].id)
 	}
 	now := h.now()
 	for i, r := range g.regions {
 		bit := uint64(1) << i
-		rh := snap.health.regions[r.idx]
-		rrs, _ := r.addrs(qtype)
-		er := explain.Region{ID: r.id, Weight: r.weight, Up: rh.up, Checked: rh.checked, FencedOut: tr.allowed&bit == 0,
+		rh := snap.Health.Regions[r.idx]
+		rrs, _ := r.Addrs(qtype)
+		er := explain.Region{ID: r.id, Weight: r.Weight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
 			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []explain.Endpoint{}}
 		if ex.Fence != nil && !er.FencedOut {
 			ex.Fence.Allowed = append(ex.Fence.Allowed, r.id)
 		}
 		if found {
-			d := geo.Distance(loc.Lat, loc.Lon, r.lat, r.lon)
+			d := geo.Distance(loc.Lat, loc.Lon, r.Lat, r.Lon)
 			er.DistanceKm = &d
 		}
-		if tr.scored&bit != 0 {
-			s := tr.score[i]
+		if tr.Scored&bit != 0 {
+			s := tr.Score[i]
 			er.Score = &s
-			if tr.latency[i] {
+			if tr.Latency[i] {
 				er.RTTMs = &s
 			}
 		}
@@ -143,20 +143,20 @@ func (h *Handler) explainRegions(ex *explain.Explanation, snap *Snapshot, g *gsl
 	}
 }
 
-func explainEndpoints(snap *Snapshot, r *regionAnswer, now time.Time) []explain.Endpoint {
+func explainEndpoints(snap *Snapshot, r *RegionAnswer, now time.Time) []explain.Endpoint {
 	out := []explain.Endpoint{}
 	var rh *health.RegionHealth
-	if v := snap.health.view; v != nil {
+	if v := snap.Health.View; v != nil {
 		rh = v.Regions[r.id]
 	}
-	info := snap.cfg.regions[r.idx]
-	for j, a := range info.addrs {
+	info := snap.Config.Regions[r.idx]
+	for j, a := range info.Addrs {
 		ep := explain.Endpoint{Endpoint: a.String(), Up: true, Reports: map[string]explain.Report{}}
 		if rh != nil && j < len(rh.Endpoints) {
 			e := rh.Endpoints[j]
 			ep.Up, ep.UpVotes, ep.Votes = e.Up, e.UpVotes, e.Votes
 		}
-		for prober, rep := range snap.state.Health[r.id][ep.Endpoint] {
+		for prober, rep := range snap.State.Health[r.id][ep.Endpoint] {
 			ep.Reports[prober] = explain.Report{Up: rep.Up, RTT: time.Duration(rep.RTT).String(),
 				AgeSeconds: now.Sub(rep.Time).Seconds(), Error: rep.Error}
 		}
@@ -169,8 +169,8 @@ func explainEndpoints(snap *Snapshot, r *regionAnswer, now time.Time) []explain.
 // the ECS scope table of the asked name built for it, so the answer is
 // what the server would give once the changes were real.
 func (h *Handler) whatIf(cur *Snapshot, w explain.WhatIf, name string, qtype uint16, withScope bool) (*Snapshot, error) {
-	st := *cur.state
-	st.Regions = maps.Clone(cur.state.Regions)
+	st := *cur.State
+	st.Regions = maps.Clone(cur.State.Regions)
 	for id, n := range w.Weights {
 		r := st.Regions[id]
 		if r == nil {
@@ -184,7 +184,7 @@ func (h *Handler) whatIf(cur *Snapshot, w explain.WhatIf, name string, qtype uin
 		st.Regions[id] = &copied
 	}
 	st.ConfigRevision = -1 // never equal to a real one
-	cfg, _ := buildConfig(&st)
+	cfg, _ := BuildConfig(&st)
 	view := health.Aggregate(&st, h.now(), h.policy)
 	regions := maps.Clone(view.Regions)
 	for _, force := range []struct {
@@ -205,18 +205,18 @@ func (h *Handler) whatIf(cur *Snapshot, w explain.WhatIf, name string, qtype uin
 		}
 	}
 	view = &health.View{Regions: regions, Probers: view.Probers}
-	snap := &Snapshot{Revision: cur.Revision, cfg: cfg, health: buildHealth(cfg, view), state: &st, built: cur.built}
+	snap := &Snapshot{Revision: cur.Revision, Config: cfg, Health: BuildHealth(cfg, view), State: &st, Built: cur.Built}
 	if p, ok := h.geo.(Partitioner); ok && withScope {
 		if part, err := p.Partition(); err == nil {
-			if z := snap.match(name); z != nil {
-				if n := z.nodes[name]; n != nil && n.gslb != nil {
-					var pair [2]*scopeTable
+			if z := snap.Match(name); z != nil {
+				if n := z.Nodes[name]; n != nil && n.GSLB != nil {
+					var pair [2]*ScopeTable
 					i := 0
 					if qtype == dns.TypeAAAA {
 						i = 1
 					}
-					pair[i] = buildScopeTable(part, n.gslb, qtype, snap.health)
-					snap.scopes = map[uint64][2]*scopeTable{n.gslb.cfgKey: pair}
+					pair[i] = BuildScopeTable(part, n.GSLB, qtype, snap.Health)
+					snap.Scopes = map[uint64][2]*ScopeTable{n.GSLB.cfgKey: pair}
 				}
 			}
 		}

@@ -50,16 +50,16 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		return dst, false
 	}
 	name := f.name[:f.nameLen]
-	z := snap.matchBytes(name)
+	z := snap.MatchBytes(name)
 	if z == nil {
 		return dst, false
 	}
-	n := z.nodes[string(name)]
-	if n == nil || n.gslb == nil || n.cname != nil {
+	n := z.Nodes[string(name)]
+	if n == nil || n.GSLB == nil || n.CNAME != nil {
 		return dst, false
 	}
-	g := n.gslb
-	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.label
+	g := n.GSLB
+	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.Label
 	q.udpSize = dns.MinMsgSize
 	if f.opt {
 		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, h.maxUDP))
@@ -74,22 +74,22 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	// The scope table holds the plan of the client's network ready-made:
 	// no GeoIP lookup and no ranking per query. Without a table (not built
 	// yet, or an address the database aliases), decide as the general path.
-	var p plan
+	var p Plan
 	havePlan := false
-	if t := snap.scopeTable(g, q.qtype); t != nil {
-		var tp *plan
+	if t := snap.TableFor(g, q.qtype); t != nil {
+		var tp *Plan
 		var bits int
-		if tp, bits, havePlan = t.lookup(q.client); havePlan {
-			p, q.scope = *tp, max(bits, g.stickyBits(q.client))
+		if tp, bits, havePlan = t.Lookup(q.client); havePlan {
+			p, q.scope = *tp, max(bits, g.StickyBits(q.client))
 		}
 	}
 	if !havePlan {
 		loc, network, found := h.geo.Lookup(q.client)
-		p = g.plan(q.qtype, loc, found, snap.health)
+		p = g.Plan(q.qtype, loc, found, snap.Health)
 		q.scope = h.scopeBits(q, g, network)
 	}
-	switch p.outcome {
-	case outcomeNormal, outcomeFailOpen, outcomeFallback, outcomePanic:
+	switch p.Outcome {
+	case OutcomeNormal, OutcomeFailOpen, OutcomeFallback, OutcomePanic:
 	default:
 		return dst, false // NODATA and SERVFAIL carry more than addresses
 	}

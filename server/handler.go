@@ -66,7 +66,7 @@ type Handler struct {
 	totals     regionTotals        // answers per region, for the status page (counters.go)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
-	scopeCache map[uint64]*scopeTable
+	scopeCache map[uint64]*ScopeTable
 	scopeJobs  []scopeJob
 	scopePart  *geo.Partition
 	geoGen     int // bumped by GeoReloaded, so builds begun before it are dropped
@@ -164,30 +164,30 @@ const HealthTick = time.Second
 func (h *Handler) rebuild() {
 	st, now := h.state, h.now()
 	cur := h.snap.Load()
-	cfg := (*config)(nil)
-	if cur != nil && cur.cfg.revision == st.ConfigRevision {
-		cfg = cur.cfg
+	cfg := (*Config)(nil)
+	if cur != nil && cur.Config.Revision == st.ConfigRevision {
+		cfg = cur.Config
 	} else {
 		var warns []error
-		cfg, warns = buildConfig(st)
+		cfg, warns = BuildConfig(st)
 		for _, w := range warns {
 			h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
 		}
 		h.linkCounters(cfg)
 		h.metrics.snapWarnings.Add(float64(len(warns)))
-		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.zones),
-			"regions", len(cfg.regions), "duration_seconds", h.now().Sub(now).Seconds())
+		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.Zones),
+			"regions", len(cfg.Regions), "duration_seconds", h.now().Sub(now).Seconds())
 	}
-	ht := buildHealth(cfg, health.Aggregate(st, now, h.policy))
+	ht := BuildHealth(cfg, health.Aggregate(st, now, h.policy))
 	scopes := h.attachScopes(cfg, ht)
-	if cur != nil && cur.state == st && cur.cfg == cfg && maps.Equal(cur.scopes, scopes) && reflect.DeepEqual(cur.health.view, ht.view) {
+	if cur != nil && cur.State == st && cur.Config == cfg && maps.Equal(cur.Scopes, scopes) && reflect.DeepEqual(cur.Health.View, ht.View) {
 		// A health tick that changed nothing a query, explain or the
 		// status page can see: the snapshot in force stays, with its
 		// build time.
 		return
 	}
 	h.logHealthChanges(cur, cfg, ht)
-	h.snap.Store(&Snapshot{Revision: st.Revision, cfg: cfg, health: ht, state: st, built: now, scopes: scopes})
+	h.snap.Store(&Snapshot{Revision: st.Revision, Config: cfg, Health: ht, State: st, Built: now, Scopes: scopes})
 	if cur == nil {
 		close(h.configured)
 	}
@@ -198,16 +198,16 @@ func (h *Handler) rebuild() {
 }
 
 // logHealthChanges logs one line per region whose verdict flipped.
-func (h *Handler) logHealthChanges(cur *Snapshot, cfg *config, ht *healthTable) {
-	for i, r := range cfg.regions {
+func (h *Handler) logHealthChanges(cur *Snapshot, cfg *Config, ht *HealthTable) {
+	for i, r := range cfg.Regions {
 		was := true
 		if cur != nil {
-			if j, ok := cur.cfg.regionIdx[r.id]; ok {
-				was = cur.health.regions[j].up
+			if j, ok := cur.Config.RegionIdx[r.ID]; ok {
+				was = cur.Health.Regions[j].Up
 			}
 		}
-		if now := ht.regions[i].up; now != was {
-			h.log.Info("region health changed", "region", r.id, "up", now)
+		if now := ht.Regions[i].Up; now != was {
+			h.log.Info("region health changed", "region", r.ID, "up", now)
 		}
 	}
 }
@@ -216,16 +216,16 @@ func (h *Handler) logHealthChanges(cur *Snapshot, cfg *config, ht *healthTable) 
 // series of regions and endpoints no longer configured. It never resets
 // a vector: a scrape between a reset and the sets would see no series, and
 // an alert on a missing series would fire on a healthy system. h.mu is held.
-func (h *Handler) setHealthMetrics(cfg *config, ht *healthTable) {
-	regions := make(map[string]struct{}, len(cfg.regions))
+func (h *Handler) setHealthMetrics(cfg *Config, ht *HealthTable) {
+	regions := make(map[string]struct{}, len(cfg.Regions))
 	endpoints := make(map[[2]string]struct{})
-	for i, r := range cfg.regions {
-		regions[r.id] = struct{}{}
-		h.metrics.regionUp.WithLabelValues(r.id).Set(b2f(ht.regions[i].up))
-		for j, a := range r.addrs {
-			ep := [2]string{r.id, a.String()}
+	for i, r := range cfg.Regions {
+		regions[r.ID] = struct{}{}
+		h.metrics.regionUp.WithLabelValues(r.ID).Set(b2f(ht.Regions[i].Up))
+		for j, a := range r.Addrs {
+			ep := [2]string{r.ID, a.String()}
 			endpoints[ep] = struct{}{}
-			h.metrics.endpointUp.WithLabelValues(ep[:]...).Set(b2f(j < 64 && ht.regions[i].mask&(1<<j) != 0))
+			h.metrics.endpointUp.WithLabelValues(ep[:]...).Set(b2f(j < 64 && ht.Regions[i].Mask&(1<<j) != 0))
 		}
 	}
 	for id := range h.regionSeries {
@@ -239,8 +239,8 @@ func (h *Handler) setHealthMetrics(cfg *config, ht *healthTable) {
 		}
 	}
 	h.regionSeries, h.endpointSeries = regions, endpoints
-	if ht.view != nil {
-		h.metrics.probers.Set(float64(len(ht.view.Probers)))
+	if ht.View != nil {
+		h.metrics.probers.Set(float64(len(ht.View.Probers)))
 	}
 }
 

@@ -15,19 +15,19 @@ const maxProbers = 128
 
 // healthTable is the health part of a snapshot, aligned with config.regions
 // so the query path indexes slices instead of looking up maps.
-type healthTable struct {
-	regions []regionHealth
-	probers []geoPoint   // registered probers, at most maxProbers
-	rtt     [][]float64  // rtt[region][prober] in ms; NaN where the prober has no measurement
-	view    *health.View // what the table was built from, for status and tests
+type HealthTable struct {
+	Regions []regionHealth
+	Probers []geoPoint   // registered probers, at most maxProbers
+	RTT     [][]float64  // rtt[region][prober] in ms; NaN where the prober has no measurement
+	View    *health.View // what the table was built from, for status and tests
 }
 
 // regionHealth is one region's verdict: whether it may be answered with,
 // and which of its addresses (bit i = addrs[i]) are up.
 type regionHealth struct {
-	up      bool
-	checked bool // fresh reports exist; false: no check, or no data yet
-	mask    uint64
+	Up      bool
+	Checked bool // fresh reports exist; false: no check, or no data yet
+	Mask    uint64
 }
 
 type geoPoint struct{ lat, lon float64 }
@@ -42,25 +42,25 @@ func allUp(n int) uint64 {
 
 // buildHealth aligns a View with the configuration. A nil View, or a region
 // the View does not know, counts as up with every address.
-func buildHealth(c *config, v *health.View) *healthTable {
-	ht := &healthTable{regions: make([]regionHealth, len(c.regions)), view: v}
+func BuildHealth(c *Config, v *health.View) *HealthTable {
+	ht := &HealthTable{Regions: make([]regionHealth, len(c.Regions)), View: v}
 	if v != nil {
 		for _, p := range v.Probers[:min(len(v.Probers), maxProbers)] {
-			ht.probers = append(ht.probers, geoPoint{p.Lat, p.Lon})
+			ht.Probers = append(ht.Probers, geoPoint{p.Lat, p.Lon})
 		}
 	}
-	ht.rtt = make([][]float64, len(c.regions))
-	for i, r := range c.regions {
-		ht.regions[i] = regionHealth{up: true, mask: allUp(len(r.addrs))}
-		row := make([]float64, len(ht.probers))
+	ht.RTT = make([][]float64, len(c.Regions))
+	for i, r := range c.Regions {
+		ht.Regions[i] = regionHealth{Up: true, Mask: allUp(len(r.Addrs))}
+		row := make([]float64, len(ht.Probers))
 		for j := range row {
 			row[j] = math.NaN()
 		}
-		ht.rtt[i] = row
+		ht.RTT[i] = row
 		if v == nil {
 			continue
 		}
-		rh := v.Regions[r.id]
+		rh := v.Regions[r.ID]
 		if rh == nil {
 			continue
 		}
@@ -70,11 +70,11 @@ func buildHealth(c *config, v *health.View) *healthTable {
 				mask |= 1 << j
 			}
 		}
-		ht.regions[i] = regionHealth{up: rh.Up, checked: rh.Checked, mask: mask}
+		ht.Regions[i] = regionHealth{Up: rh.Up, Checked: rh.Checked, Mask: mask}
 		if !rh.Checked {
-			ht.regions[i].mask = allUp(len(r.addrs))
+			ht.Regions[i].Mask = allUp(len(r.Addrs))
 		}
-		for j, p := range v.Probers[:len(ht.probers)] {
+		for j, p := range v.Probers[:len(ht.Probers)] {
 			if d, ok := rh.RTT[p.ID]; ok {
 				row[j] = float64(d.Microseconds()) / 1000
 			}
@@ -99,9 +99,9 @@ const (
 
 // proberOrder writes into order the indices of the probers sorted by
 // distance from loc and returns how many there are.
-func (ht *healthTable) proberOrder(loc geo.Location, order []int, dist []float64) int {
-	n := len(ht.probers)
-	for i, p := range ht.probers {
+func (ht *HealthTable) proberOrder(loc geo.Location, order []int, dist []float64) int {
+	n := len(ht.Probers)
+	for i, p := range ht.Probers {
 		order[i] = i
 		dist[i] = geo.Distance(loc.Lat, loc.Lon, p.lat, p.lon)
 	}
@@ -121,10 +121,10 @@ func (ht *healthTable) proberOrder(loc geo.Location, order []int, dist []float64
 // far-away prober's short RTT to a region near itself from standing in for
 // the client's; for a prober next to the client it vanishes. ok is false
 // when no prober measured the region.
-func (ht *healthTable) estimateRTT(idx int, order []int, dist []float64) (ms float64, ok bool) {
+func (ht *HealthTable) estimateRTT(idx int, order []int, dist []float64) (ms float64, ok bool) {
 	var got [LatencyProbers]float64
 	n := 0
-	row := ht.rtt[idx]
+	row := ht.RTT[idx]
 	for _, p := range order {
 		if v := row[p]; !math.IsNaN(v) {
 			got[n] = v + dist[p]*MsPerKm

@@ -14,10 +14,10 @@ import (
 // gslbName is a GSLB name, compiled from its schema.Name: candidate regions
 // in listed order with pre-built RRs, and the policy fields in the form the
 // query path wants (bit masks over the regions instead of lists of ids).
-type gslbName struct {
-	zone        string // zone label, for metrics
-	label       string // name relative to the zone, for metrics and logs
-	owner       string // the full name, lower case with the trailing dot
+type Name struct {
+	Zone        string // zone label, for metrics
+	Label       string // name relative to the zone, for metrics and logs
+	Owner       string // the full name, lower case with the trailing dot
 	policy      string // schema.Policy*
 	ttl         uint32
 	ttlDegraded uint32 // 0: same as ttl
@@ -25,20 +25,20 @@ type gslbName struct {
 	spread      bool
 	stickyV4    int // 0: not sticky
 	stickyV6    int
-	fence       *fence // nil: every client may get every region
+	fence       *Fence // nil: every client may get every region
 	fallback    uint64 // regions of the fallback outcome
 	onAllDown   string
 	onNoData    string
 	panicPct    int
 	hasChecks   bool // some region has a health check configured
-	regions     []*regionAnswer
+	regions     []*RegionAnswer
 	// cfgKey identifies everything above that selection reads, so that
 	// names configured alike share one ECS scope table.
 	cfgKey uint64
 	// counters are the name's counters, which live outside the snapshot
 	// (Handler.names) so that they outlast configuration changes; the
 	// snapshot's owner links them in before the swap (counters.go).
-	counters *nameCounters
+	counters any // *server.nameCounters
 }
 
 // regionAnswer is one region as answered with at one TTL: its position and
@@ -47,13 +47,13 @@ type gslbName struct {
 // copies them and sets the owner), so every name with the same TTLs shares
 // one regionAnswer per region: 10,000 names listing the same 20 regions
 // cost 20 regionAnswers, not 200,000.
-type regionAnswer struct {
+type RegionAnswer struct {
 	id       string
 	idx      int // index into config.regions and the health table
-	lat, lon float64
-	weight   int
+	Lat, Lon float64
+	Weight   int
 	hasCheck bool
-	a, aaaa  []dns.RR
+	A, aaaa  []dns.RR
 	// aDeg and aaaaDeg are the same records with the degraded TTL (only
 	// when the name sets ttl_degraded).
 	aDeg, aaaaDeg []dns.RR
@@ -64,14 +64,14 @@ type regionAnswer struct {
 
 // fence is a compiled geofence: the regions allowed per country, per
 // continent, and for everyone else, as masks over gslbName.regions.
-type fence struct {
+type Fence struct {
 	countries  map[string]uint64
 	continents map[string]uint64
 	def        uint64
 }
 
 // allowed returns the mask of regions a client at loc may get.
-func (f *fence) allowed(loc geo.Location) uint64 {
+func (f *Fence) allowed(loc geo.Location) uint64 {
 	if f == nil {
 		return math.MaxUint64
 	}
@@ -91,20 +91,20 @@ type answerKey struct {
 }
 
 // answerCache holds the regionAnswers of one configuration build.
-type answerCache map[answerKey]*regionAnswer
+type answerCache map[answerKey]*RegionAnswer
 
 // region returns the shared regionAnswer of region id at the given TTLs
 // (ttlDegraded 0: none), building it on first use.
-func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlDegraded uint32) *regionAnswer {
+func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlDegraded uint32) *RegionAnswer {
 	k := answerKey{id, ttl, ttlDegraded}
 	if ra := c[k]; ra != nil {
 		return ra
 	}
-	ra := &regionAnswer{id: id, idx: idx, lat: r.Region.Lat, lon: r.Region.Lon, weight: r.Weight,
+	ra := &RegionAnswer{id: id, idx: idx, Lat: r.Region.Lat, Lon: r.Region.Lon, Weight: r.Weight,
 		hasCheck: r.Region.Check != nil}
 	for i, a := range r.Region.Addrs {
 		if a.Is4() {
-			ra.a = append(ra.a, addrRR("", a, ttl))
+			ra.A = append(ra.A, addrRR("", a, ttl))
 			ra.aPos = append(ra.aPos, uint8(i))
 			if ttlDegraded > 0 {
 				ra.aDeg = append(ra.aDeg, addrRR("", a, ttlDegraded))
@@ -121,7 +121,7 @@ func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlD
 	return ra
 }
 
-func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) *gslbName {
+func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) *Name {
 	ttl := nm.TTL
 	if ttl == 0 {
 		ttl = zoneTTL
@@ -129,11 +129,11 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 	if ttl == 0 {
 		ttl = schema.DefaultNameTTL
 	}
-	g := &gslbName{
-		zone: zoneLabel, label: label, owner: owner, policy: nm.PolicyOrDefault(), ttl: ttl, ttlDegraded: nm.TTLDegraded,
+	g := &Name{
+		Zone: zoneLabel, Label: label, Owner: owner, policy: nm.PolicyOrDefault(), ttl: ttl, ttlDegraded: nm.TTLDegraded,
 		answers: nm.AnswersOrDefault(), spread: nm.Spread, onAllDown: nm.OnAllDownOrDefault(),
 		onNoData: nm.OnNoDataOrDefault(), panicPct: nm.PanicPercent,
-		regions: make([]*regionAnswer, 0, len(nm.Regions)),
+		regions: make([]*RegionAnswer, 0, len(nm.Regions)),
 	}
 	if nm.Sticky != nil {
 		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
@@ -164,7 +164,7 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 	}
 	g.fallback = mask(nm.Fallback)
 	if f := nm.Geofence; f != nil {
-		g.fence = &fence{countries: map[string]uint64{}, continents: map[string]uint64{}, def: math.MaxUint64}
+		g.fence = &Fence{countries: map[string]uint64{}, continents: map[string]uint64{}, def: math.MaxUint64}
 		for c, ids := range f.Countries {
 			g.fence.countries[c] = mask(ids)
 		}
@@ -180,7 +180,7 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 }
 
 // configKey hashes what selection reads from the configuration.
-func (g *gslbName) configKey() uint64 {
+func (g *Name) configKey() uint64 {
 	w := newHashWriter(fnv.New64a())
 	w.str(g.policy)
 	w.num(uint64(g.answers))
@@ -193,10 +193,10 @@ func (g *gslbName) configKey() uint64 {
 	w.num(uint64(g.panicPct))
 	for _, r := range g.regions {
 		w.num(uint64(r.idx))
-		w.num(math.Float64bits(r.lat))
-		w.num(math.Float64bits(r.lon))
+		w.num(math.Float64bits(r.Lat))
+		w.num(math.Float64bits(r.Lon))
 		w.flag(r.hasCheck)
-		w.num(uint64(len(r.a)))
+		w.num(uint64(len(r.A)))
 		w.num(uint64(len(r.aaaa)))
 	}
 	if f := g.fence; f != nil {
@@ -217,12 +217,12 @@ func popcount(m uint64) int { return bits.OnesCount64(m) }
 
 // locationSensitive says whether the name's plan can depend on where the
 // client is: ranking by place, or a fence.
-func (g *gslbName) locationSensitive() bool {
+func (g *Name) LocationSensitive() bool {
 	return g.policy == "geo" || g.policy == "latency" || g.fence != nil
 }
 
 // rule names the fence rule that applies at loc.
-func (f *fence) rule(loc geo.Location) string {
+func (f *Fence) Rule(loc geo.Location) string {
 	if _, ok := f.countries[loc.Country]; ok && loc.Country != "" {
 		return "country " + loc.Country
 	}

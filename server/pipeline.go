@@ -140,12 +140,12 @@ func (h *Handler) answer(q *query) {
 		return
 	}
 	qname := strings.ToLower(question.Name)
-	z := q.snap.match(qname)
+	z := q.snap.Match(qname)
 	if z == nil {
 		m.Rcode = dns.RcodeRefused
 		return
 	}
-	q.zone = z.label
+	q.zone = z.Label
 	if q.qtype == dns.TypeAXFR || q.qtype == dns.TypeIXFR {
 		m.Rcode = dns.RcodeRefused // no zone transfers: every instance reads etcd itself
 		return
@@ -173,8 +173,8 @@ func (h *Handler) setZone(q *query) {
 	if snap == nil || len(q.req.Question) != 1 {
 		return
 	}
-	if z := snap.match(strings.ToLower(q.req.Question[0].Name)); z != nil {
-		q.zone = z.label
+	if z := snap.Match(strings.ToLower(q.req.Question[0].Name)); z != nil {
+		q.zone = z.Label
 	}
 }
 

@@ -19,92 +19,92 @@ const (
 const maxCandidates = schema.MaxNameRegions
 
 // outcome says which rule produced a plan.
-type outcome uint8
+type Outcome uint8
 
 const (
-	outcomeNormal   outcome = iota // the policy ranked healthy regions
-	outcomeNone                    // no region (in the client's fence) has an address of the family: NODATA
-	outcomeDrained                 // every such region has weight 0: NODATA
-	outcomeFailOpen                // nothing up: answer as if every live region were up
-	outcomeFallback                // the name's fallback regions, health and weight ignored
-	outcomePanic                   // too many regions down: health ignored
-	outcomeNoData                  // on_all_down / on_no_data = nodata
-	outcomeServFail                // on_all_down / on_no_data = servfail
+	OutcomeNormal   Outcome = iota // the policy ranked healthy regions
+	OutcomeNone                    // no region (in the client's fence) has an address of the family: NODATA
+	OutcomeDrained                 // every such region has weight 0: NODATA
+	OutcomeFailOpen                // nothing up: answer as if every live region were up
+	OutcomeFallback                // the name's fallback regions, health and weight ignored
+	OutcomePanic                   // too many regions down: health ignored
+	OutcomeNoData                  // on_all_down / on_no_data = nodata
+	OutcomeServFail                // on_all_down / on_no_data = servfail
 )
 
-var outcomeNames = [...]string{"normal", "none", "all_drained", "fail_open", "fallback", "panic", "nodata", "servfail"}
+var OutcomeNames = [...]string{"normal", "none", "all_drained", "fail_open", "fallback", "panic", "nodata", "servfail"}
 
-func (o outcome) String() string { return outcomeNames[o] }
+func (o Outcome) String() string { return OutcomeNames[o] }
 
 // plan is everything about a name's answer that depends on the client's
 // location and on health, but not on the per-query draw: the regions that
 // may answer (the tier, best first) followed by the rest of the ranking,
 // which spread fills from. Two clients with equal plans get answers from
 // the same distribution, which is what the ECS scope promises.
-type plan struct {
-	outcome  outcome
-	allAddrs bool // health is ignored: every address of a region may answer
-	degraded bool // answer with ttl_degraded
-	nTier    uint8
-	n        uint8
-	order    [maxCandidates]uint8 // indices into gslbName.regions
-	tr       *planTrace           // nil on the query path; set by Explain
+type Plan struct {
+	Outcome  Outcome
+	AllAddrs bool // health is ignored: every address of a region may answer
+	Degraded bool // answer with ttl_degraded
+	NTier    uint8
+	N        uint8
+	Order    [maxCandidates]uint8 // indices into gslbName.regions
+	tr       *Trace               // nil on the query path; set by Explain
 }
 
 // planTrace records how a plan was made, for Explain: the masks over the
 // name's regions at each step and the ranking scores.
-type planTrace struct {
-	allowed, family, live, up, checked uint64
-	scored                             uint64                 // regions with a score
-	score                              [maxCandidates]float64 // km (geo) or ms (latency), by region index
-	latency                            [maxCandidates]bool    // the score is a measured-RTT estimate
+type Trace struct {
+	Allowed, family, live, up, checked uint64
+	Scored                             uint64                 // regions with a score
+	Score                              [maxCandidates]float64 // km (geo) or ms (latency), by region index
+	Latency                            [maxCandidates]bool    // the score is a measured-RTT estimate
 }
 
 // tier returns the regions that may answer.
-func (p *plan) tier() []uint8 { return p.order[:p.nTier] }
+func (p *Plan) Tier() []uint8 { return p.Order[:p.NTier] }
 
 // plan decides for a client at loc (found: the location has coordinates)
 // asking for qtype (A or AAAA), given health ht. It is pure.
-func (g *gslbName) plan(qtype uint16, loc geo.Location, found bool, ht *healthTable) plan {
-	return g.tracedPlan(qtype, loc, found, ht, nil)
+func (g *Name) Plan(qtype uint16, loc geo.Location, found bool, ht *HealthTable) Plan {
+	return g.TracedPlan(qtype, loc, found, ht, nil)
 }
 
 // tracedPlan is plan, recording its steps in tr when tr is not nil.
-func (g *gslbName) tracedPlan(qtype uint16, loc geo.Location, found bool, ht *healthTable, tr *planTrace) plan {
+func (g *Name) TracedPlan(qtype uint16, loc geo.Location, found bool, ht *HealthTable, tr *Trace) Plan {
 	allowed := g.fence.allowed(loc)
 	var family, live, up, checked uint64
 	for i, r := range g.regions {
 		bit := uint64(1) << i
-		rrs, pos := r.addrs(qtype)
+		rrs, pos := r.Addrs(qtype)
 		if allowed&bit == 0 || len(rrs) == 0 {
 			continue
 		}
 		family |= bit
-		if r.weight <= 0 {
+		if r.Weight <= 0 {
 			continue
 		}
 		live |= bit
-		h := ht.regions[r.idx]
-		if h.checked {
+		h := ht.Regions[r.idx]
+		if h.Checked {
 			checked |= bit
 		}
-		if h.up && anyUp(pos, h.mask) {
+		if h.Up && anyUp(pos, h.Mask) {
 			up |= bit
 		}
 	}
-	p := plan{degraded: live != family || up != live, tr: tr}
+	p := Plan{Degraded: live != family || up != live, tr: tr}
 	if tr != nil {
-		tr.allowed, tr.family, tr.live, tr.up, tr.checked = allowed, family, live, up, checked
+		tr.Allowed, tr.family, tr.live, tr.up, tr.checked = allowed, family, live, up, checked
 	}
 	switch {
 	case family == 0:
-		p.outcome = outcomeNone
+		p.Outcome = OutcomeNone
 		return p
 	case live == 0:
 		// Drained by the operator. A fenced client gets the name's
 		// all-down outcome, still inside its fence; others get NODATA.
 		if g.fence == nil {
-			p.outcome = outcomeDrained
+			p.Outcome = OutcomeDrained
 			return p
 		}
 		return g.allDown(p, g.onAllDown, family&g.fallback, live, loc, found, ht)
@@ -113,7 +113,7 @@ func (g *gslbName) tracedPlan(qtype uint16, loc geo.Location, found bool, ht *he
 		return g.allDown(p, g.onNoData, family&g.fallback, live, loc, found, ht)
 	}
 	if g.panicPct > 0 && popcount(live&^up)*100 > g.panicPct*popcount(live) {
-		p.outcome, p.allAddrs, p.degraded = outcomePanic, true, true
+		p.Outcome, p.AllAddrs, p.Degraded = OutcomePanic, true, true
 		return g.rank(p, live, loc, found, ht)
 	}
 	if up == 0 {
@@ -125,52 +125,52 @@ func (g *gslbName) tracedPlan(qtype uint16, loc geo.Location, found bool, ht *he
 // allDown applies an all-down (or no-data) outcome. fallback is the name's
 // fallback regions that the client may get; live the regions not drained.
 // The regions it answers with are ranked by the policy as usual.
-func (g *gslbName) allDown(p plan, rule string, fallback, live uint64, loc geo.Location, found bool, ht *healthTable) plan {
-	p.degraded, p.allAddrs = true, true
+func (g *Name) allDown(p Plan, rule string, fallback, live uint64, loc geo.Location, found bool, ht *HealthTable) Plan {
+	p.Degraded, p.AllAddrs = true, true
 	switch rule {
 	case schema.OutcomeFailOpen:
 		if live == 0 {
-			p.outcome = outcomeDrained
+			p.Outcome = OutcomeDrained
 			return p
 		}
-		p.outcome = outcomeFailOpen
+		p.Outcome = OutcomeFailOpen
 		return g.rank(p, live, loc, found, ht)
 	case schema.OutcomeFallback:
 		if fallback == 0 {
-			p.outcome = outcomeNoData
+			p.Outcome = OutcomeNoData
 			return p
 		}
-		p.outcome = outcomeFallback
+		p.Outcome = OutcomeFallback
 		return g.rank(p, fallback, loc, found, ht)
 	case schema.OutcomeServFail:
-		p.outcome = outcomeServFail
+		p.Outcome = OutcomeServFail
 	default:
-		p.outcome = outcomeNoData
+		p.Outcome = OutcomeNoData
 	}
 	return p
 }
 
 // listed puts the regions of mask in listed order, all in the tier (they
 // are split by weight), or only the first for failover.
-func (g *gslbName) listed(p plan, mask uint64) plan {
+func (g *Name) listed(p Plan, mask uint64) Plan {
 	for i := range g.regions {
 		if mask&(1<<i) != 0 {
-			p.order[p.n] = uint8(i)
-			p.n++
+			p.Order[p.N] = uint8(i)
+			p.N++
 		}
 	}
-	p.nTier = p.n
-	if g.policy == schema.PolicyFailover && p.n > 0 {
-		p.nTier = 1
+	p.NTier = p.N
+	if g.policy == schema.PolicyFailover && p.N > 0 {
+		p.NTier = 1
 	}
 	return p
 }
 
 // rank orders the candidate regions by the name's policy and marks the
 // best tier.
-func (g *gslbName) rank(p plan, cands uint64, loc geo.Location, found bool, ht *healthTable) plan {
+func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *HealthTable) Plan {
 	p = g.listed(p, cands)
-	if (g.policy != schema.PolicyGeo && g.policy != schema.PolicyLatency) || !found || p.n < 2 {
+	if (g.policy != schema.PolicyGeo && g.policy != schema.PolicyLatency) || !found || p.N < 2 {
 		// weighted, roundrobin and unknown locations: the whole list is
 		// the tier; failover: the first (set by listed).
 		return p
@@ -181,41 +181,41 @@ func (g *gslbName) rank(p plan, cands uint64, loc geo.Location, found bool, ht *
 		var order [maxProbers]int
 		var pdist [maxProbers]float64
 		n := ht.proberOrder(loc, order[:], pdist[:])
-		for k, i := range p.order[:p.n] {
+		for k, i := range p.Order[:p.N] {
 			r := g.regions[i]
 			if ms, ok := ht.estimateRTT(r.idx, order[:n], pdist[:n]); ok {
 				score[k] = ms
 				if p.tr != nil {
-					p.tr.latency[i] = true
+					p.tr.Latency[i] = true
 				}
 			} else {
-				score[k] = geo.Distance(loc.Lat, loc.Lon, r.lat, r.lon) * MsPerKm
+				score[k] = geo.Distance(loc.Lat, loc.Lon, r.Lat, r.Lon) * MsPerKm
 			}
 		}
 		floor = TierMinMs
 	} else {
-		for k, i := range p.order[:p.n] {
+		for k, i := range p.Order[:p.N] {
 			r := g.regions[i]
-			score[k] = geo.Distance(loc.Lat, loc.Lon, r.lat, r.lon)
+			score[k] = geo.Distance(loc.Lat, loc.Lon, r.Lat, r.Lon)
 		}
 	}
 	if p.tr != nil {
-		for k, i := range p.order[:p.n] {
-			p.tr.scored |= 1 << i
-			p.tr.score[i] = score[k]
+		for k, i := range p.Order[:p.N] {
+			p.tr.Scored |= 1 << i
+			p.tr.Score[i] = score[k]
 		}
 	}
 	// Insertion sort by score; stable, so ties keep the listed order.
-	for a := 1; a < int(p.n); a++ {
+	for a := 1; a < int(p.N); a++ {
 		for b := a; b > 0 && score[b] < score[b-1]; b-- {
 			score[b], score[b-1] = score[b-1], score[b]
-			p.order[b], p.order[b-1] = p.order[b-1], p.order[b]
+			p.Order[b], p.Order[b-1] = p.Order[b-1], p.Order[b]
 		}
 	}
 	limit := score[0] + max(score[0]*TierSlack, floor)
-	p.nTier = 1
-	for p.nTier < p.n && score[p.nTier] <= limit {
-		p.nTier++
+	p.NTier = 1
+	for p.NTier < p.N && score[p.NTier] <= limit {
+		p.NTier++
 	}
 	return p
 }

@@ -43,8 +43,8 @@ type query struct {
 
 	// The decision, noted by recordOutcome and recordAnswer and counted by
 	// countDecision when the reply is sent (Explain sends none).
-	gslb     *gslbName // the GSLB name answered, nil for others
-	outcome  outcome
+	gslb     *Name // the GSLB name answered, nil for others
+	outcome  Outcome
 	drawn    uint8 // index in gslb.regions of the region answered with
 	answered bool  // addresses were drawn
 }

@@ -89,7 +89,7 @@ func TestExplainAndSimulateCountNothing(t *testing.T) {
 // removed from the configuration loses its series.
 func TestHealthGaugesNeverVanish(t *testing.T) {
 	h, reg := healthHandler(t, nil)
-	regions := h.snap.Load().cfg.regions
+	regions := h.snap.Load().Config.Regions
 	count := func() (regionSeries, endpointSeries map[string]bool) {
 		mfs, err := reg.Gather()
 		if err != nil {
@@ -129,8 +129,8 @@ func TestHealthGaugesNeverVanish(t *testing.T) {
 	for i := range 300 {
 		rs, es := count()
 		for _, r := range regions {
-			if !rs[r.id] || !es[r.id] {
-				t.Fatalf("scrape %d: region %s: region series %v, endpoint series %v", i, r.id, rs[r.id], es[r.id])
+			if !rs[r.ID] || !es[r.ID] {
+				t.Fatalf("scrape %d: region %s: region series %v, endpoint series %v", i, r.ID, rs[r.ID], es[r.ID])
 			}
 		}
 	}
@@ -139,8 +139,8 @@ func TestHealthGaugesNeverVanish(t *testing.T) {
 
 	h.Apply(devState(t, map[string]any{"regions/sa-east": nil, "zones/gslb.example.test/names/www": map[string]any{
 		"regions": []string{"us-east", "us-west", "eu-west", "eu-central", "ap-northeast", "ap-southeast"}, "ttl": 30}}))
-	if len(h.snap.Load().cfg.regions) != len(regions)-1 {
-		t.Fatalf("sa-east not removed: %d regions", len(h.snap.Load().cfg.regions))
+	if len(h.snap.Load().Config.Regions) != len(regions)-1 {
+		t.Fatalf("sa-east not removed: %d regions", len(h.snap.Load().Config.Regions))
 	}
 	rs, es := count()
 	if rs["sa-east"] || es["sa-east"] {
@@ -185,10 +185,10 @@ func TestSnapshotSwappedOnlyOnChange(t *testing.T) {
 // fresh ones, and a removed name's are forgotten.
 func TestNameCountersOutliveConfigChanges(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
-	www := func() *gslbName { return h.snap.Load().cfg.zones[testZone].nodes["www."+testZone].gslb }
-	api := func() *gslbName {
-		if n := h.snap.Load().cfg.zones[testZone].nodes["api."+testZone]; n != nil {
-			return n.gslb
+	www := func() *Name { return h.snap.Load().Config.Zones[testZone].Nodes["www."+testZone].GSLB }
+	api := func() *Name {
+		if n := h.snap.Load().Config.Zones[testZone].Nodes["api."+testZone]; n != nil {
+			return n.GSLB
 		}
 		return nil
 	}
@@ -205,7 +205,7 @@ func TestNameCountersOutliveConfigChanges(t *testing.T) {
 	if after == before {
 		t.Fatal("the configuration was not rebuilt")
 	}
-	if after.counters != before.counters {
+	if after.counters.(*nameCounters) != before.counters.(*nameCounters) {
 		t.Error("www's counters were replaced by a change that left www alone")
 	}
 	if api().counters == apiBefore.counters {

@@ -33,13 +33,13 @@ import (
 // partition holding the addresses once for every table). So a run costs 6
 // bytes and no pointers: a table over two million ranges is about 12 MB
 // that the garbage collector does not scan.
-type scopeTable struct {
-	part   *geo.Partition // the database it was built from
-	v4     []uint32       // first address of each IPv4 run
+type ScopeTable struct {
+	Part   *geo.Partition // the database it was built from
+	V4     []uint32       // first address of each IPv4 run
 	v4Plan []uint16       // plan of each IPv4 run: index into plans, or noPlan
-	v6     []uint32       // first range (index for part.V6At) of each IPv6 run
+	V6     []uint32       // first range (index for part.V6At) of each IPv6 run
 	v6Plan []uint16
-	plans  []plan
+	Plans  []Plan
 }
 
 // noPlan marks a run of addresses the partition does not list (aliases):
@@ -49,14 +49,14 @@ const noPlan = math.MaxUint16
 // widest returns the prefix length of the widest prefix around a that lies
 // inside a's run; ok is false when a is in no run (an alias range the
 // partition does not list).
-func (t *scopeTable) widest(a netip.Addr) (int, bool) {
-	_, bits, ok := t.lookup(a)
+func (t *ScopeTable) Widest(a netip.Addr) (int, bool) {
+	_, bits, ok := t.Lookup(a)
 	return bits, ok
 }
 
 // lookup returns the plan of a's run and the widest prefix around a inside
 // the run; ok is false when a is in no run.
-func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
+func (t *ScopeTable) Lookup(a netip.Addr) (*Plan, int, bool) {
 	x, v4 := geo.AddrOf(a)
 	var first, last geo.Addr128
 	var pi uint16
@@ -65,9 +65,9 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 		width = 32
 		v := uint32(x.Lo)
 		// The run is the last one that starts at or before v.
-		i, j := 0, len(t.v4)
+		i, j := 0, len(t.V4)
 		for i < j {
-			if m := int(uint(i+j) >> 1); t.v4[m] <= v {
+			if m := int(uint(i+j) >> 1); t.V4[m] <= v {
 				i = m + 1
 			} else {
 				j = m
@@ -77,13 +77,13 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 			return nil, 0, false // an empty table
 		}
 		i--
-		pi, first, last = t.v4Plan[i], geo.Addr128{Lo: uint64(t.v4[i])}, geo.Addr128{Lo: math.MaxUint32}
-		if i+1 < len(t.v4) {
-			last = geo.Addr128{Lo: uint64(t.v4[i+1]) - 1}
+		pi, first, last = t.v4Plan[i], geo.Addr128{Lo: uint64(t.V4[i])}, geo.Addr128{Lo: math.MaxUint32}
+		if i+1 < len(t.V4) {
+			last = geo.Addr128{Lo: uint64(t.V4[i+1]) - 1}
 		}
 	} else {
 		// First the partition's range, then the run that holds it.
-		xa, part := x, t.part
+		xa, part := x, t.Part
 		i, j := 0, len(part.V6Hi)
 		for i < j {
 			// The upper half decides but where it ties.
@@ -95,9 +95,9 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 			}
 		}
 		r := uint32(i - 1) // ranges[0] is ::, so i >= 1
-		i, j = 0, len(t.v6)
+		i, j = 0, len(t.V6)
 		for i < j {
-			if m := int(uint(i+j) >> 1); t.v6[m] <= r {
+			if m := int(uint(i+j) >> 1); t.V6[m] <= r {
 				i = m + 1
 			} else {
 				j = m
@@ -107,10 +107,10 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 			return nil, 0, false // an empty table
 		}
 		i--
-		s := part.V6At(int(t.v6[i]))
+		s := part.V6At(int(t.V6[i]))
 		pi, first, last = t.v6Plan[i], s, geo.Addr128{Hi: math.MaxUint64, Lo: math.MaxUint64}
-		if i+1 < len(t.v6) {
-			n := part.V6At(int(t.v6[i+1]))
+		if i+1 < len(t.V6) {
+			n := part.V6At(int(t.V6[i+1]))
 			last = n.Prev()
 		}
 	}
@@ -129,7 +129,7 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 			lo = mid + 1
 		}
 	}
-	return &t.plans[pi], lo, true
+	return &t.Plans[pi], lo, true
 }
 
 // key is a plan's identity for folding: outcome, health handling, TTL
@@ -137,7 +137,7 @@ func (t *scopeTable) lookup(a netip.Addr) (*plan, int, bool) {
 // The tier is kept in rank order rather than as a set: a run's plan is
 // then exactly the plan of every network in it, so the fast path can use
 // it in place of computing one (the draw walks the tier in order).
-func (p *plan) key(spread bool) string {
+func (p *Plan) Key(spread bool) string {
 	k := p.foldKey(spread)
 	return string(k.b[:k.n])
 }
@@ -149,15 +149,15 @@ type planIdent struct {
 	b [4 + maxCandidates]byte // outcome, allAddrs, degraded, tier..., [0xff, rest...]
 }
 
-func (p *plan) foldKey(spread bool) planIdent {
+func (p *Plan) foldKey(spread bool) planIdent {
 	var k planIdent
 	b := &k.b
-	b[0], b[1], b[2] = byte(p.outcome), boolByte(p.allAddrs), boolByte(p.degraded)
-	copy(b[3:], p.order[:p.nTier])
-	n := 3 + int(p.nTier)
+	b[0], b[1], b[2] = byte(p.Outcome), boolByte(p.AllAddrs), boolByte(p.Degraded)
+	copy(b[3:], p.Order[:p.NTier])
+	n := 3 + int(p.NTier)
 	if spread {
 		b[n] = 0xff
-		n += copy(b[n+1:], p.order[p.nTier:p.n]) + 1
+		n += copy(b[n+1:], p.Order[p.NTier:p.N]) + 1
 	}
 	k.n = uint8(n)
 	return k
@@ -170,45 +170,27 @@ func boolByte(v bool) byte {
 	return 0
 }
 
-// scopeBits returns the width of the network the answer to q holds for:
-// from the scope table when it is ready, else the GeoIP network when the
-// name's plan can depend on the location, else 0; never wider than the
-// sticky subnet for sticky names.
-func (h *Handler) scopeBits(q *query, g *gslbName, network netip.Prefix) int {
-	bits := 0
-	if t := q.snap.scopeTable(g, q.qtype); t != nil {
-		if b, ok := t.widest(q.client); ok {
-			bits = b
-		} else if network.IsValid() {
-			bits = network.Bits()
-		}
-	} else if g.locationSensitive() && network.IsValid() {
-		bits = network.Bits()
-	}
-	return max(bits, g.stickyBits(q.client))
-}
-
 // scopeKey identifies what a scope table depends on: the name's
 // configuration, the family and the part of the health table its plans
 // read.
-func scopeKey(g *gslbName, qtype uint16, ht *healthTable) uint64 {
+func ScopeKey(g *Name, qtype uint16, ht *HealthTable) uint64 {
 	w := newHashWriter(fnv.New64a())
 	w.num(g.cfgKey)
 	w.num(uint64(qtype))
 	for _, r := range g.regions {
-		rh := ht.regions[r.idx]
-		w.num(uint64(r.weight))
-		w.flag(rh.up)
-		w.flag(rh.checked)
-		w.num(rh.mask)
+		rh := ht.Regions[r.idx]
+		w.num(uint64(r.Weight))
+		w.flag(rh.Up)
+		w.flag(rh.Checked)
+		w.num(rh.Mask)
 		if g.policy == "latency" {
-			for _, v := range ht.rtt[r.idx] {
+			for _, v := range ht.RTT[r.idx] {
 				w.num(math.Float64bits(v))
 			}
 		}
 	}
 	if g.policy == "latency" {
-		for _, p := range ht.probers {
+		for _, p := range ht.Probers {
 			w.num(math.Float64bits(p.lat))
 			w.num(math.Float64bits(p.lon))
 		}

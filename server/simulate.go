@@ -32,7 +32,7 @@ func (h *Handler) Simulate(req SimulateRequest) (*explain.Simulation, error) {
 	if req.Qtype == 0 {
 		req.Qtype = dns.TypeA
 	}
-	name, err := cur.qualify(req.Name)
+	name, err := cur.Qualify(req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -90,17 +90,17 @@ func partitionUnits(part *geo.Partition) []unit {
 }
 
 func shares(snap *Snapshot, name string, qtype uint16, units []unit) (map[string]float64, error) {
-	z := snap.match(name)
-	if z == nil || z.nodes[name] == nil || z.nodes[name].gslb == nil {
+	z := snap.Match(name)
+	if z == nil || z.Nodes[name] == nil || z.Nodes[name].GSLB == nil {
 		return nil, fmt.Errorf("%s is not a GSLB name", name)
 	}
-	g := z.nodes[name].gslb
+	g := z.Nodes[name].GSLB
 	out := map[string]float64{}
 	total := 0.0
 	for _, u := range units {
-		p := g.plan(qtype, u.loc, u.found, snap.health)
+		p := g.Plan(qtype, u.loc, u.found, snap.Health)
 		total += float64(u.n)
-		tier := p.tier()
+		tier := p.Tier()
 		switch {
 		case len(tier) == 0:
 			out[""] += float64(u.n)
@@ -111,10 +111,10 @@ func shares(snap *Snapshot, name string, qtype uint16, units []unit) (map[string
 		default:
 			sum := 0
 			for _, i := range tier {
-				sum += drawWeight(g.regions[i])
+				sum += DrawWeight(g.regions[i])
 			}
 			for _, i := range tier {
-				out[g.regions[i].id] += float64(u.n) * float64(drawWeight(g.regions[i])) / float64(sum)
+				out[g.regions[i].id] += float64(u.n) * float64(DrawWeight(g.regions[i])) / float64(sum)
 			}
 		}
 	}

@@ -24,46 +24,46 @@ import (
 // or TTL copies them.
 type Snapshot struct {
 	Revision int64
-	cfg      *config
-	health   *healthTable
-	state    *schema.State // what it was built from, for Status
-	built    time.Time     // when it was swapped in
+	Config   *Config
+	Health   *HealthTable
+	State    *schema.State // what it was built from, for Status
+	Built    time.Time     // when it was swapped in
 	// scopes holds the ready ECS scope tables, [A, AAAA], by the cfgKey of
 	// the names they serve (names configured alike share them); names
 	// without one use the GeoIP network (see scope.go).
-	scopes map[uint64][2]*scopeTable
+	Scopes map[uint64][2]*ScopeTable
 }
 
 // config is the part of a snapshot derived from the configuration alone.
-type config struct {
-	revision  int64            // schema.State.ConfigRevision it was built from
-	zones     map[string]*zone // by origin, lower case with the trailing dot
-	regions   []*regionInfo    // every region; health tables align with this
-	regionIdx map[string]int
-	names     []*gslbName // every GSLB name of every zone
+type Config struct {
+	Revision  int64            // schema.State.ConfigRevision it was built from
+	Zones     map[string]*Zone // by origin, lower case with the trailing dot
+	Regions   []*regionInfo    // every region; health tables align with this
+	RegionIdx map[string]int
+	Names     []*Name // every GSLB name of every zone
 }
 
 // regionInfo is a region as the health table sees it.
 type regionInfo struct {
-	id    string
-	addrs []netip.Addr // in the region's order: bit i of a health mask is addrs[i]
+	ID    string
+	Addrs []netip.Addr // in the region's order: bit i of a health mask is addrs[i]
 }
 
 // zone is one served zone with its records pre-built.
-type zone struct {
-	name   string // origin, e.g. "gslb.example.test."
-	label  string // metric label: the zone without the trailing dot
-	soa    *dns.SOA
-	negSOA *dns.SOA // the SOA for negative answers: TTL = min(SOA TTL, minimum), RFC 2308
-	nodes  map[string]*node
+type Zone struct {
+	Name   string // origin, e.g. "gslb.example.test."
+	Label  string // metric label: the zone without the trailing dot
+	SOA    *dns.SOA
+	NegSOA *dns.SOA // the SOA for negative answers: TTL = min(SOA TTL, minimum), RFC 2308
+	Nodes  map[string]*Node
 }
 
 // node is one owner name in a zone. Empty non-terminals exist as nodes with
 // no data, so that they answer NODATA rather than NXDOMAIN (RFC 8020).
-type node struct {
-	rrsets map[uint16][]dns.RR // static data by type, including apex SOA/NS and NS glue
-	cname  *dns.CNAME
-	gslb   *gslbName // answers A and AAAA when set
+type Node struct {
+	RRsets map[uint16][]dns.RR // static data by type, including apex SOA/NS and NS glue
+	CNAME  *dns.CNAME
+	GSLB   *Name // answers A and AAAA when set
 }
 
 // Build turns a validated State and a health View (nil: no health data)
@@ -71,57 +71,57 @@ type node struct {
 // here (a record the DNS library will not build) leave that record out and
 // are returned as warnings, never as a failure of the whole snapshot.
 func Build(st *schema.State, v *health.View) (*Snapshot, []error) {
-	cfg, warns := buildConfig(st)
-	return &Snapshot{Revision: st.Revision, cfg: cfg, health: buildHealth(cfg, v), state: st}, warns
+	cfg, warns := BuildConfig(st)
+	return &Snapshot{Revision: st.Revision, Config: cfg, Health: BuildHealth(cfg, v), State: st}, warns
 }
 
-func buildConfig(st *schema.State) (*config, []error) {
-	c := &config{revision: st.ConfigRevision, zones: make(map[string]*zone, len(st.Zones)), regionIdx: map[string]int{}}
+func BuildConfig(st *schema.State) (*Config, []error) {
+	c := &Config{Revision: st.ConfigRevision, Zones: make(map[string]*Zone, len(st.Zones)), RegionIdx: map[string]int{}}
 	for _, id := range slices.Sorted(maps.Keys(st.Regions)) {
-		c.regionIdx[id] = len(c.regions)
-		c.regions = append(c.regions, &regionInfo{id: id, addrs: st.Regions[id].Region.Addrs})
+		c.RegionIdx[id] = len(c.Regions)
+		c.Regions = append(c.Regions, &regionInfo{ID: id, Addrs: st.Regions[id].Region.Addrs})
 	}
 	var warns []error
 	answers := answerCache{} // shared by the names of every zone
 	for _, zs := range st.Zones {
-		z, w := buildZone(zs, st.Regions, c.regionIdx, answers)
+		z, w := buildZone(zs, st.Regions, c.RegionIdx, answers)
 		warns = append(warns, w...)
-		c.zones[z.name] = z
-		for _, n := range z.nodes {
-			if n.gslb != nil {
-				c.names = append(c.names, n.gslb)
+		c.Zones[z.Name] = z
+		for _, n := range z.Nodes {
+			if n.GSLB != nil {
+				c.Names = append(c.Names, n.GSLB)
 			}
 		}
 	}
 	return c, warns
 }
 
-func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) (*zone, []error) {
+func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) (*Zone, []error) {
 	origin := zs.Name + "."
 	t := zs.Zone.SOA.WithDefaults()
-	z := &zone{name: origin, label: zs.Name, nodes: map[string]*node{}}
+	z := &Zone{Name: origin, Label: zs.Name, Nodes: map[string]*Node{}}
 	var warns []error
 
 	var ns []dns.RR
 	for i, n := range zs.Zone.NS {
 		host := dns.Fqdn(strings.ToLower(n.Name))
-		ns = append(ns, &dns.NS{Hdr: hdr(origin, dns.TypeNS, t.TTL), Ns: host})
+		ns = append(ns, &dns.NS{Hdr: RRHeader(origin, dns.TypeNS, t.TTL), Ns: host})
 		for _, a := range n.Addrs {
 			z.node(host, origin).add(addrRR(host, a, t.TTL))
 		}
 		if i == 0 {
-			z.soa = &dns.SOA{
-				Hdr: hdr(origin, dns.TypeSOA, t.TTL), Ns: host, Mbox: contact(zs),
+			z.SOA = &dns.SOA{
+				Hdr: RRHeader(origin, dns.TypeSOA, t.TTL), Ns: host, Mbox: contact(zs),
 				Serial: zs.Serial, Refresh: t.Refresh, Retry: t.Retry, Expire: t.Expire, Minttl: t.Minimum,
 			}
 		}
 	}
-	neg := *z.soa
+	neg := *z.SOA
 	neg.Hdr.Ttl = min(t.TTL, t.Minimum)
-	z.negSOA = &neg
+	z.NegSOA = &neg
 	apex := z.node(origin, origin)
-	apex.rrsets[dns.TypeSOA] = []dns.RR{z.soa}
-	apex.rrsets[dns.TypeNS] = ns
+	apex.RRsets[dns.TypeSOA] = []dns.RR{z.SOA}
+	apex.RRsets[dns.TypeNS] = ns
 
 	for label, types := range zs.Records {
 		owner := schema.Owner(zs.Name, label)
@@ -137,56 +137,56 @@ func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx
 				continue
 			}
 			if typ == "CNAME" {
-				n.cname = rrs[0].(*dns.CNAME)
+				n.CNAME = rrs[0].(*dns.CNAME)
 				continue
 			}
 			// Static records replace glue of the same type at an NS name.
-			n.rrsets[dns.StringToType[typ]] = rrs
+			n.RRsets[dns.StringToType[typ]] = rrs
 		}
 	}
 
 	for label, nm := range zs.Names {
 		owner := schema.Owner(zs.Name, label)
-		z.node(owner, origin).gslb = buildName(zs.Name, label, owner, nm, zs.Zone.TTL, regions, idx, answers)
+		z.node(owner, origin).GSLB = buildName(zs.Name, label, owner, nm, zs.Zone.TTL, regions, idx, answers)
 	}
 	return z, warns
 }
 
 // node returns the node for owner, creating it and any empty non-terminals
 // between it and the origin.
-func (z *zone) node(owner, origin string) *node {
-	n := z.nodes[owner]
+func (z *Zone) node(owner, origin string) *Node {
+	n := z.Nodes[owner]
 	if n != nil {
 		return n
 	}
-	n = &node{rrsets: map[uint16][]dns.RR{}}
-	z.nodes[owner] = n
+	n = &Node{RRsets: map[uint16][]dns.RR{}}
+	z.Nodes[owner] = n
 	for name := owner; name != origin; {
 		i := strings.IndexByte(name, '.')
 		name = name[i+1:]
-		if _, ok := z.nodes[name]; ok || !dns.IsSubDomain(origin, name) {
+		if _, ok := z.Nodes[name]; ok || !dns.IsSubDomain(origin, name) {
 			break
 		}
-		z.nodes[name] = &node{rrsets: map[uint16][]dns.RR{}}
+		z.Nodes[name] = &Node{RRsets: map[uint16][]dns.RR{}}
 	}
 	return n
 }
 
-func (n *node) add(rr dns.RR) {
+func (n *Node) add(rr dns.RR) {
 	t := rr.Header().Rrtype
-	n.rrsets[t] = append(n.rrsets[t], rr)
+	n.RRsets[t] = append(n.RRsets[t], rr)
 }
 
-func hdr(owner string, t uint16, ttl uint32) dns.RR_Header {
+func RRHeader(owner string, t uint16, ttl uint32) dns.RR_Header {
 	return dns.RR_Header{Name: owner, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
 }
 
 // addrRR builds an A or AAAA record.
 func addrRR(owner string, a netip.Addr, ttl uint32) dns.RR {
 	if a.Is4() {
-		return &dns.A{Hdr: hdr(owner, dns.TypeA, ttl), A: net.IP(a.AsSlice())}
+		return &dns.A{Hdr: RRHeader(owner, dns.TypeA, ttl), A: net.IP(a.AsSlice())}
 	}
-	return &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA, ttl), AAAA: net.IP(a.AsSlice())}
+	return &dns.AAAA{Hdr: RRHeader(owner, dns.TypeAAAA, ttl), AAAA: net.IP(a.AsSlice())}
 }
 
 func contact(zs *schema.ZoneState) string {
@@ -208,12 +208,12 @@ func staticRRs(owner, typ string, ttl uint32, values []string) ([]dns.RR, error)
 		var err error
 		switch t {
 		case dns.TypeTXT:
-			rr = &dns.TXT{Hdr: hdr(owner, t, ttl), Txt: splitTXT(v)}
+			rr = &dns.TXT{Hdr: RRHeader(owner, t, ttl), Txt: splitTXT(v)}
 		case dns.TypeCAA:
 			// Built from its parts: in zone-file text a ';' would start a comment.
 			var c dns.CAA
 			c.Flag, c.Tag, c.Value, err = schema.ParseCAA(v)
-			c.Hdr = hdr(owner, t, ttl)
+			c.Hdr = RRHeader(owner, t, ttl)
 			rr = &c
 		default:
 			// Targets are absolute whether or not the operator wrote the
@@ -256,9 +256,9 @@ func splitTXT(v string) []string {
 }
 
 // match returns the zone that holds name: the longest zone suffix.
-func (s *Snapshot) match(name string) *zone {
+func (s *Snapshot) Match(name string) *Zone {
 	for {
-		if z := s.cfg.zones[name]; z != nil {
+		if z := s.Config.Zones[name]; z != nil {
 			return z
 		}
 		i := strings.IndexByte(name, '.')
@@ -270,9 +270,9 @@ func (s *Snapshot) match(name string) *zone {
 }
 
 // matchBytes is match for a name held in bytes, without allocating.
-func (s *Snapshot) matchBytes(name []byte) *zone {
+func (s *Snapshot) MatchBytes(name []byte) *Zone {
 	for {
-		if z := s.cfg.zones[string(name)]; z != nil {
+		if z := s.Config.Zones[string(name)]; z != nil {
 			return z
 		}
 		i := 0
@@ -289,44 +289,44 @@ func (s *Snapshot) matchBytes(name []byte) *zone {
 // qualify turns a name into the FQDN of a name in one of our zones.
 // A name without a trailing dot that is in none of the zones is taken as
 // relative to the zone when there is only one.
-func (s *Snapshot) qualify(name string) (string, error) {
+func (s *Snapshot) Qualify(name string) (string, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	absolute := strings.HasSuffix(name, ".")
 	name = dns.Fqdn(name)
 	if name == "." {
 		return "", errors.New("name is missing")
 	}
-	if s.match(name) != nil {
+	if s.Match(name) != nil {
 		return name, nil
 	}
-	if len(s.cfg.zones) == 1 && !absolute {
-		for origin := range s.cfg.zones {
+	if len(s.Config.Zones) == 1 && !absolute {
+		for origin := range s.Config.Zones {
 			return name + origin, nil
 		}
 	}
-	return "", fmt.Errorf("name %q is in none of the zones %v", name, slices.Sorted(maps.Keys(s.cfg.zones)))
+	return "", fmt.Errorf("name %q is in none of the zones %v", name, slices.Sorted(maps.Keys(s.Config.Zones)))
 }
 
 // scopeTable returns the ready table for g and qtype, or nil.
-func (s *Snapshot) scopeTable(g *gslbName, qtype uint16) *scopeTable {
-	if s.scopes == nil {
+func (s *Snapshot) TableFor(g *Name, qtype uint16) *ScopeTable {
+	if s.Scopes == nil {
 		return nil
 	}
 	i := 0
 	if qtype == dns.TypeAAAA {
 		i = 1
 	}
-	return s.scopes[g.cfgKey][i]
+	return s.Scopes[g.cfgKey][i]
 }
 
 // glue returns the addresses of in-zone name servers among the NS records.
-func (z *zone) glue(ns []dns.RR) []dns.RR {
+func (z *Zone) Glue(ns []dns.RR) []dns.RR {
 	var out []dns.RR
 	for _, rr := range ns {
 		host := rr.(*dns.NS).Ns
-		if n := z.nodes[host]; n != nil {
-			out = append(out, n.rrsets[dns.TypeA]...)
-			out = append(out, n.rrsets[dns.TypeAAAA]...)
+		if n := z.Nodes[host]; n != nil {
+			out = append(out, n.RRsets[dns.TypeA]...)
+			out = append(out, n.RRsets[dns.TypeAAAA]...)
 		}
 	}
 	return out
