@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // BenchmarkSelect measures the pure geo plan over the dev regions.
@@ -47,7 +48,7 @@ func BenchmarkScopeBuild(b *testing.B) {
 	b.Logf("partition of %d ranges, %d locations: %s", part.Ranges(), len(part.Locs), time.Since(start))
 	snap := h.snap.Load()
 	g := snap.Config.Zones[testZone].Nodes["www."+testZone].GSLB
-	var sb ScopeBuilder // reused, as the worker does
+	var sb plan.ScopeBuilder // reused, as the worker does
 	b.ReportAllocs()
 	for b.Loop() {
 		t := sb.Build(part, g, dns.TypeA, snap.Health)

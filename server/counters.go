@@ -7,6 +7,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // nameCounters are the counters an answer for one name touches, resolved
@@ -23,7 +25,7 @@ type nameCounters struct {
 	noErrors [2][2]prometheus.Counter             // [udp, tcp][A, AAAA]: glb_dns_queries_total with rcode NOERROR
 	// outcomes, drained and failOpen are resolved on first use too: an
 	// outage makes every answer of a name count one.
-	outcomes [len(OutcomeNames)]atomic.Pointer[prometheus.Counter]
+	outcomes [len(plan.OutcomeNames)]atomic.Pointer[prometheus.Counter]
 	drained  atomic.Pointer[prometheus.Counter]
 	failOpen atomic.Pointer[prometheus.Counter]
 }
@@ -33,10 +35,10 @@ type nameCounters struct {
 // change gets fresh counters.
 type nameKey struct{ zone, label, regions string }
 
-func keyOf(g *Name) nameKey {
+func keyOf(g *plan.Name) nameKey {
 	k := nameKey{zone: g.Zone, label: g.Label}
-	for _, r := range g.regions {
-		k.regions += r.id + " "
+	for _, r := range g.Regions {
+		k.regions += r.ID + " "
 	}
 	return k
 }
@@ -44,7 +46,7 @@ func keyOf(g *Name) nameKey {
 // linkCounters gives every name of a newly built configuration its
 // counters: the ones it had, or new ones, and forgets those of names that
 // are gone. It runs off the query path, under h.mu, before the swap.
-func (h *Handler) linkCounters(cfg *Config) {
+func (h *Handler) linkCounters(cfg *plan.Config) {
 	names := make(map[nameKey]*nameCounters, len(cfg.Names))
 	for _, g := range cfg.Names {
 		k := keyOf(g)
@@ -55,7 +57,7 @@ func (h *Handler) linkCounters(cfg *Config) {
 		if c == nil {
 			c = h.newCounters(g)
 		}
-		names[k], g.counters = c, c
+		names[k], g.Counters = c, c
 	}
 	h.names = names
 }
@@ -63,18 +65,18 @@ func (h *Handler) linkCounters(cfg *Config) {
 // counters returns the counters of g: linked by the snapshot's owner; a
 // name of a snapshot never served (Explain's what-if) has none linked,
 // and counts nowhere shared.
-func (h *Handler) counters(g *Name) *nameCounters {
-	if c, ok := g.counters.(*nameCounters); ok {
+func (h *Handler) counters(g *plan.Name) *nameCounters {
+	if c, ok := g.Counters.(*nameCounters); ok {
 		return c
 	}
 	return h.newCounters(g)
 }
 
 // newCounters resolves the counters of g that are resolved up front.
-func (h *Handler) newCounters(g *Name) *nameCounters {
-	c := &nameCounters{answers: make([]atomic.Pointer[prometheus.Counter], len(g.regions))}
-	for _, r := range g.regions {
-		c.totals = append(c.totals, h.regionTotal(r.id))
+func (h *Handler) newCounters(g *plan.Name) *nameCounters {
+	c := &nameCounters{answers: make([]atomic.Pointer[prometheus.Counter], len(g.Regions))}
+	for _, r := range g.Regions {
+		c.totals = append(c.totals, h.regionTotal(r.ID))
 	}
 	for i, transport := range []string{"udp", "tcp"} {
 		for j, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
@@ -85,10 +87,10 @@ func (h *Handler) newCounters(g *Name) *nameCounters {
 }
 
 // countAnswer counts an answer of g (whose counters c are) from its region i.
-func (c *nameCounters) countAnswer(h *Handler, g *Name, i uint8) {
+func (c *nameCounters) countAnswer(h *Handler, g *plan.Name, i uint8) {
 	p := c.answers[i].Load()
 	if p == nil {
-		ctr := h.metrics.answers.WithLabelValues(g.Zone, h.nameLabel(g), g.regions[i].id)
+		ctr := h.metrics.answers.WithLabelValues(g.Zone, h.nameLabel(g), g.Regions[i].ID)
 		p = &ctr
 		c.answers[i].Store(p)
 	}
@@ -101,7 +103,7 @@ const allNames = "*"
 
 // nameLabel is g's value of the name label: its name, or allNames when
 // counting per zone.
-func (h *Handler) nameLabel(g *Name) string {
+func (h *Handler) nameLabel(g *plan.Name) string {
 	if h.perZone {
 		return allNames
 	}
@@ -110,7 +112,7 @@ func (h *Handler) nameLabel(g *Name) string {
 
 // countOutcome counts outcome o of an answer of g (whose counters c are),
 // an outcome other than the policy's own.
-func (c *nameCounters) countOutcome(h *Handler, g *Name, o Outcome) {
+func (c *nameCounters) countOutcome(h *Handler, g *plan.Name, o plan.Outcome) {
 	p := c.outcomes[o].Load()
 	if p == nil {
 		ctr := h.metrics.outcomes.WithLabelValues(g.Zone, h.nameLabel(g), o.String())
@@ -121,9 +123,9 @@ func (c *nameCounters) countOutcome(h *Handler, g *Name, o Outcome) {
 	var extra *atomic.Pointer[prometheus.Counter]
 	var vec *prometheus.CounterVec
 	switch o {
-	case OutcomeDrained:
+	case plan.OutcomeDrained:
 		extra, vec = &c.drained, h.metrics.drained
-	case OutcomeFailOpen:
+	case plan.OutcomeFailOpen:
 		extra, vec = &c.failOpen, h.metrics.failOpen
 	default:
 		return
@@ -192,7 +194,7 @@ func (h *Handler) AnswersByRegion() map[string]uint64 {
 func (h *Handler) countQuery(q *query, qtype uint16, rcode int) {
 	if g := q.gslb; g != nil {
 		c := h.counters(g)
-		if q.outcome != OutcomeNormal {
+		if q.outcome != plan.OutcomeNormal {
 			c.countOutcome(h, g, q.outcome)
 		}
 		if q.answered {

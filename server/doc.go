@@ -12,8 +12,9 @@
 //	transport/udp.go   serveBatches reads a batch (recvmmsg) and calls AnswerPacket per packet
 //	pipeline.go        AnswerPacket → answerPacket: the fast path first, else the general path
 //	fast.go            fastAnswer: parse the bytes (dnswire: header, ECS), locate the name in
-//	                   the snapshot (snapshot.go), take the plan from the name's scope table
-//	                   (scope.go) or plan it (policy.go), draw (pick.go), write the reply
+//	                   the snapshot (plan/snapshot.go), take the plan from the name's scope
+//	                   table (plan/scope.go) or plan it (plan/policy.go), draw (pick.go,
+//	                   plan/draw.go), write the reply
 //	pipeline.go        finish: count the query and its decision (counters.go); then RRL
 //	                   (limit) for UDP
 //	transport/udp.go   the reply goes out with the batch (sendmmsg)
@@ -27,15 +28,14 @@
 // # The rest
 //
 //	handler.go      Handler, Apply and the health tick: the one owner that builds the
-//	                snapshot and swaps it when something changed
-//	snapshot.go     Snapshot, zones and nodes: the configuration, pre-built as RRs
-//	name.go         a GSLB name and its regions, as the draw reads them
-//	policy.go       the plan: candidates by fence, health and policy, the tier
-//	healthtable.go  health aligned with the configuration's regions
-//	scope*.go       ECS scope tables: every network's plan, built off the path
-//	counters.go     per-name counters, resolved once
-//	explain.go, simulate.go, explainhttp.go, status.go   read-only views
+//	                snapshot (plan.BuildConfig, plan.BuildHealth) and swaps it when
+//	                something changed
+//	scopeworker.go  builds the ECS scope tables (plan.ScopeBuilder) off the path
+//	counters.go     per-name counters, outside the snapshot, resolved once
+//	cookies.go      the pipeline's side of DNS cookies
+//	explain.go, simulate.go, explainhttp.go, status.go   read-only views over plan
 //
-// Related packages: dnswire (wire format), limit (RRL and cookies),
-// transport (sockets), explain (the /explain and /simulate documents).
+// Related packages: plan (the decision), dnswire (wire format), limit
+// (RRL and cookies), transport (sockets), explain (the /explain and
+// /simulate documents).
 package server

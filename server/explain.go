@@ -15,6 +15,7 @@ import (
 	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/server/dnswire"
 	"github.com/glb-dns/glb/server/explain"
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -97,10 +98,10 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 	ex.Location = explain.Location{Found: found, Country: loc.Country, Continent: loc.Continent,
 		Subdivision: loc.Subdivision, Lat: loc.Lat, Lon: loc.Lon, Network: network.String()}
 	if g := q.gslb; g != nil {
-		ex.Policy = g.policy
+		ex.Policy = g.Policy
 		// The plan is pure: run again with a trace, it is the plan the
 		// answer above was drawn from.
-		tr := &Trace{}
+		tr := &plan.Trace{}
 		p := g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
 		h.explainRegions(ex, snap, g, q.qtype, loc, found, tr, &p)
 	}
@@ -108,24 +109,24 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 }
 
 // explainRegions fills in the candidates from the trace of the plan.
-func (h *Handler) explainRegions(ex *explain.Explanation, snap *Snapshot, g *Name, qtype uint16, loc geo.Location, found bool, tr *Trace, p *Plan) {
-	if g.fence != nil {
-		ex.Fence = &explain.Fence{Rule: g.fence.Rule(loc), Allowed: []string{}}
+func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g *plan.Name, qtype uint16, loc geo.Location, found bool, tr *plan.Trace, p *plan.Plan) {
+	if g.Fence != nil {
+		ex.Fence = &explain.Fence{Rule: g.Fence.Rule(loc), Allowed: []string{}}
 	}
 	inTier := uint64(0)
 	for _, i := range p.Tier() {
 		inTier |= 1 << i
-		ex.Tier = append(ex.Tier, g.regions[i].id)
+		ex.Tier = append(ex.Tier, g.Regions[i].ID)
 	}
 	now := h.now()
-	for i, r := range g.regions {
+	for i, r := range g.Regions {
 		bit := uint64(1) << i
-		rh := snap.Health.Regions[r.idx]
+		rh := snap.Health.Regions[r.Idx]
 		rrs, _ := r.Addrs(qtype)
-		er := explain.Region{ID: r.id, Weight: r.Weight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
+		er := explain.Region{ID: r.ID, Weight: r.Weight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
 			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []explain.Endpoint{}}
 		if ex.Fence != nil && !er.FencedOut {
-			ex.Fence.Allowed = append(ex.Fence.Allowed, r.id)
+			ex.Fence.Allowed = append(ex.Fence.Allowed, r.ID)
 		}
 		if found {
 			d := geo.Distance(loc.Lat, loc.Lon, r.Lat, r.Lon)
@@ -143,20 +144,20 @@ func (h *Handler) explainRegions(ex *explain.Explanation, snap *Snapshot, g *Nam
 	}
 }
 
-func explainEndpoints(snap *Snapshot, r *RegionAnswer, now time.Time) []explain.Endpoint {
+func explainEndpoints(snap *plan.Snapshot, r *plan.RegionAnswer, now time.Time) []explain.Endpoint {
 	out := []explain.Endpoint{}
 	var rh *health.RegionHealth
 	if v := snap.Health.View; v != nil {
-		rh = v.Regions[r.id]
+		rh = v.Regions[r.ID]
 	}
-	info := snap.Config.Regions[r.idx]
+	info := snap.Config.Regions[r.Idx]
 	for j, a := range info.Addrs {
 		ep := explain.Endpoint{Endpoint: a.String(), Up: true, Reports: map[string]explain.Report{}}
 		if rh != nil && j < len(rh.Endpoints) {
 			e := rh.Endpoints[j]
 			ep.Up, ep.UpVotes, ep.Votes = e.Up, e.UpVotes, e.Votes
 		}
-		for prober, rep := range snap.State.Health[r.id][ep.Endpoint] {
+		for prober, rep := range snap.State.Health[r.ID][ep.Endpoint] {
 			ep.Reports[prober] = explain.Report{Up: rep.Up, RTT: time.Duration(rep.RTT).String(),
 				AgeSeconds: now.Sub(rep.Time).Seconds(), Error: rep.Error}
 		}
@@ -168,7 +169,7 @@ func explainEndpoints(snap *Snapshot, r *RegionAnswer, now time.Time) []explain.
 // whatIf returns a copy of cur with the hypothetical changes applied, and
 // the ECS scope table of the asked name built for it, so the answer is
 // what the server would give once the changes were real.
-func (h *Handler) whatIf(cur *Snapshot, w explain.WhatIf, name string, qtype uint16, withScope bool) (*Snapshot, error) {
+func (h *Handler) whatIf(cur *plan.Snapshot, w explain.WhatIf, name string, qtype uint16, withScope bool) (*plan.Snapshot, error) {
 	st := *cur.State
 	st.Regions = maps.Clone(cur.State.Regions)
 	for id, n := range w.Weights {
@@ -184,7 +185,7 @@ func (h *Handler) whatIf(cur *Snapshot, w explain.WhatIf, name string, qtype uin
 		st.Regions[id] = &copied
 	}
 	st.ConfigRevision = -1 // never equal to a real one
-	cfg, _ := BuildConfig(&st)
+	cfg, _ := plan.BuildConfig(&st)
 	view := health.Aggregate(&st, h.now(), h.policy)
 	regions := maps.Clone(view.Regions)
 	for _, force := range []struct {
@@ -205,18 +206,18 @@ func (h *Handler) whatIf(cur *Snapshot, w explain.WhatIf, name string, qtype uin
 		}
 	}
 	view = &health.View{Regions: regions, Probers: view.Probers}
-	snap := &Snapshot{Revision: cur.Revision, Config: cfg, Health: BuildHealth(cfg, view), State: &st, Built: cur.Built}
+	snap := &plan.Snapshot{Revision: cur.Revision, Config: cfg, Health: plan.BuildHealth(cfg, view), State: &st, Built: cur.Built}
 	if p, ok := h.geo.(Partitioner); ok && withScope {
 		if part, err := p.Partition(); err == nil {
 			if z := snap.Match(name); z != nil {
 				if n := z.Nodes[name]; n != nil && n.GSLB != nil {
-					var pair [2]*ScopeTable
+					var pair [2]*plan.ScopeTable
 					i := 0
 					if qtype == dns.TypeAAAA {
 						i = 1
 					}
-					pair[i] = BuildScopeTable(part, n.GSLB, qtype, snap.Health)
-					snap.Scopes = map[uint64][2]*ScopeTable{n.GSLB.cfgKey: pair}
+					pair[i] = plan.BuildScopeTable(part, n.GSLB, qtype, snap.Health)
+					snap.Scopes = map[uint64][2]*plan.ScopeTable{n.GSLB.CfgKey: pair}
 				}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/glb-dns/glb/server/dnswire"
 	"github.com/glb-dns/glb/server/limit"
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // The fast path answers the query shape that nearly all traffic has — one
@@ -64,7 +65,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	if f.opt {
 		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, h.maxUDP))
 	}
-	if !q.tcp && f.maxReply(g.answers) > q.udpSize {
+	if !q.tcp && f.maxReply(g.Answers) > q.udpSize {
 		return dst, false // might need truncation: the general path does it
 	}
 	q.client = q.remote
@@ -74,10 +75,10 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	// The scope table holds the plan of the client's network ready-made:
 	// no GeoIP lookup and no ranking per query. Without a table (not built
 	// yet, or an address the database aliases), decide as the general path.
-	var p Plan
+	var p plan.Plan
 	havePlan := false
 	if t := snap.TableFor(g, q.qtype); t != nil {
-		var tp *Plan
+		var tp *plan.Plan
 		var bits int
 		if tp, bits, havePlan = t.Lookup(q.client); havePlan {
 			p, q.scope = *tp, max(bits, g.StickyBits(q.client))
@@ -89,7 +90,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		q.scope = h.scopeBits(q, g, network)
 	}
 	switch p.Outcome {
-	case OutcomeNormal, OutcomeFailOpen, OutcomeFallback, OutcomePanic:
+	case plan.OutcomeNormal, plan.OutcomeFailOpen, plan.OutcomeFallback, plan.OutcomePanic:
 	default:
 		return dst, false // NODATA and SERVFAIL carry more than addresses
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/server/dnswire"
 	"github.com/glb-dns/glb/server/limit"
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -45,7 +46,7 @@ type Options struct {
 // Handler is the dns.Handler for every zone glb serves. Its only shared
 // state on the query path is the snapshot pointer, swapped whole by Apply.
 type Handler struct {
-	snap atomic.Pointer[Snapshot]
+	snap atomic.Pointer[plan.Snapshot]
 	mu   sync.Mutex // serialises Apply and Run's rebuilds; never taken by queries
 	// configured is closed with the first snapshot (under mu).
 	configured chan struct{}
@@ -66,7 +67,7 @@ type Handler struct {
 	totals     regionTotals        // answers per region, for the status page (counters.go)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
-	scopeCache map[uint64]*ScopeTable
+	scopeCache map[uint64]*plan.ScopeTable
 	scopeJobs  []scopeJob
 	scopePart  *geo.Partition
 	geoGen     int // bumped by GeoReloaded, so builds begun before it are dropped
@@ -164,12 +165,12 @@ const HealthTick = time.Second
 func (h *Handler) rebuild() {
 	st, now := h.state, h.now()
 	cur := h.snap.Load()
-	cfg := (*Config)(nil)
+	cfg := (*plan.Config)(nil)
 	if cur != nil && cur.Config.Revision == st.ConfigRevision {
 		cfg = cur.Config
 	} else {
 		var warns []error
-		cfg, warns = BuildConfig(st)
+		cfg, warns = plan.BuildConfig(st)
 		for _, w := range warns {
 			h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
 		}
@@ -178,7 +179,7 @@ func (h *Handler) rebuild() {
 		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.Zones),
 			"regions", len(cfg.Regions), "duration_seconds", h.now().Sub(now).Seconds())
 	}
-	ht := BuildHealth(cfg, health.Aggregate(st, now, h.policy))
+	ht := plan.BuildHealth(cfg, health.Aggregate(st, now, h.policy))
 	scopes := h.attachScopes(cfg, ht)
 	if cur != nil && cur.State == st && cur.Config == cfg && maps.Equal(cur.Scopes, scopes) && reflect.DeepEqual(cur.Health.View, ht.View) {
 		// A health tick that changed nothing a query, explain or the
@@ -187,7 +188,7 @@ func (h *Handler) rebuild() {
 		return
 	}
 	h.logHealthChanges(cur, cfg, ht)
-	h.snap.Store(&Snapshot{Revision: st.Revision, Config: cfg, Health: ht, State: st, Built: now, Scopes: scopes})
+	h.snap.Store(&plan.Snapshot{Revision: st.Revision, Config: cfg, Health: ht, State: st, Built: now, Scopes: scopes})
 	if cur == nil {
 		close(h.configured)
 	}
@@ -198,7 +199,7 @@ func (h *Handler) rebuild() {
 }
 
 // logHealthChanges logs one line per region whose verdict flipped.
-func (h *Handler) logHealthChanges(cur *Snapshot, cfg *Config, ht *HealthTable) {
+func (h *Handler) logHealthChanges(cur *plan.Snapshot, cfg *plan.Config, ht *plan.HealthTable) {
 	for i, r := range cfg.Regions {
 		was := true
 		if cur != nil {
@@ -216,7 +217,7 @@ func (h *Handler) logHealthChanges(cur *Snapshot, cfg *Config, ht *HealthTable) 
 // series of regions and endpoints no longer configured. It never resets
 // a vector: a scrape between a reset and the sets would see no series, and
 // an alert on a missing series would fire on a healthy system. h.mu is held.
-func (h *Handler) setHealthMetrics(cfg *Config, ht *HealthTable) {
+func (h *Handler) setHealthMetrics(cfg *plan.Config, ht *plan.HealthTable) {
 	regions := make(map[string]struct{}, len(cfg.Regions))
 	endpoints := make(map[[2]string]struct{})
 	for i, r := range cfg.Regions {

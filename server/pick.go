@@ -6,6 +6,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -14,17 +15,17 @@ const maxRoundRobin = 256
 
 // answerGSLB answers a GSLB name: plan (location and health), then the
 // per-query draw inside the tier, then the addresses.
-func (h *Handler) answerGSLB(q *query, z *Zone, g *Name) {
+func (h *Handler) answerGSLB(q *query, z *plan.Zone, g *plan.Name) {
 	m := q.m
 	loc, network, found := h.geo.Lookup(q.client)
 	p := g.Plan(q.qtype, loc, found, q.snap.Health)
 	q.recordOutcome(g, &p)
 	switch p.Outcome {
-	case OutcomeNone, OutcomeDrained, OutcomeNoData:
+	case plan.OutcomeNone, plan.OutcomeDrained, plan.OutcomeNoData:
 		m.Ns = append(m.Ns, z.NegSOA)
 		q.scope = h.scopeBits(q, g, network)
 		return
-	case OutcomeServFail:
+	case plan.OutcomeServFail:
 		m.Rcode, m.Authoritative = dns.RcodeServerFailure, false
 		return
 	}
@@ -36,7 +37,7 @@ func (h *Handler) answerGSLB(q *query, z *Zone, g *Name) {
 // answerPlan notes the plan's outcome on q, draws the region and adds its
 // addresses: the step both answer paths share once the plan says to
 // answer with addresses.
-func (h *Handler) answerPlan(q *query, g *Name, p *Plan) {
+func (h *Handler) answerPlan(q *query, g *plan.Name, p *plan.Plan) {
 	q.recordOutcome(g, p)
 	q.recordAnswer(g, h.pickAnswers(q, g, p))
 }
@@ -45,35 +46,35 @@ func (h *Handler) answerPlan(q *query, g *Name, p *Plan) {
 // paths call it; the counting happens later, in countDecision, which only
 // the serving pipeline calls, so that Explain can run this code and count
 // nothing.
-func (q *query) recordOutcome(g *Name, p *Plan) {
+func (q *query) recordOutcome(g *plan.Name, p *plan.Plan) {
 	q.gslb, q.outcome, q.answered = g, p.Outcome, false
-	q.reason = g.policy
-	if p.Outcome != OutcomeNormal {
+	q.reason = g.Policy
+	if p.Outcome != plan.OutcomeNormal {
 		q.reason = p.Outcome.String()
 	}
 }
 
 // recordAnswer notes that q was answered from region first of g.
-func (q *query) recordAnswer(g *Name, first uint8) {
-	q.region, q.drawn, q.answered = g.regions[first].id, first, true
+func (q *query) recordAnswer(g *plan.Name, first uint8) {
+	q.region, q.drawn, q.answered = g.Regions[first].ID, first, true
 }
 
 // pickAnswers draws the region and adds its addresses (and spread ones) to
 // q's answer, returning the region drawn. The general path and the fast
 // path share it, so their answers cannot differ.
-func (h *Handler) pickAnswers(q *query, g *Name, p *Plan) uint8 {
-	if g.policy == schema.PolicyRoundRobin {
+func (h *Handler) pickAnswers(q *query, g *plan.Name, p *plan.Plan) uint8 {
+	if g.Policy == schema.PolicyRoundRobin {
 		return h.answerRoundRobin(q, g, p)
 	}
 	first := g.Draw(p, q.client, h.intn)
-	n := h.appendAddrs(q, g, p, first, g.answers)
-	if g.spread {
+	n := h.appendAddrs(q, g, p, first, g.Answers)
+	if g.Spread {
 		for _, i := range p.Order[:p.N] {
-			if n >= g.answers {
+			if n >= g.Answers {
 				break
 			}
 			if i != first {
-				n += h.appendAddrs(q, g, p, i, g.answers-n)
+				n += h.appendAddrs(q, g, p, i, g.Answers-n)
 			}
 		}
 	}
@@ -82,7 +83,7 @@ func (h *Handler) pickAnswers(q *query, g *Name, p *Plan) uint8 {
 
 // appendAddrs appends up to limit usable addresses of region i, starting at
 // a random one, and returns how many it appended.
-func (h *Handler) appendAddrs(q *query, g *Name, p *Plan, i uint8, limit int) int {
+func (h *Handler) appendAddrs(q *query, g *plan.Name, p *plan.Plan, i uint8, limit int) int {
 	rrs, pos, mask := usable(q, g, p, i)
 	var up [schema.MaxRegionAddrs]uint8
 	n := 0
@@ -106,13 +107,13 @@ func (h *Handler) appendAddrs(q *query, g *Name, p *Plan, i uint8, limit int) in
 // usable returns region i's records for q (the degraded-TTL ones when
 // the plan says so), their address positions, and the mask of positions
 // that may be answered.
-func usable(q *query, g *Name, p *Plan, i uint8) (rrs []dns.RR, pos []uint8, mask uint64) {
-	r := g.regions[i]
+func usable(q *query, g *plan.Name, p *plan.Plan, i uint8) (rrs []dns.RR, pos []uint8, mask uint64) {
+	r := g.Regions[i]
 	rrs, pos = r.Addrs(q.qtype)
-	if p.Degraded && g.ttlDegraded > 0 {
+	if p.Degraded && g.TTLDegraded > 0 {
 		rrs = r.Degraded(q.qtype)
 	}
-	mask = q.snap.Health.Regions[r.idx].Mask
+	mask = q.snap.Health.Regions[r.Idx].Mask
 	if p.AllAddrs {
 		mask = math.MaxUint64
 	}
@@ -121,7 +122,7 @@ func usable(q *query, g *Name, p *Plan, i uint8) (rrs []dns.RR, pos []uint8, mas
 
 // answerRoundRobin answers with the usable addresses of every region in the
 // tier, rotated, and returns the region of the first one.
-func (h *Handler) answerRoundRobin(q *query, g *Name, p *Plan) uint8 {
+func (h *Handler) answerRoundRobin(q *query, g *plan.Name, p *plan.Plan) uint8 {
 	var all [maxRoundRobin]dns.RR
 	var from [maxRoundRobin]uint8
 	n := 0
@@ -138,7 +139,7 @@ func (h *Handler) answerRoundRobin(q *query, g *Name, p *Plan) uint8 {
 		return p.Order[0]
 	}
 	off := h.intn(n)
-	for j := range min(g.answers, n) {
+	for j := range min(g.Answers, n) {
 		q.addNameAnswer(g, all[(off+j)%n])
 	}
 	return from[off]
@@ -159,7 +160,7 @@ func (q *query) addAnswer(rr dns.RR) {
 // addNameAnswer adds one of g's shared records to the reply: as it is for
 // the fast path, which writes the owner as a pointer to the question, and
 // as a copy with g's owner for a reply built as a message.
-func (q *query) addNameAnswer(g *Name, rr dns.RR) {
+func (q *query) addNameAnswer(g *plan.Name, rr dns.RR) {
 	if q.m != nil {
 		rr = dns.Copy(rr)
 		rr.Header().Name = g.Owner
@@ -171,7 +172,7 @@ func (q *query) addNameAnswer(g *Name, rr dns.RR) {
 // from the scope table when it is ready, else the GeoIP network when the
 // name's plan can depend on the location, else 0; never wider than the
 // sticky subnet for sticky names.
-func (h *Handler) scopeBits(q *query, g *Name, network netip.Prefix) int {
+func (h *Handler) scopeBits(q *query, g *plan.Name, network netip.Prefix) int {
 	bits := 0
 	if t := q.snap.TableFor(g, q.qtype); t != nil {
 		if b, ok := t.Widest(q.client); ok {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // randomAddr draws a client address: half uniformly over IPv4, a quarter
@@ -45,10 +47,10 @@ func randomIn(r *rand.Rand, p netip.Prefix) netip.Addr {
 
 // planKey is the decision a client at a gets for g: what the scope must
 // not mix.
-func planKey(h *Handler, g *Name, qtype uint16, a netip.Addr) string {
+func planKey(h *Handler, g *plan.Name, qtype uint16, a netip.Addr) string {
 	loc, _, found := h.geo.Lookup(a)
 	p := g.Plan(qtype, loc, found, h.snap.Load().Health)
-	return p.Key(g.spread)
+	return p.Key(g.Spread)
 }
 
 // TestScopeIsTruthful is the ECS scope property: over thousands of random

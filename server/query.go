@@ -8,6 +8,7 @@ import (
 
 	"github.com/glb-dns/glb/server/dnswire"
 	"github.com/glb-dns/glb/server/limit"
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -19,7 +20,7 @@ type query struct {
 	pkt        []byte   // the query in wire form
 	req        *dns.Msg // pkt parsed (general path only)
 	m          *dns.Msg
-	snap       *Snapshot
+	snap       *plan.Snapshot
 	qtype      uint16
 	remote     netip.Addr // the packet's source
 	remotePort uint16
@@ -43,8 +44,8 @@ type query struct {
 
 	// The decision, noted by recordOutcome and recordAnswer and counted by
 	// countDecision when the reply is sent (Explain sends none).
-	gslb     *Name // the GSLB name answered, nil for others
-	outcome  Outcome
+	gslb     *plan.Name // the GSLB name answered, nil for others
+	outcome  plan.Outcome
 	drawn    uint8 // index in gslb.regions of the region answered with
 	answered bool  // addresses were drawn
 }

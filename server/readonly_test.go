@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -185,8 +186,8 @@ func TestSnapshotSwappedOnlyOnChange(t *testing.T) {
 // fresh ones, and a removed name's are forgotten.
 func TestNameCountersOutliveConfigChanges(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
-	www := func() *Name { return h.snap.Load().Config.Zones[testZone].Nodes["www."+testZone].GSLB }
-	api := func() *Name {
+	www := func() *plan.Name { return h.snap.Load().Config.Zones[testZone].Nodes["www."+testZone].GSLB }
+	api := func() *plan.Name {
 		if n := h.snap.Load().Config.Zones[testZone].Nodes["api."+testZone]; n != nil {
 			return n.GSLB
 		}
@@ -196,7 +197,7 @@ func TestNameCountersOutliveConfigChanges(t *testing.T) {
 		t.Fatal("no answer")
 	}
 	before, apiBefore := www(), api()
-	if before.counters == nil || apiBefore.counters == nil {
+	if before.Counters == nil || apiBefore.Counters == nil {
 		t.Fatal("counters not linked by the snapshot's owner")
 	}
 	applyNow(h, devState(t, map[string]any{"regions/us-west/weight": "7",
@@ -205,10 +206,10 @@ func TestNameCountersOutliveConfigChanges(t *testing.T) {
 	if after == before {
 		t.Fatal("the configuration was not rebuilt")
 	}
-	if after.counters.(*nameCounters) != before.counters.(*nameCounters) {
+	if after.Counters.(*nameCounters) != before.Counters.(*nameCounters) {
 		t.Error("www's counters were replaced by a change that left www alone")
 	}
-	if api().counters == apiBefore.counters {
+	if api().Counters == apiBefore.Counters {
 		t.Error("api's regions changed but it kept counters indexed by the old ones")
 	}
 	applyNow(h, devState(t, map[string]any{"zones/gslb.example.test/names/api": nil}))

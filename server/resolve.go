@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // maxCNAMEChain bounds how many CNAMEs inside our zones one answer follows,
@@ -13,7 +15,7 @@ const maxCNAMEChain = 8
 // resolve fills m's sections for qname/qtype in zone z and returns the ECS
 // scope of the answer. CNAMEs are followed while their targets stay in zones
 // of this snapshot; the rcode is that of the last name (RFC 6604).
-func (h *Handler) resolve(q *query, z *Zone, qname string) {
+func (h *Handler) resolve(q *query, z *plan.Zone, qname string) {
 	m, name := q.m, qname
 	for range maxCNAMEChain {
 		n := z.Nodes[name]
@@ -41,7 +43,7 @@ func (h *Handler) resolve(q *query, z *Zone, qname string) {
 
 // answerNode answers from an existing node: GSLB addresses, static data, or
 // NODATA with the SOA.
-func (h *Handler) answerNode(q *query, z *Zone, n *Node) {
+func (h *Handler) answerNode(q *query, z *plan.Zone, n *plan.Node) {
 	m, qtype := q.m, q.qtype
 	if n.GSLB != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
 		h.answerGSLB(q, z, n.GSLB)
@@ -53,7 +55,7 @@ func (h *Handler) answerNode(q *query, z *Zone, n *Node) {
 		m.Answer = append(m.Answer, n.CNAME)
 	case qtype == dns.TypeANY:
 		// RFC 8482: a minimal answer instead of everything we have.
-		m.Answer = append(m.Answer, &dns.HINFO{Hdr: RRHeader(ownerOf(m), dns.TypeHINFO, z.NegSOA.Hdr.Ttl), Cpu: "RFC8482"})
+		m.Answer = append(m.Answer, &dns.HINFO{Hdr: plan.RRHeader(ownerOf(m), dns.TypeHINFO, z.NegSOA.Hdr.Ttl), Cpu: "RFC8482"})
 	case len(n.RRsets[qtype]) == 0:
 		m.Ns = append(m.Ns, z.NegSOA)
 		q.reason = ReasonNoData

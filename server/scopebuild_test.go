@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // TestScopeBuilderReuse checks that a builder reused across names, families
@@ -17,7 +19,7 @@ func TestScopeBuilderReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reused ScopeBuilder
+	var reused plan.ScopeBuilder
 	for _, tc := range []struct {
 		name  string
 		h     *Handler
@@ -34,7 +36,7 @@ func TestScopeBuilderReuse(t *testing.T) {
 			snap := tc.h.snap.Load()
 			g := snap.Config.Zones[testZone].Nodes[tc.label+"."+testZone].GSLB
 			got := reused.Build(part, g, tc.qtype, snap.Health)
-			want := BuildScopeTable(part, g, tc.qtype, snap.Health)
+			want := plan.BuildScopeTable(part, g, tc.qtype, snap.Health)
 			if !got.SameRuns(want) {
 				t.Errorf("reused builder: %d+%d runs, %d plans; fresh: %d+%d runs, %d plans",
 					len(got.V4), len(got.V6), len(got.Plans), len(want.V4), len(want.V6), len(want.Plans))
@@ -59,9 +61,9 @@ func TestScopeBuilderReuse(t *testing.T) {
 func TestScopeTablesShared(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
 	snap := h.snap.Load()
-	pair := func(label string) [2]*ScopeTable {
+	pair := func(label string) [2]*plan.ScopeTable {
 		g := snap.Config.Zones[testZone].Nodes[label+"."+testZone].GSLB
-		p := [2]*ScopeTable{snap.TableFor(g, dns.TypeA), snap.TableFor(g, dns.TypeAAAA)}
+		p := [2]*plan.ScopeTable{snap.TableFor(g, dns.TypeA), snap.TableFor(g, dns.TypeAAAA)}
 		if p[0] == nil || p[1] == nil {
 			t.Fatalf("%s: scope tables not ready: %v", label, p)
 		}
@@ -74,7 +76,7 @@ func TestScopeTablesShared(t *testing.T) {
 		t.Error("www: A and AAAA tables differ (sa-east has no IPv6) but are one")
 	}
 	// No two distinct tables in the cache hold the same runs.
-	var tables []*ScopeTable
+	var tables []*plan.ScopeTable
 	for _, t := range h.scopeCache {
 		tables = append(tables, t)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/server/explain"
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -89,7 +90,7 @@ func partitionUnits(part *geo.Partition) []unit {
 	return units
 }
 
-func shares(snap *Snapshot, name string, qtype uint16, units []unit) (map[string]float64, error) {
+func shares(snap *plan.Snapshot, name string, qtype uint16, units []unit) (map[string]float64, error) {
 	z := snap.Match(name)
 	if z == nil || z.Nodes[name] == nil || z.Nodes[name].GSLB == nil {
 		return nil, fmt.Errorf("%s is not a GSLB name", name)
@@ -104,17 +105,17 @@ func shares(snap *Snapshot, name string, qtype uint16, units []unit) (map[string
 		switch {
 		case len(tier) == 0:
 			out[""] += float64(u.n)
-		case g.policy == schema.PolicyRoundRobin:
+		case g.Policy == schema.PolicyRoundRobin:
 			for _, i := range tier {
-				out[g.regions[i].id] += float64(u.n) / float64(len(tier))
+				out[g.Regions[i].ID] += float64(u.n) / float64(len(tier))
 			}
 		default:
 			sum := 0
 			for _, i := range tier {
-				sum += DrawWeight(g.regions[i])
+				sum += plan.DrawWeight(g.Regions[i])
 			}
 			for _, i := range tier {
-				out[g.regions[i].id] += float64(u.n) * float64(DrawWeight(g.regions[i])) / float64(sum)
+				out[g.Regions[i].ID] += float64(u.n) * float64(plan.DrawWeight(g.Regions[i])) / float64(sum)
 			}
 		}
 	}

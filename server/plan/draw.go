@@ -1,4 +1,4 @@
-package server
+package plan
 
 import (
 	"math"
@@ -9,7 +9,7 @@ import (
 
 // The draw: which region of the plan's tier answers one query.
 
-// draw picks one region of the tier: by rendezvous hashing of the client's
+// Draw picks one region of the tier: by rendezvous hashing of the client's
 // subnet when the name is sticky, else at random by weight.
 func (g *Name) Draw(p *Plan, client netip.Addr, intn func(int) int) uint8 {
 	tier := p.Tier()
@@ -23,8 +23,8 @@ func (g *Name) Draw(p *Plan, client netip.Addr, intn func(int) int) uint8 {
 			// Weighted rendezvous hashing: -w/ln(u) with u uniform in
 			// (0,1) from the hash; the largest score wins, so a region
 			// leaving moves only its own clients.
-			u := (float64(hrwHash(subnet, g.regions[i].id)>>11) + 0.5) / (1 << 53)
-			if s := -float64(DrawWeight(g.regions[i])) / math.Log(u); s > bestScore {
+			u := (float64(hrwHash(subnet, g.Regions[i].ID)>>11) + 0.5) / (1 << 53)
+			if s := -float64(DrawWeight(g.Regions[i])) / math.Log(u); s > bestScore {
 				best, bestScore = i, s
 			}
 		}
@@ -32,23 +32,23 @@ func (g *Name) Draw(p *Plan, client netip.Addr, intn func(int) int) uint8 {
 	}
 	total := 0
 	for _, i := range tier {
-		total += DrawWeight(g.regions[i])
+		total += DrawWeight(g.Regions[i])
 	}
 	n := intn(total)
 	for _, i := range tier {
-		if n < DrawWeight(g.regions[i]) {
+		if n < DrawWeight(g.Regions[i]) {
 			return i
 		}
-		n -= DrawWeight(g.regions[i])
+		n -= DrawWeight(g.Regions[i])
 	}
 	return tier[len(tier)-1]
 }
 
-// drawWeight is a region's weight in draws; fallback regions may be
+// DrawWeight is a region's weight in draws; fallback regions may be
 // drained and still draw (the operator listed them as the last resort).
 func DrawWeight(r *RegionAnswer) int { return max(r.Weight, 1) }
 
-// stickyBits is the subnet length a sticky choice is made for, 0 when the
+// StickyBits is the subnet length a sticky choice is made for, 0 when the
 // name is not sticky.
 func (g *Name) StickyBits(client netip.Addr) int {
 	if !client.IsValid() {
@@ -60,7 +60,7 @@ func (g *Name) StickyBits(client netip.Addr) int {
 	return g.stickyV6
 }
 
-// addrs returns the region's records of the asked family and their
+// Addrs returns the region's records of the asked family and their
 // positions in the health mask.
 func (r *RegionAnswer) Addrs(qtype uint16) ([]dns.RR, []uint8) {
 	if qtype == dns.TypeAAAA {
@@ -69,7 +69,7 @@ func (r *RegionAnswer) Addrs(qtype uint16) ([]dns.RR, []uint8) {
 	return r.A, r.aPos
 }
 
-// degraded returns the records with the degraded TTL.
+// Degraded returns the records with the degraded TTL.
 func (r *RegionAnswer) Degraded(qtype uint16) []dns.RR {
 	if qtype == dns.TypeAAAA {
 		return r.aaaaDeg

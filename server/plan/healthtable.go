@@ -1,4 +1,4 @@
-package server
+package plan
 
 import (
 	"math"
@@ -13,7 +13,7 @@ import (
 // it (by id order) are ignored by the latency estimate, not by health.
 const maxProbers = 128
 
-// healthTable is the health part of a snapshot, aligned with config.regions
+// HealthTable is the health part of a snapshot, aligned with config.regions
 // so the query path indexes slices instead of looking up maps.
 type HealthTable struct {
 	Regions []regionHealth
@@ -40,7 +40,7 @@ func allUp(n int) uint64 {
 	return 1<<n - 1
 }
 
-// buildHealth aligns a View with the configuration. A nil View, or a region
+// BuildHealth aligns a View with the configuration. A nil View, or a region
 // the View does not know, counts as up with every address.
 func BuildHealth(c *Config, v *health.View) *HealthTable {
 	ht := &HealthTable{Regions: make([]regionHealth, len(c.Regions)), View: v}

@@ -1,4 +1,4 @@
-package server
+package plan
 
 import (
 	"hash/fnv"
@@ -11,45 +11,45 @@ import (
 	"github.com/glb-dns/glb/store/schema"
 )
 
-// gslbName is a GSLB name, compiled from its schema.Name: candidate regions
+// Name is a GSLB name, compiled from its schema.Name: candidate regions
 // in listed order with pre-built RRs, and the policy fields in the form the
 // query path wants (bit masks over the regions instead of lists of ids).
 type Name struct {
 	Zone        string // zone label, for metrics
 	Label       string // name relative to the zone, for metrics and logs
 	Owner       string // the full name, lower case with the trailing dot
-	policy      string // schema.Policy*
-	ttl         uint32
-	ttlDegraded uint32 // 0: same as ttl
-	answers     int
-	spread      bool
+	Policy      string // schema.Policy*
+	TTL         uint32
+	TTLDegraded uint32 // 0: same as ttl
+	Answers     int
+	Spread      bool
 	stickyV4    int // 0: not sticky
 	stickyV6    int
-	fence       *Fence // nil: every client may get every region
+	Fence       *Fence // nil: every client may get every region
 	fallback    uint64 // regions of the fallback outcome
 	onAllDown   string
 	onNoData    string
 	panicPct    int
 	hasChecks   bool // some region has a health check configured
-	regions     []*RegionAnswer
-	// cfgKey identifies everything above that selection reads, so that
+	Regions     []*RegionAnswer
+	// CfgKey identifies everything above that selection reads, so that
 	// names configured alike share one ECS scope table.
-	cfgKey uint64
-	// counters are the name's counters, which live outside the snapshot
+	CfgKey uint64
+	// Counters are the name's counters, which live outside the snapshot
 	// (Handler.names) so that they outlast configuration changes; the
 	// snapshot's owner links them in before the swap (counters.go).
-	counters any // *server.nameCounters
+	Counters any // *server.nameCounters
 }
 
-// regionAnswer is one region as answered with at one TTL: its position and
+// RegionAnswer is one region as answered with at one TTL: its position and
 // weight, and its addresses as ready-made RRs. The RRs have no owner name
 // (the fast path writes a pointer to the question instead, the general path
 // copies them and sets the owner), so every name with the same TTLs shares
 // one regionAnswer per region: 10,000 names listing the same 20 regions
 // cost 20 regionAnswers, not 200,000.
 type RegionAnswer struct {
-	id       string
-	idx      int // index into config.regions and the health table
+	ID       string
+	Idx      int // index into config.regions and the health table
 	Lat, Lon float64
 	Weight   int
 	hasCheck bool
@@ -62,7 +62,7 @@ type RegionAnswer struct {
 	aPos, aaaaPos []uint8
 }
 
-// fence is a compiled geofence: the regions allowed per country, per
+// Fence is a compiled geofence: the regions allowed per country, per
 // continent, and for everyone else, as masks over gslbName.regions.
 type Fence struct {
 	countries  map[string]uint64
@@ -100,7 +100,7 @@ func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlD
 	if ra := c[k]; ra != nil {
 		return ra
 	}
-	ra := &RegionAnswer{id: id, idx: idx, Lat: r.Region.Lat, Lon: r.Region.Lon, Weight: r.Weight,
+	ra := &RegionAnswer{ID: id, Idx: idx, Lat: r.Region.Lat, Lon: r.Region.Lon, Weight: r.Weight,
 		hasCheck: r.Region.Check != nil}
 	for i, a := range r.Region.Addrs {
 		if a.Is4() {
@@ -130,10 +130,10 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 		ttl = schema.DefaultNameTTL
 	}
 	g := &Name{
-		Zone: zoneLabel, Label: label, Owner: owner, policy: nm.PolicyOrDefault(), ttl: ttl, ttlDegraded: nm.TTLDegraded,
-		answers: nm.AnswersOrDefault(), spread: nm.Spread, onAllDown: nm.OnAllDownOrDefault(),
+		Zone: zoneLabel, Label: label, Owner: owner, Policy: nm.PolicyOrDefault(), TTL: ttl, TTLDegraded: nm.TTLDegraded,
+		Answers: nm.AnswersOrDefault(), Spread: nm.Spread, onAllDown: nm.OnAllDownOrDefault(),
 		onNoData: nm.OnNoDataOrDefault(), panicPct: nm.PanicPercent,
-		regions: make([]*RegionAnswer, 0, len(nm.Regions)),
+		Regions: make([]*RegionAnswer, 0, len(nm.Regions)),
 	}
 	if nm.Sticky != nil {
 		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
@@ -143,9 +143,9 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 		if r == nil {
 			continue // deleted after the name was accepted; the name serves the rest
 		}
-		ra := answers.region(id, r, idx[id], ttl, g.ttlDegraded)
+		ra := answers.region(id, r, idx[id], ttl, g.TTLDegraded)
 		g.hasChecks = g.hasChecks || ra.hasCheck
-		g.regions = append(g.regions, ra)
+		g.Regions = append(g.Regions, ra)
 	}
 	// A region's bit in the masks is its position in g.regions; a scan
 	// of at most 64 regions is cheaper than a map per name when 10,000
@@ -153,8 +153,8 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 	mask := func(ids []string) uint64 {
 		var m uint64
 		for _, id := range ids {
-			for i, r := range g.regions {
-				if r.id == id {
+			for i, r := range g.Regions {
+				if r.ID == id {
 					m |= 1 << i
 					break
 				}
@@ -164,42 +164,42 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 	}
 	g.fallback = mask(nm.Fallback)
 	if f := nm.Geofence; f != nil {
-		g.fence = &Fence{countries: map[string]uint64{}, continents: map[string]uint64{}, def: math.MaxUint64}
+		g.Fence = &Fence{countries: map[string]uint64{}, continents: map[string]uint64{}, def: math.MaxUint64}
 		for c, ids := range f.Countries {
-			g.fence.countries[c] = mask(ids)
+			g.Fence.countries[c] = mask(ids)
 		}
 		for c, ids := range f.Continents {
-			g.fence.continents[c] = mask(ids)
+			g.Fence.continents[c] = mask(ids)
 		}
 		if len(f.Default) > 0 {
-			g.fence.def = mask(f.Default)
+			g.Fence.def = mask(f.Default)
 		}
 	}
-	g.cfgKey = g.configKey()
+	g.CfgKey = g.configKey()
 	return g
 }
 
 // configKey hashes what selection reads from the configuration.
 func (g *Name) configKey() uint64 {
 	w := newHashWriter(fnv.New64a())
-	w.str(g.policy)
-	w.num(uint64(g.answers))
-	w.flag(g.spread)
+	w.str(g.Policy)
+	w.num(uint64(g.Answers))
+	w.flag(g.Spread)
 	w.num(uint64(g.stickyV4))
 	w.num(uint64(g.stickyV6))
 	w.num(g.fallback)
 	w.str(g.onAllDown)
 	w.str(g.onNoData)
 	w.num(uint64(g.panicPct))
-	for _, r := range g.regions {
-		w.num(uint64(r.idx))
+	for _, r := range g.Regions {
+		w.num(uint64(r.Idx))
 		w.num(math.Float64bits(r.Lat))
 		w.num(math.Float64bits(r.Lon))
 		w.flag(r.hasCheck)
 		w.num(uint64(len(r.A)))
 		w.num(uint64(len(r.aaaa)))
 	}
-	if f := g.fence; f != nil {
+	if f := g.Fence; f != nil {
 		for _, m := range []map[string]uint64{f.countries, f.continents} {
 			w.num(uint64(len(m)))
 			for _, k := range sortedKeys(m) {
@@ -215,13 +215,13 @@ func (g *Name) configKey() uint64 {
 // popcount is the number of regions in a mask.
 func popcount(m uint64) int { return bits.OnesCount64(m) }
 
-// locationSensitive says whether the name's plan can depend on where the
+// LocationSensitive says whether the name's plan can depend on where the
 // client is: ranking by place, or a fence.
 func (g *Name) LocationSensitive() bool {
-	return g.policy == "geo" || g.policy == "latency" || g.fence != nil
+	return g.Policy == "geo" || g.Policy == "latency" || g.Fence != nil
 }
 
-// rule names the fence rule that applies at loc.
+// Rule names the fence rule that applies at loc.
 func (f *Fence) Rule(loc geo.Location) string {
 	if _, ok := f.countries[loc.Country]; ok && loc.Country != "" {
 		return "country " + loc.Country

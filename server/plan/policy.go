@@ -1,4 +1,4 @@
-package server
+package plan
 
 import (
 	"github.com/glb-dns/glb/geo"
@@ -18,7 +18,7 @@ const (
 // maxCandidates bounds the per-query lists so they live on the stack.
 const maxCandidates = schema.MaxNameRegions
 
-// outcome says which rule produced a plan.
+// Outcome says which rule produced a plan.
 type Outcome uint8
 
 const (
@@ -32,11 +32,13 @@ const (
 	OutcomeServFail                // on_all_down / on_no_data = servfail
 )
 
+// OutcomeNames are the outcomes' names in metrics, logs and explain.
 var OutcomeNames = [...]string{"normal", "none", "all_drained", "fail_open", "fallback", "panic", "nodata", "servfail"}
 
+// String is o's name, as in OutcomeNames.
 func (o Outcome) String() string { return OutcomeNames[o] }
 
-// plan is everything about a name's answer that depends on the client's
+// Plan is everything about a name's answer that depends on the client's
 // location and on health, but not on the per-query draw: the regions that
 // may answer (the tier, best first) followed by the rest of the ranking,
 // which spread fills from. Two clients with equal plans get answers from
@@ -51,7 +53,7 @@ type Plan struct {
 	tr       *Trace               // nil on the query path; set by Explain
 }
 
-// planTrace records how a plan was made, for Explain: the masks over the
+// Trace records how a plan was made, for Explain: the masks over the
 // name's regions at each step and the ranking scores.
 type Trace struct {
 	Allowed, family, live, up, checked uint64
@@ -60,20 +62,20 @@ type Trace struct {
 	Latency                            [maxCandidates]bool    // the score is a measured-RTT estimate
 }
 
-// tier returns the regions that may answer.
+// Tier returns the regions that may answer.
 func (p *Plan) Tier() []uint8 { return p.Order[:p.NTier] }
 
-// plan decides for a client at loc (found: the location has coordinates)
+// Plan decides for a client at loc (found: the location has coordinates)
 // asking for qtype (A or AAAA), given health ht. It is pure.
 func (g *Name) Plan(qtype uint16, loc geo.Location, found bool, ht *HealthTable) Plan {
 	return g.TracedPlan(qtype, loc, found, ht, nil)
 }
 
-// tracedPlan is plan, recording its steps in tr when tr is not nil.
+// TracedPlan is plan, recording its steps in tr when tr is not nil.
 func (g *Name) TracedPlan(qtype uint16, loc geo.Location, found bool, ht *HealthTable, tr *Trace) Plan {
-	allowed := g.fence.allowed(loc)
+	allowed := g.Fence.allowed(loc)
 	var family, live, up, checked uint64
-	for i, r := range g.regions {
+	for i, r := range g.Regions {
 		bit := uint64(1) << i
 		rrs, pos := r.Addrs(qtype)
 		if allowed&bit == 0 || len(rrs) == 0 {
@@ -84,7 +86,7 @@ func (g *Name) TracedPlan(qtype uint16, loc geo.Location, found bool, ht *Health
 			continue
 		}
 		live |= bit
-		h := ht.Regions[r.idx]
+		h := ht.Regions[r.Idx]
 		if h.Checked {
 			checked |= bit
 		}
@@ -103,7 +105,7 @@ func (g *Name) TracedPlan(qtype uint16, loc geo.Location, found bool, ht *Health
 	case live == 0:
 		// Drained by the operator. A fenced client gets the name's
 		// all-down outcome, still inside its fence; others get NODATA.
-		if g.fence == nil {
+		if g.Fence == nil {
 			p.Outcome = OutcomeDrained
 			return p
 		}
@@ -153,14 +155,14 @@ func (g *Name) allDown(p Plan, rule string, fallback, live uint64, loc geo.Locat
 // listed puts the regions of mask in listed order, all in the tier (they
 // are split by weight), or only the first for failover.
 func (g *Name) listed(p Plan, mask uint64) Plan {
-	for i := range g.regions {
+	for i := range g.Regions {
 		if mask&(1<<i) != 0 {
 			p.Order[p.N] = uint8(i)
 			p.N++
 		}
 	}
 	p.NTier = p.N
-	if g.policy == schema.PolicyFailover && p.N > 0 {
+	if g.Policy == schema.PolicyFailover && p.N > 0 {
 		p.NTier = 1
 	}
 	return p
@@ -170,20 +172,20 @@ func (g *Name) listed(p Plan, mask uint64) Plan {
 // best tier.
 func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *HealthTable) Plan {
 	p = g.listed(p, cands)
-	if (g.policy != schema.PolicyGeo && g.policy != schema.PolicyLatency) || !found || p.N < 2 {
+	if (g.Policy != schema.PolicyGeo && g.Policy != schema.PolicyLatency) || !found || p.N < 2 {
 		// weighted, roundrobin and unknown locations: the whole list is
 		// the tier; failover: the first (set by listed).
 		return p
 	}
 	var score [maxCandidates]float64
 	floor := TierMinKm
-	if g.policy == schema.PolicyLatency {
+	if g.Policy == schema.PolicyLatency {
 		var order [maxProbers]int
 		var pdist [maxProbers]float64
 		n := ht.proberOrder(loc, order[:], pdist[:])
 		for k, i := range p.Order[:p.N] {
-			r := g.regions[i]
-			if ms, ok := ht.estimateRTT(r.idx, order[:n], pdist[:n]); ok {
+			r := g.Regions[i]
+			if ms, ok := ht.estimateRTT(r.Idx, order[:n], pdist[:n]); ok {
 				score[k] = ms
 				if p.tr != nil {
 					p.tr.Latency[i] = true
@@ -195,7 +197,7 @@ func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *Heal
 		floor = TierMinMs
 	} else {
 		for k, i := range p.Order[:p.N] {
-			r := g.regions[i]
+			r := g.Regions[i]
 			score[k] = geo.Distance(loc.Lat, loc.Lon, r.Lat, r.Lon)
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package plan
 
 import (
 	"encoding/binary"
@@ -25,7 +25,7 @@ import (
 // until a table is ready the GeoIP network is used, which is narrower but
 // never wrong.
 
-// scopeTable is the folded partition of one (configuration, family,
+// ScopeTable is the folded partition of one (configuration, family,
 // health). Its runs are stored as the partition's ranges are, each by
 // where it starts with a plan index, a run ending where the next begins.
 // An IPv4 run starts at an address (4 bytes); an IPv6 run at a range of
@@ -46,7 +46,7 @@ type ScopeTable struct {
 // no table answer there, the GeoIP network stands in.
 const noPlan = math.MaxUint16
 
-// widest returns the prefix length of the widest prefix around a that lies
+// Widest returns the prefix length of the widest prefix around a that lies
 // inside a's run; ok is false when a is in no run (an alias range the
 // partition does not list).
 func (t *ScopeTable) Widest(a netip.Addr) (int, bool) {
@@ -54,7 +54,7 @@ func (t *ScopeTable) Widest(a netip.Addr) (int, bool) {
 	return bits, ok
 }
 
-// lookup returns the plan of a's run and the widest prefix around a inside
+// Lookup returns the plan of a's run and the widest prefix around a inside
 // the run; ok is false when a is in no run.
 func (t *ScopeTable) Lookup(a netip.Addr) (*Plan, int, bool) {
 	x, v4 := geo.AddrOf(a)
@@ -132,7 +132,7 @@ func (t *ScopeTable) Lookup(a netip.Addr) (*Plan, int, bool) {
 	return &t.Plans[pi], lo, true
 }
 
-// key is a plan's identity for folding: outcome, health handling, TTL
+// Key is a plan's identity for folding: outcome, health handling, TTL
 // choice and the tier, plus the whole ranking when spread fills from it.
 // The tier is kept in rank order rather than as a set: a run's plan is
 // then exactly the plan of every network in it, so the fast path can use
@@ -170,26 +170,26 @@ func boolByte(v bool) byte {
 	return 0
 }
 
-// scopeKey identifies what a scope table depends on: the name's
+// ScopeKey identifies what a scope table depends on: the name's
 // configuration, the family and the part of the health table its plans
 // read.
 func ScopeKey(g *Name, qtype uint16, ht *HealthTable) uint64 {
 	w := newHashWriter(fnv.New64a())
-	w.num(g.cfgKey)
+	w.num(g.CfgKey)
 	w.num(uint64(qtype))
-	for _, r := range g.regions {
-		rh := ht.Regions[r.idx]
+	for _, r := range g.Regions {
+		rh := ht.Regions[r.Idx]
 		w.num(uint64(r.Weight))
 		w.flag(rh.Up)
 		w.flag(rh.Checked)
 		w.num(rh.Mask)
-		if g.policy == "latency" {
-			for _, v := range ht.RTT[r.idx] {
+		if g.Policy == "latency" {
+			for _, v := range ht.RTT[r.Idx] {
 				w.num(math.Float64bits(v))
 			}
 		}
 	}
-	if g.policy == "latency" {
+	if g.Policy == "latency" {
 		for _, p := range ht.Probers {
 			w.num(math.Float64bits(p.lat))
 			w.num(math.Float64bits(p.lon))

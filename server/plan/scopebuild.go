@@ -1,4 +1,4 @@
-package server
+package plan
 
 import (
 	"runtime"
@@ -7,18 +7,18 @@ import (
 	"github.com/glb-dns/glb/geo"
 )
 
-// scopeBuilder folds partitions into scope tables. It keeps its buffers
+// ScopeBuilder folds partitions into scope tables. It keeps its buffers
 // between builds, so a rebuild after a configuration change allocates
 // only the table it returns: the queries served meanwhile do not pay for
 // the builder's garbage in collector assists.
 type ScopeBuilder struct {
 	locPlan []uint16             // plan index per partition location
 	index   map[planIdent]uint16 // plan key -> index into the table's plans
-	// yield makes the builder step aside (runtime.Gosched) every
+	// Yield makes the builder step aside (runtime.Gosched) every
 	// yieldEvery ranges: with two cores, a build that ran for hundreds of
 	// milliseconds without yielding would leave UDP readers waiting for a
 	// processor. Off for synchronous builds (Explain).
-	yield bool
+	Yield bool
 }
 
 // yieldEvery and yieldPlans are how many ranges the builder folds, and
@@ -30,14 +30,14 @@ const (
 	yieldPlans = 128
 )
 
-// buildScopeTable folds the partition for the plans of g on qtype under ht
+// BuildScopeTable folds the partition for the plans of g on qtype under ht
 // with a builder of its own (for one-off builds).
 func BuildScopeTable(part *geo.Partition, g *Name, qtype uint16, ht *HealthTable) *ScopeTable {
 	var b ScopeBuilder
 	return b.Build(part, g, qtype, ht)
 }
 
-// build folds the partition for the plans of g on qtype under ht. A table
+// Build folds the partition for the plans of g on qtype under ht. A table
 // whose plans would not fit the 16-bit index (more than 65,534 distinct
 // plans) is returned empty: every lookup in it misses and the GeoIP
 // network is used, which is narrower but true.
@@ -50,18 +50,18 @@ func (b *ScopeBuilder) Build(part *geo.Partition, g *Name, qtype uint16, ht *Hea
 	// Plans depend only on the location, so decide once per location.
 	b.locPlan = slices.Grow(b.locPlan[:0], len(part.Locs))[:len(part.Locs)]
 	for i, loc := range part.Locs {
-		if b.yield && i%yieldPlans == yieldPlans-1 {
+		if b.Yield && i%yieldPlans == yieldPlans-1 {
 			runtime.Gosched()
 		}
 		p := g.Plan(qtype, loc, part.Found[i], ht)
-		idx, ok := b.intern(t, &p, g.spread)
+		idx, ok := b.intern(t, &p, g.Spread)
 		if !ok {
 			return &ScopeTable{Part: part}
 		}
 		b.locPlan[i] = idx
 	}
 	unknown := g.Plan(qtype, geo.Location{}, false, ht)
-	unknownIdx, ok := b.intern(t, &unknown, g.spread)
+	unknownIdx, ok := b.intern(t, &unknown, g.Spread)
 	if !ok {
 		return &ScopeTable{Part: part}
 	}
@@ -118,7 +118,7 @@ func (b *ScopeBuilder) countRuns(locs []int32, planOf func(int32) uint16) int {
 func (b *ScopeBuilder) fold(locs []int32, planOf func(int32) uint16, emit func(i int, pi uint16)) {
 	prev := -1
 	for i, loc := range locs {
-		if b.yield && i%yieldEvery == yieldEvery-1 {
+		if b.Yield && i%yieldEvery == yieldEvery-1 {
 			runtime.Gosched()
 		}
 		pi := planOf(loc)
@@ -130,7 +130,7 @@ func (b *ScopeBuilder) fold(locs []int32, planOf func(int32) uint16, emit func(i
 	}
 }
 
-// sameRuns says whether two tables of one partition hold the same runs and
+// SameRuns says whether two tables of one partition hold the same runs and
 // plans, so one can stand for the other (an A and an AAAA table of a name
 // whose regions all have both families fold alike).
 func (t *ScopeTable) SameRuns(u *ScopeTable) bool {

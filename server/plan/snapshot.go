@@ -1,4 +1,4 @@
-package server
+package plan
 
 import (
 	"errors"
@@ -28,13 +28,13 @@ type Snapshot struct {
 	Health   *HealthTable
 	State    *schema.State // what it was built from, for Status
 	Built    time.Time     // when it was swapped in
-	// scopes holds the ready ECS scope tables, [A, AAAA], by the cfgKey of
+	// Scopes holds the ready ECS scope tables, [A, AAAA], by the cfgKey of
 	// the names they serve (names configured alike share them); names
 	// without one use the GeoIP network (see scope.go).
 	Scopes map[uint64][2]*ScopeTable
 }
 
-// config is the part of a snapshot derived from the configuration alone.
+// Config is the part of a snapshot derived from the configuration alone.
 type Config struct {
 	Revision  int64            // schema.State.ConfigRevision it was built from
 	Zones     map[string]*Zone // by origin, lower case with the trailing dot
@@ -49,7 +49,7 @@ type regionInfo struct {
 	Addrs []netip.Addr // in the region's order: bit i of a health mask is addrs[i]
 }
 
-// zone is one served zone with its records pre-built.
+// Zone is one served zone with its records pre-built.
 type Zone struct {
 	Name   string // origin, e.g. "gslb.example.test."
 	Label  string // metric label: the zone without the trailing dot
@@ -58,7 +58,7 @@ type Zone struct {
 	Nodes  map[string]*Node
 }
 
-// node is one owner name in a zone. Empty non-terminals exist as nodes with
+// Node is one owner name in a zone. Empty non-terminals exist as nodes with
 // no data, so that they answer NODATA rather than NXDOMAIN (RFC 8020).
 type Node struct {
 	RRsets map[uint16][]dns.RR // static data by type, including apex SOA/NS and NS glue
@@ -75,6 +75,8 @@ func Build(st *schema.State, v *health.View) (*Snapshot, []error) {
 	return &Snapshot{Revision: st.Revision, Config: cfg, Health: BuildHealth(cfg, v), State: st}, warns
 }
 
+// BuildConfig builds the configuration part of a snapshot from st; the
+// errors are the records left out (the rest is still built).
 func BuildConfig(st *schema.State) (*Config, []error) {
 	c := &Config{Revision: st.ConfigRevision, Zones: make(map[string]*Zone, len(st.Zones)), RegionIdx: map[string]int{}}
 	for _, id := range slices.Sorted(maps.Keys(st.Regions)) {
@@ -177,6 +179,7 @@ func (n *Node) add(rr dns.RR) {
 	n.RRsets[t] = append(n.RRsets[t], rr)
 }
 
+// RRHeader is the header of a class IN record.
 func RRHeader(owner string, t uint16, ttl uint32) dns.RR_Header {
 	return dns.RR_Header{Name: owner, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
 }
@@ -255,7 +258,7 @@ func splitTXT(v string) []string {
 	return append(out, strings.ReplaceAll(v, `\`, `\\`))
 }
 
-// match returns the zone that holds name: the longest zone suffix.
+// Match returns the zone that holds name: the longest zone suffix.
 func (s *Snapshot) Match(name string) *Zone {
 	for {
 		if z := s.Config.Zones[name]; z != nil {
@@ -269,7 +272,7 @@ func (s *Snapshot) Match(name string) *Zone {
 	}
 }
 
-// matchBytes is match for a name held in bytes, without allocating.
+// MatchBytes is match for a name held in bytes, without allocating.
 func (s *Snapshot) MatchBytes(name []byte) *Zone {
 	for {
 		if z := s.Config.Zones[string(name)]; z != nil {
@@ -286,7 +289,7 @@ func (s *Snapshot) MatchBytes(name []byte) *Zone {
 	}
 }
 
-// qualify turns a name into the FQDN of a name in one of our zones.
+// Qualify turns a name into the FQDN of a name in one of our zones.
 // A name without a trailing dot that is in none of the zones is taken as
 // relative to the zone when there is only one.
 func (s *Snapshot) Qualify(name string) (string, error) {
@@ -307,7 +310,7 @@ func (s *Snapshot) Qualify(name string) (string, error) {
 	return "", fmt.Errorf("name %q is in none of the zones %v", name, slices.Sorted(maps.Keys(s.Config.Zones)))
 }
 
-// scopeTable returns the ready table for g and qtype, or nil.
+// TableFor returns the ready table for g and qtype, or nil.
 func (s *Snapshot) TableFor(g *Name, qtype uint16) *ScopeTable {
 	if s.Scopes == nil {
 		return nil
@@ -316,10 +319,10 @@ func (s *Snapshot) TableFor(g *Name, qtype uint16) *ScopeTable {
 	if qtype == dns.TypeAAAA {
 		i = 1
 	}
-	return s.Scopes[g.cfgKey][i]
+	return s.Scopes[g.CfgKey][i]
 }
 
-// glue returns the addresses of in-zone name servers among the NS records.
+// Glue returns the addresses of in-zone name servers among the NS records.
 func (z *Zone) Glue(ns []dns.RR) []dns.RR {
 	var out []dns.RR
 	for _, rr := range ns {
