@@ -13,8 +13,8 @@
 //	pipeline.go        AnswerPacket → answerPacket: the fast path first, else the general path
 //	fast.go            fastAnswer: parse the bytes (dnswire: header, ECS), locate the name in
 //	                   the snapshot (plan/snapshot.go), take the plan from the name's scope
-//	                   table (plan/scope.go) or plan it (plan/policy.go), draw (pick.go,
-//	                   plan/draw.go), write the reply
+//	                   table (plan/scope.go) or plan it (plan/policy.go), draw the region
+//	                   and its records (plan/draw.go, from pick.go), write the reply
 //	pipeline.go        finish: count the query and its decision (counters.go); then RRL
 //	                   (limit) for UDP
 //	transport/udp.go   the reply goes out with the batch (sendmmsg)
@@ -22,8 +22,8 @@
 // The general path (anything the fast path declines: other types, CNAMEs,
 // NXDOMAIN, observers, truncation) is pipeline.go's answer: the DNS
 // library parses, resolve.go locates (zones, CNAME chains, static data),
-// pick.go plans and draws for GSLB names, and the reply is packed into the
-// same buffer. A differential test holds the two paths to the same answers.
+// pick.go has plan plan and draw for GSLB names, and the reply is packed
+// into the same buffer. A differential test holds the two paths to the same answers.
 //
 // # The rest
 //

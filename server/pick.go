@@ -1,17 +1,12 @@
 package server
 
 import (
-	"math"
 	"net/netip"
 
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/server/plan"
-	"github.com/glb-dns/glb/store/schema"
 )
-
-// maxRoundRobin bounds how many addresses roundrobin gathers per query.
-const maxRoundRobin = 256
 
 // answerGSLB answers a GSLB name: plan (location and health), then the
 // per-query draw inside the tier, then the addresses.
@@ -60,89 +55,19 @@ func (q *query) recordAnswer(g *plan.Name, first uint8) {
 }
 
 // pickAnswers draws the region and adds its addresses (and spread ones) to
-// q's answer, returning the region drawn. The general path and the fast
-// path share it, so their answers cannot differ.
+// q's answer, returning the region drawn. The draw is plan's (Name.Pick),
+// the same for both paths, so their answers cannot differ; a reply built as
+// a message gets copies owned by the name.
 func (h *Handler) pickAnswers(q *query, g *plan.Name, p *plan.Plan) uint8 {
-	if g.Policy == schema.PolicyRoundRobin {
-		return h.answerRoundRobin(q, g, p)
+	n, first := g.Pick(p, q.qtype, q.client, q.snap.Health, h.intn, q.fastAns[:])
+	if q.m == nil {
+		q.nFastAns = n
+		return first
 	}
-	first := g.Draw(p, q.client, h.intn)
-	n := h.appendAddrs(q, g, p, first, g.Answers)
-	if g.Spread {
-		for _, i := range p.Order[:p.N] {
-			if n >= g.Answers {
-				break
-			}
-			if i != first {
-				n += h.appendAddrs(q, g, p, i, g.Answers-n)
-			}
-		}
+	for _, rr := range q.fastAns[:n] {
+		q.addNameAnswer(g, rr)
 	}
 	return first
-}
-
-// appendAddrs appends up to limit usable addresses of region i, starting at
-// a random one, and returns how many it appended.
-func (h *Handler) appendAddrs(q *query, g *plan.Name, p *plan.Plan, i uint8, limit int) int {
-	rrs, pos, mask := usable(q, g, p, i)
-	var up [schema.MaxRegionAddrs]uint8
-	n := 0
-	for k, b := range pos {
-		if mask&(1<<b) != 0 {
-			up[n] = uint8(k)
-			n++
-		}
-	}
-	off := 0
-	if n > 1 {
-		off = h.intn(n)
-	}
-	k := min(limit, n)
-	for j := range k {
-		q.addNameAnswer(g, rrs[up[(off+j)%n]])
-	}
-	return k
-}
-
-// usable returns region i's records for q (the degraded-TTL ones when
-// the plan says so), their address positions, and the mask of positions
-// that may be answered.
-func usable(q *query, g *plan.Name, p *plan.Plan, i uint8) (rrs []dns.RR, pos []uint8, mask uint64) {
-	r := g.Regions[i]
-	rrs, pos = r.Addrs(q.qtype)
-	if p.Degraded && g.TTLDegraded > 0 {
-		rrs = r.Degraded(q.qtype)
-	}
-	mask = q.snap.Health.Regions[r.Idx].Mask
-	if p.AllAddrs {
-		mask = math.MaxUint64
-	}
-	return rrs, pos, mask
-}
-
-// answerRoundRobin answers with the usable addresses of every region in the
-// tier, rotated, and returns the region of the first one.
-func (h *Handler) answerRoundRobin(q *query, g *plan.Name, p *plan.Plan) uint8 {
-	var all [maxRoundRobin]dns.RR
-	var from [maxRoundRobin]uint8
-	n := 0
-	for _, i := range p.Tier() {
-		rrs, pos, mask := usable(q, g, p, i)
-		for k, b := range pos {
-			if mask&(1<<b) != 0 && n < maxRoundRobin {
-				all[n], from[n] = rrs[k], i
-				n++
-			}
-		}
-	}
-	if n == 0 {
-		return p.Order[0]
-	}
-	off := h.intn(n)
-	for j := range min(g.Answers, n) {
-		q.addNameAnswer(g, all[(off+j)%n])
-	}
-	return from[off]
 }
 
 // addAnswer adds an answer record to the reply being built.

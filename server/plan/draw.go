@@ -5,6 +5,8 @@ import (
 	"net/netip"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // The draw: which region of the plan's tier answers one query.
@@ -93,4 +95,100 @@ func hrwHash(subnet [16]byte, id string) uint64 {
 	h ^= h >> 27
 	h *= 0x94d049bb133111eb
 	return h ^ h>>31
+}
+
+// maxRoundRobin bounds how many addresses roundrobin gathers per query.
+const maxRoundRobin = 256
+
+// Pick draws the region of p's tier that answers client and writes the
+// records to answer with into out (at most g.Answers and len(out)): up to
+// g.Answers usable addresses of the region drawn, starting at a random one,
+// then of the next regions when the name spreads; for roundrobin, the
+// usable addresses of every region of the tier, rotated. The records are
+// shared: a caller that changes one copies it first. It returns how many
+// it wrote and the region drawn (of the first record, for roundrobin).
+// intn is the randomness (returns [0,n)); ht says which addresses are up.
+func (g *Name) Pick(p *Plan, qtype uint16, client netip.Addr, ht *HealthTable, intn func(int) int, out []dns.RR) (int, uint8) {
+	limit := min(g.Answers, len(out))
+	if g.Policy == schema.PolicyRoundRobin {
+		return g.pickRoundRobin(p, qtype, ht, intn, out[:limit])
+	}
+	first := g.Draw(p, client, intn)
+	n := g.appendAddrs(p, first, qtype, ht, intn, out[:limit])
+	if g.Spread {
+		for _, i := range p.Order[:p.N] {
+			if n >= limit {
+				break
+			}
+			if i != first {
+				n += g.appendAddrs(p, i, qtype, ht, intn, out[n:limit])
+			}
+		}
+	}
+	return n, first
+}
+
+// appendAddrs writes up to len(out) usable addresses of region i into out,
+// starting at a random one, and returns how many it wrote.
+func (g *Name) appendAddrs(p *Plan, i uint8, qtype uint16, ht *HealthTable, intn func(int) int, out []dns.RR) int {
+	rrs, pos, mask := g.usable(p, i, qtype, ht)
+	var up [schema.MaxRegionAddrs]uint8
+	n := 0
+	for k, b := range pos {
+		if mask&(1<<b) != 0 {
+			up[n] = uint8(k)
+			n++
+		}
+	}
+	off := 0
+	if n > 1 {
+		off = intn(n)
+	}
+	k := min(len(out), n)
+	for j := range k {
+		out[j] = rrs[up[(off+j)%n]]
+	}
+	return k
+}
+
+// usable returns region i's records of qtype (the degraded-TTL ones when
+// the plan says so), their address positions, and the mask of positions
+// that may be answered.
+func (g *Name) usable(p *Plan, i uint8, qtype uint16, ht *HealthTable) (rrs []dns.RR, pos []uint8, mask uint64) {
+	r := g.Regions[i]
+	rrs, pos = r.Addrs(qtype)
+	if p.Degraded && g.TTLDegraded > 0 {
+		rrs = r.Degraded(qtype)
+	}
+	mask = ht.Regions[r.Idx].Mask
+	if p.AllAddrs {
+		mask = math.MaxUint64
+	}
+	return rrs, pos, mask
+}
+
+// pickRoundRobin writes the usable addresses of every region in the tier,
+// rotated, into out, and returns how many and the region of the first one.
+func (g *Name) pickRoundRobin(p *Plan, qtype uint16, ht *HealthTable, intn func(int) int, out []dns.RR) (int, uint8) {
+	var all [maxRoundRobin]dns.RR
+	var from [maxRoundRobin]uint8
+	n := 0
+	for _, i := range p.Tier() {
+		rrs, pos, mask := g.usable(p, i, qtype, ht)
+		for k, b := range pos {
+			if mask&(1<<b) != 0 && n < maxRoundRobin {
+				all[n], from[n] = rrs[k], i
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0, p.Order[0]
+	}
+	off := intn(n)
+	k := min(len(out), n)
+	for j := range k {
+		out[j] = all[(off+j)%n]
+	}
+	return k, from[off]
 }
