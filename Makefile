@@ -3,17 +3,27 @@ GO       ?= go
 GOFLAGS  ?=
 PKGS     := ./...
 
+# The version and git revision every binary reports (internal/version):
+# the nearest v* tag as git describe gives it (v0.2.0, v0.2.0-3-g1a2b3c4),
+# v0.0.0-dev before the first tag; the commit in 12 hex digits, -dirty with
+# uncommitted changes. Injected with -X, since Go's own VCS stamping is
+# often off (GOFLAGS=-buildvcs=false). make VERSION=v1.2.3 overrides.
+VERSION  := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo v0.0.0-dev)
+REVISION := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || r=$$r-dirty; echo $$r; } || echo unknown)
+LDFLAGS  := -X github.com/glb-dns/glb/internal/version.version=$(VERSION) -X github.com/glb-dns/glb/internal/version.revision=$(REVISION)
+
+.PHONY: licenses dist dist-check image image-check k8s-check k8s-manifests
 .PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
 
 ## build: compile glbd and the tools into bin/
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
 ## run: dev mode — embedded etcd on 127.0.0.1:2379, example config, test GeoIP db, DNS on 127.0.0.1:5353
 run:
-	$(GO) run ./cmd/glbd -dev
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/glbd -dev
 
 ## test: format and vet checks, then every test with the race detector
 test: fmt-check vet
@@ -102,5 +112,42 @@ soak-short:
 protocol-check:
 	deploy/protocol-check.sh
 
+## licenses: one line per module linked into the binaries with its license, detected from the
+## module's license file; fails on a license that does not allow Apache-2.0 distribution
+licenses:
+	$(GO) run ./internal/cmd/licensecheck ./cmd/glbd ./cmd/glbprobe ./cmd/glbctl
+
+## dist: static glbd, glbprobe, glbctl for linux/amd64 and linux/arm64, reproducible release
+## archives with README, LICENSE, NOTICE and deploy/ files, and SHA256SUMS, in dist/ (deploy/dist.sh)
+dist:
+	GO=$(GO) deploy/dist.sh $(VERSION) $(REVISION)
+
+## dist-check: make dist in two clones of HEAD at different paths; their SHA256SUMS must match
+dist-check:
+	deploy/dist-check.sh
+
+## image: an OCI image archive per platform in dist/ (glbd as entrypoint, glbprobe and glbctl, user 65532,
+## CA certificates), built from make dist's binaries without pulling anything (deploy/image, its own module)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image: dist
+	cd deploy/image && $(GO) run . -dist ../../dist -repo ../.. -version $(VERSION) -revision $(REVISION) -epoch $(SOURCE_DATE_EPOCH)
+	cd dist && sha256sum glb-*.tar.gz glb-*.oci.tar >SHA256SUMS && cat SHA256SUMS
+
+## image-check: unpack the amd64 image and run its entrypoint as its config says: --version, then
+## glbd -dev and dig over UDP and TCP (deploy/image/check.sh; IMAGE_CHECK_ADDR, default 127.0.0.1)
+IMAGE_CHECK_ADDR ?= 127.0.0.1
+image-check:
+	deploy/image/check.sh dist/glb-$(VERSION)-image-linux-amd64.oci.tar $(IMAGE_CHECK_ADDR)
+
+## k8s-check: render the Helm chart deploy/helm/glb (defaults and each ci/*-values.yaml) with Helm's Go
+## packages, helm-lint it, and decode every object strictly into its Kubernetes type; the same for the plain
+## manifests of deploy/kubernetes, which must match the chart (deploy/k8scheck, its own module)
+k8s-check:
+	cd deploy/k8scheck && $(GO) test -count=1 -v .
+
+## k8s-manifests: regenerate deploy/kubernetes/glb.yaml from the chart and deploy/kubernetes/values.yaml
+k8s-manifests:
+	cd deploy/k8scheck && $(GO) run . -update
+
 clean:
-	rm -rf bin/
+	rm -rf bin/ dist/

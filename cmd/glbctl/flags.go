@@ -27,6 +27,7 @@ type globals struct {
 	etcd    store.ConnFlags // --etcd-endpoints, --etcd-cacert and the other connection flags
 	prefix  string          // --prefix
 	glbd    string          // --glbd: glbd's HTTP address
+	auth    glbdAuth        // --glbd-token-file and glbd's TLS files
 	timeout time.Duration   // --timeout: of each request to etcd or glbd
 }
 
@@ -42,6 +43,7 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 	a.g.etcd.Register(fs)
 	fs.StringVar(&a.g.prefix, "prefix", a.g.prefix, "etcd key prefix of the configuration")
 	fs.StringVar(&a.g.glbd, "glbd", a.g.glbd, "glbd's HTTP address, for explain and simulate")
+	a.g.auth.register(fs)
 	fs.DurationVar(&a.g.timeout, "timeout", a.g.timeout, "time limit of each request to etcd or glbd")
 	return fs
 }
@@ -67,7 +69,8 @@ func (a *app) printHelp(c *command, fs *flag.FlagSet) {
 		own.PrintDefaults()
 	}
 	fmt.Fprint(w, "\nGlobal flags: --etcd-endpoints, --etcd-cacert, --etcd-cert, --etcd-key, --etcd-user,\n"+
-		"--etcd-password-file, --etcd-insecure-skip-verify, --prefix, --glbd, --timeout (see 'glbctl help').\n")
+		"--etcd-password-file, --etcd-insecure-skip-verify, --prefix, --glbd, --glbd-token-file, --glbd-cacert,\n"+
+		"--glbd-cert, --glbd-key, --timeout (see 'glbctl help').\n")
 }
 
 func isGlobal(name string) bool {
@@ -75,7 +78,7 @@ func isGlobal(name string) bool {
 	case "prefix", "glbd", "timeout":
 		return true
 	}
-	return strings.HasPrefix(name, "etcd-")
+	return strings.HasPrefix(name, "etcd-") || strings.HasPrefix(name, "glbd-")
 }
 
 func hasFlags(fs *flag.FlagSet) bool {
@@ -88,6 +91,10 @@ func hasFlags(fs *flag.FlagSet) bool {
 // --ramp 5m" as well as "weight --ramp 5m eu-west 50"); "--" ends the
 // flags. It returns the arguments, errHelp after --help, or a usage error.
 func (a *app) parse(c *command, fs *flag.FlagSet, args []string) ([]string, error) {
+	if a.flagsOf != nil {
+		a.flagsOf(fs)
+		return nil, errHelp
+	}
 	var pos []string
 	for {
 		err := fs.Parse(args)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/server/querylog"
 	"github.com/glb-dns/glb/server/transport"
@@ -77,6 +78,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	a.closers = append(a.closers, a.geo.Close)
 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	version.Register(reg, version.Get())
 
 	endpoints := cfg.Etcd
 	if cfg.Dev {

@@ -18,9 +18,11 @@ import (
 	"github.com/glb-dns/glb/store"
 )
 
-// seed writes the example configuration into an empty prefix. A prefix that
-// already holds keys is left alone, so edits survive a restart with
-// -dev-data-dir.
+// seed writes the example configuration, a file in glbctl's layout (YAML or
+// JSON), into an empty prefix, checked and written by the code glbctl
+// validate and apply run (store.LoadSeedFile, store.Seed: one
+// transaction). A prefix that already holds keys is left alone, so edits
+// survive a restart with -dev-data-dir.
 // write is store.Seed bound to the etcd client, which only store may name.
 // It returns the seed, from which dev mode learns which backends to start.
 func (a *app) seed(ctx context.Context, write func(context.Context, string, map[string]string) (bool, error)) (map[string]string, error) {

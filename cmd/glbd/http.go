@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/internal/version"
 )
 
 // routes serves /metrics, /healthz (the process is alive), /readyz
@@ -77,6 +78,7 @@ type readiness struct {
 	Revision int64          `json:"revision"` // etcd revision of the configuration served; 0 before the first
 	GeoIP    readinessGeoIP `json:"geoip"`
 	Etcd     readinessEtcd  `json:"etcd"`
+	Version  string         `json:"version"` // glbd's build: "v0.2.0 (revision 1a2b3c4d5e6f, go1.26.8)"
 }
 
 type readinessGeoIP struct {
@@ -98,6 +100,7 @@ func (a *app) readiness() readiness {
 		Revision: ws.Revision,
 		GeoIP:    readinessGeoIP{Path: a.geo.Path()},
 		Etcd:     readinessEtcd{Connected: ws.Connected, Error: ws.ListError},
+		Version:  version.Get().Short(),
 	}
 	if !a.handler.Ready() {
 		r.Ready = false

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/server/transport"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
@@ -70,6 +71,7 @@ type Config struct {
 	// only once a configuration is loaded, for rolling restarts.
 	ListenBeforeReady bool
 	NotifySocket      string // $NOTIFY_SOCKET: systemd's, for READY=1 (notify.go)
+	ShowVersion       bool   // -version: print the version line and exit
 }
 
 // Defaults, documented in -h and README.md.
@@ -123,6 +125,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	c.Limits.register(fs)
 	tcpFlags(fs, &c.TCP)
 	c.HTTP.register(fs)
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, git revision and Go version, and exit")
 	// The flag package prints the usage on every parse error; a bad value
 	// should be one line naming the flag (run prints it), so the usage is
 	// printed here, and only for -h.
@@ -139,6 +142,9 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if c.ShowVersion { // needs no other flag
+		return c, nil
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("%w: -log-level %q: want debug, info, warn or error", errUsage, *level)
@@ -241,6 +247,10 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	case err != nil:
 		fmt.Fprintf(stderr, "glbd: %s\n", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "usage: "), "\n", "; "))
 		return 2
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintln(stdout, version.Get().String("glbd"))
+		return 0
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	cfg.Runtime.apply()

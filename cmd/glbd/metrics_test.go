@@ -49,6 +49,7 @@ var documentedMetrics = []string{
 	"glb_geoip_reloads_total",
 	"glb_geoip_last_reload_timestamp_seconds",
 	"glb_geoip_last_reload_successful",
+	"glb_build_info",
 }
 
 // scrape fetches /metrics over HTTP.
@@ -103,7 +104,7 @@ func TestMetricsExposed(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"glb_dns_queries_total", "glb_dns_answers_total", "glb_dns_ecs_queries_total",
-		"glb_dns_request_duration_seconds", "glb_store_etcd_connected", "glb_geoip_build_timestamp_seconds"} {
+		"glb_dns_request_duration_seconds", "glb_store_etcd_connected", "glb_geoip_build_timestamp_seconds", "glb_build_info"} {
 		if !exposed[name] {
 			t.Errorf("%s not on /metrics after queries", name)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/store"
 )
 
@@ -61,6 +62,9 @@ func TestReadyzBeforeAndAfterFirstSnapshot(t *testing.T) {
 	code, rz = readyz(t, r.a)
 	if !rz.Ready || rz.Stale || rz.Revision == 0 {
 		t.Errorf("after the first snapshot: %d %+v; want 200, ready, not stale, a revision", code, rz)
+	}
+	if want := version.Get().Short(); rz.Version != want {
+		t.Errorf("/readyz version %q, want %q", rz.Version, want)
 	}
 	waitFor(t, 5*time.Second, "etcd connected", func() bool { _, rz := readyz(t, r.a); return rz.Etcd.Connected && len(rz.Reasons) == 0 })
 }

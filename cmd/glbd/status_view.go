@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -32,6 +33,7 @@ type statusView struct {
 	Chart          chartView
 	SampleError    string // why the last answer sample failed
 	StaleAfter     string // report age at which it stops counting
+	Version        string // glbd's build, version.Info.Short
 	CSS            template.CSS
 	JS             template.JS
 }
@@ -127,7 +129,7 @@ type statusRejectedView struct {
 func buildStatusView(st *server.Status, buckets []answerBucket, now time.Time) *statusView {
 	// glbd leaves health.Policy.MaxAge at its default, schema.MaxReportAge,
 	// so that is the age at which the aggregation stops counting a report.
-	v := &statusView{Now: now.UTC().Format("2006-01-02 15:04:05 UTC"), CSS: template.CSS(statusCSS), JS: template.JS(statusJS),
+	v := &statusView{Now: now.UTC().Format("2006-01-02 15:04:05 UTC"), Version: version.Get().Short(), CSS: template.CSS(statusCSS), JS: template.JS(statusJS),
 		StaleAfter: fmt.Sprintf("%g min", schema.MaxReportAge.Minutes())}
 	colors := chartColors(st, buckets)
 	if st != nil {

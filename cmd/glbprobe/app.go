@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -79,6 +79,8 @@ func newApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	}
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := version.Get()
+	version.Register(a.reg, build)
 
 	conn := cfg.EtcdConn
 	conn.Endpoints = cfg.Etcd
@@ -88,7 +90,7 @@ func newApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	}
 	a.closers = append(a.closers, client.Close)
 	info := cfg.info()
-	info.Version = version()
+	info.Version = build.Version
 	info.Started = time.Now().UTC().Truncate(time.Second)
 	a.pub = store.NewPublisher(client, store.PublisherConfig{
 		Prefix: cfg.Prefix, ProberID: cfg.ID, Info: info, LeaseTTL: cfg.LeaseTTL,
@@ -184,13 +186,4 @@ func loadRoots(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("read -ca-file %q: no PEM certificate found", path)
 	}
 	return roots, nil
-}
-
-// version is the module version glbprobe was built from, for the status
-// page; "(devel)" for a build from a working tree.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "unknown"
 }

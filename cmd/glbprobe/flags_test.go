@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -147,7 +148,7 @@ func TestFlagsExitCodes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			if got := run(tc.args, envOf(nil), hostnameOf("probe-a"), &stderr); got != tc.want {
+			if got := run(tc.args, envOf(nil), hostnameOf("probe-a"), io.Discard, &stderr); got != tc.want {
 				t.Errorf("exit %d, want %d; stderr %q", got, tc.want, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), tc.wantStderr) {

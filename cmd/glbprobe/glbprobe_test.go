@@ -136,7 +136,7 @@ func TestProbeEndToEnd(t *testing.T) {
 	}
 
 	metrics := httpGet(t, "http://"+a.httpLn.Addr().String()+"/metrics")
-	for _, want := range []string{"glb_prober_lease_up 1", `glb_prober_etcd_writes_total{op="put"}`, "go_goroutines", "glb_store_revision"} {
+	for _, want := range []string{"glb_prober_lease_up 1", `glb_prober_etcd_writes_total{op="put"}`, "go_goroutines", "glb_store_revision", `glb_build_info{goversion="go`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	Refresh  time.Duration // -refresh: re-publish period of unchanged verdicts
 	CAFile   string        // -ca-file: extra PEM root CAs for https checks
 	LogLevel slog.Level
+	// ShowVersion is -version: print the version line and exit.
+	ShowVersion bool
 }
 
 // Defaults, documented in -h and README.md.
@@ -78,6 +81,7 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 	fs.DurationVar(&c.Refresh, "refresh", c.Refresh, "how often an unchanged verdict is written again (under "+schema.MaxReportAge.String()+")")
 	fs.StringVar(&c.CAFile, "ca-file", "", "PEM file of root CAs trusted for https checks, besides the system's")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, git revision and Go version, and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "Usage: glbprobe -location lat,lon [flags]\n\n"+
@@ -90,6 +94,9 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if c.ShowVersion { // needs no other flag
+		return c, nil
 	}
 	var errs []error
 	var err error
@@ -172,13 +179,13 @@ func (c Config) info() schema.ProberInfo {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Hostname, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Hostname, os.Stdout, os.Stderr))
 }
 
 // run is main with its dependencies passed in; it returns the exit status:
 // 0 after a clean shutdown, 1 on a runtime error, 2 on a bad command line
 // or an unusable -ca-file.
-func run(args []string, env func(string) string, hostname func() (string, error), stderr io.Writer) int {
+func run(args []string, env func(string) string, hostname func() (string, error), stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, env, hostname, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -186,6 +193,10 @@ func run(args []string, env func(string) string, hostname func() (string, error)
 	case err != nil:
 		fmt.Fprintf(stderr, "glbprobe: %s\n", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "usage: "), "\n", "; "))
 		return 2
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintln(stdout, version.Get().String("glbprobe"))
+		return 0
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -82,8 +82,9 @@ func (ca *CA) WriteCert(t testing.TB, certFile, keyFile, cn string, notBefore, n
 	})
 }
 
-// serverCert writes etcd's certificate for 127.0.0.1 and localhost.
-func (ca *CA) serverCert(t testing.TB) (certFile, keyFile string) {
+// ServerCert makes a server certificate for 127.0.0.1 and localhost (it
+// also allows client use, as etcd members need) and returns its files.
+func (ca *CA) ServerCert(t testing.TB) (certFile, keyFile string) {
 	certFile, keyFile = filepath.Join(ca.dir, "server.pem"), filepath.Join(ca.dir, "server-key.pem")
 	ca.write(t, certFile, keyFile, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "etcdtest server"},

@@ -51,7 +51,7 @@ func StartSecure(t testing.TB, opts SecureOptions) *Server {
 		t.Skip("etcdtest: skipping test with a real etcd in -short mode")
 	}
 	ca := NewCA(t)
-	certFile, keyFile := ca.serverCert(t)
+	certFile, keyFile := ca.ServerCert(t)
 	sec := &secure{opts: opts, ca: ca, passwords: map[string]string{"root": RootPassword}}
 	sec.rootCert, sec.rootKey = ca.Issue(t, "root")
 	s := &Server{secure: sec, cfg: embedded.Config{
