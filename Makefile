@@ -47,7 +47,7 @@ bench:
 ## fuzz: run every fuzz target for FUZZTIME each (default 60s), starting from the seed
 ## corpora in <pkg>/testdata/fuzz (also run by make test); a crasher is saved there
 FUZZTIME ?= 60s
-FUZZ_TARGETS := ./server/:FuzzAnswerPacket ./server/:FuzzParseECS ./store/schema/:FuzzDecode ./health/:FuzzParseResponse
+FUZZ_TARGETS := ./server/:FuzzAnswerPacket ./server/dnswire/:FuzzParseECS ./store/schema/:FuzzDecode ./health/:FuzzParseResponse
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== $${t#*:} for $(FUZZTIME)"; \

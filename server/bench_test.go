@@ -2,7 +2,6 @@ package server
 
 import (
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -11,57 +10,18 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server/plan"
 )
-
-// packWriter packs the reply as the UDP server would, so the benchmark
-// covers building and packing the answer.
-type packWriter struct {
-	recorder
-	buf []byte
-}
-
-func (w *packWriter) WriteMsg(m *dns.Msg) error {
-	var err error
-	w.buf, err = m.PackBuffer(w.buf[:0])
-	return err
-}
-
-// BenchmarkServeDNS measures the handler from a parsed query to reply bytes
-// for a GSLB answer with ECS, as most production queries are.
-func BenchmarkServeDNS(b *testing.B) {
-	for _, bc := range []struct {
-		name  string
-		q     *dns.Msg
-		qtype uint16
-	}{
-		{"A_ECS_London", mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24"), dns.TypeA},
-		{"AAAA_ECS_Tokyo", mkQuery("www."+testZone, dns.TypeAAAA, "2001:218:1::/48"), dns.TypeAAAA},
-		{"A_noECS_unknown", mkQuery("www."+testZone, dns.TypeA, ""), dns.TypeA},
-		{"NXDOMAIN", mkQuery("nope."+testZone, dns.TypeA, ""), dns.TypeA},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			h, _ := newTestHandler(b, nil)
-			w := &packWriter{recorder: recorder{remote: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5300}}, buf: make([]byte, 0, 512)}
-			b.ReportAllocs()
-			for b.Loop() {
-				h.ServeDNS(w, bc.q)
-			}
-			if len(w.buf) == 0 {
-				b.Fatal("no reply")
-			}
-		})
-	}
-}
 
 // BenchmarkSelect measures the pure geo plan over the dev regions.
 func BenchmarkSelect(b *testing.B) {
 	h, _ := newTestHandler(b, nil)
 	snap := h.snap.Load()
-	g := snap.cfg.zones[testZone].nodes["www."+testZone].gslb
+	g := snap.Config.Zones[testZone].Nodes["www."+testZone].GSLB
 	loc, _, _ := openTestDB(b).Lookup(mustAddr("81.2.69.1"))
 	b.ReportAllocs()
 	for b.Loop() {
-		if p := g.plan(dns.TypeA, loc, true, snap.health); p.nTier == 0 {
+		if p := g.Plan(dns.TypeA, loc, true, snap.Health); p.NTier == 0 {
 			b.Fatal("no region")
 		}
 	}
@@ -87,12 +47,12 @@ func BenchmarkScopeBuild(b *testing.B) {
 	b.ReportMetric(float64(part.Ranges()), "ranges")
 	b.Logf("partition of %d ranges, %d locations: %s", part.Ranges(), len(part.Locs), time.Since(start))
 	snap := h.snap.Load()
-	g := snap.cfg.zones[testZone].nodes["www."+testZone].gslb
-	var sb scopeBuilder // reused, as the worker does
+	g := snap.Config.Zones[testZone].Nodes["www."+testZone].GSLB
+	var sb plan.ScopeBuilder // reused, as the worker does
 	b.ReportAllocs()
 	for b.Loop() {
-		t := sb.build(part, g, dns.TypeA, snap.health)
-		if len(t.v4) == 0 {
+		t := sb.Build(part, g, dns.TypeA, snap.Health)
+		if len(t.V4) == 0 {
 			b.Fatal("no runs")
 		}
 	}

@@ -12,37 +12,11 @@ import (
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz from the corpus entries in code")
 
 // TestFuzzCorpus keeps testdata/fuzz/FuzzAnswerPacket (every malformed
-// packet of malformedCases) and testdata/fuzz/FuzzParseECS what the code
-// here makes.
+// packet of malformedCases) what the code here makes.
 func TestFuzzCorpus(t *testing.T) {
 	var packets []fuzzcorpus.Entry
 	for _, c := range malformedCases() {
 		packets = append(packets, fuzzcorpus.Entry{Name: c.name, Args: []any{c.packet}})
 	}
 	fuzzcorpus.Sync(t, "testdata/fuzz/FuzzAnswerPacket", packets, *updateCorpus)
-
-	var options []fuzzcorpus.Entry
-	for _, e := range []struct {
-		name string
-		opt  []byte // the ECS option's data: family, source, scope, address
-	}{
-		{"ipv4-24", []byte{0, 1, 24, 0, 81, 2, 69}},
-		{"ipv6-48", []byte{0, 2, 48, 0, 0x2a, 0x02, 0xcf, 0x40, 0, 0}},
-		{"ipv4-0-no-address", []byte{0, 1, 0, 0}},
-		{"family-0-prefix-0", []byte{0, 0, 0, 0}},
-		{"family-3", []byte{0, 3, 24, 0, 1, 2, 3}},
-		{"family-0-prefix-24", []byte{0, 0, 24, 0, 1, 2, 3}},
-		{"ipv4-prefix-33", []byte{0, 1, 33, 0, 1, 2, 3, 4, 5}},
-		{"ipv6-prefix-129", append([]byte{0, 2, 129, 0}, make([]byte, 17)...)},
-		{"ipv4-extra-address-octet", []byte{0, 1, 24, 0, 81, 2, 69, 0}},
-		{"ipv4-bits-beyond-prefix", []byte{0, 1, 23, 0, 81, 2, 69}},
-		{"ipv4-bits-beyond-prefix-last-octet", []byte{0, 1, 20, 0, 81, 2, 69}},
-		{"ipv4-address-octet-missing", []byte{0, 1, 24, 0, 81, 2}},
-		{"scope-nonzero-in-query", []byte{0, 1, 24, 8, 81, 2, 69}},
-		{"shorter-than-header", []byte{0, 1, 24}},
-		{"empty", nil},
-	} {
-		options = append(options, fuzzcorpus.Entry{Name: e.name, Args: []any{e.opt}})
-	}
-	fuzzcorpus.Sync(t, "testdata/fuzz/FuzzParseECS", options, *updateCorpus)
 }

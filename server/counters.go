@@ -7,12 +7,15 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // nameCounters are the counters an answer for one name touches, resolved
 // once: looking a labelled counter up by its label values hashes the labels
 // and takes a lock, a cost the query path does not want to pay per query.
-// They live in the gslbName, so they go when its configuration is replaced.
+// They live outside the snapshot, in Handler.names, so a configuration
+// change that leaves a name alone keeps its resolved counters.
 type nameCounters struct {
 	// answers are resolved on a region's first answer, not all at once:
 	// with thousands of names, every name x region series would be
@@ -22,36 +25,72 @@ type nameCounters struct {
 	noErrors [2][2]prometheus.Counter             // [udp, tcp][A, AAAA]: glb_dns_queries_total with rcode NOERROR
 	// outcomes, drained and failOpen are resolved on first use too: an
 	// outage makes every answer of a name count one.
-	outcomes [len(outcomeNames)]atomic.Pointer[prometheus.Counter]
+	outcomes [len(plan.OutcomeNames)]atomic.Pointer[prometheus.Counter]
 	drained  atomic.Pointer[prometheus.Counter]
 	failOpen atomic.Pointer[prometheus.Counter]
 }
 
-// counters returns the resolved counters of g, creating them on first use.
-func (h *Handler) counters(g *gslbName) *nameCounters {
-	if c := g.counters.Load(); c != nil {
+// nameKey identifies a name's counters: its zone, label and regions in
+// order (the answers are indexed by region), so a name whose regions
+// change gets fresh counters.
+type nameKey struct{ zone, label, regions string }
+
+func keyOf(g *plan.Name) nameKey {
+	k := nameKey{zone: g.Zone, label: g.Label}
+	for _, r := range g.Regions {
+		k.regions += r.ID + " "
+	}
+	return k
+}
+
+// linkCounters gives every name of a newly built configuration its
+// counters: the ones it had, or new ones, and forgets those of names that
+// are gone. It runs off the query path, under h.mu, before the swap.
+func (h *Handler) linkCounters(cfg *plan.Config) {
+	names := make(map[nameKey]*nameCounters, len(cfg.Names))
+	for _, g := range cfg.Names {
+		k := keyOf(g)
+		c := h.names[k]
+		if c == nil {
+			c = names[k]
+		}
+		if c == nil {
+			c = h.newCounters(g)
+		}
+		names[k], g.Counters = c, c
+	}
+	h.names = names
+}
+
+// counters returns the counters of g: linked by the snapshot's owner; a
+// name of a snapshot never served (Explain's what-if) has none linked,
+// and counts nowhere shared.
+func (h *Handler) counters(g *plan.Name) *nameCounters {
+	if c, ok := g.Counters.(*nameCounters); ok {
 		return c
 	}
-	c := &nameCounters{answers: make([]atomic.Pointer[prometheus.Counter], len(g.regions))}
-	for _, r := range g.regions {
-		c.totals = append(c.totals, h.regionTotal(r.id))
+	return h.newCounters(g)
+}
+
+// newCounters resolves the counters of g that are resolved up front.
+func (h *Handler) newCounters(g *plan.Name) *nameCounters {
+	c := &nameCounters{answers: make([]atomic.Pointer[prometheus.Counter], len(g.Regions))}
+	for _, r := range g.Regions {
+		c.totals = append(c.totals, h.regionTotal(r.ID))
 	}
 	for i, transport := range []string{"udp", "tcp"} {
 		for j, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			c.noErrors[i][j] = h.metrics.queries.WithLabelValues(g.zone, qtypeLabel(qtype), rcodeLabel(dns.RcodeSuccess), transport)
+			c.noErrors[i][j] = h.metrics.queries.WithLabelValues(g.Zone, qtypeLabel(qtype), rcodeLabel(dns.RcodeSuccess), transport)
 		}
-	}
-	if !g.counters.CompareAndSwap(nil, c) {
-		return g.counters.Load()
 	}
 	return c
 }
 
 // countAnswer counts an answer of g (whose counters c are) from its region i.
-func (c *nameCounters) countAnswer(h *Handler, g *gslbName, i uint8) {
+func (c *nameCounters) countAnswer(h *Handler, g *plan.Name, i uint8) {
 	p := c.answers[i].Load()
 	if p == nil {
-		ctr := h.metrics.answers.WithLabelValues(g.zone, h.nameLabel(g), g.regions[i].id)
+		ctr := h.metrics.answers.WithLabelValues(g.Zone, h.nameLabel(g), g.Regions[i].ID)
 		p = &ctr
 		c.answers[i].Store(p)
 	}
@@ -64,19 +103,19 @@ const allNames = "*"
 
 // nameLabel is g's value of the name label: its name, or allNames when
 // counting per zone.
-func (h *Handler) nameLabel(g *gslbName) string {
+func (h *Handler) nameLabel(g *plan.Name) string {
 	if h.perZone {
 		return allNames
 	}
-	return g.label
+	return g.Label
 }
 
 // countOutcome counts outcome o of an answer of g (whose counters c are),
 // an outcome other than the policy's own.
-func (c *nameCounters) countOutcome(h *Handler, g *gslbName, o outcome) {
+func (c *nameCounters) countOutcome(h *Handler, g *plan.Name, o plan.Outcome) {
 	p := c.outcomes[o].Load()
 	if p == nil {
-		ctr := h.metrics.outcomes.WithLabelValues(g.zone, h.nameLabel(g), o.String())
+		ctr := h.metrics.outcomes.WithLabelValues(g.Zone, h.nameLabel(g), o.String())
 		p = &ctr
 		c.outcomes[o].Store(p)
 	}
@@ -84,16 +123,16 @@ func (c *nameCounters) countOutcome(h *Handler, g *gslbName, o outcome) {
 	var extra *atomic.Pointer[prometheus.Counter]
 	var vec *prometheus.CounterVec
 	switch o {
-	case outcomeDrained:
+	case plan.OutcomeDrained:
 		extra, vec = &c.drained, h.metrics.drained
-	case outcomeFailOpen:
+	case plan.OutcomeFailOpen:
 		extra, vec = &c.failOpen, h.metrics.failOpen
 	default:
 		return
 	}
 	p = extra.Load()
 	if p == nil {
-		ctr := vec.WithLabelValues(g.zone, h.nameLabel(g))
+		ctr := vec.WithLabelValues(g.Zone, h.nameLabel(g))
 		p = &ctr
 		extra.Store(p)
 	}
@@ -103,7 +142,7 @@ func (c *nameCounters) countOutcome(h *Handler, g *gslbName, o outcome) {
 // noError is the query counter for q's transport and type.
 func (c *nameCounters) noError(q *query) prometheus.Counter {
 	i, j := 0, 0
-	if q.tcp() {
+	if q.tcp {
 		i = 1
 	}
 	if q.qtype == dns.TypeAAAA {
@@ -144,4 +183,27 @@ func (h *Handler) AnswersByRegion() map[string]uint64 {
 		out[id] = t.Load()
 	}
 	return out
+}
+
+// countQuery counts an answered query: glb_dns_queries_total, and for a
+// GSLB name the decision recordOutcome and recordAnswer noted (outcomes
+// other than the policy's own, the answer per region). Only the serving
+// pipeline (finish) calls it, so Explain, which runs the same answer path,
+// counts nothing. A fast-path query uses its name's counters resolved
+// once, not a labelled lookup.
+func (h *Handler) countQuery(q *query, qtype uint16, rcode int) {
+	if g := q.gslb; g != nil {
+		c := h.counters(g)
+		if q.outcome != plan.OutcomeNormal {
+			c.countOutcome(h, g, q.outcome)
+		}
+		if q.answered {
+			c.countAnswer(h, g, q.drawn)
+		}
+		if q.fast {
+			c.noError(q).Inc()
+			return
+		}
+	}
+	h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport).Inc()
 }

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +13,9 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/server/dnswire"
+	"github.com/glb-dns/glb/server/explain"
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -24,91 +26,11 @@ type ExplainRequest struct {
 	Client    netip.Addr // the client's address
 	Qtype     uint16     // dns.TypeA (default) or dns.TypeAAAA
 	ECSSource int        // source prefix of the ECS option the resolver sends; 0 sends none; -1: 24 (IPv4) or 56 (IPv6)
-	WhatIf    WhatIf
-}
-
-// WhatIf are hypothetical changes: regions forced down or up, and weights.
-type WhatIf struct {
-	Down    []string       `json:"down"`
-	Up      []string       `json:"up"`
-	Weights map[string]int `json:"weight"`
-}
-
-func (w WhatIf) empty() bool { return len(w.Down)+len(w.Up)+len(w.Weights) == 0 }
-
-// Explanation is why a client gets its answer. It is produced by running the
-// DNS answer path itself on a synthetic query, with a trace attached.
-type Explanation struct {
-	Name      string          `json:"name"`
-	Zone      string          `json:"zone"`
-	Type      string          `json:"type"`
-	Client    string          `json:"client"`
-	ECSSource int             `json:"ecs_source"`
-	Location  ExplainLocation `json:"location"`
-	Policy    string          `json:"policy,omitempty"`
-	Fence     *ExplainFence   `json:"fence,omitempty"`
-	Regions   []ExplainRegion `json:"regions,omitempty"`
-	Tier      []string        `json:"tier"`
-	Rule      string          `json:"rule"`
-	Chosen    string          `json:"chosen,omitempty"`
-	Rcode     string          `json:"rcode"`
-	Answer    []string        `json:"answer"`
-	TTL       uint32          `json:"ttl"`
-	Scope     int             `json:"scope"`
-	WhatIf    *WhatIf         `json:"what_if,omitempty"`
-}
-
-// ExplainLocation is the client's GeoIP record.
-type ExplainLocation struct {
-	Found       bool    `json:"found"`
-	Country     string  `json:"country,omitempty"`
-	Continent   string  `json:"continent,omitempty"`
-	Subdivision string  `json:"subdivision,omitempty"`
-	Lat         float64 `json:"lat"`
-	Lon         float64 `json:"lon"`
-	Network     string  `json:"network"`
-}
-
-// ExplainFence says which fence rule applied.
-type ExplainFence struct {
-	Rule    string   `json:"rule"` // "country DE", "continent EU", "default" or "" (no rule: all)
-	Allowed []string `json:"allowed"`
-}
-
-// ExplainRegion is one candidate region of the name.
-type ExplainRegion struct {
-	ID         string            `json:"id"`
-	Weight     int               `json:"weight"`
-	Up         bool              `json:"up"`
-	Checked    bool              `json:"checked"`
-	FencedOut  bool              `json:"fenced_out"`
-	HasFamily  bool              `json:"has_family"`
-	DistanceKm float64           `json:"distance_km"`
-	RTTMs      *float64          `json:"rtt_ms"`
-	Score      *float64          `json:"score"`
-	InTier     bool              `json:"in_tier"`
-	Endpoints  []ExplainEndpoint `json:"endpoints"`
-}
-
-// ExplainEndpoint is one address of a region and what probers said.
-type ExplainEndpoint struct {
-	Endpoint string                   `json:"endpoint"`
-	Up       bool                     `json:"up"`
-	UpVotes  int                      `json:"up_votes"`
-	Votes    int                      `json:"votes"`
-	Reports  map[string]ExplainReport `json:"reports"`
-}
-
-// ExplainReport is one prober's report on an endpoint.
-type ExplainReport struct {
-	Up         bool    `json:"up"`
-	RTT        string  `json:"rtt"`
-	AgeSeconds float64 `json:"age_seconds"`
-	Error      string  `json:"error,omitempty"`
+	WhatIf    explain.WhatIf
 }
 
 // Explain answers req through the DNS answer path and says why.
-func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
+func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 	cur := h.snap.Load()
 	if cur == nil {
 		return nil, errors.New("no configuration loaded yet")
@@ -126,12 +48,12 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 			req.ECSSource = 56
 		}
 	}
-	name, err := cur.qualify(req.Name)
+	name, err := cur.Qualify(req.Name)
 	if err != nil {
 		return nil, err
 	}
 	snap := cur
-	if !req.WhatIf.empty() {
+	if !req.WhatIf.Empty() {
 		if snap, err = h.whatIf(cur, req.WhatIf, name, req.Qtype, true); err != nil {
 			return nil, err
 		}
@@ -140,7 +62,7 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, req.Qtype)
 	if req.ECSSource > 0 {
-		m.SetEdns0(ourUDPSize, false)
+		m.SetEdns0(dnswire.UDPSize, false)
 		sub := netip.PrefixFrom(req.Client, req.ECSSource).Masked().Addr()
 		family := uint16(1)
 		if sub.Is6() {
@@ -149,13 +71,19 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family,
 			SourceNetmask: uint8(req.ECSSource), Address: net.IP(sub.AsSlice())})
 	}
-	q := query{req: m, remote: req.Client, transport: "udp", zone: "none", snap: snap, trace: &planTrace{}}
+	// The answer path runs as for a real query, but nothing counts: the
+	// counters are only touched when a reply is sent (finish).
+	pkt, err := m.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack the query: %w", err)
+	}
+	q := query{req: m, pkt: pkt, remote: req.Client, transport: "udp", zone: "none", snap: snap}
 	h.answer(&q)
 
-	ex := &Explanation{Name: name, Zone: q.zone, Type: dns.TypeToString[req.Qtype], Client: req.Client.String(),
+	ex := &explain.Explanation{Name: name, Zone: q.zone, Type: dns.TypeToString[req.Qtype], Client: req.Client.String(),
 		ECSSource: req.ECSSource, Rule: q.reason, Chosen: q.region, Rcode: dns.RcodeToString[q.m.Rcode],
-		Scope: q.ecs.scopeFor(q.scope), Tier: []string{}, Answer: []string{}}
-	if !req.WhatIf.empty() {
+		Scope: q.ecs.ScopeFor(q.scope), Tier: []string{}, Answer: []string{}}
+	if !req.WhatIf.Empty() {
 		ex.WhatIf = &req.WhatIf
 	}
 	for _, rr := range q.m.Answer {
@@ -167,43 +95,47 @@ func (h *Handler) Explain(req ExplainRequest) (*Explanation, error) {
 		located = req.Client
 	}
 	loc, network, found := h.geo.Lookup(located)
-	ex.Location = ExplainLocation{Found: found, Country: loc.Country, Continent: loc.Continent,
+	ex.Location = explain.Location{Found: found, Country: loc.Country, Continent: loc.Continent,
 		Subdivision: loc.Subdivision, Lat: loc.Lat, Lon: loc.Lon, Network: network.String()}
-	if g := q.traceName; g != nil {
-		ex.Policy = g.policy
-		h.explainRegions(ex, snap, g, &q)
+	if g := q.gslb; g != nil {
+		ex.Policy = g.Policy
+		// The plan is pure: run again with a trace, it is the plan the
+		// answer above was drawn from.
+		tr := &plan.Trace{}
+		p := g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
+		h.explainRegions(ex, snap, g, q.qtype, loc, found, tr, &p)
 	}
 	return ex, nil
 }
 
 // explainRegions fills in the candidates from the trace of the plan.
-func (h *Handler) explainRegions(ex *Explanation, snap *Snapshot, g *gslbName, q *query) {
-	tr, p := q.trace, &q.tracePlan
-	if g.fence != nil {
-		ex.Fence = &ExplainFence{Rule: g.fence.rule(q.traceLoc), Allowed: []string{}}
+func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g *plan.Name, qtype uint16, loc geo.Location, found bool, tr *plan.Trace, p *plan.Plan) {
+	if g.Fence != nil {
+		ex.Fence = &explain.Fence{Rule: g.Fence.Rule(loc), Allowed: []string{}}
 	}
 	inTier := uint64(0)
-	for _, i := range p.tier() {
+	for _, i := range p.Tier() {
 		inTier |= 1 << i
-		ex.Tier = append(ex.Tier, g.regions[i].id)
+		ex.Tier = append(ex.Tier, g.Regions[i].ID)
 	}
 	now := h.now()
-	for i, r := range g.regions {
+	for i, r := range g.Regions {
 		bit := uint64(1) << i
-		rh := snap.health.regions[r.idx]
-		rrs, _ := r.addrs(q.qtype)
-		er := ExplainRegion{ID: r.id, Weight: r.weight, Up: rh.up, Checked: rh.checked, FencedOut: tr.allowed&bit == 0,
-			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []ExplainEndpoint{}}
+		rh := snap.Health.Regions[r.Idx]
+		rrs, _ := r.Addrs(qtype)
+		er := explain.Region{ID: r.ID, Weight: r.Weight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
+			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []explain.Endpoint{}}
 		if ex.Fence != nil && !er.FencedOut {
-			ex.Fence.Allowed = append(ex.Fence.Allowed, r.id)
+			ex.Fence.Allowed = append(ex.Fence.Allowed, r.ID)
 		}
-		if q.traceFound {
-			er.DistanceKm = geo.Distance(q.traceLoc.Lat, q.traceLoc.Lon, r.lat, r.lon)
+		if found {
+			d := geo.Distance(loc.Lat, loc.Lon, r.Lat, r.Lon)
+			er.DistanceKm = &d
 		}
-		if tr.scored&bit != 0 {
-			s := tr.score[i]
+		if tr.Scored&bit != 0 {
+			s := tr.Score[i]
 			er.Score = &s
-			if tr.latency[i] {
+			if tr.Latency[i] {
 				er.RTTMs = &s
 			}
 		}
@@ -212,21 +144,21 @@ func (h *Handler) explainRegions(ex *Explanation, snap *Snapshot, g *gslbName, q
 	}
 }
 
-func explainEndpoints(snap *Snapshot, r *regionAnswer, now time.Time) []ExplainEndpoint {
-	out := []ExplainEndpoint{}
+func explainEndpoints(snap *plan.Snapshot, r *plan.RegionAnswer, now time.Time) []explain.Endpoint {
+	out := []explain.Endpoint{}
 	var rh *health.RegionHealth
-	if v := snap.health.view; v != nil {
-		rh = v.Regions[r.id]
+	if v := snap.Health.View; v != nil {
+		rh = v.Regions[r.ID]
 	}
-	info := snap.cfg.regions[r.idx]
-	for j, a := range info.addrs {
-		ep := ExplainEndpoint{Endpoint: a.String(), Up: true, Reports: map[string]ExplainReport{}}
+	info := snap.Config.Regions[r.Idx]
+	for j, a := range info.Addrs {
+		ep := explain.Endpoint{Endpoint: a.String(), Up: true, Reports: map[string]explain.Report{}}
 		if rh != nil && j < len(rh.Endpoints) {
 			e := rh.Endpoints[j]
 			ep.Up, ep.UpVotes, ep.Votes = e.Up, e.UpVotes, e.Votes
 		}
-		for prober, rep := range snap.state.Health[r.id][ep.Endpoint] {
-			ep.Reports[prober] = ExplainReport{Up: rep.Up, RTT: time.Duration(rep.RTT).String(),
+		for prober, rep := range snap.State.Health[r.ID][ep.Endpoint] {
+			ep.Reports[prober] = explain.Report{Up: rep.Up, RTT: time.Duration(rep.RTT).String(),
 				AgeSeconds: now.Sub(rep.Time).Seconds(), Error: rep.Error}
 		}
 		out = append(out, ep)
@@ -234,44 +166,12 @@ func explainEndpoints(snap *Snapshot, r *regionAnswer, now time.Time) []ExplainE
 	return out
 }
 
-// rule names the fence rule that applies at loc.
-func (f *fence) rule(loc geo.Location) string {
-	if _, ok := f.countries[loc.Country]; ok && loc.Country != "" {
-		return "country " + loc.Country
-	}
-	if _, ok := f.continents[loc.Continent]; ok && loc.Continent != "" {
-		return "continent " + loc.Continent
-	}
-	return "default"
-}
-
-// qualify turns a name into the FQDN of a name in one of our zones.
-// A name without a trailing dot that is in none of the zones is taken as
-// relative to the zone when there is only one.
-func (s *Snapshot) qualify(name string) (string, error) {
-	name = strings.ToLower(strings.TrimSpace(name))
-	absolute := strings.HasSuffix(name, ".")
-	name = dns.Fqdn(name)
-	if name == "." {
-		return "", errors.New("name is missing")
-	}
-	if s.match(name) != nil {
-		return name, nil
-	}
-	if len(s.cfg.zones) == 1 && !absolute {
-		for origin := range s.cfg.zones {
-			return name + origin, nil
-		}
-	}
-	return "", fmt.Errorf("name %q is in none of the zones %v", name, slices.Sorted(maps.Keys(s.cfg.zones)))
-}
-
 // whatIf returns a copy of cur with the hypothetical changes applied, and
 // the ECS scope table of the asked name built for it, so the answer is
 // what the server would give once the changes were real.
-func (h *Handler) whatIf(cur *Snapshot, w WhatIf, name string, qtype uint16, withScope bool) (*Snapshot, error) {
-	st := *cur.state
-	st.Regions = maps.Clone(cur.state.Regions)
+func (h *Handler) whatIf(cur *plan.Snapshot, w explain.WhatIf, name string, qtype uint16, withScope bool) (*plan.Snapshot, error) {
+	st := *cur.State
+	st.Regions = maps.Clone(cur.State.Regions)
 	for id, n := range w.Weights {
 		r := st.Regions[id]
 		if r == nil {
@@ -285,7 +185,7 @@ func (h *Handler) whatIf(cur *Snapshot, w WhatIf, name string, qtype uint16, wit
 		st.Regions[id] = &copied
 	}
 	st.ConfigRevision = -1 // never equal to a real one
-	cfg, _ := buildConfig(&st)
+	cfg, _ := plan.BuildConfig(&st)
 	view := health.Aggregate(&st, h.now(), h.policy)
 	regions := maps.Clone(view.Regions)
 	for _, force := range []struct {
@@ -306,18 +206,18 @@ func (h *Handler) whatIf(cur *Snapshot, w WhatIf, name string, qtype uint16, wit
 		}
 	}
 	view = &health.View{Regions: regions, Probers: view.Probers}
-	snap := &Snapshot{Revision: cur.Revision, cfg: cfg, health: buildHealth(cfg, view), state: &st, built: cur.built}
+	snap := &plan.Snapshot{Revision: cur.Revision, Config: cfg, Health: plan.BuildHealth(cfg, view), State: &st, Built: cur.Built}
 	if p, ok := h.geo.(Partitioner); ok && withScope {
 		if part, err := p.Partition(); err == nil {
-			if z := snap.match(name); z != nil {
-				if n := z.nodes[name]; n != nil && n.gslb != nil {
-					var pair [2]*scopeTable
+			if z := snap.Match(name); z != nil {
+				if n := z.Nodes[name]; n != nil && n.GSLB != nil {
+					var pair [2]*plan.ScopeTable
 					i := 0
 					if qtype == dns.TypeAAAA {
 						i = 1
 					}
-					pair[i] = buildScopeTable(part, n.gslb, qtype, snap.health)
-					snap.scopes = map[uint64][2]*scopeTable{n.gslb.cfgKey: pair}
+					pair[i] = plan.BuildScopeTable(part, n.GSLB, qtype, snap.Health)
+					snap.Scopes = map[uint64][2]*plan.ScopeTable{n.GSLB.CfgKey: pair}
 				}
 			}
 		}

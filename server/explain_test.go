@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/explain"
 )
 
 // TestExplainEqualsAnswer asks Explain and the DNS path the same thing for
@@ -73,7 +75,7 @@ func TestWhatIfEqualsReality(t *testing.T) {
 		if a.Is6() {
 			qtype = dns.TypeAAAA
 		}
-		hypo, err := h.Explain(ExplainRequest{Name: "www", Client: a, Qtype: qtype, ECSSource: -1, WhatIf: WhatIf{Down: []string{"eu-west"}}})
+		hypo, err := h.Explain(ExplainRequest{Name: "www", Client: a, Qtype: qtype, ECSSource: -1, WhatIf: explain.WhatIf{Down: []string{"eu-west"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +96,7 @@ func TestWhatIfEqualsReality(t *testing.T) {
 // TestSimulate checks shares sum to 1 and move when a region is taken down.
 func TestSimulate(t *testing.T) {
 	h, _ := healthHandler(t, nil)
-	sim, err := h.Simulate(SimulateRequest{Name: "www", WhatIf: WhatIf{Down: []string{"eu-west"}, Weights: map[string]int{"us-west": 0}}})
+	sim, err := h.Simulate(SimulateRequest{Name: "www", WhatIf: explain.WhatIf{Down: []string{"eu-west"}, Weights: map[string]int{"us-west": 0}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestExplainHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ex Explanation
+	var ex explain.Explanation
 	if err := json.NewDecoder(resp.Body).Decode(&ex); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("status %d, decode %v", resp.StatusCode, err)
 	}

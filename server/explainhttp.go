@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/explain"
 )
 
 // maxSimulateBody bounds the client list a POST /simulate may send.
@@ -104,8 +106,8 @@ func parseQtype(s string) (uint16, error) {
 }
 
 // parseWhatIf reads repeated down=, up= and weight=region:n parameters.
-func parseWhatIf(v map[string][]string) (WhatIf, error) {
-	w := WhatIf{Down: v["down"], Up: v["up"]}
+func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
+	w := explain.WhatIf{Down: v["down"], Up: v["up"]}
 	for _, s := range v["weight"] {
 		id, n, ok := strings.Cut(s, ":")
 		weight, err := strconv.Atoi(n)

@@ -2,9 +2,12 @@ package server
 
 import (
 	"encoding/binary"
-	"net/netip"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/dnswire"
+	"github.com/glb-dns/glb/server/limit"
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // The fast path answers the query shape that nearly all traffic has — one
@@ -20,18 +23,17 @@ const maxFastName = 255
 
 // fastQuery is what the fast path parses out of a packet.
 type fastQuery struct {
-	id, flags    uint16
-	name         [maxFastName]byte // lower case, presentation form with the trailing dot
-	nameLen      int
-	qEnd         int // end of the question section in the packet
-	qtype        uint16
-	opt          bool
-	do           bool
-	udpSize      int
-	ecs          clientSubnet
-	ecsAddrBytes int // address octets in the query's ECS option
-	cookieAt     int // offset of the COOKIE option's data in the packet, 0 if none
-	cookieLen    int
+	id, flags uint16
+	name      [maxFastName]byte // lower case, presentation form with the trailing dot
+	nameLen   int
+	qEnd      int // end of the question section in the packet
+	qtype     uint16
+	opt       bool
+	do        bool
+	udpSize   int
+	ecs       dnswire.ClientSubnet
+	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
+	cookieLen int
 }
 
 // fastAnswer answers pkt into dst when it can; handled false means the
@@ -49,46 +51,46 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		return dst, false
 	}
 	name := f.name[:f.nameLen]
-	z := snap.matchBytes(name)
+	z := snap.MatchBytes(name)
 	if z == nil {
 		return dst, false
 	}
-	n := z.nodes[string(name)]
-	if n == nil || n.gslb == nil || n.cname != nil {
+	n := z.Nodes[string(name)]
+	if n == nil || n.GSLB == nil || n.CNAME != nil {
 		return dst, false
 	}
-	g := n.gslb
-	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.label
+	g := n.GSLB
+	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.Label
 	q.udpSize = dns.MinMsgSize
 	if f.opt {
 		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, h.maxUDP))
 	}
-	if !q.tcp() && f.maxReply(g.answers) > q.udpSize {
+	if !q.tcp && f.maxReply(g.Answers) > q.udpSize {
 		return dst, false // might need truncation: the general path does it
 	}
 	q.client = q.remote
-	if q.ecs.usable() {
-		q.client = q.ecs.addr
+	if q.ecs.Addr.IsValid() { // dnswire.ClientSubnet.Usable, without the call
+		q.client = q.ecs.Addr
 	}
 	// The scope table holds the plan of the client's network ready-made:
 	// no GeoIP lookup and no ranking per query. Without a table (not built
 	// yet, or an address the database aliases), decide as the general path.
-	var p plan
+	var p plan.Plan
 	havePlan := false
-	if t := snap.scopeTable(g, q.qtype); t != nil {
-		var tp *plan
+	if t := snap.TableFor(g, q.qtype); t != nil {
+		var tp *plan.Plan
 		var bits int
-		if tp, bits, havePlan = t.lookup(q.client); havePlan {
-			p, q.scope = *tp, max(bits, g.stickyBits(q.client))
+		if tp, bits, havePlan = t.Lookup(q.client); havePlan {
+			p, q.scope = *tp, max(bits, g.StickyBits(q.client))
 		}
 	}
 	if !havePlan {
 		loc, network, found := h.geo.Lookup(q.client)
-		p = g.plan(q.qtype, loc, found, snap.health)
+		p = g.Plan(q.qtype, loc, found, snap.Health)
 		q.scope = h.scopeBits(q, g, network)
 	}
-	switch p.outcome {
-	case outcomeNormal, outcomeFailOpen, outcomeFallback, outcomePanic:
+	switch p.Outcome {
+	case plan.OutcomeNormal, plan.OutcomeFailOpen, plan.OutcomeFallback, plan.OutcomePanic:
 	default:
 		return dst, false // NODATA and SERVFAIL carry more than addresses
 	}
@@ -98,12 +100,8 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	if f.cookieAt > 0 {
 		h.readCookie(q, pkt[f.cookieAt:f.cookieAt+f.cookieLen]) // well-formed: parse checked
 	}
-	c := h.counters(g)
-	h.recordOutcome(q, g, c, &p)
-	first := h.pickAnswers(q, g, &p)
-	q.region = g.regions[first].id
-	c.countAnswer(h, g, first)
-	q.counted = c.noError(q)
+	h.answerPlan(q, g, &p)
+	q.fast = true // finish counts it with the name's resolved counters
 	return f.writeReply(dst, pkt, q, &h.cookies), true
 }
 
@@ -114,23 +112,21 @@ func (f *fastQuery) maxReply(n int) int {
 		size += 11 + 8 + 16
 	}
 	if f.cookieAt > 0 {
-		size += 4 + clientCookieLen + serverCookieLen
+		size += 4 + limit.ClientCookieLen + limit.ServerCookieLen
 	}
 	return size
 }
 
-func (q *query) tcp() bool { return q.transport == "tcp" }
-
 // parse reads the header, the question and an optional OPT. It accepts only
 // what it fully understands.
 func (f *fastQuery) parse(pkt []byte) bool {
-	dh, ok := headerOf(pkt)
+	dh, ok := dnswire.HeaderOf(pkt)
 	// A query (QR 0), opcode QUERY, no rcode bits, one question, nothing in
 	// answer and authority, at most the OPT in additional.
-	if !ok || dh.flags&(flagQR|0x7800|0xf) != 0 || dh.qd != 1 || dh.an != 0 || dh.ns != 0 || dh.ar > 1 {
+	if !ok || dh.Flags&(dnswire.FlagQR|0x7800|0xf) != 0 || dh.QD != 1 || dh.AN != 0 || dh.NS != 0 || dh.AR > 1 {
 		return false
 	}
-	f.id, f.flags = dh.id, dh.flags
+	f.id, f.flags = dh.ID, dh.Flags
 	off := 12
 	for {
 		if off >= len(pkt) {
@@ -169,7 +165,7 @@ func (f *fastQuery) parse(pkt []byte) bool {
 	if class != dns.ClassINET || (f.qtype != dns.TypeA && f.qtype != dns.TypeAAAA) {
 		return false
 	}
-	if dh.ar == 1 {
+	if dh.AR == 1 {
 		var ok bool
 		if off, ok = f.parseOPT(pkt, off); !ok {
 			return false
@@ -210,12 +206,18 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 			return 0, false
 		}
 		if code == dns.EDNS0SUBNET {
-			if f.ecs.present || !f.parseECS(pkt[off:off+olen]) {
+			if f.ecs.Present {
+				return 0, false
+			}
+			var err error
+			// What dnswire.ParseECS rejects the general path answers FORMERR,
+			// with the same parser.
+			if f.ecs, err = dnswire.ParseECS(pkt[off : off+olen]); err != nil || f.ecs.Family == 0 {
 				return 0, false
 			}
 		}
 		if code == dns.EDNS0COOKIE {
-			if f.cookieAt > 0 || !cookieOK(olen) {
+			if f.cookieAt > 0 || !limit.CookieOK(olen) {
 				return 0, false
 			}
 			f.cookieAt, f.cookieLen = off, olen
@@ -225,54 +227,15 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 	return end, true
 }
 
-// parseECS reads an ECS option strictly (RFC 7871 6): a known family, a
-// source prefix that fits it, scope 0, exactly the address octets the
-// prefix needs, and no bits set beyond it. Anything else is left to the
-// general path, which answers FORMERR where the RFC says so.
-func (f *fastQuery) parseECS(b []byte) bool {
-	if len(b) < 4 {
-		return false
-	}
-	family, source, scope := binary.BigEndian.Uint16(b), int(b[2]), b[3]
-	addr := b[4:]
-	width := 0
-	switch family {
-	case 1:
-		width = 32
-	case 2:
-		width = 128
-	}
-	if width == 0 || source > width || scope != 0 || len(addr) != (source+7)/8 {
-		return false
-	}
-	var full [16]byte
-	copy(full[:], addr)
-	var a netip.Addr
-	if family == 1 {
-		a = netip.AddrFrom4([4]byte(full[:4]))
-	} else {
-		a = netip.AddrFrom16(full)
-	}
-	if netip.PrefixFrom(a, source).Masked().Addr() != a {
-		return false
-	}
-	f.ecs = clientSubnet{present: true, family: family, source: uint8(source), addr: a}
-	if source == 0 {
-		f.ecs.addr = netip.Addr{}
-	}
-	f.ecsAddrBytes = len(addr)
-	return true
-}
-
 // writeReply appends the reply: header, the question as asked, the answers
 // with their owner compressed to the question name, and the OPT with the
 // ECS scope and our cookie, in the general path's order.
-func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets) []byte {
+func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieSecrets) []byte {
 	nOpt := uint16(0)
 	if f.opt {
 		nOpt = 1
 	}
-	flags := uint16(flagQR|flagAA) | f.flags&(flagRD|flagCD)
+	flags := uint16(dnswire.FlagQR|dnswire.FlagAA) | f.flags&(dnswire.FlagRD|dnswire.FlagCD)
 	dst = binary.BigEndian.AppendUint16(dst, f.id)
 	dst = binary.BigEndian.AppendUint16(dst, flags)
 	dst = binary.BigEndian.AppendUint16(dst, 1)
@@ -294,34 +257,34 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *CookieSecrets
 	if f.opt {
 		dst = append(dst, 0) // root owner
 		dst = binary.BigEndian.AppendUint16(dst, dns.TypeOPT)
-		dst = binary.BigEndian.AppendUint16(dst, ourUDPSize)
+		dst = binary.BigEndian.AppendUint16(dst, dnswire.UDPSize)
 		var ttl uint32
 		if f.do {
 			ttl = 1 << 15
 		}
 		dst = binary.BigEndian.AppendUint32(dst, ttl)
-		n := f.ecsAddrBytes
+		n := (int(f.ecs.Source) + 7) / 8 // address octets, as in the query
 		rdlen := 0
-		if f.ecs.present {
+		if f.ecs.Present {
 			rdlen += 8 + n
 		}
-		if q.cookie.present {
-			rdlen += 4 + clientCookieLen + serverCookieLen
+		if q.cookie.Present {
+			rdlen += 4 + limit.ClientCookieLen + limit.ServerCookieLen
 		}
 		dst = binary.BigEndian.AppendUint16(dst, uint16(rdlen))
-		if f.ecs.present {
+		if f.ecs.Present {
 			dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0SUBNET)
 			dst = binary.BigEndian.AppendUint16(dst, uint16(4+n))
-			dst = binary.BigEndian.AppendUint16(dst, f.ecs.family)
-			dst = append(dst, f.ecs.source, uint8(f.ecs.scopeFor(q.scope)))
-			if f.ecs.addr.IsValid() {
-				dst = append(dst, f.ecs.addr.AsSlice()[:n]...)
+			dst = binary.BigEndian.AppendUint16(dst, f.ecs.Family)
+			dst = append(dst, f.ecs.Source, uint8(f.ecs.ScopeFor(q.scope)))
+			if f.ecs.Addr.IsValid() {
+				dst = append(dst, f.ecs.Addr.AsSlice()[:n]...)
 			}
 		}
-		if q.cookie.present {
+		if q.cookie.Present {
 			dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0COOKIE)
-			dst = binary.BigEndian.AppendUint16(dst, clientCookieLen+serverCookieLen)
-			dst = cookies.appendCookie(dst, &q.cookie.client, q.remote, q.cookie.now)
+			dst = binary.BigEndian.AppendUint16(dst, limit.ClientCookieLen+limit.ServerCookieLen)
+			dst = cookies.Append(dst, &q.cookie.Client, q.remote, q.cookie.Now)
 		}
 	}
 	return dst
@@ -332,21 +295,4 @@ func appendRRHeader(dst []byte, t uint16, ttl uint32, rdlen uint16) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, dns.ClassINET)
 	dst = binary.BigEndian.AppendUint32(dst, ttl)
 	return binary.BigEndian.AppendUint16(dst, rdlen)
-}
-
-// matchBytes is match for a name held in bytes, without allocating.
-func (s *Snapshot) matchBytes(name []byte) *zone {
-	for {
-		if z := s.cfg.zones[string(name)]; z != nil {
-			return z
-		}
-		i := 0
-		for i < len(name) && name[i] != '.' {
-			i++
-		}
-		if i >= len(name)-1 {
-			return nil
-		}
-		name = name[i+1:]
-	}
 }

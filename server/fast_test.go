@@ -10,6 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/glb-dns/glb/server/limit"
 )
 
 // TestFastPathMatchesGeneralPath is the differential test of the fast path:
@@ -96,7 +98,7 @@ func canonical(m *dns.Msg) string {
 }
 
 // testCookies is the cookie secret of the differential test.
-var testCookies = CookieSecrets{Current: CookieSecret{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}
+var testCookies = limit.CookieSecrets{Current: limit.CookieSecret{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}
 
 // randomQuery builds a random, mostly well-formed query packet.
 func randomQuery(r *rand.Rand) []byte { return randomQueryFrom(r, netip.Addr{}, 0) }
@@ -105,17 +107,17 @@ func randomQuery(r *rand.Rand) []byte { return randomQueryFrom(r, netip.Addr{}, 
 // cookie of ours for remote made at now (when remote is valid), with a
 // forged or stale one, or malformed.
 func randomCookie(r *rand.Rand, remote netip.Addr, now uint32) *dns.EDNS0_COOKIE {
-	client := [clientCookieLen]byte{1, 2, 3, 4, 5, 6, 7, byte(r.IntN(256))}
+	client := [limit.ClientCookieLen]byte{1, 2, 3, 4, 5, 6, 7, byte(r.IntN(256))}
 	var b []byte
 	switch k := r.IntN(8); {
 	case k < 2:
 		b = client[:]
 	case k < 4 && remote.IsValid():
 		at := now - uint32(r.IntN(2))*4000 // in date, or stale
-		b = testCookies.appendCookie(nil, &client, remote, at)
+		b = testCookies.Append(nil, &client, remote, at)
 	case k < 6:
-		b = testCookies.appendCookie(nil, &client, mustAddr("192.0.2.1"), now) // another client's
-		b[len(b)-1] ^= byte(r.IntN(2))                                         // or forged
+		b = testCookies.Append(nil, &client, mustAddr("192.0.2.1"), now) // another client's
+		b[len(b)-1] ^= byte(r.IntN(2))                                   // or forged
 	default:
 		b = make([]byte, []int{0, 5, 9, 15, 17, 40, 41}[r.IntN(7)]) // malformed, or odd but valid lengths
 	}

@@ -1,21 +1,23 @@
-// Package server answers DNS queries for glb's zones from an immutable
-// snapshot of the configuration, choosing a region per query.
 package server
 
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
-	"github.com/glb-dns/glb/store/schema"
-
 	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/server/dnswire"
+	"github.com/glb-dns/glb/server/limit"
+	"github.com/glb-dns/glb/server/plan"
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // Locator finds where a client address is; *geo.DB is one.
@@ -25,16 +27,16 @@ type Locator interface {
 
 // Options configure a Handler. Zero fields take the defaults named on each.
 type Options struct {
-	Geo        Locator          // required
-	Metrics    *Metrics         // required
-	Logger     *slog.Logger     // default: discard
-	Rand       func(n int) int  // returns [0,n); default math/rand/v2 IntN
-	Now        func() time.Time // default time.Now
-	MaxUDPSize int              // largest UDP reply, default 1232 (DNS Flag Day 2020)
-	Health     health.Policy    // quorum and report age; zero fields take health.DefaultPolicy
-	Observer   QueryObserver    // optional: query logs, dnstap
-	RRL        RRLConfig        // response rate limiting of UDP answers; zero: off
-	Cookies    *CookieSecrets   // DNS cookie secrets; default: a random secret of this process
+	Geo        Locator              // required
+	Metrics    *Metrics             // required
+	Logger     *slog.Logger         // default: discard
+	Rand       func(n int) int      // returns [0,n); default math/rand/v2 IntN
+	Now        func() time.Time     // default time.Now
+	MaxUDPSize int                  // largest UDP reply, default 1232 (DNS Flag Day 2020)
+	Health     health.Policy        // quorum and report age; zero fields take health.DefaultPolicy
+	Observer   QueryObserver        // optional: query logs, dnstap
+	RRL        limit.RRLConfig      // response rate limiting of UDP answers; zero: off
+	Cookies    *limit.CookieSecrets // DNS cookie secrets; default: a random secret of this process
 	// ZoneMetrics counts answers and outcomes per zone (name="*") instead
 	// of per name: a series per name x region is what most of the heap
 	// holds with thousands of names, and more than a Prometheus wants.
@@ -44,7 +46,7 @@ type Options struct {
 // Handler is the dns.Handler for every zone glb serves. Its only shared
 // state on the query path is the snapshot pointer, swapped whole by Apply.
 type Handler struct {
-	snap atomic.Pointer[Snapshot]
+	snap atomic.Pointer[plan.Snapshot]
 	mu   sync.Mutex // serialises Apply and Run's rebuilds; never taken by queries
 	// configured is closed with the first snapshot (under mu).
 	configured chan struct{}
@@ -57,19 +59,29 @@ type Handler struct {
 	now        func() time.Time
 	maxUDP     int
 	observer   QueryObserver
-	sampler    SamplingObserver // observer, when it samples
-	rrl        *rrl             // nil: off (rrl.go)
-	cookies    CookieSecrets    // cookie.go
-	noFast     bool             // tests: force the general path
-	perZone    bool             // Options.ZoneMetrics
-	totals     regionTotals     // answers per region, for the status page (counters.go)
+	sampler    SamplingObserver    // observer, when it samples
+	rrl        *limit.RRL          // nil: off
+	cookies    limit.CookieSecrets // cookies.go
+	noFast     bool                // tests: force the general path
+	perZone    bool                // Options.ZoneMetrics
+	totals     regionTotals        // answers per region, for the status page (counters.go)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
-	scopeCache map[uint64]*scopeTable
+	scopeCache map[uint64]*plan.ScopeTable
 	scopeJobs  []scopeJob
 	scopePart  *geo.Partition
 	geoGen     int // bumped by GeoReloaded, so builds begun before it are dropped
 	scopeWant  chan struct{}
+
+	// names holds the per-name counters by name and regions (counters.go),
+	// outside the snapshot: guarded by mu, linked into each new
+	// configuration by rebuild.
+	names map[nameKey]*nameCounters
+
+	// The gauge series set by the last rebuild (guarded by mu), so that
+	// the next one deletes only those that went away.
+	regionSeries   map[string]struct{}
+	endpointSeries map[[2]string]struct{}
 }
 
 // NewHandler returns a Handler with no snapshot: until the first Apply it
@@ -88,10 +100,10 @@ func NewHandler(o Options) *Handler {
 		h.now = time.Now
 	}
 	if h.maxUDP == 0 {
-		h.maxUDP = ourUDPSize
+		h.maxUDP = dnswire.UDPSize
 	}
-	h.rrl = newRRL(o.RRL, h.now(), h.log, h.metrics.limits)
-	if h.cookies = RandomCookieSecrets(); o.Cookies != nil {
+	h.rrl = limit.NewRRL(o.RRL, h.now(), h.log, h.metrics.limits)
+	if h.cookies = limit.RandomCookieSecrets(); o.Cookies != nil {
 		h.cookies = *o.Cookies
 	}
 	return h
@@ -146,27 +158,37 @@ func (h *Handler) healthTick() {
 // HealthTick is how often Run re-evaluates report freshness.
 const HealthTick = time.Second
 
-// rebuild swaps in a snapshot of h.state; h.mu is held.
+// rebuild builds a snapshot of h.state (configuration, health now, and
+// the scope tables ready for them) and swaps it in when it differs from
+// the one in force; h.mu is held. It is the snapshot's one owner: Apply,
+// the health tick and the scope worker all come through here.
 func (h *Handler) rebuild() {
 	st, now := h.state, h.now()
 	cur := h.snap.Load()
-	cfg := (*config)(nil)
-	if cur != nil && cur.cfg.revision == st.ConfigRevision {
-		cfg = cur.cfg
+	cfg := (*plan.Config)(nil)
+	if cur != nil && cur.Config.Revision == st.ConfigRevision {
+		cfg = cur.Config
 	} else {
 		var warns []error
-		cfg, warns = buildConfig(st)
+		cfg, warns = plan.BuildConfig(st)
 		for _, w := range warns {
 			h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
 		}
+		h.linkCounters(cfg)
 		h.metrics.snapWarnings.Add(float64(len(warns)))
-		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.zones),
-			"regions", len(cfg.regions), "duration_seconds", h.now().Sub(now).Seconds())
+		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.Zones),
+			"regions", len(cfg.Regions), "duration_seconds", h.now().Sub(now).Seconds())
 	}
-	ht := buildHealth(cfg, health.Aggregate(st, now, h.policy))
+	ht := plan.BuildHealth(cfg, health.Aggregate(st, now, h.policy))
+	scopes := h.attachScopes(cfg, ht)
+	if cur != nil && cur.State == st && cur.Config == cfg && maps.Equal(cur.Scopes, scopes) && reflect.DeepEqual(cur.Health.View, ht.View) {
+		// A health tick that changed nothing a query, explain or the
+		// status page can see: the snapshot in force stays, with its
+		// build time.
+		return
+	}
 	h.logHealthChanges(cur, cfg, ht)
-	h.snap.Store(&Snapshot{Revision: st.Revision, cfg: cfg, health: ht, state: st, built: now,
-		scopes: h.attachScopes(cfg, ht)})
+	h.snap.Store(&plan.Snapshot{Revision: st.Revision, Config: cfg, Health: ht, State: st, Built: now, Scopes: scopes})
 	if cur == nil {
 		close(h.configured)
 	}
@@ -177,31 +199,49 @@ func (h *Handler) rebuild() {
 }
 
 // logHealthChanges logs one line per region whose verdict flipped.
-func (h *Handler) logHealthChanges(cur *Snapshot, cfg *config, ht *healthTable) {
-	for i, r := range cfg.regions {
+func (h *Handler) logHealthChanges(cur *plan.Snapshot, cfg *plan.Config, ht *plan.HealthTable) {
+	for i, r := range cfg.Regions {
 		was := true
 		if cur != nil {
-			if j, ok := cur.cfg.regionIdx[r.id]; ok {
-				was = cur.health.regions[j].up
+			if j, ok := cur.Config.RegionIdx[r.ID]; ok {
+				was = cur.Health.Regions[j].Up
 			}
 		}
-		if now := ht.regions[i].up; now != was {
-			h.log.Info("region health changed", "region", r.id, "up", now)
+		if now := ht.Regions[i].Up; now != was {
+			h.log.Info("region health changed", "region", r.ID, "up", now)
 		}
 	}
 }
 
-func (h *Handler) setHealthMetrics(cfg *config, ht *healthTable) {
-	h.metrics.regionUp.Reset()
-	h.metrics.endpointUp.Reset()
-	for i, r := range cfg.regions {
-		h.metrics.regionUp.WithLabelValues(r.id).Set(b2f(ht.regions[i].up))
-		for j, a := range r.addrs {
-			h.metrics.endpointUp.WithLabelValues(r.id, a.String()).Set(b2f(j < 64 && ht.regions[i].mask&(1<<j) != 0))
+// setHealthMetrics sets the region and endpoint gauges, and deletes the
+// series of regions and endpoints no longer configured. It never resets
+// a vector: a scrape between a reset and the sets would see no series, and
+// an alert on a missing series would fire on a healthy system. h.mu is held.
+func (h *Handler) setHealthMetrics(cfg *plan.Config, ht *plan.HealthTable) {
+	regions := make(map[string]struct{}, len(cfg.Regions))
+	endpoints := make(map[[2]string]struct{})
+	for i, r := range cfg.Regions {
+		regions[r.ID] = struct{}{}
+		h.metrics.regionUp.WithLabelValues(r.ID).Set(b2f(ht.Regions[i].Up))
+		for j, a := range r.Addrs {
+			ep := [2]string{r.ID, a.String()}
+			endpoints[ep] = struct{}{}
+			h.metrics.endpointUp.WithLabelValues(ep[:]...).Set(b2f(j < 64 && ht.Regions[i].Mask&(1<<j) != 0))
 		}
 	}
-	if ht.view != nil {
-		h.metrics.probers.Set(float64(len(ht.view.Probers)))
+	for id := range h.regionSeries {
+		if _, ok := regions[id]; !ok {
+			h.metrics.regionUp.DeleteLabelValues(id)
+		}
+	}
+	for ep := range h.endpointSeries {
+		if _, ok := endpoints[ep]; !ok {
+			h.metrics.endpointUp.DeleteLabelValues(ep[:]...)
+		}
+	}
+	h.regionSeries, h.endpointSeries = regions, endpoints
+	if ht.View != nil {
+		h.metrics.probers.Set(float64(len(ht.View.Probers)))
 	}
 }
 

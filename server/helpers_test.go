@@ -1,85 +1,29 @@
 package server
 
 import (
-	"encoding/json"
+	"context"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server/internal/testdev"
+	"github.com/glb-dns/glb/server/transport"
 	"github.com/glb-dns/glb/store/schema"
-	"github.com/glb-dns/glb/store/schema/yamlconf"
 )
 
-const (
-	testZone   = "gslb.example.test."
-	testDB     = "../testdata/geoip/glb-test-city.mmdb"
-	testConfig = "../testdata/dev/config.json"
-)
+const testZone = testdev.Zone
 
 // devState builds a State from the dev configuration, with edits applied on
 // top (a nil value deletes the key).
-func devState(t testing.TB, edits map[string]any) *schema.State {
-	t.Helper()
-	raw, err := os.ReadFile(testConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The file is in glbctl's layout; its keys, relative to the prefix.
-	conf := yamlconf.Parse(raw, "")
-	if len(conf.Problems) > 0 {
-		t.Fatal(conf.Problems)
-	}
-	kv := conf.KVs()
-	b := schema.NewBuilder(schema.DefaultPrefix)
-	rev := int64(1)
-	put := func(k string, v json.RawMessage) {
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			v = []byte(s)
-		}
-		rev++
-		b.Put(schema.DefaultPrefix+k, v, rev)
-	}
-	keys := make([]string, 0, len(kv))
-	for k := range kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		rev++
-		b.Put(schema.DefaultPrefix+k, []byte(kv[k]), rev)
-	}
-	for k, v := range edits {
-		if v == nil {
-			b.Delete(schema.DefaultPrefix+k, rev)
-			continue
-		}
-		j, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		put(k, j)
-	}
-	st, _ := b.State(rev)
-	return st
-}
+func devState(t testing.TB, edits map[string]any) *schema.State { return testdev.State(t, edits) }
 
-func openTestDB(t testing.TB) *geo.DB {
-	t.Helper()
-	db, err := geo.Open(filepath.FromSlash(testDB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func openTestDB(t testing.TB) *geo.DB { return testdev.OpenDB(t) }
 
 // newTestHandler returns a handler serving the dev configuration with
 // deterministic randomness: rand always returns 0.
@@ -118,18 +62,28 @@ func (r *recorder) TsigStatus() error   { return nil }
 func (r *recorder) TsigTimersOnly(bool) {}
 func (r *recorder) Hijack()             {}
 
-// ask sends one query through the handler from remote (UDP) and returns the
-// reply after a pack/unpack round trip, as a client would see it.
+// ask sends one query over UDP from remote through the handler's
+// production entry point, AnswerPacket (fast path, exact-sections check,
+// RRL), and returns the reply as a client would see it.
 func ask(t testing.TB, h *Handler, remote string, q *dns.Msg) *dns.Msg {
 	t.Helper()
-	rec := &recorder{remote: &net.UDPAddr{IP: net.ParseIP(remote), Port: 40000}}
-	h.ServeDNS(rec, q)
-	if rec.msg == nil {
-		t.Fatal("no reply written")
-	}
-	wire, err := rec.msg.Pack()
+	pkt, err := q.Pack()
 	if err != nil {
-		t.Fatalf("pack reply: %v", err)
+		t.Fatalf("pack query: %v", err)
+	}
+	return askWire(t, h, remote, pkt)
+}
+
+// askWire is ask for a query already in wire form.
+func askWire(t testing.TB, h *Handler, remote string, pkt []byte) *dns.Msg {
+	t.Helper()
+	from, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		from = netip.AddrPortFrom(netip.MustParseAddr(remote), 40000)
+	}
+	wire, ok := h.AnswerPacket(make([]byte, 0, 4096), pkt, from, false)
+	if !ok {
+		t.Fatal("no reply")
 	}
 	out := new(dns.Msg)
 	if err := out.Unpack(wire); err != nil {
@@ -139,73 +93,43 @@ func ask(t testing.TB, h *Handler, remote string, q *dns.Msg) *dns.Msg {
 }
 
 // mkQuery builds a query; ecs is "addr/len" or "".
-func mkQuery(name string, qtype uint16, ecs string) *dns.Msg {
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), qtype)
-	if ecs != "" {
-		m.SetEdns0(1232, false)
-		m.IsEdns0().Option = append(m.IsEdns0().Option, ecsOption(ecs))
+func mkQuery(name string, qtype uint16, ecs string) *dns.Msg { return testdev.Query(name, qtype, ecs) }
+
+func ecsOption(s string) *dns.EDNS0_SUBNET { return testdev.ECSOption(s) }
+
+// startServer runs a real UDP+TCP server (the transport glbd uses) for h
+// on a free loopback port until the test ends.
+func startServer(t *testing.T, h *Handler) string {
+	t.Helper()
+	s := transport.NewServer("127.0.0.1:0", h, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		t.Fatalf("server did not start: %v", err)
 	}
-	return m
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server Run: %v", err)
+		}
+	})
+	udp, _ := s.Addrs()
+	return udp.String()
 }
 
-func ecsOption(s string) *dns.EDNS0_SUBNET {
-	ip, n, err := net.ParseCIDR(s)
-	if err != nil {
-		panic(err)
-	}
-	bits, _ := n.Mask.Size()
-	e := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, SourceNetmask: uint8(bits), Address: ip}
-	if ip.To4() != nil {
-		e.Family = 1
-		e.Address = ip.To4()
-	} else {
-		e.Family = 2
-	}
-	return e
+func exchange(t *testing.T, network, addr string, q *dns.Msg) *dns.Msg {
+	t.Helper()
+	return testdev.Exchange(t, network, addr, q)
 }
 
 // rrText returns the records as sorted zone-file lines with tabs collapsed.
-func rrText(rrs []dns.RR) []string {
-	out := make([]string, 0, len(rrs))
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == dns.TypeOPT {
-			continue
-		}
-		out = append(out, normalize(rr.String()))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func normalize(s string) string {
-	f := []byte{}
-	space := false
-	for _, c := range []byte(s) {
-		if c == '\t' || c == ' ' {
-			space = true
-			continue
-		}
-		if space && len(f) > 0 {
-			f = append(f, ' ')
-		}
-		space = false
-		f = append(f, c)
-	}
-	return string(f)
-}
+func rrText(rrs []dns.RR) []string { return testdev.RRText(rrs) }
 
 // replyScope returns the ECS scope of a reply, or -1 without ECS.
-func replyScope(m *dns.Msg) int {
-	if o := m.IsEdns0(); o != nil {
-		for _, e := range o.Option {
-			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
-				return int(s.SourceScope)
-			}
-		}
-	}
-	return -1
-}
+func replyScope(m *dns.Msg) int { return testdev.ReplyScope(m) }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
@@ -213,4 +137,32 @@ func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	testdev.WaitUntil(t, d, what, cond)
+}
+
+// counterValue is the value of the counter family name with the one label
+// value given, gathered from reg (0 when absent).
+func counterValue(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -138,6 +138,17 @@ func malformedCases() []malformedCase {
 		{"ecs-option-shorter-than-header", withECS(cat(u16(dns.EDNS0SUBNET), u16(2), u16(1))), formErr},
 		{"ecs-option-length-past-opt-end", withECS(cat(u16(dns.EDNS0SUBNET), u16(40), u16(1), []byte{24, 0, 81, 2, 69})), formErr},
 		{"ecs-two-options", withECS(cat(goodECS, goodECS)), formErr},
+		// RFC 7871 6: exactly the octets the source prefix needs, alone
+		// and beside other options (ecs_test.go runs these on both paths).
+		{"ecs-ipv4-24-with-4-octets", withECS(ecs(1, 24, 0, 81, 2, 69, 0)), formErr},
+		{"ecs-ipv4-24-with-2-octets", withECS(ecs(1, 24, 0, 81, 2)), formErr},
+		{"ecs-ipv4-24-with-5-octets", withECS(ecs(1, 24, 0, 81, 2, 69, 0, 0)), formErr},
+		{"ecs-ipv4-0-with-1-octet", withECS(ecs(1, 0, 0, 0)), formErr},
+		{"ecs-ipv6-48-with-7-octets", withECS(ecs(2, 48, 0, 0x20, 0x01, 0x02, 0x18, 0, 1, 0)), formErr},
+		{"ecs-ipv6-48-with-5-octets", withECS(ecs(2, 48, 0, 0x20, 0x01, 0x02, 0x18, 0)), formErr},
+		{"ecs-4-octets-after-unknown-option", withECS(cat(u16(65001), u16(3), []byte{1, 2, 3}, ecs(1, 24, 0, 81, 2, 69, 0))), formErr},
+		{"ecs-2-octets-before-unknown-option", withECS(cat(ecs(1, 24, 0, 81, 2), u16(65001), u16(3), []byte{1, 2, 3})), formErr},
+		{"ecs-2-octets-beside-padding", withECS(cat(u16(dns.EDNS0PADDING), u16(4), []byte{0, 0, 0, 0}, ecs(1, 24, 0, 81, 2))), formErr},
 		{"ecs-scope-nonzero-in-query", withECS(ecs(1, 24, 16, 81, 2, 69)), answered},
 		{"ecs-family-0-prefix-0", withECS(ecs(0, 0, 0)), answered},
 		{"unknown-edns-option-ignored", withECS(cat(u16(65001), u16(3), []byte{1, 2, 3}, goodECS)), answered},

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/server/limit"
 )
 
 // Metrics are the server's Prometheus metrics. Labels are bounded: zones and
@@ -26,16 +27,13 @@ type Metrics struct {
 	panics       prometheus.Counter // also glb_panics_total{component="dns"}
 	tickPanics   prometheus.Counter // glb_panics_total{component="health_tick"}
 	scopePanics  prometheus.Counter // glb_panics_total{component="scope_worker"}
-	loopPanics   prometheus.Counter // glb_panics_total{component="dns_server"}: the UDP and TCP serving loops
 	duration     prometheus.Histogram
 	snapRevision prometheus.Gauge
 	snapTime     prometheus.Gauge
 	snapBuilds   prometheus.Counter
 	snapWarnings prometheus.Counter
 	scopeBuild   prometheus.Histogram
-	limits       *limitMetrics // RRL and cookies (rrl.go)
-	tcpConns     prometheus.Gauge
-	tcpClosed    map[string]prometheus.Counter // by reason, every reason resolved up front
+	limits       *limit.Metrics // RRL and cookies
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -84,7 +82,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}), crash.Counter(reg, "dns")),
 		tickPanics:  crash.Counter(reg, "health_tick"),
 		scopePanics: crash.Counter(reg, "scope_worker"),
-		loopPanics:  crash.Counter(reg, "dns_server"),
 		duration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "glb", Subsystem: "dns", Name: "request_duration_seconds",
 			Help:    "Time from a parsed query to its reply being written.",
@@ -112,20 +109,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records left out of a snapshot because they could not be built.",
 		}),
 	}
-	m.limits = newLimitMetrics(f)
+	m.limits = limit.NewMetrics(reg)
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
-	m.tcpConns = f.NewGauge(prometheus.GaugeOpts{
-		Namespace: "glb", Subsystem: "dns", Name: "tcp_connections",
-		Help: "Open DNS-over-TCP connections.",
-	})
-	closed := f.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "glb", Subsystem: "dns", Name: "tcp_closed_total",
-		Help: "DNS-over-TCP connections closed or refused, by reason: idle, io_timeout, write_timeout, limit, evicted, evicted_client, lifetime, refused_global, refused_client, malformed, client_closed, error, shutdown, panic.",
-	}, []string{"reason"})
-	m.tcpClosed = make(map[string]prometheus.Counter, len(closeReasons))
-	for _, r := range closeReasons {
-		m.tcpClosed[r] = closed.WithLabelValues(r)
-	}
 	return m
 }
 
@@ -149,7 +134,13 @@ func qtypeLabel(t uint16) string {
 	return "other"
 }
 
+// rcodeLabel is the rcode label of a reply. 16 is BADVERS: the DNS library
+// names it BADSIG (its TSIG meaning), but glb signs nothing, and only
+// answers 16 to an EDNS version it does not speak.
 func rcodeLabel(rc int) string {
+	if rc == dns.RcodeBadVers {
+		return "BADVERS"
+	}
 	if s, ok := dns.RcodeToString[rc]; ok {
 		return s
 	}

@@ -157,9 +157,9 @@ func TestScopeWorkerSurvivesPanic(t *testing.T) {
 	h.Apply(devState(t, map[string]any{"regions/us-east/weight": "90"})) // a change queues the tables again
 	waitUntil(t, 10*time.Second, "scope tables built after the panic", func() bool {
 		snap := h.snap.Load()
-		for _, z := range snap.cfg.zones {
-			for _, n := range z.nodes {
-				if n.gslb != nil && snap.scopeTable(n.gslb, dns.TypeA) != nil {
+		for _, z := range snap.Config.Zones {
+			for _, n := range z.Nodes {
+				if n.GSLB != nil && snap.TableFor(n.GSLB, dns.TypeA) != nil {
 					return true
 				}
 			}

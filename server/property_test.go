@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // randomAddr draws a client address: half uniformly over IPv4, a quarter
@@ -45,10 +47,10 @@ func randomIn(r *rand.Rand, p netip.Prefix) netip.Addr {
 
 // planKey is the decision a client at a gets for g: what the scope must
 // not mix.
-func planKey(h *Handler, g *gslbName, qtype uint16, a netip.Addr) string {
+func planKey(h *Handler, g *plan.Name, qtype uint16, a netip.Addr) string {
 	loc, _, found := h.geo.Lookup(a)
-	p := g.plan(qtype, loc, found, h.snap.Load().health)
-	return p.key(g.spread)
+	p := g.Plan(qtype, loc, found, h.snap.Load().Health)
+	return p.Key(g.Spread)
 }
 
 // TestScopeIsTruthful is the ECS scope property: over thousands of random
@@ -73,7 +75,7 @@ func TestScopeIsTruthful(t *testing.T) {
 			if edits != nil && edits["zones/gslb.example.test/names/p"] != nil {
 				label = "p."
 			}
-			g := h.snap.Load().cfg.zones[testZone].nodes[label+testZone].gslb
+			g := h.snap.Load().Config.Zones[testZone].Nodes[label+testZone].GSLB
 			wider, checked := 0, 0
 			for range 1500 {
 				a := randomAddr(r)

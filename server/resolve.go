@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // maxCNAMEChain bounds how many CNAMEs inside our zones one answer follows,
@@ -13,21 +15,21 @@ const maxCNAMEChain = 8
 // resolve fills m's sections for qname/qtype in zone z and returns the ECS
 // scope of the answer. CNAMEs are followed while their targets stay in zones
 // of this snapshot; the rcode is that of the last name (RFC 6604).
-func (h *Handler) resolve(q *query, z *zone, qname string) {
+func (h *Handler) resolve(q *query, z *plan.Zone, qname string) {
 	m, name := q.m, qname
 	for range maxCNAMEChain {
-		n := z.nodes[name]
+		n := z.Nodes[name]
 		if n == nil {
 			m.Rcode = dns.RcodeNameError
-			m.Ns = append(m.Ns, z.negSOA)
+			m.Ns = append(m.Ns, z.NegSOA)
 			q.reason = ReasonNXDomain
 			return
 		}
-		if n.cname != nil && q.qtype != dns.TypeCNAME {
-			m.Answer = append(m.Answer, n.cname)
+		if n.CNAME != nil && q.qtype != dns.TypeCNAME {
+			m.Answer = append(m.Answer, n.CNAME)
 			q.reason = ReasonStatic
-			target := strings.ToLower(n.cname.Target)
-			next := q.snap.match(target)
+			target := strings.ToLower(n.CNAME.Target)
+			next := q.snap.Match(target)
 			if next == nil {
 				return // out of our zones: the resolver follows it
 			}
@@ -41,27 +43,27 @@ func (h *Handler) resolve(q *query, z *zone, qname string) {
 
 // answerNode answers from an existing node: GSLB addresses, static data, or
 // NODATA with the SOA.
-func (h *Handler) answerNode(q *query, z *zone, n *node) {
+func (h *Handler) answerNode(q *query, z *plan.Zone, n *plan.Node) {
 	m, qtype := q.m, q.qtype
-	if n.gslb != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
-		h.answerGSLB(q, z, n.gslb)
+	if n.GSLB != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA) {
+		h.answerGSLB(q, z, n.GSLB)
 		return
 	}
 	q.reason = ReasonStatic
 	switch {
-	case qtype == dns.TypeCNAME && n.cname != nil:
-		m.Answer = append(m.Answer, n.cname)
+	case qtype == dns.TypeCNAME && n.CNAME != nil:
+		m.Answer = append(m.Answer, n.CNAME)
 	case qtype == dns.TypeANY:
 		// RFC 8482: a minimal answer instead of everything we have.
-		m.Answer = append(m.Answer, &dns.HINFO{Hdr: hdr(ownerOf(m), dns.TypeHINFO, z.negSOA.Hdr.Ttl), Cpu: "RFC8482"})
-	case len(n.rrsets[qtype]) == 0:
-		m.Ns = append(m.Ns, z.negSOA)
+		m.Answer = append(m.Answer, &dns.HINFO{Hdr: plan.RRHeader(ownerOf(m), dns.TypeHINFO, z.NegSOA.Hdr.Ttl), Cpu: "RFC8482"})
+	case len(n.RRsets[qtype]) == 0:
+		m.Ns = append(m.Ns, z.NegSOA)
 		q.reason = ReasonNoData
 	default:
-		rrs := n.rrsets[qtype]
+		rrs := n.RRsets[qtype]
 		m.Answer = append(m.Answer, rrs...)
 		if qtype == dns.TypeNS {
-			m.Extra = append(m.Extra, z.glue(rrs)...)
+			m.Extra = append(m.Extra, z.Glue(rrs)...)
 		}
 	}
 }
@@ -75,17 +77,4 @@ func ownerOf(m *dns.Msg) string {
 		}
 	}
 	return strings.ToLower(m.Question[0].Name)
-}
-
-// glue returns the addresses of in-zone name servers among the NS records.
-func (z *zone) glue(ns []dns.RR) []dns.RR {
-	var out []dns.RR
-	for _, rr := range ns {
-		host := rr.(*dns.NS).Ns
-		if n := z.nodes[host]; n != nil {
-			out = append(out, n.rrsets[dns.TypeA]...)
-			out = append(out, n.rrsets[dns.TypeAAAA]...)
-		}
-	}
-	return out
 }

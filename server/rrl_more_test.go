@@ -12,7 +12,9 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/glb-dns/glb/server/dnswire"
+	"github.com/glb-dns/glb/server/limit"
 )
 
 // TestRRLClasses checks what shares a bucket: one name and type per
@@ -49,7 +51,7 @@ func TestRRLClasses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newTestClock(rrlTestTime)
-			h, _ := newRRLHandler(t, RRLConfig{Rate: rate}, clock)
+			h, _ := newRRLHandler(t, limit.RRLConfig{Rate: rate}, clock)
 			remote := netip.MustParseAddrPort("192.0.2.7:5353")
 			answered := 0
 			for _, a := range tc.asks {
@@ -106,9 +108,9 @@ func TestTruncateReply(t *testing.T) {
 			if err := want.Unpack(full); err != nil {
 				t.Fatal(err)
 			}
-			cut, ok := truncateReply(full)
+			cut, ok := dnswire.TruncateReply(full)
 			if !ok {
-				t.Fatal("truncateReply failed")
+				t.Fatal("dnswire.TruncateReply failed")
 			}
 			got := new(dns.Msg)
 			if err := got.Unpack(cut); err != nil {
@@ -134,7 +136,7 @@ func TestRRLFlood(t *testing.T) {
 		t.Skip("flood measurement")
 	}
 	const rate, n = 20, 10000
-	h, _ := newRRLHandler(t, RRLConfig{Rate: rate, Slip: 2}, newTestClock(time.Now()))
+	h, reg := newRRLHandler(t, limit.RRLConfig{Rate: rate, Slip: 2}, newTestClock(time.Now()))
 	h.now = time.Now // the real clock
 	addr := startServer(t, h)
 	q := mkQuery("www."+testZone, dns.TypeA, "")
@@ -170,8 +172,8 @@ loop:
 	took := time.Since(start)
 	// The server's counts are exact; the client's miss the replies the
 	// kernel dropped on the way back at this rate.
-	dropped := int(testutil.ToFloat64(h.metrics.limits.dropped))
-	slippedServer := int(testutil.ToFloat64(h.metrics.limits.slipped))
+	dropped := int(counterValue(t, reg, "glb_dns_rrl_limited_total", "dropped"))
+	slippedServer := int(counterValue(t, reg, "glb_dns_rrl_limited_total", "slipped"))
 	t.Logf("flood of %d queries from 127.0.5.0/24, rate %d/s, slip 2, over %v: %d answered; RRL slipped %d (TC) and dropped %d; "+
 		"client received %d answers and %d TC; %d queries lost before the server",
 		n, rate, took.Round(time.Millisecond), answered, slippedServer, dropped, answered, slipped, n-answered-slippedServer-dropped)
@@ -228,23 +230,23 @@ func BenchmarkAnswerPacketRRL(b *testing.B) {
 	q := mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")
 	plain, _ := q.Pack()
 	cq := q.Copy()
-	client := [clientCookieLen]byte{1, 2, 3, 4, 5, 6, 7, 8}
+	client := [limit.ClientCookieLen]byte{1, 2, 3, 4, 5, 6, 7, 8}
 	for _, bc := range []struct {
 		name   string
-		rrl    RRLConfig
+		rrl    limit.RRLConfig
 		cookie bool
 	}{
 		{name: "off"},
-		{name: "on_under_rate", rrl: RRLConfig{Rate: MaxRRLRate}},
-		{name: "on_limited", rrl: RRLConfig{Rate: 20, Slip: 2}},
-		{name: "on_cookie_exempt", rrl: RRLConfig{Rate: 20, Slip: 2}, cookie: true},
+		{name: "on_under_rate", rrl: limit.RRLConfig{Rate: limit.MaxRRLRate}},
+		{name: "on_limited", rrl: limit.RRLConfig{Rate: 20, Slip: 2}},
+		{name: "on_cookie_exempt", rrl: limit.RRLConfig{Rate: 20, Slip: 2}, cookie: true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h, _ := newRRLHandler(b, bc.rrl, newTestClock(time.Now()))
 			h.now = time.Now
 			pkt := plain
 			if bc.cookie {
-				c := testCookies.appendCookie(nil, &client, remote.Addr(), uint32(time.Now().Unix()))
+				c := testCookies.Append(nil, &client, remote.Addr(), uint32(time.Now().Unix()))
 				cq.IsEdns0().Option = append(cq.IsEdns0().Option[:1], &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hexOf(c)})
 				pkt, _ = cq.Pack()
 			}
@@ -258,11 +260,11 @@ func BenchmarkAnswerPacketRRL(b *testing.B) {
 }
 
 // TestRRLLogLine checks that limiting is logged when it starts, and at most
-// once per rrlLogEvery however many networks are limited.
+// once per limit.RRLLogEvery however many networks are limited.
 func TestRRLLogLine(t *testing.T) {
 	var buf bytes.Buffer
 	clock := newTestClock(rrlTestTime)
-	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()), RRL: RRLConfig{Rate: 1},
+	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()), RRL: limit.RRLConfig{Rate: 1},
 		Now: clock.now, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	applyNow(h, devState(t, nil))
 	pkt, _ := mkQuery("www."+testZone, dns.TypeA, "").Pack()
@@ -278,9 +280,9 @@ func TestRRLLogLine(t *testing.T) {
 	if got := lines(); got != 1 || !strings.Contains(buf.String(), "client_network=198.51.0.0/24") {
 		t.Errorf("50 networks limited at once: %d lines, want 1 naming the first:\n%s", got, buf.String())
 	}
-	clock.add(rrlLogEvery)
+	clock.add(limit.RRLLogEvery)
 	flood(99)
 	if got := lines(); got != 2 {
-		t.Errorf("after %v: %d lines, want 2", rrlLogEvery, got)
+		t.Errorf("after %v: %d lines, want 2", limit.RRLLogEvery, got)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // TestScopeBuilderReuse checks that a builder reused across names, families
@@ -17,7 +19,7 @@ func TestScopeBuilderReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reused scopeBuilder
+	var reused plan.ScopeBuilder
 	for _, tc := range []struct {
 		name  string
 		h     *Handler
@@ -32,17 +34,17 @@ func TestScopeBuilderReuse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			snap := tc.h.snap.Load()
-			g := snap.cfg.zones[testZone].nodes[tc.label+"."+testZone].gslb
-			got := reused.build(part, g, tc.qtype, snap.health)
-			want := buildScopeTable(part, g, tc.qtype, snap.health)
-			if !got.sameRuns(want) {
+			g := snap.Config.Zones[testZone].Nodes[tc.label+"."+testZone].GSLB
+			got := reused.Build(part, g, tc.qtype, snap.Health)
+			want := plan.BuildScopeTable(part, g, tc.qtype, snap.Health)
+			if !got.SameRuns(want) {
 				t.Errorf("reused builder: %d+%d runs, %d plans; fresh: %d+%d runs, %d plans",
-					len(got.v4), len(got.v6), len(got.plans), len(want.v4), len(want.v6), len(want.plans))
+					len(got.V4), len(got.V6), len(got.Plans), len(want.V4), len(want.V6), len(want.Plans))
 			}
-			if len(got.v4) == 0 || len(got.v6) == 0 {
-				t.Errorf("%d IPv4 and %d IPv6 runs; want some of each", len(got.v4), len(got.v6))
+			if len(got.V4) == 0 || len(got.V6) == 0 {
+				t.Errorf("%d IPv4 and %d IPv6 runs; want some of each", len(got.V4), len(got.V6))
 			}
-			allocs := testing.AllocsPerRun(5, func() { reused.build(part, g, tc.qtype, snap.health) })
+			allocs := testing.AllocsPerRun(5, func() { reused.Build(part, g, tc.qtype, snap.Health) })
 			// The table, its four run slices and its plans (grown by
 			// append: a few more).
 			if allocs > 16 {
@@ -59,9 +61,9 @@ func TestScopeBuilderReuse(t *testing.T) {
 func TestScopeTablesShared(t *testing.T) {
 	h, _ := newTestHandler(t, nil)
 	snap := h.snap.Load()
-	pair := func(label string) [2]*scopeTable {
-		g := snap.cfg.zones[testZone].nodes[label+"."+testZone].gslb
-		p := [2]*scopeTable{snap.scopeTable(g, dns.TypeA), snap.scopeTable(g, dns.TypeAAAA)}
+	pair := func(label string) [2]*plan.ScopeTable {
+		g := snap.Config.Zones[testZone].Nodes[label+"."+testZone].GSLB
+		p := [2]*plan.ScopeTable{snap.TableFor(g, dns.TypeA), snap.TableFor(g, dns.TypeAAAA)}
 		if p[0] == nil || p[1] == nil {
 			t.Fatalf("%s: scope tables not ready: %v", label, p)
 		}
@@ -74,13 +76,13 @@ func TestScopeTablesShared(t *testing.T) {
 		t.Error("www: A and AAAA tables differ (sa-east has no IPv6) but are one")
 	}
 	// No two distinct tables in the cache hold the same runs.
-	var tables []*scopeTable
+	var tables []*plan.ScopeTable
 	for _, t := range h.scopeCache {
 		tables = append(tables, t)
 	}
 	for i, a := range tables {
 		for _, b := range tables[i+1:] {
-			if a != b && a.sameRuns(b) {
+			if a != b && a.SameRuns(b) {
 				t.Error("two cached tables hold the same runs")
 			}
 		}
@@ -100,7 +102,7 @@ func TestScopeJobsOfOldConfigurationSkipped(t *testing.T) {
 	part, _ := h.geo.(Partitioner).Partition()
 	for _, j := range old {
 		if !h.scopeStillWanted(j.key, part) {
-			t.Errorf("%s: queued table not wanted", j.g.label)
+			t.Errorf("%s: queued table not wanted", j.g.Label)
 		}
 	}
 	// The name changes policy before its tables are built (one more key,
@@ -109,7 +111,7 @@ func TestScopeJobsOfOldConfigurationSkipped(t *testing.T) {
 		map[string]any{"regions/sa-east/weight": 100})))
 	for _, j := range old {
 		if h.scopeStillWanted(j.key, part) {
-			t.Errorf("%s: table of the replaced configuration still wanted", j.g.label)
+			t.Errorf("%s: table of the replaced configuration still wanted", j.g.Label)
 		}
 	}
 	if len(h.scopeJobs) == 0 || !h.scopeStillWanted(h.scopeJobs[0].key, part) {

@@ -7,8 +7,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
-
 	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // Partitioner is a Locator that can list its whole database; *geo.DB is
@@ -21,9 +21,9 @@ type Partitioner interface {
 // health table.
 type scopeJob struct {
 	key   uint64
-	g     *gslbName
+	g     *plan.Name
 	qtype uint16
-	ht    *healthTable
+	ht    *plan.HealthTable
 }
 
 // scopeMinGap spaces table builds, so a flapping health state or changing
@@ -37,28 +37,28 @@ const scopeMinGap = time.Second
 // configuration, not per name: names with the same cfgKey read the same
 // regions, weights and health, so they have the same scope keys and
 // tables.
-func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[uint64][2]*scopeTable {
+func (h *Handler) attachScopes(cfg *plan.Config, ht *plan.HealthTable) map[uint64][2]*plan.ScopeTable {
 	if _, ok := h.geo.(Partitioner); !ok {
 		return nil
 	}
-	scopes := map[uint64][2]*scopeTable{}
-	cache := make(map[uint64]*scopeTable, len(h.scopeCache))
+	scopes := map[uint64][2]*plan.ScopeTable{}
+	cache := make(map[uint64]*plan.ScopeTable, len(h.scopeCache))
 	var jobs []scopeJob
-	for _, g := range cfg.names {
-		if _, done := scopes[g.cfgKey]; done {
+	for _, g := range cfg.Names {
+		if _, done := scopes[g.CfgKey]; done {
 			continue
 		}
-		var pair [2]*scopeTable
+		var pair [2]*plan.ScopeTable
 		for i, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			key := scopeKey(g, qtype, ht)
-			if t := h.scopeCache[key]; t != nil && t.part == h.scopePart && h.scopePart != nil {
+			key := plan.ScopeKey(g, qtype, ht)
+			if t := h.scopeCache[key]; t != nil && t.Part == h.scopePart && h.scopePart != nil {
 				pair[i] = t
 				cache[key] = t
 				continue
 			}
 			jobs = append(jobs, scopeJob{key: key, g: g, qtype: qtype, ht: ht})
 		}
-		scopes[g.cfgKey] = pair
+		scopes[g.CfgKey] = pair
 	}
 	h.scopeCache = cache // drops tables no name uses any more
 	h.scopeJobs = jobs
@@ -76,10 +76,10 @@ func (h *Handler) attachScopes(cfg *config, ht *healthTable) map[uint64][2]*scop
 // answered by GeoIP lookups (correct, only slower) until the next change
 // queues them again; the worker keeps serving later requests with a fresh
 // builder, since the panic may have left b's buffers half written.
-func (h *Handler) buildScopesSafely(p Partitioner, b *scopeBuilder) {
+func (h *Handler) buildScopesSafely(p Partitioner, b *plan.ScopeBuilder) {
 	defer func() {
 		if v := recover(); v != nil {
-			*b = scopeBuilder{}
+			*b = plan.ScopeBuilder{}
 			crash.Record(h.log, h.metrics.scopePanics, "ecs scope build panicked; its tables are left unbuilt", v)
 		}
 	}()
@@ -88,11 +88,11 @@ func (h *Handler) buildScopesSafely(p Partitioner, b *scopeBuilder) {
 
 // buildScopes builds the queued scope tables and swaps in a snapshot that
 // uses them.
-func (h *Handler) buildScopes(p Partitioner) { h.buildScopesWith(p, &scopeBuilder{}) }
+func (h *Handler) buildScopes(p Partitioner) { h.buildScopesWith(p, &plan.ScopeBuilder{}) }
 
 // buildScopesWith is buildScopes with the builder (and its buffers) of the
 // caller.
-func (h *Handler) buildScopesWith(p Partitioner, b *scopeBuilder) {
+func (h *Handler) buildScopesWith(p Partitioner, b *plan.ScopeBuilder) {
 	h.mu.Lock()
 	jobs, gen := h.scopeJobs, h.geoGen
 	h.scopeJobs = nil
@@ -103,8 +103,8 @@ func (h *Handler) buildScopesWith(p Partitioner, b *scopeBuilder) {
 		h.log.Warn("geoip partition for ECS scopes", "err", err)
 		return
 	}
-	built := map[uint64]*scopeTable{}
-	var fresh []*scopeTable // distinct tables of this round
+	built := map[uint64]*plan.ScopeTable{}
+	var fresh []*plan.ScopeTable // distinct tables of this round
 	skipped := 0
 	for _, j := range jobs {
 		if built[j.key] != nil {
@@ -114,13 +114,13 @@ func (h *Handler) buildScopesWith(p Partitioner, b *scopeBuilder) {
 			skipped++ // the configuration moved on while we built
 			continue
 		}
-		t := b.build(part, j.g, j.qtype, j.ht)
+		t := b.Build(part, j.g, j.qtype, j.ht)
 		// Identical tables (A and AAAA of regions with both families,
 		// names that differ only in what the plans do not read) are kept
 		// once.
 		dup := false
 		for _, u := range fresh {
-			if dup = u.sameRuns(t); dup {
+			if dup = u.SameRuns(t); dup {
 				t = u
 				break
 			}
@@ -140,7 +140,7 @@ func (h *Handler) buildScopesWith(p Partitioner, b *scopeBuilder) {
 		return // the database changed while we built: these tables are stale
 	}
 	if part != h.scopePart {
-		h.scopePart, h.scopeCache = part, map[uint64]*scopeTable{}
+		h.scopePart, h.scopeCache = part, map[uint64]*plan.ScopeTable{}
 	}
 	for k, t := range built {
 		h.scopeCache[k] = t
@@ -157,7 +157,7 @@ func (h *Handler) buildScopesWith(p Partitioner, b *scopeBuilder) {
 func (h *Handler) scopeStillWanted(key uint64, part *geo.Partition) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if t := h.scopeCache[key]; t != nil && t.part == part {
+	if t := h.scopeCache[key]; t != nil && t.Part == part {
 		return false
 	}
 	if h.scopeJobs == nil {
@@ -177,7 +177,7 @@ func (h *Handler) runScopes(ctx context.Context) {
 	if !ok {
 		return
 	}
-	b := &scopeBuilder{yield: true} // its buffers live as long as the worker
+	b := &plan.ScopeBuilder{Yield: true} // its buffers live as long as the worker
 	for {
 		select {
 		case <-ctx.Done():
@@ -200,7 +200,7 @@ func (h *Handler) runScopes(ctx context.Context) {
 func (h *Handler) GeoReloaded() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.scopeCache, h.scopePart = map[uint64]*scopeTable{}, nil
+	h.scopeCache, h.scopePart = map[uint64]*plan.ScopeTable{}, nil
 	h.geoGen++
 	if h.state != nil {
 		h.rebuild()

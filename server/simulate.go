@@ -8,6 +8,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server/explain"
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -15,27 +17,15 @@ import (
 // under hypothetical changes.
 type SimulateRequest struct {
 	Name    string
-	Qtype   uint16       // dns.TypeA (default) or dns.TypeAAAA
-	WhatIf  WhatIf       // empty: only "now"
-	Clients []netip.Addr // nil: every network of the GeoIP database counts as one client
-}
-
-// Simulation is the expected share of clients per region ("" for clients
-// that get no address: NODATA, SERVFAIL). Shares sum to 1.
-type Simulation struct {
-	Name          string             `json:"name"`
-	Type          string             `json:"type"`
-	Basis         string             `json:"basis"` // "geoip networks" or "sample"
-	Clients       int                `json:"clients"`
-	Now           map[string]float64 `json:"now"`
-	WhatIf        map[string]float64 `json:"what_if,omitempty"`
-	WhatIfApplied bool               `json:"what_if_applied"`
+	Qtype   uint16         // dns.TypeA (default) or dns.TypeAAAA
+	WhatIf  explain.WhatIf // empty: only "now"
+	Clients []netip.Addr   // nil: every network of the GeoIP database counts as one client
 }
 
 // Simulate runs the same plan as the DNS answer for every client, and
 // splits each client over the regions of its tier as the draw would: by
 // weight (roundrobin: evenly; failover: the first).
-func (h *Handler) Simulate(req SimulateRequest) (*Simulation, error) {
+func (h *Handler) Simulate(req SimulateRequest) (*explain.Simulation, error) {
 	cur := h.snap.Load()
 	if cur == nil {
 		return nil, errors.New("no configuration loaded yet")
@@ -43,11 +33,11 @@ func (h *Handler) Simulate(req SimulateRequest) (*Simulation, error) {
 	if req.Qtype == 0 {
 		req.Qtype = dns.TypeA
 	}
-	name, err := cur.qualify(req.Name)
+	name, err := cur.Qualify(req.Name)
 	if err != nil {
 		return nil, err
 	}
-	sim := &Simulation{Name: name, Type: dns.TypeToString[req.Qtype], Basis: "sample"}
+	sim := &explain.Simulation{Name: name, Type: dns.TypeToString[req.Qtype], Basis: "sample"}
 	var units []unit
 	if req.Clients != nil {
 		for _, a := range req.Clients {
@@ -71,7 +61,7 @@ func (h *Handler) Simulate(req SimulateRequest) (*Simulation, error) {
 	if sim.Now, err = shares(cur, name, req.Qtype, units); err != nil {
 		return nil, err
 	}
-	if !req.WhatIf.empty() {
+	if !req.WhatIf.Empty() {
 		snap, err := h.whatIf(cur, req.WhatIf, name, req.Qtype, false)
 		if err != nil {
 			return nil, err
@@ -100,32 +90,32 @@ func partitionUnits(part *geo.Partition) []unit {
 	return units
 }
 
-func shares(snap *Snapshot, name string, qtype uint16, units []unit) (map[string]float64, error) {
-	z := snap.match(name)
-	if z == nil || z.nodes[name] == nil || z.nodes[name].gslb == nil {
+func shares(snap *plan.Snapshot, name string, qtype uint16, units []unit) (map[string]float64, error) {
+	z := snap.Match(name)
+	if z == nil || z.Nodes[name] == nil || z.Nodes[name].GSLB == nil {
 		return nil, fmt.Errorf("%s is not a GSLB name", name)
 	}
-	g := z.nodes[name].gslb
+	g := z.Nodes[name].GSLB
 	out := map[string]float64{}
 	total := 0.0
 	for _, u := range units {
-		p := g.plan(qtype, u.loc, u.found, snap.health)
+		p := g.Plan(qtype, u.loc, u.found, snap.Health)
 		total += float64(u.n)
-		tier := p.tier()
+		tier := p.Tier()
 		switch {
 		case len(tier) == 0:
 			out[""] += float64(u.n)
-		case g.policy == schema.PolicyRoundRobin:
+		case g.Policy == schema.PolicyRoundRobin:
 			for _, i := range tier {
-				out[g.regions[i].id] += float64(u.n) / float64(len(tier))
+				out[g.Regions[i].ID] += float64(u.n) / float64(len(tier))
 			}
 		default:
 			sum := 0
 			for _, i := range tier {
-				sum += drawWeight(g.regions[i])
+				sum += plan.DrawWeight(g.Regions[i])
 			}
 			for _, i := range tier {
-				out[g.regions[i].id] += float64(u.n) * float64(drawWeight(g.regions[i])) / float64(sum)
+				out[g.Regions[i].ID] += float64(u.n) * float64(plan.DrawWeight(g.Regions[i])) / float64(sum)
 			}
 		}
 	}

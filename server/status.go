@@ -67,8 +67,8 @@ func (h *Handler) Status() *Status {
 	if snap == nil {
 		return nil
 	}
-	st := snap.state
-	s := &Status{Revision: snap.Revision, ConfigRevision: st.ConfigRevision, SwappedAt: snap.built, Rejected: st.Rejected}
+	st := snap.State
+	s := &Status{Revision: snap.Revision, ConfigRevision: st.ConfigRevision, SwappedAt: snap.Built, Rejected: st.Rejected}
 	for _, name := range slices.Sorted(maps.Keys(st.Zones)) {
 		zs := st.Zones[name]
 		z := ZoneStatus{Name: name}
@@ -85,21 +85,21 @@ func (h *Handler) Status() *Status {
 		}
 		s.Zones = append(s.Zones, z)
 	}
-	view := snap.health.view
-	for i, r := range snap.cfg.regions {
-		rs := st.Regions[r.id]
-		out := RegionStatus{ID: r.id, Lat: rs.Region.Lat, Lon: rs.Region.Lon, Weight: rs.Weight, Up: snap.health.regions[i].up}
+	view := snap.Health.View
+	for i, r := range snap.Config.Regions {
+		rs := st.Regions[r.ID]
+		out := RegionStatus{ID: r.ID, Lat: rs.Region.Lat, Lon: rs.Region.Lon, Weight: rs.Weight, Up: snap.Health.Regions[i].Up}
 		var rh *health.RegionHealth
 		if view != nil {
-			rh = view.Regions[r.id]
+			rh = view.Regions[r.ID]
 		}
-		for j, a := range r.addrs {
+		for j, a := range r.Addrs {
 			ep := EndpointStatus{EndpointHealth: health.EndpointHealth{Endpoint: a.String(), Up: true}, Reports: map[string]schema.HealthReport{}}
 			if rh != nil && j < len(rh.Endpoints) {
 				ep.EndpointHealth = rh.Endpoints[j]
 				out.Checked = rh.Checked
 			}
-			for prober, rep := range st.Health[r.id][ep.Endpoint] {
+			for prober, rep := range st.Health[r.ID][ep.Endpoint] {
 				ep.Reports[prober] = *rep
 			}
 			out.Endpoints = append(out.Endpoints, ep)

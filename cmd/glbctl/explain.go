@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -110,10 +111,10 @@ func (w *whatIf) query(q url.Values) error {
 
 // describe says what the flags suppose, for simulate's header.
 func (w *whatIf) describe() string {
-	e := &whatIfEcho{Down: w.down, Up: w.up, Weight: map[string]int{}}
+	e := &explain.WhatIf{Down: w.down, Up: w.up, Weights: map[string]int{}}
 	for _, rw := range w.weight {
 		r, n, _ := strings.Cut(rw, ":")
-		e.Weight[r], _ = strconv.Atoi(strings.TrimSpace(n))
+		e.Weights[r], _ = strconv.Atoi(strings.TrimSpace(n))
 	}
 	return e.String()
 }
@@ -153,7 +154,7 @@ func runExplain(ctx context.Context, a *app, c *command, args []string) error {
 	if err := a.callGlbd(ctx, http.MethodGet, "/explain", q, nil, &raw); err != nil {
 		return err
 	}
-	var resp explainResponse
+	var resp explain.Explanation
 	if err := json.Unmarshal(raw, &resp); err != nil {
 		return fmt.Errorf("decode glbd's answer: %w", err)
 	}
@@ -266,7 +267,7 @@ func runSimulate(ctx context.Context, a *app, c *command, args []string) error {
 	if *output != outTable {
 		return a.writeDoc(*output, raw)
 	}
-	var resp simulateResponse
+	var resp explain.Simulation
 	if err := json.Unmarshal(raw, &resp); err != nil {
 		return fmt.Errorf("decode glbd's answer: %w", err)
 	}

@@ -8,93 +8,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/glb-dns/glb/server/explain"
 )
 
-// explainResponse is glbd's /explain document.
-type explainResponse struct {
-	Name      string `json:"name"`
-	Zone      string `json:"zone"`
-	Type      string `json:"type"`
-	Client    string `json:"client"`
-	ECSSource int    `json:"ecs_source"`
-	Location  struct {
-		Found       bool    `json:"found"`
-		Country     string  `json:"country"`
-		Continent   string  `json:"continent"`
-		Subdivision string  `json:"subdivision"`
-		Lat         float64 `json:"lat"`
-		Lon         float64 `json:"lon"`
-		Network     string  `json:"network"`
-	} `json:"location"`
-	Policy string `json:"policy"`
-	Fence  struct {
-		Rule    string   `json:"rule"`
-		Allowed []string `json:"allowed"`
-	} `json:"fence"`
-	Regions []explainRegion `json:"regions"`
-	Tier    []string        `json:"tier"`
-	Rule    string          `json:"rule"`
-	Chosen  string          `json:"chosen"`
-	Rcode   string          `json:"rcode"`
-	Answer  []string        `json:"answer"`
-	TTL     int             `json:"ttl"`
-	Scope   int             `json:"scope"`
-	WhatIf  *whatIfEcho     `json:"what_if"`
-}
-
-type explainRegion struct {
-	ID         string            `json:"id"`
-	Weight     int               `json:"weight"`
-	Up         bool              `json:"up"`
-	Checked    bool              `json:"checked"`
-	FencedOut  bool              `json:"fenced_out"`
-	HasFamily  bool              `json:"has_family"`
-	DistanceKm *float64          `json:"distance_km"`
-	RTTms      *float64          `json:"rtt_ms"`
-	Score      *float64          `json:"score"`
-	InTier     bool              `json:"in_tier"`
-	Endpoints  []explainEndpoint `json:"endpoints"`
-}
-
-type explainEndpoint struct {
-	Endpoint string                   `json:"endpoint"`
-	Up       bool                     `json:"up"`
-	UpVotes  int                      `json:"up_votes"`
-	Votes    int                      `json:"votes"`
-	Reports  map[string]explainReport `json:"reports"`
-}
-
-type explainReport struct {
-	Up         bool    `json:"up"`
-	RTT        string  `json:"rtt"`
-	AgeSeconds float64 `json:"age_seconds"`
-}
-
-// whatIfEcho is the hypothesis glbd says it applied.
-type whatIfEcho struct {
-	Down   []string       `json:"down"`
-	Up     []string       `json:"up"`
-	Weight map[string]int `json:"weight"`
-}
-
-func (w *whatIfEcho) String() string {
-	if w == nil {
-		return ""
-	}
-	var parts []string
-	if len(w.Down) > 0 {
-		parts = append(parts, "down "+strings.Join(w.Down, ", "))
-	}
-	if len(w.Up) > 0 {
-		parts = append(parts, "up "+strings.Join(w.Up, ", "))
-	}
-	for _, r := range slices.Sorted(maps.Keys(w.Weight)) {
-		parts = append(parts, fmt.Sprintf("weight %s:%d", r, w.Weight[r]))
-	}
-	return strings.Join(parts, "; ")
-}
-
-func renderExplain(w io.Writer, e *explainResponse) {
+func renderExplain(w io.Writer, e *explain.Explanation) {
 	fmt.Fprintf(w, "%s %s for client %s (ECS source /%d), zone %s\n", e.Name, e.Type, e.Client, e.ECSSource, e.Zone)
 	if l := e.Location; l.Found {
 		var where []string
@@ -108,7 +26,7 @@ func renderExplain(w io.Writer, e *explainResponse) {
 		fmt.Fprintln(w, "client location: not in the GeoIP database")
 	}
 	fence := "none"
-	if e.Fence.Rule != "" {
+	if e.Fence != nil && e.Fence.Rule != "" {
 		fence = fmt.Sprintf("rule %s allows %s", e.Fence.Rule, strings.Join(e.Fence.Allowed, ", "))
 	}
 	fmt.Fprintf(w, "policy: %s; geofence: %s\n", e.Policy, fence)
@@ -131,7 +49,7 @@ func renderExplain(w io.Writer, e *explainResponse) {
 			health = "up (no data)"
 		}
 		fmt.Fprintf(t, "%s\t%d\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", r.ID, r.Weight, health, up, len(r.Endpoints),
-			ptrText(r.DistanceKm, " km", 0), ptrText(r.RTTms, " ms", 1), ptrText(r.Score, "", 1), notes(e, r))
+			ptrText(r.DistanceKm, " km", 0), ptrText(r.RTTMs, " ms", 1), ptrText(r.Score, "", 1), notes(e, r))
 	}
 	t.Flush()
 	fmt.Fprintln(w)
@@ -150,7 +68,7 @@ func renderExplain(w io.Writer, e *explainResponse) {
 
 // renderExplainEndpoints lists the candidates' endpoints, one row per
 // prober report, as glbctl status does.
-func renderExplainEndpoints(w io.Writer, e *explainResponse) {
+func renderExplainEndpoints(w io.Writer, e *explain.Explanation) {
 	t := newTable(w)
 	fmt.Fprintln(t, "REGION\tENDPOINT\tVERDICT\tPROBER\tREPORT\tRTT\tAGE")
 	for _, r := range e.Regions {
@@ -174,7 +92,7 @@ func renderExplainEndpoints(w io.Writer, e *explainResponse) {
 }
 
 // notes marks why a region is or is not in the running.
-func notes(e *explainResponse, r explainRegion) string {
+func notes(e *explain.Explanation, r explain.Region) string {
 	var n []string
 	if r.ID == e.Chosen {
 		n = append(n, "CHOSEN")
@@ -194,19 +112,7 @@ func notes(e *explainResponse, r explainRegion) string {
 	return strings.Join(n, ", ")
 }
 
-// simulateResponse is glbd's /simulate document: shares of the clients
-// per region ("" for clients that get no answer).
-type simulateResponse struct {
-	Name          string             `json:"name"`
-	Type          string             `json:"type"`
-	Basis         string             `json:"basis"`
-	Clients       int                `json:"clients"`
-	Now           map[string]float64 `json:"now"`
-	WhatIf        map[string]float64 `json:"what_if"`
-	WhatIfApplied bool               `json:"what_if_applied"`
-}
-
-func renderSimulate(w io.Writer, s *simulateResponse, hypothesis string) {
+func renderSimulate(w io.Writer, s *explain.Simulation, hypothesis string) {
 	fmt.Fprintf(w, "%s %s: %d clients (%s)\n", s.Name, s.Type, s.Clients, s.Basis)
 	if s.WhatIfApplied && hypothesis != "" {
 		fmt.Fprintf(w, "what if: %s\n", hypothesis)

@@ -20,6 +20,7 @@ import (
 	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/server/querylog"
+	"github.com/glb-dns/glb/server/transport"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/embedded"
 	"github.com/glb-dns/glb/store/schema"
@@ -38,7 +39,7 @@ type app struct {
 	hup     chan os.Signal
 	reg     *prometheus.Registry
 	handler *server.Handler
-	dns     *server.Server
+	dns     *transport.Server
 	watcher *store.Watcher
 	dev     *devParts        // dev mode only
 	status  *statusPage      // the status page and its answer sampler (status.go)
@@ -125,7 +126,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	if err := a.setCache(); err != nil {
 		return nil, err
 	}
-	a.dns = server.NewServerWith(cfg.DNSAddr, a.handler, server.ServerOptions{Logger: log, Metrics: metrics, TCP: cfg.TCP})
+	a.dns = transport.NewServerWith(cfg.DNSAddr, a.handler, transport.ServerOptions{Logger: log, Metrics: transport.NewMetrics(reg), TCP: cfg.TCP})
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
@@ -182,7 +183,7 @@ func (a *app) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), server.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), transport.ShutdownTimeout)
 		defer cancel()
 		return a.http.Shutdown(sctx)
 	})

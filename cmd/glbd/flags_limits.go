@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/server/limit"
 )
 
 // limitFlags are the flags of response rate limiting and DNS cookies. RRL
@@ -20,9 +20,9 @@ type limitFlags struct {
 	secretFile         string
 
 	// Filled by resolve.
-	RRL     server.RRLConfig
-	Cookies *server.CookieSecrets // nil: a random secret per process
-	err     error                 // what validate reports
+	RRL     limit.RRLConfig
+	Cookies *limit.CookieSecrets // nil: a random secret per process
+	err     error                // what validate reports
 }
 
 // Defaults, documented in -h and README.md.
@@ -45,12 +45,12 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 // to report; each error names its flag.
 func (l *limitFlags) resolve() {
 	var errs []error
-	l.RRL = server.RRLConfig{Rate: l.rate, Slip: l.slip, IPv4Prefix: l.v4, IPv6Prefix: l.v6}
-	if l.rate < 0 || l.rate > server.MaxRRLRate {
-		errs = append(errs, fmt.Errorf("-rrl-rate %d: want 0 (off) to %d responses per second", l.rate, server.MaxRRLRate))
+	l.RRL = limit.RRLConfig{Rate: l.rate, Slip: l.slip, IPv4Prefix: l.v4, IPv6Prefix: l.v6}
+	if l.rate < 0 || l.rate > limit.MaxRRLRate {
+		errs = append(errs, fmt.Errorf("-rrl-rate %d: want 0 (off) to %d responses per second", l.rate, limit.MaxRRLRate))
 	}
-	if l.slip < 0 || l.slip > server.MaxRRLSlip {
-		errs = append(errs, fmt.Errorf("-rrl-slip %d: want 0 to %d", l.slip, server.MaxRRLSlip))
+	if l.slip < 0 || l.slip > limit.MaxRRLSlip {
+		errs = append(errs, fmt.Errorf("-rrl-slip %d: want 0 to %d", l.slip, limit.MaxRRLSlip))
 	}
 	if l.v4 < 1 || l.v4 > 32 {
 		errs = append(errs, fmt.Errorf("-rrl-ipv4-prefix %d: want 1 to 32", l.v4))
@@ -74,7 +74,7 @@ func (l *limitFlags) resolve() {
 		l.RRL.Whitelist = append(l.RRL.Whitelist, p.Masked())
 	}
 	if l.secretFile != "" {
-		c, err := server.ReadCookieSecrets(l.secretFile)
+		c, err := limit.ReadCookieSecrets(l.secretFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("-cookie-secret-file: %w", err))
 		} else {

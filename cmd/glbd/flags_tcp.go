@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/server/transport"
 )
 
 // tcpFlags registers the DNS-over-TCP limits (README.md, "TCP limits").
-func tcpFlags(fs *flag.FlagSet, l *server.TCPLimits) {
-	d := server.DefaultTCPLimits()
+func tcpFlags(fs *flag.FlagSet, l *transport.TCPLimits) {
+	d := transport.DefaultTCPLimits()
 	fs.IntVar(&l.MaxConns, "tcp-max-conns", d.MaxConns, "most open DNS-over-TCP connections; over it the longest-idle one is closed, or the new one refused when none is idle")
 	fs.IntVar(&l.MaxConnsPerClient, "tcp-max-conns-per-client", d.MaxConnsPerClient, "most TCP connections from one IPv4 address or IPv6 /64; over it that client's longest-idle one is closed, or the new one refused when none of its connections is idle")
 	fs.DurationVar(&l.IdleTimeout, "tcp-idle-timeout", d.IdleTimeout, "close a TCP connection idle for this long")
@@ -25,7 +25,7 @@ func tcpFlags(fs *flag.FlagSet, l *server.TCPLimits) {
 const minTCPTimeout = 100 * time.Millisecond
 
 // validateTCP checks the TCP limits; each error names its flag.
-func validateTCP(l server.TCPLimits) error {
+func validateTCP(l transport.TCPLimits) error {
 	var errs []error
 	for _, f := range []struct {
 		flag string

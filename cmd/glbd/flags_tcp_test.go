@@ -11,19 +11,19 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/server/transport"
 )
 
 // TestTCPFlags checks the -tcp-* defaults and values, and that each bad
 // value is refused with status 2 and one line naming its flag.
 func TestTCPFlags(t *testing.T) {
 	c, err := parseFlags([]string{"-dev"}, func(string) string { return "" }, &bytes.Buffer{})
-	if err != nil || c.TCP != server.DefaultTCPLimits() {
-		t.Errorf("defaults %+v (%v), want %+v", c.TCP, err, server.DefaultTCPLimits())
+	if err != nil || c.TCP != transport.DefaultTCPLimits() {
+		t.Errorf("defaults %+v (%v), want %+v", c.TCP, err, transport.DefaultTCPLimits())
 	}
 	c, err = parseFlags([]string{"-dev", "-tcp-max-conns", "50", "-tcp-max-conns-per-client", "5", "-tcp-idle-timeout", "3s",
 		"-tcp-io-timeout", "250ms", "-tcp-max-queries", "20", "-tcp-max-conn-lifetime", "90s"}, func(string) string { return "" }, &bytes.Buffer{})
-	want := server.TCPLimits{MaxConns: 50, MaxConnsPerClient: 5, IdleTimeout: 3 * time.Second, IOTimeout: 250 * time.Millisecond, MaxQueries: 20,
+	want := transport.TCPLimits{MaxConns: 50, MaxConnsPerClient: 5, IdleTimeout: 3 * time.Second, IOTimeout: 250 * time.Millisecond, MaxQueries: 20,
 		MaxConnLifetime: 90 * time.Second}
 	if err != nil || c.TCP != want {
 		t.Errorf("got %+v (%v), want %+v", c.TCP, err, want)
@@ -53,7 +53,7 @@ func TestTCPFlags(t *testing.T) {
 // and checks that a second one makes the first, idle, one close, that this
 // is counted on /metrics, and that the second is answered.
 func TestTCPLimitsWired(t *testing.T) {
-	a := startApp(t, Config{Etcd: seededEtcd(t).Endpoints(), TCP: server.TCPLimits{MaxConnsPerClient: 1}})
+	a := startApp(t, Config{Etcd: seededEtcd(t).Endpoints(), TCP: transport.TCPLimits{MaxConnsPerClient: 1}})
 	first, err := net.DialTimeout("tcp", a.dnsAddr(), time.Second)
 	if err != nil {
 		t.Fatal(err)

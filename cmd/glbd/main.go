@@ -19,7 +19,7 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/internal/version"
-	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/server/transport"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -62,7 +62,7 @@ type Config struct {
 
 	Limits limitFlags // -rrl-* and -cookie-secret-file (flags_limits.go)
 	// TCP holds the DNS-over-TCP limits, -tcp-* (flags_tcp.go).
-	TCP server.TCPLimits
+	TCP transport.TCPLimits
 	// HTTP secures the -http listener: TLS, mTLS, the bearer token, and
 	// the /simulate bound, -http-* (flags_http.go).
 	HTTP httpFlags

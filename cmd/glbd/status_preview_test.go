@@ -16,6 +16,7 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/server"
+	"github.com/glb-dns/glb/server/transport"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -79,7 +80,7 @@ func TestStatusPreview(t *testing.T) {
 	g.Go(func() error { return page.Run(ctx) })
 	g.Go(func() error { return h.Run(ctx) })
 	if dnsAddr := os.Getenv("GLB_STATUS_PREVIEW_DNS"); dnsAddr != "" {
-		g.Go(func() error { return server.NewServer(dnsAddr, h, slog.New(slog.DiscardHandler)).Run(ctx) })
+		g.Go(func() error { return transport.NewServer(dnsAddr, h, slog.New(slog.DiscardHandler)).Run(ctx) })
 	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -1,0 +1,41 @@
+// Package server is glb's query pipeline: it answers DNS queries for glb's
+// zones from an immutable snapshot of the configuration and health,
+// choosing a region per query. Its one entry point is
+// Handler.AnswerPacket, which the transport (server/transport) calls with
+// each query's bytes; explain and simulate read the same snapshot and plan
+// without counting anything.
+//
+// # The hot path, file by file
+//
+// One UDP query, from the socket to the reply:
+//
+//	transport/udp.go   serveBatches reads a batch (recvmmsg) and calls AnswerPacket per packet
+//	pipeline.go        AnswerPacket → answerPacket: the fast path first, else the general path
+//	fast.go            fastAnswer: parse the bytes (dnswire: header, ECS), locate the name in
+//	                   the snapshot (plan/snapshot.go), take the plan from the name's scope
+//	                   table (plan/scope.go) or plan it (plan/policy.go), draw the region
+//	                   and its records (plan/draw.go, from pick.go), write the reply
+//	pipeline.go        finish: count the query and its decision (counters.go); then RRL
+//	                   (limit) for UDP
+//	transport/udp.go   the reply goes out with the batch (sendmmsg)
+//
+// The general path (anything the fast path declines: other types, CNAMEs,
+// NXDOMAIN, observers, truncation) is pipeline.go's answer: the DNS
+// library parses, resolve.go locates (zones, CNAME chains, static data),
+// pick.go has plan plan and draw for GSLB names, and the reply is packed
+// into the same buffer. A differential test holds the two paths to the same answers.
+//
+// # The rest
+//
+//	handler.go      Handler, Apply and the health tick: the one owner that builds the
+//	                snapshot (plan.BuildConfig, plan.BuildHealth) and swaps it when
+//	                something changed
+//	scopeworker.go  builds the ECS scope tables (plan.ScopeBuilder) off the path
+//	counters.go     per-name counters, outside the snapshot, resolved once
+//	cookies.go      the pipeline's side of DNS cookies
+//	explain.go, simulate.go, explainhttp.go, status.go   read-only views over plan
+//
+// Related packages: plan (the decision), dnswire (wire format), limit
+// (RRL and cookies), transport (sockets), explain (the /explain and
+// /simulate documents).
+package server

@@ -1,0 +1,233 @@
+package plan
+
+import (
+	"hash/fnv"
+	"math"
+	"math/bits"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/store/schema"
+)
+
+// Name is a GSLB name, compiled from its schema.Name: candidate regions
+// in listed order with pre-built RRs, and the policy fields in the form the
+// query path wants (bit masks over the regions instead of lists of ids).
+type Name struct {
+	Zone        string // zone label, for metrics
+	Label       string // name relative to the zone, for metrics and logs
+	Owner       string // the full name, lower case with the trailing dot
+	Policy      string // schema.Policy*
+	TTL         uint32
+	TTLDegraded uint32 // 0: same as ttl
+	Answers     int
+	Spread      bool
+	stickyV4    int // 0: not sticky
+	stickyV6    int
+	Fence       *Fence // nil: every client may get every region
+	fallback    uint64 // regions of the fallback outcome
+	onAllDown   string
+	onNoData    string
+	panicPct    int
+	hasChecks   bool // some region has a health check configured
+	Regions     []*RegionAnswer
+	// CfgKey identifies everything above that selection reads, so that
+	// names configured alike share one ECS scope table.
+	CfgKey uint64
+	// Counters are the name's counters, which live outside the snapshot
+	// (Handler.names) so that they outlast configuration changes; the
+	// snapshot's owner links them in before the swap (counters.go).
+	Counters any // *server.nameCounters
+}
+
+// RegionAnswer is one region as answered with at one TTL: its position and
+// weight, and its addresses as ready-made RRs. The RRs have no owner name
+// (the fast path writes a pointer to the question instead, the general path
+// copies them and sets the owner), so every name with the same TTLs shares
+// one regionAnswer per region: 10,000 names listing the same 20 regions
+// cost 20 regionAnswers, not 200,000.
+type RegionAnswer struct {
+	ID       string
+	Idx      int // index into config.regions and the health table
+	Lat, Lon float64
+	Weight   int
+	hasCheck bool
+	A, aaaa  []dns.RR
+	// aDeg and aaaaDeg are the same records with the degraded TTL (only
+	// when the name sets ttl_degraded).
+	aDeg, aaaaDeg []dns.RR
+	// aPos and aaaaPos give, for each RR, the position of its address in
+	// the region's addrs: the bit to test in the region's health mask.
+	aPos, aaaaPos []uint8
+}
+
+// Fence is a compiled geofence: the regions allowed per country, per
+// continent, and for everyone else, as masks over gslbName.regions.
+type Fence struct {
+	countries  map[string]uint64
+	continents map[string]uint64
+	def        uint64
+}
+
+// allowed returns the mask of regions a client at loc may get.
+func (f *Fence) allowed(loc geo.Location) uint64 {
+	if f == nil {
+		return math.MaxUint64
+	}
+	if m, ok := f.countries[loc.Country]; ok && loc.Country != "" {
+		return m
+	}
+	if m, ok := f.continents[loc.Continent]; ok && loc.Continent != "" {
+		return m
+	}
+	return f.def
+}
+
+// answerKey identifies a shared regionAnswer within one configuration.
+type answerKey struct {
+	region           string
+	ttl, ttlDegraded uint32
+}
+
+// answerCache holds the regionAnswers of one configuration build.
+type answerCache map[answerKey]*RegionAnswer
+
+// region returns the shared regionAnswer of region id at the given TTLs
+// (ttlDegraded 0: none), building it on first use.
+func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlDegraded uint32) *RegionAnswer {
+	k := answerKey{id, ttl, ttlDegraded}
+	if ra := c[k]; ra != nil {
+		return ra
+	}
+	ra := &RegionAnswer{ID: id, Idx: idx, Lat: r.Region.Lat, Lon: r.Region.Lon, Weight: r.Weight,
+		hasCheck: r.Region.Check != nil}
+	for i, a := range r.Region.Addrs {
+		if a.Is4() {
+			ra.A = append(ra.A, addrRR("", a, ttl))
+			ra.aPos = append(ra.aPos, uint8(i))
+			if ttlDegraded > 0 {
+				ra.aDeg = append(ra.aDeg, addrRR("", a, ttlDegraded))
+			}
+		} else {
+			ra.aaaa = append(ra.aaaa, addrRR("", a, ttl))
+			ra.aaaaPos = append(ra.aaaaPos, uint8(i))
+			if ttlDegraded > 0 {
+				ra.aaaaDeg = append(ra.aaaaDeg, addrRR("", a, ttlDegraded))
+			}
+		}
+	}
+	c[k] = ra
+	return ra
+}
+
+func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) *Name {
+	ttl := nm.TTL
+	if ttl == 0 {
+		ttl = zoneTTL
+	}
+	if ttl == 0 {
+		ttl = schema.DefaultNameTTL
+	}
+	g := &Name{
+		Zone: zoneLabel, Label: label, Owner: owner, Policy: nm.PolicyOrDefault(), TTL: ttl, TTLDegraded: nm.TTLDegraded,
+		Answers: nm.AnswersOrDefault(), Spread: nm.Spread, onAllDown: nm.OnAllDownOrDefault(),
+		onNoData: nm.OnNoDataOrDefault(), panicPct: nm.PanicPercent,
+		Regions: make([]*RegionAnswer, 0, len(nm.Regions)),
+	}
+	if nm.Sticky != nil {
+		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
+	}
+	for _, id := range nm.Regions {
+		r := regions[id]
+		if r == nil {
+			continue // deleted after the name was accepted; the name serves the rest
+		}
+		ra := answers.region(id, r, idx[id], ttl, g.TTLDegraded)
+		g.hasChecks = g.hasChecks || ra.hasCheck
+		g.Regions = append(g.Regions, ra)
+	}
+	// A region's bit in the masks is its position in g.regions; a scan
+	// of at most 64 regions is cheaper than a map per name when 10,000
+	// names are built at each configuration change.
+	mask := func(ids []string) uint64 {
+		var m uint64
+		for _, id := range ids {
+			for i, r := range g.Regions {
+				if r.ID == id {
+					m |= 1 << i
+					break
+				}
+			}
+		}
+		return m
+	}
+	g.fallback = mask(nm.Fallback)
+	if f := nm.Geofence; f != nil {
+		g.Fence = &Fence{countries: map[string]uint64{}, continents: map[string]uint64{}, def: math.MaxUint64}
+		for c, ids := range f.Countries {
+			g.Fence.countries[c] = mask(ids)
+		}
+		for c, ids := range f.Continents {
+			g.Fence.continents[c] = mask(ids)
+		}
+		if len(f.Default) > 0 {
+			g.Fence.def = mask(f.Default)
+		}
+	}
+	g.CfgKey = g.configKey()
+	return g
+}
+
+// configKey hashes what selection reads from the configuration.
+func (g *Name) configKey() uint64 {
+	w := newHashWriter(fnv.New64a())
+	w.str(g.Policy)
+	w.num(uint64(g.Answers))
+	w.flag(g.Spread)
+	w.num(uint64(g.stickyV4))
+	w.num(uint64(g.stickyV6))
+	w.num(g.fallback)
+	w.str(g.onAllDown)
+	w.str(g.onNoData)
+	w.num(uint64(g.panicPct))
+	for _, r := range g.Regions {
+		w.num(uint64(r.Idx))
+		w.num(math.Float64bits(r.Lat))
+		w.num(math.Float64bits(r.Lon))
+		w.flag(r.hasCheck)
+		w.num(uint64(len(r.A)))
+		w.num(uint64(len(r.aaaa)))
+	}
+	if f := g.Fence; f != nil {
+		for _, m := range []map[string]uint64{f.countries, f.continents} {
+			w.num(uint64(len(m)))
+			for _, k := range sortedKeys(m) {
+				w.str(k)
+				w.num(m[k])
+			}
+		}
+		w.num(f.def)
+	}
+	return w.h.Sum64()
+}
+
+// popcount is the number of regions in a mask.
+func popcount(m uint64) int { return bits.OnesCount64(m) }
+
+// LocationSensitive says whether the name's plan can depend on where the
+// client is: ranking by place, or a fence.
+func (g *Name) LocationSensitive() bool {
+	return g.Policy == "geo" || g.Policy == "latency" || g.Fence != nil
+}
+
+// Rule names the fence rule that applies at loc.
+func (f *Fence) Rule(loc geo.Location) string {
+	if _, ok := f.countries[loc.Country]; ok && loc.Country != "" {
+		return "country " + loc.Country
+	}
+	if _, ok := f.continents[loc.Continent]; ok && loc.Continent != "" {
+		return "continent " + loc.Continent
+	}
+	return "default"
+}

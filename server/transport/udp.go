@@ -1,0 +1,308 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+
+	"github.com/glb-dns/glb/internal/crash"
+)
+
+// PacketAnswerer answers raw DNS messages; *Handler is one. A Server whose
+// handler is a PacketAnswerer reads UDP itself instead of through the DNS
+// library: one socket per CPU (SO_REUSEPORT), one goroutine per socket, no
+// goroutine or allocation per packet.
+type PacketAnswerer interface {
+	AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool)
+}
+
+// udpReadBuffer is the receive buffer asked for each UDP socket.
+const udpReadBuffer = 4 << 20
+
+// maxUDPQuery is the largest query read: EDNS payloads above 4096 are not
+// used in practice, and a cut datagram fails to parse and gets FORMERR.
+const maxUDPQuery = 4096
+
+// udpServer serves DNS over a set of UDP sockets bound to one address.
+type udpServer struct {
+	conns []*net.UDPConn
+	h     PacketAnswerer
+	// stopping makes the readers return at their next read; drain and
+	// shutdown set it, then a past read deadline wakes the readers. Unread
+	// datagrams stay queued, for drain to answer.
+	stopping atomic.Bool
+	wg       sync.WaitGroup
+	// keepInGroup turns off leaving the SO_REUSEPORT selection while
+	// draining: the old way, which a test uses to show what it loses.
+	keepInGroup bool
+	drained     atomic.Int64 // queries answered by drain
+	// log and panics record a panic in a reader, which then starts over
+	// (AnswerPacket recovers its own; this covers the loop around it).
+	log    *slog.Logger
+	panics prometheus.Counter
+}
+
+// listenUDP binds n sockets to addr with SO_REUSEPORT, so the kernel
+// spreads datagrams over them; with port 0 the first socket picks the port
+// and the others join it. Another process (the next glbd of a rolling
+// restart) may join the same port the same way.
+func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: reusePort}
+	var conns []*net.UDPConn
+	for i := range n {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		uc := pc.(*net.UDPConn)
+		// A deep receive queue rides out a short pause of the readers
+		// (a garbage collection while a big scope table is built) instead
+		// of dropping queries; the kernel caps it at net.core.rmem_max.
+		_ = uc.SetReadBuffer(udpReadBuffer)
+		conns = append(conns, uc)
+		if i == 0 {
+			addr = pc.LocalAddr().String()
+		}
+	}
+	return conns, nil
+}
+
+// reusePort sets SO_REUSEPORT on a socket before it is bound.
+func reusePort(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	return errors.Join(err, serr)
+}
+
+func newUDPServer(conns []*net.UDPConn, h PacketAnswerer) *udpServer {
+	return &udpServer{conns: conns, h: h}
+}
+
+// start runs one reader per socket.
+func (u *udpServer) start() {
+	for _, c := range u.conns {
+		u.wg.Add(1)
+		go u.serve(c)
+	}
+}
+
+func (u *udpServer) serve(c *net.UDPConn) {
+	defer u.wg.Done()
+	for !u.serveBatches(c) {
+	}
+}
+
+// serveBatches reads and answers until the socket stops (true) or a panic
+// cuts it short (false, recorded): the datagrams of the batch in hand are
+// lost, the rest stay queued for the next round.
+func (u *udpServer) serveBatches(c *net.UDPConn) (stopped bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			stopped = false
+			if u.log != nil && u.panics != nil {
+				crash.Record(u.log, u.panics, "panic in a udp reader; it starts over", v)
+			}
+		}
+	}()
+	b := newBatcher(c)
+	// Checking stopping before each read, not only after a failed one,
+	// matters under steady load: a reader that always finds data would
+	// otherwise never see the past deadline.
+	for !u.stopping.Load() {
+		n, err := b.read()
+		if err != nil {
+			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
+				return true // what is still queued stays for drain
+			}
+			continue // e.g. ICMP errors surfacing on the socket: keep serving
+		}
+		for i := range n {
+			pkt, from := b.packet(i)
+			reply, ok := u.h.AnswerPacket(b.out(i), pkt, from, false)
+			b.reply(i, reply, ok)
+		}
+		// A failed write means the clients are gone; nobody to tell.
+		b.flush()
+	}
+	return true
+}
+
+// stopReaders makes the batched readers return after the batch in hand
+// and waits for them (at most until ctx is done). A past deadline fails a
+// read before it takes anything off the queue, so nothing is lost.
+func (u *udpServer) stopReaders(ctx context.Context) bool {
+	u.stopping.Store(true)
+	for _, c := range u.conns {
+		_ = c.SetReadDeadline(time.Now())
+	}
+	done := make(chan struct{})
+	go func() { u.wg.Wait(); close(done) }() // ends at the latest when shutdown closes the sockets
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// drain answers the queries queued on the sockets before they close. Each
+// socket first leaves the kernel's SO_REUSEPORT selection (see
+// leaveReuseportGroup), so datagrams of new flows go to the sockets of the
+// other process on the port, the next glbd of a rolling restart, or, with
+// none, are refused as they would be once the socket is closed. The queue
+// then only shrinks, and is read until it has been empty for drainIdle.
+// Without leaving, a process sharing its port under steady load would find
+// its queues never empty, and lose what they hold at the close.
+func (u *udpServer) drain(ctx context.Context, log *slog.Logger) {
+	// A datagram sent just before the cancel may still be on its way
+	// through the kernel (loopback and receive processing run later, in
+	// softirq context); once the sockets have left the group it would find
+	// none and be refused. Serving on for drainIdle first lets it land.
+	t := time.NewTimer(drainIdle)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	if !u.stopReaders(ctx) {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, c := range u.conns {
+		wg.Go(func() {
+			if !u.keepInGroup {
+				if err := leaveReuseportGroup(c); err != nil {
+					// Still read the queue out; new flows keep coming to
+					// this socket until drainMax.
+					log.Warn("udp socket stays in the port's selection while draining", "err", err)
+				}
+			}
+			u.drained.Add(int64(drainSocket(ctx, c, u.h)))
+		})
+	}
+	wg.Wait()
+}
+
+// shutdown stops reading: each reader finishes the packet in hand, then
+// the sockets close.
+func (u *udpServer) shutdown(ctx context.Context) error {
+	var err error
+	if !u.stopReaders(ctx) {
+		err = ctx.Err()
+	}
+	for _, c := range u.conns {
+		c.Close()
+	}
+	return err
+}
+
+// udpSockets is how many sockets a Server binds for UDP.
+func udpSockets() int { return runtime.GOMAXPROCS(0) }
+
+// batchSize is how many datagrams one system call reads or writes. Under
+// load a socket's queue holds several queries; taking them with one
+// recvmmsg and answering with one sendmmsg saves most of the per-packet
+// system call and wake-up cost, which dominates the cost of an answer.
+const batchSize = 32
+
+// maxUDPReply bounds a reply buffer; replies are cut to the client's
+// buffer size, at most 65535.
+const maxUDPReply = 65535
+
+// batcher reads and writes datagrams in batches (recvmmsg, sendmmsg) on
+// Linux through golang.org/x/net, for an IPv4 or an IPv6 socket.
+type batcher struct {
+	read4  *ipv4.PacketConn
+	read6  *ipv6.PacketConn
+	in     []ipv4.Message // ipv4.Message and ipv6.Message are the same type
+	outMsg []ipv4.Message
+	outBuf [][]byte
+	nOut   int
+}
+
+func newBatcher(c *net.UDPConn) *batcher {
+	b := &batcher{in: make([]ipv4.Message, batchSize), outMsg: make([]ipv4.Message, batchSize), outBuf: make([][]byte, batchSize)}
+	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
+		b.read4 = ipv4.NewPacketConn(c)
+	} else {
+		b.read6 = ipv6.NewPacketConn(c)
+	}
+	for i := range b.in {
+		b.in[i].Buffers = [][]byte{make([]byte, maxUDPQuery)}
+		b.outBuf[i] = make([]byte, 0, 4096)
+		b.outMsg[i].Buffers = make([][]byte, 1)
+	}
+	return b
+}
+
+// read waits for at least one datagram and returns how many it read.
+func (b *batcher) read() (int, error) {
+	if b.read4 != nil {
+		return b.read4.ReadBatch(b.in, 0)
+	}
+	return b.read6.ReadBatch(b.in, 0)
+}
+
+// packet returns datagram i of the last read and its sender.
+func (b *batcher) packet(i int) ([]byte, netip.AddrPort) {
+	m := &b.in[i]
+	var from netip.AddrPort
+	if ua, ok := m.Addr.(*net.UDPAddr); ok {
+		from = ua.AddrPort()
+	}
+	return m.Buffers[0][:m.N], from
+}
+
+// out is the buffer to build reply i in.
+func (b *batcher) out(i int) []byte { return b.outBuf[i][:0] }
+
+// reply queues reply i (ok false: none) to datagram i's sender.
+func (b *batcher) reply(i int, reply []byte, ok bool) {
+	if !ok || len(reply) > maxUDPReply {
+		return
+	}
+	if cap(reply) > cap(b.outBuf[i]) {
+		b.outBuf[i] = reply[:0] // it grew: keep the bigger buffer
+	}
+	m := &b.outMsg[b.nOut]
+	m.Buffers[0], m.Addr = reply, b.in[i].Addr
+	b.nOut++
+}
+
+// flush writes the queued replies.
+func (b *batcher) flush() {
+	for sent := 0; sent < b.nOut; {
+		var n int
+		var err error
+		if b.read4 != nil {
+			n, err = b.read4.WriteBatch(b.outMsg[sent:b.nOut], 0)
+		} else {
+			n, err = b.read6.WriteBatch(b.outMsg[sent:b.nOut], 0)
+		}
+		// A message that fails (its client is gone) is skipped, not the
+		// rest of the batch.
+		if err != nil || n == 0 {
+			n++
+		}
+		sent += n
+	}
+	b.nOut = 0
+}
