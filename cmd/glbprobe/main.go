@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/internal/logformat"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -36,6 +37,8 @@ type Config struct {
 	Refresh  time.Duration // -refresh: re-publish period of unchanged verdicts
 	CAFile   string        // -ca-file: extra PEM root CAs for https checks
 	LogLevel slog.Level
+	// LogFormat is -log-format: text or json.
+	LogFormat logformat.Format
 }
 
 // Defaults, documented in -h and README.md.
@@ -73,6 +76,7 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 	fs.DurationVar(&c.Refresh, "refresh", c.Refresh, "how often an unchanged verdict is written again (under "+schema.MaxReportAge.String()+")")
 	fs.StringVar(&c.CAFile, "ca-file", "", "PEM file of root CAs trusted for https checks, besides the system's")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Var(&c.LogFormat, "log-format", logformat.Usage)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "Usage: glbprobe -location lat,lon [flags]\n\n"+
@@ -179,7 +183,7 @@ func run(args []string, env func(string) string, hostname func() (string, error)
 		fmt.Fprintf(stderr, "glbprobe: %s\n", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "usage: "), "\n", "; "))
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logformat.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
