@@ -49,6 +49,7 @@ type Handler struct {
 	// configured is closed with the first snapshot (under mu).
 	configured chan struct{}
 	state      *schema.State // the last state applied
+	series     configSeries  // the configuration's metric series (configmetrics.go); h.mu
 	policy     health.Policy
 	geo        Locator
 	metrics    *Metrics
@@ -160,6 +161,7 @@ func (h *Handler) rebuild() {
 			h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
 		}
 		h.metrics.snapWarnings.Add(float64(len(warns)))
+		h.setConfigMetrics(cfg, st)
 		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.zones),
 			"regions", len(cfg.regions), "duration_seconds", h.now().Sub(now).Seconds())
 	}

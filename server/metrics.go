@@ -18,6 +18,7 @@ type Metrics struct {
 	failOpen     *prometheus.CounterVec
 	outcomes     *prometheus.CounterVec
 	regionUp     *prometheus.GaugeVec
+	regionWeight *prometheus.GaugeVec // set by setConfigMetrics (configmetrics.go)
 	endpointUp   *prometheus.GaugeVec
 	probers      prometheus.Gauge
 	ecs          *prometheus.CounterVec
@@ -113,6 +114,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	m.limits = newLimitMetrics(f)
+	m.regionWeight = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "glb", Name: "region_weight",
+		Help: "Weight in force of each region of the configuration: 0 (drained) to 1000, 100 without a weight key.",
+	}, []string{"region"})
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
 	m.tcpConns = f.NewGauge(prometheus.GaugeOpts{
 		Namespace: "glb", Subsystem: "dns", Name: "tcp_connections",

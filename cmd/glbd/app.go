@@ -19,6 +19,7 @@ import (
 	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/server/querylog"
+	"github.com/glb-dns/glb/server/statuspage"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/embedded"
 	"github.com/glb-dns/glb/store/schema"
@@ -40,7 +41,7 @@ type app struct {
 	dns     *server.Server
 	watcher *store.Watcher
 	dev     *devParts        // dev mode only
-	status  *statusPage      // the status page and its answer sampler (status.go)
+	status  *statuspage.Page // the status page and its answer sampler
 	dnstap  *querylog.Dnstap // nil unless -dnstap
 	httpLn  net.Listener
 	http    *http.Server

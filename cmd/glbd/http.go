@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/server/statuspage"
 )
 
 // routes serves /metrics, /healthz (the process is alive), /readyz
@@ -18,7 +19,7 @@ import (
 // if), and the status page at /.
 func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
-	a.status = statusRoutes(mux, a.handler, time.Now)
+	a.status = statuspage.Routes(mux, a.handler, statuspage.Options{Instance: a.cfg.Instance, Version: buildVersion()})
 	mux.Handle("GET /explain", a.handler.ExplainHTTP())
 	mux.Handle("GET /simulate", a.handler.SimulateHTTP())
 	mux.Handle("POST /simulate", a.handler.SimulateHTTP())

@@ -48,6 +48,8 @@ type Config struct {
 	DevDataDir   string           // -dev-data-dir: "" means a temporary directory
 	DevSeed      string           // -dev-seed: example configuration written into an empty prefix
 	DevProber    string           // -dev-prober-location: "lat,lon" of the in-process dev prober
+	// Instance names this glbd on its status page (-instance).
+	Instance string
 	// Query logs, off by default.
 	Dnstap         string       // -dnstap: a file, or unix:/path for a collector
 	DnstapIdentity string       // -dnstap-identity
@@ -103,6 +105,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	cache := fs.String("cache-file", "", "file keeping the last good configuration, served when etcd is unreachable at start-up; \"\" turns it off (default \""+defaultCache+"\", off with -dev)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Var(&c.LogFormat, "log-format", logformat.Usage)
+	fs.StringVar(&c.Instance, "instance", "", "name of this instance on the status page and in /status.json (default: the host name, and the DNS address with -dev)")
 	fs.Float64Var(&c.Quorum, "health-quorum", 0.5, "an endpoint is up when more than this share of the fresh probers reporting on it say up (0 < q < 1)")
 	fs.BoolVar(&c.Dev, "dev", false, "dev mode: start an embedded etcd, seed it with an example configuration, use the test GeoIP database")
 	fs.StringVar(&c.DevEtcd, "dev-etcd", defaultDevEtcd, "with -dev: client address of the embedded etcd")
@@ -145,6 +148,9 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	}
 	if c.GeoIP == "" && c.Dev {
 		c.GeoIP = defaultDevGeoIP
+	}
+	if c.Instance == "" {
+		c.Instance = defaultInstance(c)
 	}
 	c.CacheFile = *cache
 	cacheSet := false

@@ -1,4 +1,4 @@
-package main
+package statuspage
 
 import (
 	"fmt"
@@ -15,7 +15,9 @@ import (
 // statusView is what the page template renders: server.Status turned into
 // display strings and geometry, so the template holds no logic beyond loops.
 type statusView struct {
-	Ready          bool // a snapshot is loaded
+	Ready          bool   // a snapshot is loaded
+	Instance       string // Options.Instance
+	Version        string // Options.Version
 	Now            string
 	Revision       int64
 	ConfigRevision int64
