@@ -97,15 +97,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		write := func(ctx context.Context, prefix string, kvs map[string]string) (bool, error) {
 			return store.Seed(ctx, client, prefix, kvs)
 		}
-		kvs, err := a.seed(ctx, write)
+		backends, err := a.seed(ctx, write, store.NewAdmin(client, cfg.Prefix).ReadState)
 		if err != nil {
 			return nil, err
 		}
 		pub := store.NewPublisher(client, store.PublisherConfig{Prefix: cfg.Prefix, ProberID: devProberID,
 			Info: a.devProberInfo()}, log, store.NewPublisherMetrics(reg))
-		if a.dev, err = a.startDev(kvs, pub, reg); err != nil {
-			return nil, err
-		}
+		a.dev = a.startDev(backends, pub, reg)
 		onState = func(st *schema.State) {
 			a.handler.Apply(st)
 			a.dev.prober.SetTargets(health.TargetsFromState(st))

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// TestTwoDevInstances runs two dev instances side by side from the same
+// seed, whose stand-in backends ask for the same ports: the second (or
+// both, if another process holds them) gets free ports instead, its seed
+// names them, and failing one instance's eu-west backend moves only that
+// instance's answers.
+func TestTwoDevInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two embedded etcds")
+	}
+	var apps [2]*app
+	for i := range apps {
+		apps[i] = startApp(t, Config{Dev: true, DevEtcd: "127.0.0.1:0", DevSeed: testSeed, DevProber: "50.11,8.68"})
+	}
+	backends := func(a *app) map[string]string {
+		out := map[string]string{}
+		for _, r := range a.dev.backends.Regions() {
+			out[r] = a.dev.backends.Addr(r)
+		}
+		return out
+	}
+	one, two := backends(apps[0]), backends(apps[1])
+	if len(one) != 7 || len(two) != 7 {
+		t.Fatalf("backends %v and %v, want 7 each", one, two)
+	}
+	for r, addr := range one {
+		if two[r] == addr {
+			t.Errorf("both instances' %s backends on %s", r, addr)
+		}
+	}
+	if maps.Equal(one, two) {
+		t.Fatal("the same backends twice")
+	}
+	// The start-up lines name the backends where they really are.
+	var help strings.Builder
+	apps[1].stdout = &help
+	apps[1].printDevHelp()
+	for _, want := range []string{"curl -X POST " + two["eu-west"] + "/fail", "eu-west       http://" + two["eu-west"] + "/",
+		"sa-east       http://" + two["sa-east"] + "/"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("start-up lines lack %q:\n%s", want, help.String())
+		}
+	}
+	london := func(a *app) string { return addrs(ask(t, "udp", a.dnsAddr(), "www."+zone, dns.TypeA, "81.2.69.0/24")) }
+	for _, a := range apps {
+		waitFor(t, 5*time.Second, "eu-west up", func() bool { return metricValue(t, a, "glb_health_probers") == 1 })
+	}
+	post(t, "http://"+two["eu-west"]+"/fail")
+	waitFor(t, 4*time.Second, "the second instance's London answer moves", func() bool { return london(apps[1]) == "198.51.100.20" })
+	if got := london(apps[0]); got != "198.51.100.10,198.51.100.11" {
+		t.Errorf("the first instance's London answer %q moved with the other's backend", got)
+	}
+}
