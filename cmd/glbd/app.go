@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -204,6 +205,8 @@ func (a *app) startDevEtcd(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("start embedded etcd on %s: %w", a.cfg.DevEtcd, err)
 	}
 	a.closers = append(a.closers, e.Close)
+	// With port 0 etcd picked one: the start-up lines name the real one.
+	a.cfg.DevEtcd = strings.TrimPrefix(e.Endpoints()[0], "http://")
 	return e.Endpoints(), nil
 }
 
