@@ -153,38 +153,41 @@ func parseRow(n int, line string) (*Row, error) {
 // openQuote returns the quote character still open at the end of s, or 0;
 // a quote in a comment ("# eu-west's backend") opens nothing.
 func openQuote(s string) byte {
-	var q byte
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case q == 0 && (c == '\'' || c == '"'):
-			q = c
-		case c == q:
-			q = 0
-		case q == 0 && c == '#' && i > 0 && (s[i-1] == ' ' || s[i-1] == '\t'):
-			if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
-				i += j
-				continue
-			}
-			return 0
-		}
-	}
-	return q
+	open, _ := scanShell(s)
+	return open
 }
 
 // stripComment removes a " # comment" outside quotes.
 func stripComment(s string) string {
-	var q byte
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case q == 0 && (c == '\'' || c == '"'):
-			q = c
-		case c == q:
-			q = 0
-		case q == 0 && c == '#' && i > 0 && (s[i-1] == ' ' || s[i-1] == '\t'):
-			return strings.TrimRight(s[:i], " \t")
-		}
+	if _, at := scanShell(s); at >= 0 {
+		return strings.TrimRight(s[:at], " \t")
 	}
 	return s
+}
+
+// scanShell reads s as sh reads quotes and comments: it returns the quote
+// still open at the end (0 if none) and where the first comment outside
+// quotes starts (-1 if none). A comment runs to the end of its line.
+func scanShell(s string) (open byte, comment int) {
+	comment = -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case open == 0 && (c == '\'' || c == '"'):
+			open = c
+		case c == open:
+			open = 0
+		case open == 0 && c == '#' && i > 0 && (s[i-1] == ' ' || s[i-1] == '\t'):
+			if comment < 0 {
+				comment = i
+			}
+			j := strings.IndexByte(s[i:], '\n')
+			if j < 0 {
+				return 0, comment
+			}
+			i += j
+		}
+	}
+	return open, comment
 }
 
 var outputComment = regexp.MustCompile(`\s+# .*$`)
