@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glb-dns/glb/internal/logformat"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -28,6 +29,9 @@ type globals struct {
 	prefix    string        // --prefix
 	glbd      string        // --glbd: glbd's HTTP address
 	timeout   time.Duration // --timeout: of each request to etcd or glbd
+	// logFormat is --log-format, of the etcd client's error lines on
+	// stderr (glbctl's own messages are output, not log lines).
+	logFormat logformat.Format
 }
 
 // flagSet returns a flag set with the global flags, which write into a.g:
@@ -44,6 +48,7 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&a.g.prefix, "prefix", a.g.prefix, "etcd key prefix of the configuration")
 	fs.StringVar(&a.g.glbd, "glbd", a.g.glbd, "glbd's HTTP address, for explain and simulate")
 	fs.DurationVar(&a.g.timeout, "timeout", a.g.timeout, "time limit of each request to etcd or glbd")
+	fs.Var(&a.g.logFormat, "log-format", logformat.Usage+", of the etcd client's errors on stderr")
 	return fs
 }
 
@@ -67,12 +72,12 @@ func (a *app) printHelp(c *command, fs *flag.FlagSet) {
 		own.SetOutput(w)
 		own.PrintDefaults()
 	}
-	fmt.Fprint(w, "\nGlobal flags: --etcd-endpoints, --prefix, --glbd, --timeout (see 'glbctl help').\n")
+	fmt.Fprint(w, "\nGlobal flags: --etcd-endpoints, --prefix, --glbd, --timeout, --log-format (see 'glbctl help').\n")
 }
 
 func isGlobal(name string) bool {
 	switch name {
-	case "etcd-endpoints", "prefix", "glbd", "timeout":
+	case "etcd-endpoints", "prefix", "glbd", "timeout", "log-format":
 		return true
 	}
 	return false
@@ -151,7 +156,7 @@ func (a *app) endpoints() []string {
 // admin connects to etcd. The client connects in the background, so an
 // unreachable etcd shows as requests timing out (see etcdErr).
 func (a *app) admin() (*store.Admin, func(), error) {
-	c, err := store.NewClient(store.Config{Endpoints: a.endpoints()}, slog.New(slog.DiscardHandler))
+	c, err := store.NewClient(store.Config{Endpoints: a.endpoints()}, logformat.New(a.stderr, a.g.logFormat, slog.LevelError))
 	if err != nil {
 		return nil, nil, err
 	}
