@@ -19,8 +19,16 @@ func TestTwoDevInstances(t *testing.T) {
 		t.Skip("starts two embedded etcds")
 	}
 	var apps [2]*app
+	var help logBuffer // the second instance's stdout: its start-up lines
 	for i := range apps {
-		apps[i] = startApp(t, Config{Dev: true, DevEtcd: "127.0.0.1:0", DevSeed: testSeed, DevProber: "50.11,8.68"})
+		r := launch(t, Config{Dev: true, DevEtcd: "127.0.0.1:0", DevSeed: testSeed, DevProber: "50.11,8.68"}, func(a *app) {
+			if i == 1 {
+				a.stdout = &help
+			}
+		})
+		t.Cleanup(func() { r.stop(t) })
+		waitReady(t, r.a)
+		apps[i] = r.a
 	}
 	backends := func(a *app) map[string]string {
 		out := map[string]string{}
@@ -42,13 +50,16 @@ func TestTwoDevInstances(t *testing.T) {
 		t.Fatal("the same backends twice")
 	}
 	// The start-up lines name the backends where they really are.
-	var help strings.Builder
-	apps[1].stdout = &help
-	apps[1].printDevHelp()
+	text := func() string {
+		help.mu.Lock()
+		defer help.mu.Unlock()
+		return help.b.String()
+	}
+	waitFor(t, 5*time.Second, "the start-up lines", func() bool { return strings.Contains(text(), "us-west ") })
 	for _, want := range []string{"curl -X POST " + two["eu-west"] + "/fail", "eu-west       http://" + two["eu-west"] + "/",
 		"sa-east       http://" + two["sa-east"] + "/"} {
-		if !strings.Contains(help.String(), want) {
-			t.Errorf("start-up lines lack %q:\n%s", want, help.String())
+		if !strings.Contains(text(), want) {
+			t.Errorf("start-up lines lack %q:\n%s", want, text())
 		}
 	}
 	london := func(a *app) string { return addrs(ask(t, "udp", a.dnsAddr(), "www."+zone, dns.TypeA, "81.2.69.0/24")) }
