@@ -121,3 +121,22 @@ func TestSame(t *testing.T) {
 		}
 	}
 }
+
+func TestReadOnly(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  string
+		want bool
+	}{
+		{"dig x +short", true},
+		{"sleep 3; dig x +short | sort", true},
+		{"for i in 1 2 3; do d canary.x +subnet=81.2.61.0/24; done", true},
+		{"etcdctl put k v", false},
+		{"curl -X POST h/fail; sleep 3", false},
+		{"for i in 1 2; do etcdctl put k v; done", false},
+		{"dig x; etcdctl del k", false},
+	} {
+		if got := ReadOnly(tc.cmd); got != tc.want {
+			t.Errorf("ReadOnly(%q) = %v, want %v", tc.cmd, got, tc.want)
+		}
+	}
+}

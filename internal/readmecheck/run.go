@@ -55,7 +55,7 @@ func ReadOnly(command string) bool {
 	}
 	for i, t := range toks {
 		start := i == 0 || toks[i-1] == ";" || toks[i-1] == "do"
-		if start && !slices.Contains([]string{"dig", "d", "sleep", "for", "done"}, t) {
+		if start && !slices.Contains([]string{"dig", "d", "sleep", "for", "do", "done"}, t) {
 			return false
 		}
 	}
