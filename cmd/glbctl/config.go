@@ -79,7 +79,8 @@ stderr with the line of the file it comes from:
 
   glb.yaml:14: regions.eu-west.addrs[1]: bad JSON: ParseAddr("198.51.100.300"): ...
 
-Prints "ok: N keys" when the file is valid; exits with 1 when it is not.`,
+Prints "ok: N keys" when the file is valid; exits with 2 when it is not, as
+for any invalid file named on the command line.`,
 	run: runValidate,
 }
 
