@@ -287,9 +287,10 @@ func (w *Watcher) watch(ctx context.Context, rev int64) (reason string, progress
 func (w *Watcher) emit(rev int64, fromEtcd bool) {
 	st, fresh := w.b.State(rev)
 	for _, r := range fresh {
-		w.m.rejections.WithLabelValues(r.Kind.String()).Inc()
+		// Logged before counted: whoever sees the count can find the line.
 		w.log.Warn("rejected etcd key", "key", r.Key, "kind", r.Kind.String(), "reason", r.Reason,
 			"revision", r.ModRevision, "in_force", r.InForce)
+		w.m.rejections.WithLabelValues(r.Kind.String()).Inc()
 	}
 	w.logState(st, rev)
 	w.beforeState(st, fromEtcd)
