@@ -333,7 +333,7 @@ Try:
   etcdctl endpoint status -w table                       # which member leads
   etcdctl put ${PREFIX}regions/eu-west/weight 0            # drain eu-west: London moves to eu-central on both
   etcdctl put ${PREFIX}regions/eu-west/weight 100          # and back
-  etcdctl get --prefix ${PREFIX}health/eu-west/           # the three probers' verdicts
+  etcdctl get --prefix ${PREFIX}health/fra/               # one prober's verdicts (health/<prober>/<region>/<endpoint>)
 
   rm $WORK/www/eu-west/healthz          # eu-west's backend answers 404: London moves within ~3 s
   echo ok > $WORK/www/eu-west/healthz   # and comes back

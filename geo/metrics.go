@@ -3,6 +3,8 @@ package geo
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/glb-dns/glb/internal/crash"
 )
 
 // Metrics are the GeoIP database's Prometheus metrics, updated by a
@@ -12,6 +14,7 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	lastReload     prometheus.Gauge
 	lastSuccessful prometheus.Gauge
+	panics         prometheus.Counter // glb_panics_total{component="geoip"}
 }
 
 // NewMetrics registers the GeoIP metrics with reg.
@@ -29,6 +32,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastReload: gauge("last_reload_timestamp_seconds", "Unix time of the last successful load of the GeoIP database (the open at start-up, then each reload)."),
 		lastSuccessful: gauge("last_reload_successful",
 			"1 when the last attempt to load the GeoIP database file succeeded, 0 while the file on disk is rejected."),
+		panics: crash.Counter(reg, "geoip"),
 	}
 	// Both results exist from the start, so rate() and increase() work from
 	// the first reload on.

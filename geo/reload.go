@@ -2,15 +2,17 @@ package geo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/glb-dns/glb/internal/lifecycle"
 )
 
 // DefaultPollInterval is how often a Reloader checks the database file for
@@ -72,12 +74,11 @@ type Reloader struct {
 
 	loadMu sync.Mutex // serialises loads: Run's polls and Reload calls
 	seen   fileID     // the file as of the last load attempt
+	// polls counts Run's looks at the file, changed or not: tests wait for
+	// it to advance to know that an unchanged file was looked at and left.
+	polls atomic.Int64
 
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	done    chan struct{}
-	running bool
-	closed  bool
+	life *lifecycle.Lifecycle
 }
 
 // NewReloader returns a Reloader of d. The file as it is now counts as
@@ -98,6 +99,7 @@ func NewReloader(d *DB, cfg ReloaderConfig) *Reloader {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	r.life = lifecycle.New(lifecycle.Config{Name: "geoip reloader", Logger: r.log, Panics: r.m.panics})
 	r.seen = statID(d.Path())
 	r.m.buildTime.Set(float64(d.BuildTime().Unix()))
 	r.m.lastReload.Set(float64(r.now().UnixNano()) / 1e9)
@@ -107,53 +109,25 @@ func NewReloader(d *DB, cfg ReloaderConfig) *Reloader {
 
 // Run checks the file every Interval until ctx is cancelled or Close is
 // called, and then returns nil. It returns an error only if it is already
-// running.
+// running or has run, or if a panic was recovered.
 func (r *Reloader) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	return r.life.Run(ctx, func(ctx context.Context) error {
+		lifecycle.Every(ctx, r.interval, r.poll)
 		return nil
-	}
-	if r.running {
-		r.mu.Unlock()
-		return errors.New("run geoip reloader: already running")
-	}
-	r.running, r.cancel, r.done = true, cancel, make(chan struct{})
-	done := r.done
-	r.mu.Unlock()
-	defer close(done)
-
-	t := time.NewTicker(r.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			r.poll()
-		}
-	}
+	})
 }
 
 // Close stops Run and waits for it to return. A Reloader cannot run again
 // after Close; Reload still works.
 func (r *Reloader) Close() {
-	r.mu.Lock()
-	r.closed = true
-	cancel, done := r.cancel, r.done
-	r.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	_ = r.life.Close() // a stop timeout is logged by lifecycle
 }
 
 // poll reloads when the file differs from the one last tried.
 func (r *Reloader) poll() {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
+	defer r.polls.Add(1)
 	cur := statID(r.db.Path())
 	if cur.same(r.seen) {
 		return

@@ -122,7 +122,11 @@ func TestReloaderKeepsOldOnBadFile(t *testing.T) {
 			t.Errorf("%s: glb_geoip_last_reload_successful = %v, want 0", b.name, got)
 		}
 	}
-	time.Sleep(20 * time.Millisecond) // about 20 polls of an unchanged bad state
+	// The last bad state stays: once the Reloader has looked at it again
+	// and again, nothing more may have been counted. Counting the looks,
+	// not sleeping, keeps a slow machine from passing without any.
+	from := r.polls.Load()
+	waitUntil(t, "20 more polls", func() bool { return r.polls.Load() >= from+20 })
 	if got := errCount(); got != float64(len(bad)) {
 		t.Errorf("errors counted %v, want %d: a rejected file must not be retried until it changes", got, len(bad))
 	}
@@ -177,7 +181,7 @@ func TestReloaderReloadNow(t *testing.T) {
 // returns at once.
 func TestReloaderRunOnce(t *testing.T) {
 	_, r, _, _ := reloadSetup(t)
-	waitUntil(t, "running", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.running })
+	waitUntil(t, "running", func() bool { return r.polls.Load() > 0 })
 	if err := r.Run(context.Background()); err == nil {
 		t.Error("second Run succeeded")
 	}

@@ -21,7 +21,7 @@ type Target struct {
 	Check    schema.Check // with defaults applied
 }
 
-// Key identifies a target as "<region>/<endpoint>", the middle of its health
+// Key identifies a target as "<region>/<endpoint>", the end of its health
 // key in etcd.
 func (t Target) Key() string { return t.Region + "/" + schema.EndpointKey(t.Endpoint) }
 

@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"maps"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/internal/lifecycle"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -72,10 +72,8 @@ type Prober struct {
 	verdicts map[string]schema.HealthReport
 	runCtx   context.Context // Run's context while it runs, else nil
 	wg       sync.WaitGroup  // the loops
-	running  bool
-	closed   bool
-	cancel   context.CancelFunc
-	done     chan struct{}
+
+	life *lifecycle.Lifecycle
 }
 
 // loop is one target's check goroutine.
@@ -111,6 +109,7 @@ func NewProber(cfg ProberConfig) *Prober {
 	if p.m == nil {
 		p.m = NewMetrics(prometheus.NewRegistry())
 	}
+	p.life = lifecycle.New(lifecycle.Config{Name: "prober", Logger: p.log, Panics: p.m.panics})
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -172,52 +171,34 @@ func (p *Prober) Verdicts() map[string]schema.HealthReport {
 
 // Run runs a loop per target until ctx is done or Close is called, then
 // stops them, waits for them and returns nil. It returns an error only if
-// it is already running.
+// it is already running or has run, or if a panic was recovered.
 func (p *Prober) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	p.mu.Lock()
-	if p.closed {
+	return p.life.Run(ctx, func(ctx context.Context) error {
+		p.mu.Lock()
+		p.runCtx = ctx
+		for _, t := range p.targets {
+			p.startLocked(t)
+		}
 		p.mu.Unlock()
+		// Deferred, so that a panic above still stops and waits for the
+		// loops. With runCtx cleared no SetTargets can start a loop, so no
+		// wg.Add can race the Wait.
+		defer func() {
+			p.mu.Lock()
+			p.runCtx = nil
+			p.mu.Unlock()
+			p.wg.Wait()
+		}()
+		<-ctx.Done()
 		return nil
-	}
-	if p.running {
-		p.mu.Unlock()
-		return errors.New("run prober: already running")
-	}
-	p.running, p.runCtx, p.cancel, p.done = true, ctx, cancel, make(chan struct{})
-	done := p.done
-	for _, t := range p.targets {
-		p.startLocked(t)
-	}
-	p.mu.Unlock()
-
-	<-ctx.Done()
-	// With runCtx cleared no SetTargets can start a loop, so no wg.Add can
-	// race the Wait.
-	p.mu.Lock()
-	p.runCtx = nil
-	p.mu.Unlock()
-	p.wg.Wait()
-	p.mu.Lock()
-	p.running = false
-	p.mu.Unlock()
-	close(done)
-	return nil
+	})
 }
 
 // Close stops Run and every loop, and waits for them. A Prober cannot be
 // run again after Close. Verdicts are not withdrawn: the publisher's lease
 // removes them when the prober goes away.
 func (p *Prober) Close() {
-	p.mu.Lock()
-	p.closed = true
-	cancel, done := p.cancel, p.done
-	p.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	_ = p.life.Close() // a stop timeout is logged by lifecycle
 }
 
 // startLocked starts t's loop. A new loop waits for the key's previous one

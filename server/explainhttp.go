@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -66,7 +67,19 @@ func (h *Handler) SimulateHTTP() http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if req.Clients, err = readClients(io.LimitReader(r.Body, maxSimulateBody)); err != nil {
+			// Over the bound is an error, never a list silently cut
+			// short: a simulation of part of the clients would look
+			// like an answer about all of them.
+			// The reader's error sticks: asked again, it says whether
+			// the list was cut, which a parse error on the cut line, or
+			// a line too long, would otherwise hide.
+			body := http.MaxBytesReader(w, r.Body, maxSimulateBody)
+			req.Clients, err = readClients(body)
+			if _, cut := body.Read(nil); r.ContentLength > maxSimulateBody || errors.As(cut, new(*http.MaxBytesError)) {
+				httpError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("client list over %d MiB: send a sample", maxSimulateBody>>20))
+				return
+			}
+			if err != nil {
 				httpError(w, http.StatusBadRequest, err)
 				return
 			}

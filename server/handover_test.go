@@ -2,21 +2,19 @@ package server
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/internal/dnsload"
 )
 
 // countingHandler counts the UDP queries one server instance answered, to
@@ -33,113 +31,14 @@ func (c *countingHandler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, t
 	return c.Handler.AnswerPacket(dst, pkt, remote, tcp)
 }
 
-// loadCounts is what a steady load saw.
-type loadCounts struct {
-	udpSent, udpAnswered, tcpSent, tcpAnswered atomic.Int64
-
-	mu        sync.Mutex
-	tcpFailed map[string]int // by tcpFailure kind
-}
-
-func (c *loadCounts) tcpFail(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tcpFailed == nil {
-		c.tcpFailed = make(map[string]int)
-	}
-	c.tcpFailed[tcpFailure(err)]++
-}
-
-// tcpFailure names what a TCP exchange that got no answer ran into, which
-// says where it was lost: refused (no listener), reset (a closed listener's
-// queue, or a connection closed with the query unread), eof (closed before
-// the answer), timeout.
-func tcpFailure(err error) string {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return "bad_answer"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "reset"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "eof"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	}
-	return "other"
-}
-
-// steadyLoad runs UDP workers (one socket each, so one flow each, spread
-// over every socket of the port) and TCP workers (a connection per query,
-// as a resolver falling back to TCP does) against addr, one query at a
-// time per worker, until stop is closed or limit passes. A query without
-// an answer within a second is lost.
-func steadyLoad(t *testing.T, addr string, udpWorkers, tcpWorkers int, limit time.Duration, stop <-chan struct{}) (*loadCounts, *sync.WaitGroup) {
+// handoverQuery is the query of the steady load: www, A, from London.
+func handoverQuery(t *testing.T) []byte {
 	t.Helper()
-	q := mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")
-	wire, err := q.Pack()
+	wire, err := mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24").Pack()
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := time.Now().Add(limit)
-	running := func() bool {
-		select {
-		case <-stop:
-			return false
-		default:
-			return time.Now().Before(end)
-		}
-	}
-	var c loadCounts
-	var wg sync.WaitGroup
-	for range udpWorkers {
-		wg.Go(func() {
-			conn, err := net.Dial("udp", addr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer conn.Close()
-			pkt := append([]byte(nil), wire...)
-			buf := make([]byte, 4096)
-			for id := uint16(1); running(); id++ {
-				pkt[0], pkt[1] = byte(id>>8), byte(id)
-				if _, err := conn.Write(pkt); err != nil {
-					t.Error(err)
-					return
-				}
-				c.udpSent.Add(1)
-				_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-				for {
-					n, err := conn.Read(buf)
-					if err != nil {
-						break // lost
-					}
-					if n >= 12 && buf[0] == pkt[0] && buf[1] == pkt[1] && buf[3]&0xf == dns.RcodeSuccess {
-						c.udpAnswered.Add(1)
-						break
-					}
-				}
-			}
-		})
-	}
-	for range tcpWorkers {
-		wg.Go(func() {
-			cl := &dns.Client{Net: "tcp", Timeout: time.Second}
-			q := q.Copy() // Exchange writes into the message
-			for running() {
-				c.tcpSent.Add(1)
-				if m, _, err := cl.Exchange(q, addr); err == nil && m.Rcode == dns.RcodeSuccess {
-					c.tcpAnswered.Add(1)
-				} else {
-					c.tcpFail(err)
-				}
-			}
-		})
-	}
-	return &c, &wg
+	return wire
 }
 
 // TestRollingHandover runs two servers on one address under steady load,
@@ -212,9 +111,12 @@ func TestRollingHandover(t *testing.T) {
 			}
 
 			old := start()
-			stop := make(chan struct{})
 			_, port, _ := net.SplitHostPort(addr)
-			load, wg := steadyLoad(t, net.JoinHostPort("127.0.0.1", port), 32, 4, 20*time.Second, stop)
+			load, err := dnsload.StartSteady(net.JoinHostPort("127.0.0.1", port), handoverQuery(t), 32, 4, 20*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer load.Stop() // on a failure
 			time.Sleep(200 * time.Millisecond)
 			for round := range rounds {
 				next := start()
@@ -228,22 +130,25 @@ func TestRollingHandover(t *testing.T) {
 				old = next
 			}
 			time.Sleep(200 * time.Millisecond)
-			close(stop)
-			wg.Wait()
+			udp, tcp, err := load.Stop()
+			if err != nil {
+				t.Fatal(err)
+			}
 			stopInstance(old)
 
-			udpLost := load.udpSent.Load() - load.udpAnswered.Load()
-			tcpLost := load.tcpSent.Load() - load.tcpAnswered.Load()
-			t.Logf("%d handovers: UDP %d sent, %d lost; TCP %d sent, %d lost %v (tcp_migrate_req=1: %v)",
-				rounds, load.udpSent.Load(), udpLost, load.tcpSent.Load(), tcpLost, load.tcpFailed, migrates)
+			// A query not answered NOERROR is lost; Failures say where.
+			udpLost := udp.Sent - udp.NoError
+			tcpLost := tcp.Sent - tcp.NoError
+			t.Logf("%d handovers: UDP %d sent, %d lost; TCP %d sent, %d lost %v rcodes %v (tcp_migrate_req=1: %v)",
+				rounds, udp.Sent, udpLost, tcp.Sent, tcpLost, tcp.Failures, tcp.Rcodes, migrates)
 			if migrates && tcpLost != 0 {
-				t.Errorf("%d TCP queries lost across %d handovers with tcp_migrate_req=1, want 0: %v", tcpLost, rounds, load.tcpFailed)
+				t.Errorf("%d TCP queries lost across %d handovers with tcp_migrate_req=1, want 0: %v", tcpLost, rounds, tcp.Failures)
 			}
-			if load.tcpAnswered.Load() < 100 {
-				t.Errorf("only %d TCP queries answered: no steady load", load.tcpAnswered.Load())
+			if tcp.NoError < 100 {
+				t.Errorf("only %d TCP queries answered: no steady load", tcp.NoError)
 			}
-			if load.udpAnswered.Load() < 1000 {
-				t.Errorf("only %d UDP queries answered: no steady load", load.udpAnswered.Load())
+			if udp.NoError < 1000 {
+				t.Errorf("only %d UDP queries answered: no steady load", udp.NoError)
 			}
 			switch {
 			case tc.keepInGroup && udpLost == 0:

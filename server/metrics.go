@@ -125,7 +125,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	})
 	closed := f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glb", Subsystem: "dns", Name: "tcp_closed_total",
-		Help: "DNS-over-TCP connections closed or refused, by reason: idle, io_timeout, write_timeout, limit, evicted, refused_global, refused_client, malformed, client_closed, error, shutdown, panic.",
+		Help: "DNS-over-TCP connections closed or refused, by reason: idle, io_timeout, write_timeout, limit, evicted, evicted_client, lifetime, refused_global, refused_client, malformed, client_closed, error, shutdown, panic.",
 	}, []string{"reason"})
 	m.tcpClosed = make(map[string]prometheus.Counter, len(closeReasons))
 	for _, r := range closeReasons {

@@ -23,7 +23,9 @@ type TCPLimits struct {
 	MaxConns int
 	// MaxConnsPerClient caps the connections of one client: one IPv4
 	// address, or one IPv6 /64, the smallest block a site is given
-	// (default 32). A client over it is refused at once.
+	// (default 32). A client over it makes room by losing its own
+	// connection idle longest; when none of its connections is idle the
+	// new one is refused at once.
 	MaxConnsPerClient int
 	// IdleTimeout closes a connection that has sent nothing, with no
 	// query in progress, for this long (default 10s).
@@ -37,11 +39,19 @@ type TCPLimits struct {
 	// queries (default 1000), so that busy connections turn over and a
 	// full server admits newcomers.
 	MaxQueries int
+	// MaxConnLifetime closes a connection at the first query boundary
+	// after it has been open this long (default 2m): the query being
+	// answered is finished, its reply written whole, then the connection
+	// is closed as at MaxQueries. Without it a client sending one query
+	// every few seconds, plus the first byte of the next, never idles
+	// and never reaches MaxQueries: it could hold a slot for an hour.
+	MaxConnLifetime time.Duration
 }
 
 // DefaultTCPLimits returns the limits a zero TCPLimits stands for.
 func DefaultTCPLimits() TCPLimits {
-	return TCPLimits{MaxConns: 4096, MaxConnsPerClient: 32, IdleTimeout: 10 * time.Second, IOTimeout: 2 * time.Second, MaxQueries: 1000}
+	return TCPLimits{MaxConns: 4096, MaxConnsPerClient: 32, IdleTimeout: 10 * time.Second, IOTimeout: 2 * time.Second, MaxQueries: 1000,
+		MaxConnLifetime: 2 * time.Minute}
 }
 
 // withDefaults fills the zero (or negative) fields with the defaults.
@@ -62,6 +72,7 @@ func (l TCPLimits) withDefaults() TCPLimits {
 	pick(&l.MaxQueries, d.MaxQueries)
 	pickD(&l.IdleTimeout, d.IdleTimeout)
 	pickD(&l.IOTimeout, d.IOTimeout)
+	pickD(&l.MaxConnLifetime, d.MaxConnLifetime)
 	l.MaxConnsPerClient = min(l.MaxConnsPerClient, l.MaxConns)
 	return l
 }
@@ -74,6 +85,8 @@ const (
 	closeWriteTimeout  = "write_timeout"  // replies not taken within IOTimeout (slow reader)
 	closeLimit         = "limit"          // MaxQueries answered
 	closeEvicted       = "evicted"        // the oldest idle one, to admit a new connection
+	closeEvictedClient = "evicted_client" // the client's own oldest idle one, to admit its new connection
+	closeLifetime      = "lifetime"       // MaxConnLifetime passed, closed after the answers in progress
 	closeRefusedGlobal = "refused_global" // MaxConns reached and none idle
 	closeRefusedClient = "refused_client" // MaxConnsPerClient reached
 	closeMalformed     = "malformed"      // length under a header, or a message we do not answer
@@ -83,8 +96,8 @@ const (
 	closePanic         = "panic"          // a bug in the connection loop
 )
 
-var closeReasons = []string{closeIdle, closeIOTimeout, closeWriteTimeout, closeLimit, closeEvicted, closeRefusedGlobal,
-	closeRefusedClient, closeMalformed, closeClient, closeError, closeShutdown, closePanic}
+var closeReasons = []string{closeIdle, closeIOTimeout, closeWriteTimeout, closeLimit, closeEvicted, closeEvictedClient,
+	closeLifetime, closeRefusedGlobal, closeRefusedClient, closeMalformed, closeClient, closeError, closeShutdown, closePanic}
 
 // tcpServer serves DNS over TCP for a PacketAnswerer: one goroutine
 // accepting, one per connection reading length-framed queries and writing
@@ -221,7 +234,15 @@ func (s *tcpServer) admit(c *net.TCPConn) {
 	var victim *tcpConn
 	switch {
 	case s.perClient[key] >= s.lim.MaxConnsPerClient:
-		refused = closeRefusedClient
+		// A resolver that leaks idle connections should not lose TCP
+		// until its leaked ones time out: its own connection idle
+		// longest makes way. Only its own: one client must never close
+		// another's. None idle: every one is busy, and it is refused.
+		if victim = s.idleOfLocked(key); victim == nil {
+			refused = closeRefusedClient
+		} else {
+			s.releaseLocked(victim, closeEvictedClient)
+		}
 	case s.open >= s.lim.MaxConns:
 		// An idle connection costs its client only a reconnect
 		// (RFC 7766 lets servers close idle connections under pressure);
@@ -242,7 +263,7 @@ func (s *tcpServer) admit(c *net.TCPConn) {
 		_ = c.Close()
 		return
 	}
-	tc := &tcpConn{c: c, remote: remote, key: key}
+	tc := &tcpConn{c: c, remote: remote, key: key, expires: time.Now().Add(s.lim.MaxConnLifetime)}
 	// Idle from the start, until its first byte: a connection that sends
 	// nothing is the first to make way, in the order connections came.
 	s.linkIdleLocked(tc)
@@ -256,6 +277,19 @@ func (s *tcpServer) admit(c *net.TCPConn) {
 		_ = victim.c.Close() // its goroutine sees the close and exits
 	}
 	go s.serveConn(tc)
+}
+
+// idleOfLocked returns key's connection idle longest, or nil. It walks
+// the idle list from its oldest end, which is as long as the connections
+// idle (at most MaxConns), only when a client is at its cap: a cost paid
+// per refused or evicting accept, never per query.
+func (s *tcpServer) idleOfLocked(key netip.Prefix) *tcpConn {
+	for tc := s.idleHead; tc != nil; tc = tc.next {
+		if tc.key == key {
+			return tc
+		}
+	}
+	return nil
 }
 
 // releaseLocked gives back tc's slot and counts why it closed, once.

@@ -272,22 +272,114 @@ func TestTCPGlobalCap(t *testing.T) {
 	}
 }
 
-// TestTCPPerClientCap plays clients from different loopback addresses: one
-// over its cap is refused while another is still served, and the refused
-// client's admitted connections keep working.
+// TestTCPPerClientCap plays clients from different loopback addresses. A
+// client over its cap with idle connections gets its new connection, and
+// its own connection idle longest is closed for it, never another
+// client's; a client whose connections are all mid-query is refused, and
+// its admitted connections keep working.
 func TestTCPPerClientCap(t *testing.T) {
-	r := startTCP(t, nil, TCPLimits{MaxConns: 100, MaxConnsPerClient: 2})
-	a1, a2 := dial(t, "127.0.0.2", r.addr), dial(t, "127.0.0.2", r.addr)
-	waitUntil(t, 2*time.Second, "two connections admitted", func() bool { return r.open() == 2 })
-	if !tcpRefused(t, "127.0.0.2", r.addr) {
-		t.Fatal("third connection from 127.0.0.2 was not refused")
+	for _, busy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("busy=%v", busy), func(t *testing.T) {
+			r := startTCP(t, nil, TCPLimits{MaxConns: 100, MaxConnsPerClient: 2, IOTimeout: 10 * time.Second})
+			// Another client's connection, idle longest of all: the
+			// global eviction order would pick it, the per-client one
+			// must not.
+			other := dial(t, "127.0.0.3", r.addr)
+			waitUntil(t, 2*time.Second, "the other client admitted", func() bool { return r.open() == 1 })
+			a1, a2 := dial(t, "127.0.0.2", r.addr), dial(t, "127.0.0.2", r.addr)
+			waitUntil(t, 2*time.Second, "two connections admitted", func() bool { return r.open() == 3 })
+			if busy {
+				for _, c := range []*net.TCPConn{a1, a2} {
+					c.Write([]byte{0}) // half a length prefix: a query has begun
+				}
+				waitUntil(t, 2*time.Second, "both connections busy", func() bool { return r.idle() == 1 })
+				if !tcpRefused(t, "127.0.0.2", r.addr) {
+					t.Fatal("third connection from 127.0.0.2 with none idle was not refused")
+				}
+				if got := r.closed(closeRefusedClient); got != 1 {
+					t.Errorf("refused_client = %v, want 1", got)
+				}
+				for _, c := range []*net.TCPConn{a1, a2} {
+					// The rest of the begun query: still answered.
+					q := frame(t, wwwQuery(4))
+					if _, err := c.Write(q[1:]); err != nil {
+						t.Fatal(err)
+					}
+					if m, err := readReply(c, 2*time.Second); err != nil || m.Id != 4 {
+						t.Fatalf("busy connection not answered after the refusal: %v %v", m, err)
+					}
+				}
+			} else {
+				// a1 asks, so a2 is now the client's connection idle
+				// longest.
+				askTCP(t, a1, 1)
+				waitUntil(t, 2*time.Second, "a1 idle again", func() bool { return r.idle() == 3 })
+				a3 := dial(t, "127.0.0.2", r.addr)
+				askTCP(t, a3, 2) // admitted and served
+				if !closedBy(a2, 2*time.Second) {
+					t.Fatal("the client's connection idle longest was not closed for its new one")
+				}
+				if got := r.closed(closeEvictedClient); got != 1 {
+					t.Errorf("evicted_client = %v, want 1 (closed: %s)", got, r.reasons())
+				}
+				askTCP(t, a1, 3)
+			}
+			askTCP(t, other, 5) // the other client's connection is untouched
+			askTCP(t, dial(t, "127.0.0.4", r.addr), 6)
+			if got := r.closed(closeEvicted); got != 0 {
+				t.Errorf("evicted = %v, want 0: the global cap was never reached", got)
+			}
+		})
 	}
-	if got := r.closed(closeRefusedClient); got != 1 {
-		t.Errorf("refused_client = %v, want 1", got)
+}
+
+// TestTCPMaxConnLifetime checks that a connection past MaxConnLifetime is
+// closed at the next query boundary: the query in flight is answered whole
+// (even with the first byte of the next one sent behind it), then EOF;
+// within its lifetime the same connection goes on serving.
+func TestTCPMaxConnLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		lifetime time.Duration
+		closes   bool
+	}{
+		// 1ns: past at the first answer, with no clock to wait for.
+		{name: "past its lifetime", lifetime: time.Nanosecond, closes: true},
+		{name: "within its lifetime", lifetime: time.Hour, closes: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startTCP(t, nil, TCPLimits{MaxConnLifetime: tc.lifetime})
+			c := dial(t, "", r.addr)
+			next := frame(t, wwwQuery(2))
+			// One query and the first byte of the next, as the client
+			// that holds a slot by never going idle sends them.
+			if _, err := c.Write(append(frame(t, wwwQuery(1)), next[0])); err != nil {
+				t.Fatal(err)
+			}
+			m, err := readReply(c, 2*time.Second)
+			if err != nil || m.Id != 1 || len(m.Answer) != 2 {
+				t.Fatalf("reply to the query in flight: %v %v; want it whole", m, err)
+			}
+			if !tc.closes {
+				if _, err := c.Write(next[1:]); err != nil {
+					t.Fatal(err)
+				}
+				if m, err := readReply(c, 2*time.Second); err != nil || m.Id != 2 {
+					t.Fatalf("second query not answered within the lifetime: %v %v", m, err)
+				}
+				if got := r.closed(closeLifetime); got != 0 {
+					t.Errorf("lifetime = %v, want 0", got)
+				}
+				return
+			}
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+				t.Fatalf("after the reply: %d bytes, %v; want EOF (an orderly close)", n, err)
+			}
+			c.Close()
+			waitUntil(t, 3*time.Second, "counted as closed at its lifetime", func() bool { return r.closed(closeLifetime) == 1 })
+		})
 	}
-	askTCP(t, dial(t, "127.0.0.3", r.addr), 1)
-	askTCP(t, a1, 2)
-	askTCP(t, a2, 3)
 }
 
 // TestTCPIdleTimeout checks that a connection that has gone quiet, after a

@@ -35,6 +35,9 @@ type tcpConn struct {
 	c      *net.TCPConn
 	remote netip.AddrPort
 	key    netip.Prefix // clientKey(remote)
+	// expires is when MaxConnLifetime has passed: the connection is
+	// closed after the first batch of answers it writes from then on.
+	expires time.Time
 
 	// spoke is set once the client has sent something: until then a
 	// drain waits drainFirstQuery for it rather than drainIdle. Atomic:
@@ -202,6 +205,14 @@ func (s *tcpServer) serveQueries(tc *tcpConn) string {
 		}
 		if err := s.write(c, out); err != nil {
 			return s.writeFailed(err)
+		}
+		if start != began && time.Now().After(tc.expires) {
+			// A query boundary past the lifetime: every query read
+			// whole is answered and its reply written; a message begun
+			// after them is dropped, and the client sends it again on
+			// a new connection (RFC 7766 §6.2.3).
+			s.linger(c, in)
+			return closeLifetime
 		}
 		if start != began && start != end {
 			// The leftover is a new message, begun in the last read.

@@ -338,7 +338,15 @@ func TestWatcherIgnoresCorruptCache(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(700 * time.Millisecond) // two more list attempts
+	// The cache is considered once: after two more failed lists, counted
+	// rather than slept for, still one warning and no state.
+	from := h.lists.Load()
+	for h.lists.Load() < from+2 {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatalf("%d failed lists after the cache warning within 10s, want 2", h.lists.Load()-from)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if n := h.n.Load(); n != 1 {
 		t.Errorf("%d warnings about the cache file, want exactly 1", n)
 	}
@@ -351,13 +359,18 @@ func TestWatcherIgnoresCorruptCache(t *testing.T) {
 	waitCache(t, path, "a good cache", func(cfg *CachedConfig) bool { return len(cfg.Keys) == len(testSeed) })
 }
 
-// cacheWarnings counts Warn records about the cache file.
-type cacheWarnings struct{ n atomic.Int32 }
+// cacheWarnings counts Warn records about the cache file, and those about
+// failed lists of etcd.
+type cacheWarnings struct{ n, lists atomic.Int32 }
 
 func (h *cacheWarnings) Enabled(context.Context, slog.Level) bool { return true }
 func (h *cacheWarnings) Handle(_ context.Context, r slog.Record) error {
-	if r.Level == slog.LevelWarn && r.Message == "ignoring the cache file" {
+	switch {
+	case r.Level != slog.LevelWarn:
+	case r.Message == "ignoring the cache file":
 		h.n.Add(1)
+	case r.Message == "list etcd prefix":
+		h.lists.Add(1)
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/internal/lifecycle"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -89,10 +89,8 @@ type Publisher struct {
 	lease    clientv3.LeaseID    // NoLease while none is held
 	verdicts map[string]*verdict // by health key
 	seq      uint64
-	cancel   context.CancelFunc
-	done     chan struct{}
-	running  bool
-	closed   bool
+
+	life *lifecycle.Lifecycle
 }
 
 // verdict is what the Publisher remembers about one health key.
@@ -110,7 +108,7 @@ func NewPublisher(c *clientv3.Client, cfg PublisherConfig, log *slog.Logger, m *
 		ttl = DefaultLeaseTTL
 	}
 	ttl = max(ttl, MinLeaseTTL)
-	return &Publisher{
+	p := &Publisher{
 		c:            c,
 		prefix:       cfg.Prefix,
 		id:           cfg.ProberID,
@@ -123,6 +121,8 @@ func NewPublisher(c *clientv3.Client, cfg PublisherConfig, log *slog.Logger, m *
 		grantTimeout: grantTimeout,
 		verdicts:     map[string]*verdict{},
 	}
+	p.life = lifecycle.New(lifecycle.Config{Name: "prober publisher", Logger: p.log, Panics: m.panics})
+	return p
 }
 
 // Run holds the prober's lease until ctx is cancelled or Close is called,
@@ -130,48 +130,22 @@ func NewPublisher(c *clientv3.Client, cfg PublisherConfig, log *slog.Logger, m *
 // unreachable, including at start-up, it retries with capped backoff; a
 // lease lost meanwhile is replaced and everything is written again. It
 // returns an error if the prober's id or info is invalid, if it is already
-// running, or if a panic was recovered.
-func (p *Publisher) Run(ctx context.Context) (err error) {
+// running or has run, or if a panic was recovered.
+func (p *Publisher) Run(ctx context.Context) error {
 	info, err := p.checkConfig()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	return p.life.Run(ctx, func(ctx context.Context) error {
+		p.loop(ctx, info)
 		return nil
-	}
-	if p.running {
-		p.mu.Unlock()
-		return errors.New("run prober publisher: already running")
-	}
-	p.running, p.cancel, p.done = true, cancel, make(chan struct{})
-	done := p.done
-	p.mu.Unlock()
-	defer close(done)
-	defer func() {
-		if r := recover(); r != nil {
-			crash.Record(p.log, p.m.panics, "prober publisher panicked", r)
-			err = fmt.Errorf("run prober publisher: panic: %v", r)
-		}
-	}()
-	p.loop(ctx, info)
-	return nil
+	})
 }
 
 // Close stops Run, which revokes the lease, and waits for it to return. A
 // Publisher cannot be run again after Close.
 func (p *Publisher) Close() {
-	p.mu.Lock()
-	p.closed = true
-	cancel, done := p.cancel, p.done
-	p.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	_ = p.life.Close() // a stop timeout is logged by lifecycle
 }
 
 // checkConfig validates the id and info, and encodes the info: a bad value

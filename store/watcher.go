@@ -12,7 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/glb-dns/glb/internal/crash"
+	"github.com/glb-dns/glb/internal/lifecycle"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -42,6 +42,7 @@ type Watcher struct {
 	m       *Metrics
 	onState func(*schema.State)
 	b       *schema.Builder
+	scope   string // what is listed and watched: prefix, or a part of it (watcher_scope.go)
 
 	clock       clock
 	listTimeout time.Duration
@@ -76,11 +77,7 @@ type Watcher struct {
 	statusMu sync.Mutex
 	st       watcherStatus
 
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	done    chan struct{}
-	running bool
-	closed  bool
+	life *lifecycle.Lifecycle
 }
 
 // NewWatcher returns a Watcher of the keys under prefix (which should end
@@ -100,6 +97,7 @@ func NewWatcher(c *clientv3.Client, prefix string, log *slog.Logger, m *Metrics,
 		cacheListTimeout: cacheListTimeout,
 		backoff:          newBackoff(backoffMin, backoffMax),
 	}
+	w.life = lifecycle.New(lifecycle.Config{Name: "store watcher", Logger: w.log, Panics: m.panics})
 	connected := w.connected
 	m.connected.Store(&connected)
 	return w
@@ -108,47 +106,22 @@ func NewWatcher(c *clientv3.Client, prefix string, log *slog.Logger, m *Metrics,
 // Run lists and watches until ctx is cancelled or Close is called, and then
 // returns nil. While etcd is unreachable, including at start-up, it retries
 // with backoff and logs each failure. It returns an error only if a panic
-// (in the callback, say) was recovered, or if it is already running.
-func (w *Watcher) Run(ctx context.Context) (err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
+// (in the callback, say) was recovered, or if it is already running or has
+// run.
+func (w *Watcher) Run(ctx context.Context) error {
+	return w.life.Run(ctx, func(ctx context.Context) error {
+		// Deferred, so that the writer saves what is queued and ends, panic
+		// or not.
+		defer w.startCacheWriter()()
+		w.loop(ctx)
 		return nil
-	}
-	if w.running {
-		w.mu.Unlock()
-		return errors.New("run store watcher: already running")
-	}
-	w.running, w.cancel, w.done = true, cancel, make(chan struct{})
-	done := w.done
-	w.mu.Unlock()
-	defer close(done)
-	defer func() {
-		if p := recover(); p != nil {
-			crash.Record(w.log, w.m.panics, "store watcher panicked", p)
-			err = fmt.Errorf("run store watcher: panic: %v", p)
-		}
-	}()
-	// Stopped before the recover above runs: the writer saves what is
-	// queued and ends, panic or not.
-	defer w.startCacheWriter()()
-	w.loop(ctx)
-	return nil
+	})
 }
 
 // Close stops Run and waits for it to return. A Watcher cannot be run again
 // after Close.
 func (w *Watcher) Close() {
-	w.mu.Lock()
-	w.closed = true
-	cancel, done := w.cancel, w.done
-	w.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	_ = w.life.Close() // a stop timeout is logged by lifecycle
 }
 
 // loop alternates list and watch until ctx is done, in the manner of etcd's
@@ -211,9 +184,9 @@ func (w *Watcher) loop(ctx context.Context) {
 func (w *Watcher) list(ctx context.Context, timeout time.Duration) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := w.c.Get(ctx, w.prefix, clientv3.WithPrefix())
+	resp, err := w.c.Get(ctx, w.watched(), clientv3.WithPrefix())
 	if err != nil {
-		return 0, fmt.Errorf("list etcd prefix %q: %w", w.prefix, err)
+		return 0, fmt.Errorf("list etcd prefix %q: %w", w.watched(), err)
 	}
 	// Reset keeps last good values: a key that is invalid now but was valid
 	// before the list stays in force.
@@ -241,7 +214,7 @@ func (w *Watcher) list(ctx context.Context, timeout time.Duration) (int64, error
 func (w *Watcher) watch(ctx context.Context, rev int64) (reason string, progressed bool) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := w.c.Watch(wctx, w.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	wch := w.c.Watch(wctx, w.watched(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	for {
 		var resp clientv3.WatchResponse
 		var ok bool

@@ -75,7 +75,7 @@ func TestWatcherLogsConfigurationChangesOnly(t *testing.T) {
 	refresh := func() {
 		health++
 		want := tw.rec.count() + 1
-		s.Put(t, testPrefix+"health/eu-west/192.0.2.10/p1", fmt.Sprintf(`{"up":true,"time":"2026-01-01T00:00:%02dZ"}`, health))
+		s.Put(t, testPrefix+"health/p1/eu-west/192.0.2.10", fmt.Sprintf(`{"up":true,"time":"2026-01-01T00:00:%02dZ"}`, health))
 		tw.rec.waitFor(t, 10*time.Second, "the refresh", func(*schema.State) bool { return tw.rec.count() >= want })
 	}
 	steps := []struct {

@@ -42,14 +42,24 @@ type exchanger struct {
 	id   uint16
 }
 
-func newExchanger(server string) (*exchanger, error) {
+// loopbackServer checks that server is an ip:port on loopback: glbbench
+// measures a local glbd and never loads anyone else's server.
+func loopbackServer(server string) error {
 	ap, err := netip.ParseAddrPort(server)
 	if err != nil {
-		return nil, fmt.Errorf("server %q: want ip:port: %w", server, err)
+		return fmt.Errorf("server %q: want ip:port: %w", server, err)
 	}
 	if !ap.Addr().IsLoopback() {
-		return nil, fmt.Errorf("server %s: only loopback servers are measured", server)
+		return fmt.Errorf("server %s: only loopback servers are measured", server)
 	}
+	return nil
+}
+
+func newExchanger(server string) (*exchanger, error) {
+	if err := loopbackServer(server); err != nil {
+		return nil, err
+	}
+	ap := netip.MustParseAddrPort(server)
 	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
 	if err != nil {
 		return nil, err

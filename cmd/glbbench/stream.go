@@ -14,11 +14,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/glb-dns/glb/internal/dnsload"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -52,7 +52,7 @@ func stream(args []string) error {
 	aaaa := fs.Float64("aaaa", 0.3, "share of AAAA queries (the rest are A)")
 	ecsFlag := fs.String("ecs", "random", `ECS: "random" (a random IPv4 /24 per query), "none", or a prefix`)
 	seed := fs.Uint64("seed", 1, "random seed for names, types and subnets")
-	timeout := fs.Duration("timeout", 2*time.Second, "a query unanswered this long after the last send is lost")
+	timeout := fs.Duration("timeout", 2*time.Second, "a query unanswered this long is lost")
 	slow := fs.Duration("slow", 10*time.Millisecond, "count queries slower than this")
 	endpoints := fs.String("etcd", "http://127.0.0.1:2379", "etcd endpoints, for -change-every")
 	prefix := fs.String("prefix", schema.DefaultPrefix, "etcd key prefix, for -change-every")
@@ -106,14 +106,9 @@ func stream(args []string) error {
 		}
 		msgs[i] = b
 	}
-	x, err := newExchanger(*server)
-	if err != nil {
+	if err := loopbackServer(*server); err != nil {
 		return err
 	}
-	defer x.Close()
-	conn := x.conn
-	_ = conn.SetReadBuffer(4 << 20)
-	_ = conn.SetWriteBuffer(4 << 20)
 
 	var changes []changeEvent
 	var changer func(ctx context.Context, start time.Time) []changeEvent
@@ -178,90 +173,46 @@ func stream(args []string) error {
 		}
 	}
 
-	// sentAt[id] is the send time (ns since start) + 1 of the query in
-	// flight with that id, 0 when none.
-	var sentAt [65536]atomic.Int64
 	type result struct {
 		sent, lat time.Duration
 		rcode     int
 		answers   bool
 	}
+	var mu sync.Mutex
 	results := make([]result, 0, total)
-	var sent atomic.Int64     // queries sent; once the sender is done, minus the number sent
-	var sentLast atomic.Int64 // when the sender finished, in ns since start
-	var stray int
 	start := time.Now()
+	load, err := dnsload.New(dnsload.Config{
+		Server: *server, Rate: float64(*rate), Count: int64(total),
+		// Count is the bound; this only stops a sender that fell far behind.
+		Duration: 2**dur + *timeout, Timeout: *timeout,
+		Query: func(i int64) ([]byte, any, error) { return msgs[i], nil, nil },
+		OnReply: func(r dnsload.Reply) {
+			if r.Err != nil || r.Late {
+				return
+			}
+			mu.Lock()
+			results = append(results, result{sent: r.Sent.Sub(start), lat: r.Latency, rcode: int(r.Msg[3] & 0xf),
+				answers: binary.BigEndian.Uint16(r.Msg[6:]) > 0})
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		return err
+	}
 	ctx, stopChanger := context.WithCancel(context.Background())
 	var cwg sync.WaitGroup
 	if changer != nil {
 		cwg.Go(func() { changes = changer(ctx, start) })
 	}
-	done := make(chan struct{})
-	var recvErr error
-	go func() {
-		defer close(done)
-		buf := make([]byte, 65535)
-		for {
-			// Until the sender is done, wake up every so often to look.
-			if err := conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
-				recvErr = err
-				return
-			}
-			n, err := conn.Read(buf)
-			at := time.Since(start)
-			if err != nil {
-				var ne interface{ Timeout() bool }
-				if errors.As(err, &ne) && ne.Timeout() {
-					s := sent.Load()
-					if s < 0 && (len(results) >= int(-s) || at > time.Duration(-sentLast.Load())+*timeout) {
-						return
-					}
-					continue
-				}
-				recvErr = err
-				return
-			}
-			if n < 12 {
-				stray++
-				continue
-			}
-			id := binary.BigEndian.Uint16(buf)
-			s := sentAt[id].Swap(0)
-			if s == 0 {
-				stray++ // a duplicate, or a reply after its id was reused (counted lost)
-				continue
-			}
-			t := time.Duration(s - 1)
-			results = append(results, result{sent: t, lat: at - t, rcode: int(buf[3] & 0xf),
-				answers: binary.BigEndian.Uint16(buf[6:]) > 0})
-			if s := sent.Load(); s < 0 && len(results) >= int(-s) {
-				return
-			}
-		}
-	}()
-	period := time.Second / time.Duration(*rate)
-	var sendErrs int
-	for i := range total {
-		if d := time.Until(start.Add(time.Duration(i) * period)); d > 0 {
-			time.Sleep(d)
-		}
-		t := time.Since(start)
-		sentAt[uint16(i)].Store(int64(t) + 1)
-		if _, err := conn.Write(msgs[i]); err != nil {
-			sentAt[uint16(i)].Store(0)
-			sendErrs++
-		}
-		sent.Store(int64(i + 1))
-	}
-	sendTime := time.Since(start)
-	sentLast.Store(int64(sendTime))
-	sent.Store(-int64(total - sendErrs)) // negative: the sender is done
-	<-done
+	res, err := load.Run(context.Background())
 	stopChanger()
 	cwg.Wait()
-	if recvErr != nil {
-		return recvErr
+	if err != nil {
+		return err
 	}
+	sendTime := res.Elapsed
+	sendErrs := int(res.Lost - res.Failures["timeout"])
+	stray := res.Stray
 
 	// Report.
 	lats := make([]float64, len(results))
@@ -294,7 +245,7 @@ func stream(args []string) error {
 	fmt.Printf("stream: %d queries to %s in %.2f s (%.0f q/s asked: %d/s), names %d, AAAA share %.2f, ECS %s\n",
 		total-sendErrs, *server, sendTime.Seconds(), float64(total-sendErrs)/sendTime.Seconds(), *rate, *names, *aaaa, *ecsFlag)
 	fmt.Printf("  answered %d, lost %d (no reply within %s), send errors %d, stray replies %d; rcodes %v, NOERROR without answers %d\n",
-		answered, total-sendErrs-answered, *timeout, sendErrs, stray, rcodes, empty)
+		answered, res.Failures["timeout"], *timeout, sendErrs, stray, rcodes, empty)
 	fmt.Printf("  latency send->receive: %s\n", dist(lats))
 	fmt.Printf("  slower than %s: %d of %d (%.4f %%)\n", *slow, nSlow, answered, 100*float64(nSlow)/float64(max(answered, 1)))
 	for i, r := range slowest[:min(len(slowest), 10)] {

@@ -73,7 +73,7 @@ func init() {
 	commands = []*command{
 		exportCmd, validateCmd, applyCmd,
 		weightCmd, drainCmd, undrainCmd,
-		statusCmd, explainCmd, simulateCmd, helpCmd,
+		statusCmd, explainCmd, simulateCmd, rbacCmd, helpCmd,
 	}
 }
 

@@ -46,6 +46,9 @@ type app struct {
 	dnstap  *querylog.Dnstap // nil unless -dnstap
 	httpLn  net.Listener
 	http    *http.Server
+	// guard is the TLS, token and /simulate bound of the HTTP listener
+	// (httpguard.go).
+	guard   *httpGuard
 	closers []func() error // run in reverse order when Run returns
 }
 
@@ -58,6 +61,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 			a.close() // what was opened before the failure
 		}
 	}()
+	reg := prometheus.NewRegistry()
+	a.reg = reg
+	// First: a bad certificate or token file costs nothing to report.
+	if a.guard, err = newHTTPGuard(cfg.HTTP, log, reg, time.Now); err != nil {
+		return nil, err
+	}
 	if a.geo, err = geo.Open(cfg.GeoIP); err != nil {
 		return nil, badFileError{fmt.Errorf("-geoip: %w", err)}
 	}
@@ -68,8 +77,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	}
 	a.closers = append(a.closers, a.geo.Close)
 
-	reg := prometheus.NewRegistry()
-	a.reg = reg
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	endpoints := cfg.Etcd
@@ -119,7 +126,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
 	a.closers = append(a.closers, a.httpLn.Close)
-	a.http = &http.Server{Handler: a.routes(reg), ReadHeaderTimeout: 5 * time.Second}
+	a.http = &http.Server{Handler: a.routes(reg), ReadHeaderTimeout: 5 * time.Second, TLSConfig: a.guard.tlsConfig(),
+		// Failed handshakes (no client certificate, port scanners) are
+		// the client's problem: debug lines, not stderr noise.
+		ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelDebug)}
+	a.guard.warnExposed(log, a.httpLn.Addr())
 	return a, nil
 }
 
@@ -154,7 +165,12 @@ func (a *app) Run(ctx context.Context) error {
 		g.Go(func() error { return a.dev.prober.Run(ctx) })
 	}
 	g.Go(func() error {
-		err := a.http.Serve(a.httpLn)
+		var err error
+		if a.http.TLSConfig != nil {
+			err = a.http.ServeTLS(a.httpLn, "", "") // the certificate comes from TLSConfig
+		} else {
+			err = a.http.Serve(a.httpLn)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}

@@ -13,10 +13,11 @@ import (
 func tcpFlags(fs *flag.FlagSet, l *server.TCPLimits) {
 	d := server.DefaultTCPLimits()
 	fs.IntVar(&l.MaxConns, "tcp-max-conns", d.MaxConns, "most open DNS-over-TCP connections; over it the longest-idle one is closed, or the new one refused when none is idle")
-	fs.IntVar(&l.MaxConnsPerClient, "tcp-max-conns-per-client", d.MaxConnsPerClient, "most TCP connections from one IPv4 address or IPv6 /64; over it new ones are refused")
+	fs.IntVar(&l.MaxConnsPerClient, "tcp-max-conns-per-client", d.MaxConnsPerClient, "most TCP connections from one IPv4 address or IPv6 /64; over it that client's longest-idle one is closed, or the new one refused when none of its connections is idle")
 	fs.DurationVar(&l.IdleTimeout, "tcp-idle-timeout", d.IdleTimeout, "close a TCP connection idle for this long")
 	fs.DurationVar(&l.IOTimeout, "tcp-io-timeout", d.IOTimeout, "time for a TCP query to arrive whole once begun, and for replies to be written")
 	fs.IntVar(&l.MaxQueries, "tcp-max-queries", d.MaxQueries, "close a TCP connection after answering this many queries")
+	fs.DurationVar(&l.MaxConnLifetime, "tcp-max-conn-lifetime", d.MaxConnLifetime, "close a TCP connection open this long at its next query boundary, once the replies to the queries read are written")
 }
 
 // minTCPTimeout keeps the timeouts above what a round trip across the
@@ -40,7 +41,7 @@ func validateTCP(l server.TCPLimits) error {
 	for _, f := range []struct {
 		flag string
 		v    time.Duration
-	}{{"-tcp-idle-timeout", l.IdleTimeout}, {"-tcp-io-timeout", l.IOTimeout}} {
+	}{{"-tcp-idle-timeout", l.IdleTimeout}, {"-tcp-io-timeout", l.IOTimeout}, {"-tcp-max-conn-lifetime", l.MaxConnLifetime}} {
 		if f.v < minTCPTimeout {
 			errs = append(errs, fmt.Errorf("%s %s: want at least %s", f.flag, f.v, minTCPTimeout))
 		}

@@ -127,7 +127,7 @@ func TestProberQuorum(t *testing.T) {
 
 	backends["eu-west"].fail("127.0.0.2")
 	waitFor(t, 5*time.Second, "p1's down report", func() bool {
-		return strings.Contains(srv.Get(t, "/glb/health/eu-west/198.51.100.10/p1"), `"up":false`)
+		return strings.Contains(srv.Get(t, "/glb/health/p1/eu-west/198.51.100.10"), `"up":false`)
 	})
 	if got := london(); got != "198.51.100.10,198.51.100.11" {
 		t.Fatalf("one of three down: London got %q, want eu-west", got)
@@ -138,7 +138,7 @@ func TestProberQuorum(t *testing.T) {
 
 	stop1()
 	stop2()
-	if v := srv.Get(t, "/glb/health/eu-west/198.51.100.10/p1"); v != "" {
+	if v := srv.Get(t, "/glb/health/p1/eu-west/198.51.100.10"); v != "" {
 		t.Errorf("stopped prober's result still in etcd: %s", v)
 	}
 	waitFor(t, 5*time.Second, "eu-west back once the dissenters are gone", func() bool { return london() == "198.51.100.10,198.51.100.11" })
@@ -191,7 +191,7 @@ func TestLatencyFromProbers(t *testing.T) {
 func TestInvalidCheckRejected(t *testing.T) {
 	srv, a, backends := healthSetup(t, nil)
 	startProber(t, srv, "p1", 50.1, 8.7, "127.0.0.2")
-	key := "/glb/health/eu-central/198.51.100.20/p1"
+	key := "/glb/health/p1/eu-central/198.51.100.20"
 	waitFor(t, 5*time.Second, "first report", func() bool { return srv.Get(t, key) != "" })
 	before := metricValue(t, a, "glb_store_rejections_total")
 	for _, bad := range []string{

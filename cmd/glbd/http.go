@@ -16,13 +16,16 @@ import (
 // routes serves /metrics, /healthz (the process is alive), /readyz
 // (answers are real: a configuration snapshot and a GeoIP database are
 // loaded), /explain and /simulate (why a client gets its answer, and what
-// if), and the status page at /.
+// if), and the status page at /. Every route only reads: none changes
+// glbd's state or etcd's. With -http-token-file every path but the open
+// ones needs the token (httpguard.go).
 func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	a.status = statuspage.Routes(mux, a.handler, statuspage.Options{Instance: a.cfg.Instance, Version: buildVersion()})
 	mux.Handle("GET /explain", a.handler.ExplainHTTP())
-	mux.Handle("GET /simulate", a.handler.SimulateHTTP())
-	mux.Handle("POST /simulate", a.handler.SimulateHTTP())
+	simulate := a.guard.limitSimulate(a.handler.SimulateHTTP())
+	mux.Handle("GET /simulate", simulate)
+	mux.Handle("POST /simulate", simulate)
 	a.cfg.Runtime.routes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -38,7 +41,7 @@ func (a *app) routes(reg *prometheus.Registry) http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(r)
 	})
-	return recoverHTTP(mux, a.log, crash.Counter(reg, "http"))
+	return recoverHTTP(a.guard.protect(mux), a.log, crash.Counter(reg, "http"))
 }
 
 // recoverHTTP answers 500 to a request whose handler panicked and records

@@ -62,6 +62,9 @@ type Config struct {
 	Limits limitFlags // -rrl-* and -cookie-secret-file (flags_limits.go)
 	// TCP holds the DNS-over-TCP limits, -tcp-* (flags_tcp.go).
 	TCP server.TCPLimits
+	// HTTP secures the -http listener: TLS, mTLS, the bearer token, and
+	// the /simulate bound, -http-* (flags_http.go).
+	HTTP httpFlags
 	// ListenBeforeReady binds DNS at once, answering SERVFAIL until the
 	// first configuration (-listen-before-ready); by default DNS is bound
 	// only once a configuration is loaded, for rolling restarts.
@@ -120,6 +123,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.Float64Var(&c.QueryLogSample, "query-log-sample", 0, "share of queries logged as JSON lines on stdout, 0 to 1 (default 0: off)")
 	c.Limits.register(fs)
 	tcpFlags(fs, &c.TCP)
+	c.HTTP.register(fs)
 	// The flag package prints the usage on every parse error; a bad value
 	// should be one line naming the flag (run prints it), so the usage is
 	// printed here, and only for -h.
@@ -198,6 +202,7 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("-prefix %q: must start and end with '/'", c.Prefix))
 	}
 	errs = append(errs, validateTCP(c.TCP))
+	errs = append(errs, c.HTTP.validate())
 	if c.Dev && len(c.Etcd) > 0 {
 		errs = append(errs, errors.New("-etcd: not with -dev, which runs its own etcd (see -dev-etcd)"))
 	}

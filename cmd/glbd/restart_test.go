@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,12 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/internal/dnsload"
 )
 
 // TestRollingRestartProcesses builds glbd and runs real processes on one
@@ -46,42 +46,46 @@ func TestRollingRestartProcesses(t *testing.T) {
 
 	old := startGlbd(t, bin, append([]string{"-dns", "127.0.0.1:0"}, args...))
 	addr := old.dns
-	stop := make(chan struct{})
-	// Bounded: each restart takes about a second; the load stops with
-	// stop or after this long, whichever comes first.
-	load, wg := glbdLoad(t, addr, 32, 4, time.Duration(restarts)*5*time.Second+30*time.Second, stop)
-	var stopOnce sync.Once
-	stopLoad := func() { stopOnce.Do(func() { close(stop) }); wg.Wait() }
-	defer stopLoad() // on a failure
+	// Bounded: each restart takes about a second; the load stops at
+	// stopLoad or after this long, whichever comes first.
+	load, err := dnsload.StartSteady(addr, glbdQuery(t), 32, 4, time.Duration(restarts)*5*time.Second+30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer load.Stop() // on a failure
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
 	for i := range restarts {
 		next := startGlbd(t, bin, append([]string{"-dns", addr}, args...))
 		time.Sleep(200 * time.Millisecond) // both serve
-		before := load.udpAnswered.Load()
+		before := load.UDP.Stats().NoError
 		if err := old.stop(); err != nil {
 			t.Fatalf("restart %d: old glbd: %v\n%s", i, err, old.log())
 		}
-		if load.udpAnswered.Load() == before {
+		if load.UDP.Stats().NoError == before {
 			t.Errorf("restart %d: no UDP answers while the old glbd stopped", i)
 		}
 		old = next
 	}
 	time.Sleep(300 * time.Millisecond)
-	stopLoad()
+	udp, tcp, err := load.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
 	took := time.Since(start)
 	if err := old.stop(); err != nil {
 		t.Errorf("last glbd: %v", err)
 	}
 
-	udpLost := load.udpSent.Load() - load.udpAnswered.Load()
-	tcpLost := load.tcpSent.Load() - load.tcpAnswered.Load()
+	// A query not answered NOERROR is lost.
+	udpLost := udp.Sent - udp.NoError
+	tcpLost := tcp.Sent - tcp.NoError
 	// One line, parsed by deploy/restart-check.sh.
 	t.Logf("restart-check: restarts=%d seconds=%.1f udp_sent=%d udp_answered=%d udp_lost=%d tcp_sent=%d tcp_answered=%d tcp_lost=%d tcp_migrate_req=%v",
-		restarts, took.Seconds(), load.udpSent.Load(), load.udpAnswered.Load(), udpLost,
-		load.tcpSent.Load(), load.tcpAnswered.Load(), tcpLost, tcpMigrates())
-	if load.udpAnswered.Load() < int64(restarts)*100 {
-		t.Errorf("only %d UDP answers: no steady load", load.udpAnswered.Load())
+		restarts, took.Seconds(), udp.Sent, udp.NoError, udpLost,
+		tcp.Sent, tcp.NoError, tcpLost, tcpMigrates())
+	if udp.NoError < int64(restarts)*100 {
+		t.Errorf("only %d UDP answers: no steady load", udp.NoError)
 	}
 	if udpLost != 0 {
 		t.Errorf("%d UDP queries lost over %d rolling restarts, want 0", udpLost, restarts)
@@ -211,17 +215,8 @@ func tcpMigrates() bool {
 	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
 
-// loadCounts is what a steady load saw.
-type loadCounts struct {
-	udpSent, udpAnswered, tcpSent, tcpAnswered atomic.Int64
-}
-
-// glbdLoad runs UDP workers (one socket, so one flow, each: together they
-// reach every socket of the port) and TCP workers (a connection per query,
-// as a resolver falling back to TCP) against addr, one query at a time per
-// worker, until stop is closed or limit passes. A query not answered
-// NOERROR within a second is lost.
-func glbdLoad(t *testing.T, addr string, udpWorkers, tcpWorkers int, limit time.Duration, stop <-chan struct{}) (*loadCounts, *sync.WaitGroup) {
+// glbdQuery is the query of the steady load: www, A, from London.
+func glbdQuery(t *testing.T) []byte {
 	t.Helper()
 	q := new(dns.Msg)
 	q.SetQuestion("www."+zone, dns.TypeA)
@@ -231,59 +226,5 @@ func glbdLoad(t *testing.T, addr string, udpWorkers, tcpWorkers int, limit time.
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := time.Now().Add(limit)
-	running := func() bool {
-		select {
-		case <-stop:
-			return false
-		default:
-			return time.Now().Before(end)
-		}
-	}
-	var c loadCounts
-	var wg sync.WaitGroup
-	for range udpWorkers {
-		wg.Go(func() {
-			conn, err := net.Dial("udp", addr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer conn.Close()
-			pkt := append([]byte(nil), wire...)
-			buf := make([]byte, 4096)
-			for id := uint16(1); running(); id++ {
-				pkt[0], pkt[1] = byte(id>>8), byte(id)
-				if _, err := conn.Write(pkt); err != nil {
-					t.Error(err)
-					return
-				}
-				c.udpSent.Add(1)
-				_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-				for {
-					n, err := conn.Read(buf)
-					if err != nil {
-						break // lost
-					}
-					if n >= 12 && buf[0] == pkt[0] && buf[1] == pkt[1] && buf[3]&0xf == dns.RcodeSuccess {
-						c.udpAnswered.Add(1)
-						break
-					}
-				}
-			}
-		})
-	}
-	for range tcpWorkers {
-		wg.Go(func() {
-			cl := &dns.Client{Net: "tcp", Timeout: time.Second}
-			q := q.Copy() // Exchange writes into the message
-			for running() {
-				c.tcpSent.Add(1)
-				if m, _, err := cl.Exchange(q, addr); err == nil && m.Rcode == dns.RcodeSuccess {
-					c.tcpAnswered.Add(1)
-				}
-			}
-		})
-	}
-	return &c, &wg
+	return wire
 }

@@ -102,6 +102,8 @@ func newApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.watcher = store.NewWatcher(client, cfg.Prefix, log, store.NewMetrics(a.reg), func(st *schema.State) {
 		a.prober.SetTargets(health.TargetsFromState(st))
 	})
+	// The regions are all a prober needs, and all its etcd role may read.
+	a.watcher.WatchOnly("regions/")
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -14,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/internal/dnsload"
 )
 
 // client is a place queries come from: an ECS source prefix (invalid for
@@ -189,252 +188,69 @@ func (j *judge) failed() int64 {
 	return j.timeouts.Load() + j.badRcode.Load() + j.badAnswer.Load() + j.violations.Load() + j.transportErrs.Load()
 }
 
-// pending is a UDP query waiting for its reply.
-type pending struct {
-	spec     querySpec
-	sent     time.Time
-	timedOut bool
-}
-
-// udpLoad sends paced queries over one connected UDP socket and matches the
-// replies by id, so a slow reply never holds up the pace.
-type udpLoad struct {
-	conn    *net.UDPConn
-	judge   *judge
-	rate    float64 // queries per second
-	rng     *rand.Rand
-	mu      sync.Mutex
-	pending map[uint16]*pending
-	nextID  uint16
-}
-
-// lateWindow is how long after its timeout a reply is still recognised as a
-// late one rather than lost.
+// lateWindow is how long after its timeout a UDP reply is still recognised
+// as a late one rather than lost.
 const lateWindow = 4 * time.Second
 
-func newUDPLoad(server string, j *judge, rate float64, seed uint64) (*udpLoad, error) {
-	ap, err := netip.ParseAddrPort(server)
-	if err != nil || !ap.Addr().IsLoopback() {
-		return nil, fmt.Errorf("dns server %q: want a loopback ip:port", server)
-	}
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
-	if err != nil {
-		return nil, fmt.Errorf("dial udp %s: %w", server, err)
-	}
-	_ = conn.SetReadBuffer(1 << 20)
-	return &udpLoad{conn: conn, judge: j, rate: rate, rng: rand.New(rand.NewPCG(seed, 1)), pending: map[uint16]*pending{}}, nil
-}
-
-// Run sends until ctx is done, then waits for the replies still due and
-// closes the socket.
-func (u *udpLoad) Run(ctx context.Context) error {
-	recvDone := make(chan struct{})
-	go func() {
-		defer close(recvDone)
-		u.receive()
-	}()
-	const tick = 10 * time.Millisecond
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	start := time.Now()
-	var sentN int64
-	var err error
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case now := <-t.C:
-			due := int64(now.Sub(start).Seconds() * u.rate)
-			for ; sentN < due; sentN++ {
-				if err = u.send(); err != nil {
-					break loop
-				}
-			}
-			u.sweep(now)
-		}
-	}
-	// Give the last queries their full chance, late ones included.
-	end := time.Now().Add(u.judge.timeout + lateWindow)
-	for time.Now().Before(end) {
-		u.sweep(time.Now())
-		u.mu.Lock()
-		n := len(u.pending)
-		u.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	u.sweep(time.Now().Add(u.judge.timeout + lateWindow + time.Second)) // whatever is left is lost
-	u.conn.Close()
-	<-recvDone
-	return err
-}
-
-func (u *udpLoad) send() error {
-	spec := randomSpec(u.rng)
-	u.mu.Lock()
-	for u.pending[u.nextID] != nil { // an id still awaiting its reply is not reused
-		u.nextID++
-	}
-	id := u.nextID
-	u.nextID++
-	p := &pending{spec: spec, sent: time.Now()}
-	u.pending[id] = p
-	u.mu.Unlock()
-	b, err := spec.pack(id)
-	if err != nil {
-		return fmt.Errorf("pack query: %w", err)
-	}
-	u.judge.sent.Add(1)
-	if _, err := u.conn.Write(b); err != nil {
-		u.mu.Lock()
-		delete(u.pending, id)
-		u.mu.Unlock()
-		u.judge.transportErrs.Add(1)
-		u.judge.example("udp write: %v", err)
-	}
-	return nil
-}
-
-// sweep counts queries unanswered past the timeout as failed, and forgets
-// those past the late window.
-func (u *udpLoad) sweep(now time.Time) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for id, p := range u.pending {
-		age := now.Sub(p.sent)
-		if !p.timedOut && age > u.judge.timeout {
-			p.timedOut = true
-			u.judge.timedOut(p.sent)
-			u.judge.example("udp %s %s from %s sent %s: no reply within %s", p.spec.name, dns.TypeToString[p.spec.qtype],
-				soakClients[p.spec.client].name, p.sent.Format("15:04:05.000"), u.judge.timeout)
-		}
-		if age > u.judge.timeout+lateWindow {
-			delete(u.pending, id)
-		}
-	}
-}
-
-func (u *udpLoad) receive() {
-	buf := make([]byte, 65535)
-	for {
-		n, err := u.conn.Read(buf)
-		if errors.Is(err, net.ErrClosed) {
-			return
-		}
-		recv := time.Now()
-		if err != nil {
-			continue // e.g. ICMP port unreachable while glbd restarts; the sweep counts the loss
-		}
-		m := new(dns.Msg)
-		if err := m.Unpack(buf[:n]); err != nil {
-			u.judge.badAnswer.Add(1)
-			u.judge.example("udp: malformed reply: %v", err)
-			continue
-		}
-		u.mu.Lock()
-		p := u.pending[m.Id]
-		var counted bool
-		if p != nil {
-			delete(u.pending, m.Id)
-			counted = p.timedOut // the sweep no longer sees p
-		}
-		u.mu.Unlock()
-		if p == nil {
-			continue // a reply after the late window; already counted
-		}
-		u.judge.reply(p.spec, "udp", p.sent, recv, m, counted)
-	}
-}
-
 // tcpQueriesPerConn is how many queries the TCP load sends on one
-// connection before opening a new one. glbd's TCP server (miekg/dns's
-// MaxTCPQueries default) closes a connection after 128 queries, as RFC 7766
-// allows; a query written after that close would be lost without glbd ever
-// reading it, so the soak moves on first, as a resolver's pool would.
+// connection before opening a new one. glbd closes a TCP connection after
+// -tcp-max-queries, as RFC 7766 allows; a query written after that close
+// would be lost without glbd ever reading it, so the soak moves on first,
+// as a resolver's pool would.
 const tcpQueriesPerConn = 100
 
-// tcpLoad asks one query at a time over one TCP connection, reconnecting
-// after an error (which is counted) and every tcpQueriesPerConn queries.
-type tcpLoad struct {
-	server string
-	judge  *judge
-	rate   float64
-	rng    *rand.Rand
-}
-
-func (t *tcpLoad) Run(ctx context.Context) error {
-	var conn *dns.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
-	tick := time.NewTicker(time.Duration(float64(time.Second) / t.rate))
-	defer tick.Stop()
-	var id uint16
-	var onConn int
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if conn != nil && onConn >= tcpQueriesPerConn {
-			conn.Close()
-			conn = nil
-		}
-		if conn == nil {
-			onConn = 0
-			c, err := dns.DialTimeout("tcp", t.server, t.judge.timeout)
+// newLoad returns the soak's load over transport: random queries from
+// soakClients at rate, judged by j, until the soak's ctx ends (or its
+// duration, plus a minute, passes). Query i is drawn from its own seeded
+// source, so workers need no shared one and a seed replays the same
+// queries.
+func newLoad(transport, server string, j *judge, rate float64, workers int, duration time.Duration, seed uint64) (*dnsload.Load, error) {
+	cfg := dnsload.Config{
+		Server: server, Transport: transport, Workers: workers, Rate: rate,
+		Duration: duration + time.Minute, Timeout: j.timeout,
+		Query: func(i int64) ([]byte, any, error) {
+			spec := randomSpec(rand.New(rand.NewPCG(seed, uint64(i))))
+			b, err := spec.pack(0)
 			if err != nil {
-				t.judge.sent.Add(1)
-				t.judge.transportErrs.Add(1)
-				t.judge.example("tcp dial: %v", err)
-				continue
+				return nil, nil, fmt.Errorf("pack query: %w", err)
 			}
-			conn = c
-		}
-		id++
-		onConn++
-		spec := randomSpec(t.rng)
-		b, err := spec.pack(id)
-		if err != nil {
-			return fmt.Errorf("pack query: %w", err)
-		}
-		sent := time.Now()
-		t.judge.sent.Add(1)
-		_ = conn.SetDeadline(sent.Add(t.judge.timeout))
-		m, err := t.exchange(conn, b, id)
-		if err != nil {
-			// No retry: the query failed. A timeout counts as one.
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				t.judge.timedOut(sent)
-			} else {
-				t.judge.transportErrs.Add(1)
-			}
-			t.judge.example("tcp %s %s sent %s: %v", spec.name, dns.TypeToString[spec.qtype], sent.Format("15:04:05.000"), err)
-			conn.Close()
-			conn = nil
-			continue
-		}
-		t.judge.reply(spec, "tcp", sent, time.Now(), m, false)
+			return b, spec, nil
+		},
+		OnReply: j.observe(transport),
 	}
+	if transport == dnsload.UDP {
+		cfg.LateWindow = lateWindow
+	} else {
+		cfg.QueriesPerConn = tcpQueriesPerConn
+	}
+	return dnsload.New(cfg)
 }
 
-func (t *tcpLoad) exchange(conn *dns.Conn, b []byte, id uint16) (*dns.Msg, error) {
-	if _, err := conn.Write(b); err != nil {
-		return nil, err
+// observe returns the judge of one transport's replies: every query is
+// sent once and ends once (a reply, a timeout or a transport error); a
+// late reply comes after its timeout was counted.
+func (j *judge) observe(transport string) func(dnsload.Reply) {
+	return func(r dnsload.Reply) {
+		q := r.Tag.(querySpec)
+		if !r.Late {
+			j.sent.Add(1)
+		}
+		switch {
+		case r.Err != nil && dnsload.Failure(r.Err) == "timeout":
+			j.timedOut(r.Sent)
+			j.example("%s %s %s from %s sent %s: no reply within %s", transport, q.name, dns.TypeToString[q.qtype],
+				soakClients[q.client].name, r.Sent.Format("15:04:05.000"), j.timeout)
+		case r.Err != nil:
+			j.transportErrs.Add(1)
+			j.example("%s %s %s sent %s: %v", transport, q.name, dns.TypeToString[q.qtype], r.Sent.Format("15:04:05.000"), r.Err)
+		default:
+			m := new(dns.Msg)
+			if err := m.Unpack(r.Msg); err != nil {
+				j.badAnswer.Add(1)
+				j.example("%s: malformed reply: %v", transport, err)
+				return
+			}
+			j.reply(q, transport, r.Sent, r.Sent.Add(r.Latency), m, r.Late)
+		}
 	}
-	m, err := conn.ReadMsg()
-	if err != nil {
-		return nil, err
-	}
-	if m.Id != id {
-		return nil, fmt.Errorf("reply id %d, want %d", m.Id, id)
-	}
-	return m, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo/geotest"
+	"github.com/glb-dns/glb/internal/dnsload"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/embedded"
 	"github.com/glb-dns/glb/store/schema"
@@ -161,18 +162,22 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 			}
 		})
 	}
-	for i := range cfg.Sockets {
-		u, err := newUDPLoad(dnsAddr, j, cfg.Rate/float64(cfg.Sockets), cfg.Seed+uint64(i)*7919)
+	loads := map[string]float64{dnsload.UDP: cfg.Rate, dnsload.TCP: cfg.TCPRate}
+	for i, transport := range []string{dnsload.UDP, dnsload.TCP} {
+		if loads[transport] == 0 {
+			continue
+		}
+		workers := 1
+		if transport == dnsload.UDP {
+			workers = cfg.Sockets
+		}
+		l, err := newLoad(transport, dnsAddr, j, loads[transport], workers, cfg.Duration, cfg.Seed+uint64(i)*7919)
 		if err != nil {
 			cancel()
 			wg.Wait()
 			return err
 		}
-		goRun("udp load", u.Run)
-	}
-	if cfg.TCPRate > 0 {
-		t := &tcpLoad{server: dnsAddr, judge: j, rate: cfg.TCPRate, rng: rand.New(rand.NewPCG(cfg.Seed, 3))}
-		goRun("tcp load", t.Run)
+		goRun(transport+" load", func(ctx context.Context) error { _, err := l.Run(ctx); return err })
 	}
 	fl := &flipper{put: put, timeline: timeline, tick: cfg.FlipEvery, rotateEvery: int(cfg.RotateEvery / cfg.FlipEvery), rng: rng}
 	goRun("weight flipper", fl.Run)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/glb-dns/glb/internal/lifecycle"
 	"github.com/glb-dns/glb/server"
 )
 
@@ -74,11 +75,8 @@ type Dnstap struct {
 
 	stopped atomic.Bool // set once the writer has finished: Observe drops
 
-	mu      sync.Mutex
-	running bool
-	closed  bool
-	cancel  func()
-	done    chan struct{}
+	life       *lifecycle.Lifecycle
+	finishOnce sync.Once // finish runs once, from Run or from Close
 }
 
 // frames are the two dnstap frames of one query: the AUTH_QUERY in
@@ -106,7 +104,6 @@ func NewDnstap(cfg DnstapConfig, log *slog.Logger, reg prometheus.Registerer) (*
 		version:  []byte(cfg.Version),
 		queue:    make(chan frames, cfg.QueueSize),
 		log:      log.With("component", "dnstap", "path", cfg.Path),
-		done:     make(chan struct{}),
 	}
 	if a := cfg.ServerAddr.Addr(); a.IsValid() && !a.IsUnspecified() {
 		d.respAddr = a.Unmap().AsSlice()
@@ -118,6 +115,10 @@ func NewDnstap(cfg DnstapConfig, log *slog.Logger, reg prometheus.Registerer) (*
 	}
 	d.out = out
 	d.m = newDnstapMetrics(reg, func() float64 { return float64(len(d.queue)) })
+	// A stalled collector holds the last flush for up to Timeout before
+	// its connection is cut; Close allows for that on top of the default.
+	d.life = lifecycle.New(lifecycle.Config{Name: "dnstap writer", Logger: d.log, Panics: d.m.panics,
+		StopTimeout: cfg.Timeout + lifecycle.DefaultStopTimeout})
 	if out.ready() {
 		d.m.up.Set(1)
 	}

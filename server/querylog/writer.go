@@ -2,8 +2,6 @@ package querylog
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,55 +22,24 @@ const maxBatch = 256
 // every RetryInterval; queries observed while no collector is connected
 // are dropped. Run returns nil when it stops, at once when called after
 // Close, and an error only when called twice or on a panic.
-func (d *Dnstap) Run(ctx context.Context) (err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
+func (d *Dnstap) Run(ctx context.Context) error {
+	return d.life.Run(ctx, func(ctx context.Context) error {
+		// Deferred, so that a panic in loop still ends the stream.
+		defer d.finishOnce.Do(d.finish)
+		d.loop(ctx)
 		return nil
-	}
-	if d.running {
-		d.mu.Unlock()
-		return errors.New("run dnstap: already running")
-	}
-	d.running, d.cancel = true, cancel
-	d.mu.Unlock()
-	defer close(d.done)
-	defer func() {
-		if p := recover(); p != nil {
-			crash.Record(d.log, d.m.panics, "dnstap writer panicked", p)
-			err = fmt.Errorf("run dnstap: panic: %v", p)
-		}
-	}()
-	// Deferred last, so it runs first: a panic in loop still ends the
-	// stream. Marking closed leaves a later Run or Close nothing to do.
-	defer func() {
-		d.mu.Lock()
-		d.closed = true
-		d.mu.Unlock()
-		d.finish()
-	}()
-	d.loop(ctx)
-	return nil
+	})
 }
 
 // Close stops Run, or, when Run never ran, writes the queue itself; either
 // way the queued frames are written and the stream ended when it returns.
 // Queries observed after Close are dropped.
 func (d *Dnstap) Close() {
-	d.mu.Lock()
-	wasClosed := d.closed
-	d.closed = true
-	running, cancel := d.running, d.cancel
-	d.mu.Unlock()
-	switch {
-	case running:
-		cancel()
-		<-d.done
-	case !wasClosed:
-		d.finish()
+	if err := d.life.Close(); err != nil {
+		// Run is stuck (logged by lifecycle) and still owns the output.
+		return
 	}
+	d.finishOnce.Do(d.finish)
 }
 
 // loop writes until ctx is done.
@@ -183,8 +150,8 @@ func (d *Dnstap) broken(err error) {
 	d.log.Error("dnstap file broken, dropping queries until restart", "err", err)
 }
 
-// finish writes what is queued and closes the output. It runs once, from
-// Run or, when Run never ran, from Close.
+// finish writes what is queued and closes the output. It runs once, through
+// finishOnce: from Run or, when Run never ran, from Close.
 func (d *Dnstap) finish() {
 	d.stopped.Store(true)
 	defer d.m.up.Set(0)

@@ -49,6 +49,10 @@ type Config struct {
 	// NoFsync turns off fsync: much faster, and loses data on a crash. For
 	// tests only.
 	NoFsync bool
+	// FastPasswords hashes users' passwords at bcrypt's lowest cost, so
+	// that tests with auth on (each login checks a hash) stay quick under
+	// the race detector. Weak hashes: for tests only.
+	FastPasswords bool
 }
 
 // Etcd is a running single-node etcd.
@@ -123,6 +127,9 @@ func start(ctx context.Context, cfg Config, log *slog.Logger, closing *atomic.Bo
 	ec.LogLevel = "error"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zapslog.NewFiltered(log, zapcore.ErrorLevel, harmless(closing)))
 	ec.UnsafeNoFsync = cfg.NoFsync
+	if cfg.FastPasswords {
+		ec.BcryptCost = 4 // bcrypt.MinCost
+	}
 	// A single node has no peers to time out, so short raft ticks cost
 	// nothing but shorten its first election from about a second to about
 	// a tenth: start-up is what dev mode and tests wait for.

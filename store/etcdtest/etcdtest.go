@@ -45,6 +45,8 @@ func Start(t testing.TB) *Server {
 		Dir:     filepath.Join(t.TempDir(), "etcd"),
 		Name:    "etcdtest",
 		NoFsync: true,
+		// Auth tests (users.go) log in often.
+		FastPasswords: true,
 	}}
 	s.proxy.addr = "127.0.0.1:0"
 	s.start(t)

@@ -134,9 +134,16 @@ func (b *Builder) State(rev int64) (*State, []Rejection) {
 // liveState fills in the probers and health reports. Invalid ones are
 // rejected and simply not counted: a report has no last good value worth
 // keeping, the prober writes a new one soon.
+//
+// Reports come in two layouts during an upgrade (see parseHealth). A prober
+// that writes any per-prober key is counted from that layout only: its
+// legacy keys can only be leftovers from before its upgrade, and the
+// per-prober keys are the ones etcd's RBAC lets no one else write. So the
+// same prober is never counted twice for one endpoint.
 func (b *Builder) liveState(st *State) {
 	st.Probers = map[string]*ProberInfo{}
 	st.Health = map[string]map[string]map[string]*HealthReport{}
+	upgraded, owners := b.proberIDs()
 	for key, e := range b.live {
 		if e.err != nil {
 			st.Rejected = append(st.Rejected, Rejection{Key: key, Kind: e.key.Kind, Reason: e.err.Error(), ModRevision: e.modRev})
@@ -147,6 +154,19 @@ func (b *Builder) liveState(st *State) {
 		case KindProber:
 			st.Probers[k.Prober] = e.value.(*ProberInfo)
 		case KindHealth:
+			if k.Legacy && upgraded[k.Prober] {
+				continue // superseded by the prober's per-prober keys
+			}
+			if k.Legacy && owners[k.Region] {
+				// The key lies inside that prober's own health prefix,
+				// which its etcd role may write: it could be a forgery
+				// of another prober's vote.
+				st.Rejected = append(st.Rejected, Rejection{Key: key, Kind: KindHealth, ModRevision: e.modRev,
+					Reason: fmt.Sprintf("legacy health key inside the health prefix of prober %q (%s), which may "+
+						"have written it: not counted; a prober id must not be a region id",
+						k.Region, ProberHealthPrefix(b.prefix, k.Region))})
+				continue
+			}
 			eps := st.Health[k.Region]
 			if eps == nil {
 				eps = map[string]map[string]*HealthReport{}
@@ -158,6 +178,23 @@ func (b *Builder) liveState(st *State) {
 			eps[k.Endpoint][k.Prober] = e.value.(*HealthReport)
 		}
 	}
+}
+
+// proberIDs returns the probers that write per-prober health keys, and
+// those plus the registered ones: every id whose health prefix a prober
+// credential may write.
+func (b *Builder) proberIDs() (upgraded, owners map[string]bool) {
+	upgraded, owners = map[string]bool{}, map[string]bool{}
+	for _, e := range b.live {
+		switch {
+		case e.key.Kind == KindHealth && !e.key.Legacy && e.key.Prober != "":
+			upgraded[e.key.Prober] = true
+			owners[e.key.Prober] = true
+		case e.key.Kind == KindProber:
+			owners[e.key.Prober] = true
+		}
+	}
+	return upgraded, owners
 }
 
 // configState assembles the configuration part: regions, zones and their

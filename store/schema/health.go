@@ -33,9 +33,10 @@ func (p *ProberInfo) Validate() error {
 	return errors.Join(errs...)
 }
 
-// HealthReport is the document at <prefix>health/<region>/<endpoint>/<prober>:
-// one prober's verdict on one endpoint (one of the region's addresses),
-// after its rise/fall hysteresis.
+// HealthReport is the document at <prefix>health/<prober>/<region>/<endpoint>
+// (or, from a prober not yet upgraded, the legacy
+// <prefix>health/<region>/<endpoint>/<prober>): one prober's verdict on one
+// endpoint (one of the region's addresses), after its rise/fall hysteresis.
 type HealthReport struct {
 	Up    bool      `json:"up"`
 	RTT   Duration  `json:"rtt,omitempty"`   // round-trip time of the last successful check
@@ -76,8 +77,23 @@ type ProberState struct {
 // its canonical text form.
 func EndpointKey(a netip.Addr) string { return a.String() }
 
-// HealthKey returns the etcd key of a prober's report on an endpoint.
+// HealthKey returns the etcd key of a prober's report on an endpoint:
+// <prefix>health/<prober>/<region>/<endpoint>. Every key a prober writes
+// lies under its own ProberHealthPrefix, so an etcd role can confine the
+// prober to its own reports.
 func HealthKey(prefix, region, endpoint, prober string) string {
+	return ProberHealthPrefix(prefix, prober) + region + "/" + endpoint
+}
+
+// ProberHealthPrefix returns the prefix of all of a prober's health keys,
+// <prefix>health/<prober>/. The trailing slash matters: without it a
+// permission on prober "fra-1" would also cover "fra-10".
+func ProberHealthPrefix(prefix, prober string) string { return prefix + "health/" + prober + "/" }
+
+// LegacyHealthKey returns the key of a report in the layout probers wrote
+// before the per-prober one, <prefix>health/<region>/<endpoint>/<prober>.
+// glbd still reads it during an upgrade; nothing in glb writes it.
+func LegacyHealthKey(prefix, region, endpoint, prober string) string {
 	return prefix + "health/" + region + "/" + endpoint + "/" + prober
 }
 

@@ -7,6 +7,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"unicode/utf8"
 )
@@ -26,7 +27,7 @@ const (
 	KindName         // <prefix>zones/<zone>/names/<label>
 	KindRecord       // <prefix>zones/<zone>/records/<label>/<TYPE>
 	KindProber       // <prefix>probers/<prober>
-	KindHealth       // <prefix>health/<region>/<endpoint>/<prober>
+	KindHealth       // <prefix>health/<prober>/<region>/<endpoint>, or the legacy <prefix>health/<region>/<endpoint>/<prober>
 )
 
 var kindNames = [...]string{"unknown", "region", "weight", "zone", "name", "record", "prober", "health"}
@@ -48,6 +49,10 @@ type Key struct {
 	Type     string // record: upper-case RR type
 	Endpoint string // health
 	Prober   string // prober, health
+	// Legacy marks a health key in the layout of glb before the per-prober
+	// one, <prefix>health/<region>/<endpoint>/<prober>, which probers not yet
+	// upgraded still write (see parseHealth).
+	Legacy bool
 }
 
 // ErrBadKey is returned (wrapped) for keys that are not part of the contract.
@@ -89,8 +94,7 @@ func parseParts(p []string) (Key, error) {
 	case len(p) == 2 && p[0] == "probers":
 		return Key{Kind: KindProber, Prober: p[1]}, checkID("prober", p[1])
 	case len(p) == 4 && p[0] == "health":
-		k := Key{Kind: KindHealth, Region: p[1], Endpoint: p[2], Prober: p[3]}
-		return k, errors.Join(checkID("region", p[1]), checkEndpoint(p[2]), checkID("prober", p[3]))
+		return parseHealth(p[1], p[2], p[3])
 	}
 	return Key{}, fmt.Errorf("%w: unknown key layout", ErrBadKey)
 }
@@ -111,9 +115,46 @@ func (k Key) String() string {
 	case KindProber:
 		return "probers/" + k.Prober
 	case KindHealth:
-		return "health/" + k.Region + "/" + k.Endpoint + "/" + k.Prober
+		if k.Legacy {
+			return "health/" + k.Region + "/" + k.Endpoint + "/" + k.Prober
+		}
+		return "health/" + k.Prober + "/" + k.Region + "/" + k.Endpoint
 	}
 	return ""
+}
+
+// parseHealth reads the three segments after "health/" in either layout.
+// Both have three segments, so the layouts are told apart by what the
+// segments can hold:
+//
+//   - per-prober: <prober>/<region>/<endpoint>. The endpoint is an IP
+//     address, as probers write it (EndpointKey).
+//   - legacy: <region>/<endpoint>/<prober>. The last segment is a prober id,
+//     and an id cannot contain ':', so it is an IP address only when it is
+//     an IPv4 address such as "10.0.0.1", which checkID allows.
+//
+// So: a last segment that is an IP address means the per-prober layout,
+// anything else the legacy one. The rule fails only when the middle segment
+// is an IP address too: either a legacy key whose prober id is an IPv4
+// address, or a per-prober key whose region id is one. Such a key is refused
+// as ambiguous rather than guessed at.
+func parseHealth(a, b, c string) (Key, error) {
+	last, lastErr := netip.ParseAddr(c)
+	if lastErr == nil {
+		if _, err := netip.ParseAddr(b); err == nil {
+			return Key{Kind: KindHealth}, fmt.Errorf("ambiguous health key: %q and %q are both IP addresses, so it is "+
+				"either <prober>/<region>/<endpoint> with region id %q or the legacy <region>/<endpoint>/<prober> "+
+				"with prober id %q; a region or prober id must not be an IP address", b, c, b, c)
+		}
+		k := Key{Kind: KindHealth, Prober: a, Region: b, Endpoint: c}
+		var canon error
+		if last.String() != c {
+			canon = fmt.Errorf("endpoint %q is not in canonical form (want %q)", c, last.String())
+		}
+		return k, errors.Join(checkID("prober", a), checkID("region", b), canon)
+	}
+	k := Key{Kind: KindHealth, Legacy: true, Region: a, Endpoint: b, Prober: c}
+	return k, errors.Join(checkID("region", a), checkEndpoint(b), checkID("prober", c))
 }
 
 // RegionKey returns the etcd key of a region's document.

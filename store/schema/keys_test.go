@@ -32,8 +32,13 @@ func TestParseKeyValid(t *testing.T) {
 		{"record CAA", "zones/gslb.example.com/records/@/CAA", Key{Kind: KindRecord, Zone: "gslb.example.com", Label: "@", Type: "CAA"}},
 		{"record PTR", "zones/gslb.example.com/records/x/PTR", Key{Kind: KindRecord, Zone: "gslb.example.com", Label: "x", Type: "PTR"}},
 		{"prober", "probers/fra-1", Key{Kind: KindProber, Prober: "fra-1"}},
-		{"health IPv4", "health/eu-west/192.0.2.10/fra-1", Key{Kind: KindHealth, Region: "eu-west", Endpoint: "192.0.2.10", Prober: "fra-1"}},
-		{"health IPv6", "health/eu-west/2001:db8::10/fra-1", Key{Kind: KindHealth, Region: "eu-west", Endpoint: "2001:db8::10", Prober: "fra-1"}},
+		{"health IPv4", "health/fra-1/eu-west/192.0.2.10", Key{Kind: KindHealth, Region: "eu-west", Endpoint: "192.0.2.10", Prober: "fra-1"}},
+		{"health IPv6", "health/fra-1/eu-west/2001:db8::10", Key{Kind: KindHealth, Region: "eu-west", Endpoint: "2001:db8::10", Prober: "fra-1"}},
+		{"health prober id with dots", "health/fra.1/eu-west/192.0.2.10", Key{Kind: KindHealth, Region: "eu-west", Endpoint: "192.0.2.10", Prober: "fra.1"}},
+		{"health prober id an IPv4 address", "health/10.0.0.1/eu-west/192.0.2.10", Key{Kind: KindHealth, Region: "eu-west", Endpoint: "192.0.2.10", Prober: "10.0.0.1"}},
+		{"legacy health IPv4", "health/eu-west/192.0.2.10/fra-1", Key{Kind: KindHealth, Legacy: true, Region: "eu-west", Endpoint: "192.0.2.10", Prober: "fra-1"}},
+		{"legacy health IPv6", "health/eu-west/2001:db8::10/fra-1", Key{Kind: KindHealth, Legacy: true, Region: "eu-west", Endpoint: "2001:db8::10", Prober: "fra-1"}},
+		{"legacy health region id an IPv4 address", "health/10.0.0.1/192.0.2.10/fra-1", Key{Kind: KindHealth, Legacy: true, Region: "10.0.0.1", Endpoint: "192.0.2.10", Prober: "fra-1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +146,11 @@ func TestParseKeyInvalid(t *testing.T) {
 		{"health endpoint empty", "/glb/health/eu//p1", false, "endpoint"},
 		{"health endpoint space", "/glb/health/eu/192.0.2.1 x/p1", false, "endpoint"},
 		{"health prober bad", "/glb/health/eu/192.0.2.1/-p", false, "prober id"},
+		{"per-prober health prober bad", "/glb/health/-p/eu/192.0.2.1", false, "prober id"},
+		{"per-prober health region bad", "/glb/health/p1/EU/192.0.2.1", false, "region id"},
+		{"per-prober health endpoint not canonical", "/glb/health/p1/eu/2001:DB8::1", false, "canonical form"},
+		{"health legacy prober id an IPv4 address", "/glb/health/eu/192.0.2.1/10.0.0.1", false, "ambiguous"},
+		{"health per-prober region id an IPv4 address", "/glb/health/p1/10.0.0.1/192.0.2.1", false, "ambiguous"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
