@@ -62,7 +62,19 @@ func TestReadme(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	env := &Env{DNS: g.dns, Etcd: client, Backends: g.backendMap(t, root)}
+	env := &Env{DNS: g.dns, Backends: g.backendMap(t, root),
+		Put: func(ctx context.Context, key, value string) error {
+			_, err := client.Put(ctx, key, value)
+			return err
+		},
+		Delete: func(ctx context.Context, key string) (int64, error) {
+			r, err := client.Delete(ctx, key)
+			if err != nil {
+				return 0, err
+			}
+			return r.Deleted, nil
+		},
+	}
 
 	for _, r := range rows {
 		m, err := env.query(ctx, "www.gslb.example.test", 1, r.Subnet)

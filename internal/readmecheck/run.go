@@ -14,14 +14,17 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Env is what the examples run against: README's addresses stand for
 // these.
 type Env struct {
-	DNS  string           // glbd's DNS address, for every dig
-	Etcd *clientv3.Client // the embedded etcd, for every etcdctl
+	DNS string // glbd's DNS address, for every dig
+	// Put and Delete write the embedded etcd, for etcdctl put and del;
+	// Delete returns how many keys it deleted. (Functions, so that only
+	// store imports the etcd client.)
+	Put    func(ctx context.Context, key, value string) error
+	Delete func(ctx context.Context, key string) (int64, error)
 	// Backends maps README's backend addresses ("127.0.0.1:18003") to where
 	// the dev backends really are.
 	Backends map[string]string
@@ -263,16 +266,16 @@ func (e *Env) query(ctx context.Context, name string, qtype uint16, subnet strin
 func (e *Env) etcdctl(ctx context.Context, args []string) (string, error) {
 	switch {
 	case len(args) == 3 && args[0] == "put":
-		if _, err := e.Etcd.Put(ctx, args[1], args[2]); err != nil {
+		if err := e.Put(ctx, args[1], args[2]); err != nil {
 			return "", fmt.Errorf("etcdctl put %s: %w", args[1], err)
 		}
 		return "OK\n", nil
 	case len(args) == 2 && args[0] == "del":
-		r, err := e.Etcd.Delete(ctx, args[1])
+		n, err := e.Delete(ctx, args[1])
 		if err != nil {
 			return "", fmt.Errorf("etcdctl del %s: %w", args[1], err)
 		}
-		return fmt.Sprintf("%d\n", r.Deleted), nil
+		return fmt.Sprintf("%d\n", n), nil
 	}
 	return "", fmt.Errorf("%w: etcdctl %s", errUnsupported, strings.Join(args, " "))
 }
