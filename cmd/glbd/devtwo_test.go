@@ -2,6 +2,7 @@ package main
 
 import (
 	"maps"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +72,43 @@ func TestTwoDevInstances(t *testing.T) {
 	if got := london(apps[0]); got != "198.51.100.10,198.51.100.11" {
 		t.Errorf("the first instance's London answer %q moved with the other's backend", got)
 	}
+}
+
+// TestDevRestartKeepsItsBackends restarts a dev instance on its data
+// directory: the prefix is not seeded again, and the backends come up where
+// the stored configuration's checks point, so the prober finds them.
+func TestDevRestartKeepsItsBackends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd twice")
+	}
+	dir := t.TempDir()
+	cfg := Config{Dev: true, DevEtcd: "127.0.0.1:0", DevSeed: testSeed, DevProber: "50.11,8.68", DevDataDir: dir}
+	// Hold eu-west's seed port during the first start, so that its backend
+	// moves and the stored configuration, not the seed, says where it is.
+	held, err := net.Listen("tcp", "127.0.0.1:18003")
+	if err != nil {
+		held = nil // someone else holds it: the backend moves all the same
+	}
+	first := launch(t, cfg)
+	waitReady(t, first.a)
+	before := first.a.dev.backends.Addr("eu-west")
+	if before == "127.0.0.1:18003" {
+		t.Fatalf("eu-west's backend on its seed port %s, which was taken", before)
+	}
+	if err := first.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if held != nil {
+		held.Close()
+	}
+	second := launch(t, cfg)
+	t.Cleanup(func() { second.stop(t) })
+	waitReady(t, second.a)
+	if got := second.a.dev.backends.Addr("eu-west"); got != before {
+		t.Errorf("eu-west's backend on %s after the restart, %s before", got, before)
+	}
+	london := func() string { return addrs(ask(t, "udp", second.a.dnsAddr(), "www."+zone, dns.TypeA, "81.2.69.0/24")) }
+	waitFor(t, 5*time.Second, "the prober registered", func() bool { return metricValue(t, second.a, "glb_health_probers") == 1 })
+	post(t, "http://"+before+"/fail")
+	waitFor(t, 4*time.Second, "London moves when the restarted backend fails", func() bool { return london() == "198.51.100.20" })
 }
