@@ -6,12 +6,19 @@
 #   deploy/local-cluster.sh                run until Ctrl-C or SIGTERM, printing what to try
 #   deploy/local-cluster.sh --check        start, run a scripted smoke test, stop; exit 0 when all pass
 #   deploy/local-cluster.sh --net 127.0.1  use 127.0.1.x instead of 127.0.0.x (when `make run` holds the ports)
+#   deploy/local-cluster.sh --port-offset 100   add 100 to every port below (12479, 5453, ...), to run beside another
 #   deploy/local-cluster.sh --keep         keep the working directory (logs, etcd data) after the exit
 #   deploy/local-cluster.sh --bin DIR      use DIR/glbd and DIR/glbprobe instead of building bin/
 #
-# Layout, with NET=127.0.0 by default:
-#   etcd-1..3     clients NET.1..3:12379, peers NET.1..3:12380 (not 2379: `make run` and
-#                 Debian's own etcd service use 127.0.0.1:2379)
+# Layout, with NET=127.0.0 and a port offset of 0 by default:
+#   etcd-1..3     clients https://NET.1..3:12379, peers https://NET.1..3:12380 (not 2379:
+#                 `make run` and Debian's own etcd service use 127.0.0.1:2379); TLS on
+#                 both, client-certificate auth (--client-cert-auth) and etcd's auth on,
+#                 with glb's least-privilege roles (glbctl rbac apply)
+#   certificates  WORK/pki: a CA made at start with openssl, a server certificate per
+#                 member and a client certificate per user: root, glb-operator (loads
+#                 the configuration), glb-reader (glbd), glb-prober-<id> (each prober).
+#                 Made afresh on every run, never kept.
 #   glbd-1, -2    DNS NET.1:5353 and NET.2:5353 (UDP and TCP), HTTP NET.1:8053 and NET.2:8053
 #   glbprobe      fra (Frankfurt), iad (Ashburn), tyo (Tokyo): HTTP NET.1..3:8054
 #   backends      NET.1:18001..18007, one `python3 -m http.server` per region of
@@ -23,15 +30,16 @@
 # `setpriv --pdeathsig KILL` where available so that it dies with the script
 # even when the script is killed with SIGKILL; the EXIT trap stops them all.
 #
-# Needs Go (go.mod's version), etcd and etcdctl, dig, jq, python3 and curl.
-# Run as root on a Debian machine, it installs the Debian packages it misses
-# (etcd-server, etcd-client, bind9-dnsutils, jq, python3, curl).
+# Needs Go (go.mod's version), etcd and etcdctl, dig, jq, python3, curl and
+# openssl. Run as root on a Debian machine, it installs the Debian packages it
+# misses (etcd-server, etcd-client, bind9-dnsutils, jq, python3, curl, openssl).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/bin
 BUILD=true
 NET=127.0.0
+OFFSET=0
 CHECK=false
 KEEP=false
 while [ $# -gt 0 ]; do
@@ -41,6 +49,8 @@ while [ $# -gt 0 ]; do
 	--bin) BIN=$(cd "${2:?--bin needs a directory}" && pwd); BUILD=false; shift ;;
 	--net) NET=${2:?--net needs a value such as 127.0.1}; shift ;;
 	--net=*) NET=${1#--net=} ;;
+	--port-offset) OFFSET=${2:?--port-offset needs a number}; shift ;;
+	--port-offset=*) OFFSET=${1#--port-offset=} ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "$0: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
@@ -50,19 +60,30 @@ if ! [[ $NET =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}$ ]]; then
 	echo "$0: --net $NET: want the first three octets of a loopback address, e.g. 127.0.1" >&2
 	exit 2
 fi
+if ! [[ $OFFSET =~ ^[0-9]{1,5}$ ]] || [ "$OFFSET" -gt 40000 ]; then
+	echo "$0: --port-offset $OFFSET: want a number from 0 to 40000" >&2
+	exit 2
+fi
+
+# The ports, moved together by --port-offset.
+ETCD_PORT=$((12379 + OFFSET))
+PEER_PORT=$((12380 + OFFSET))
+DNS_PORT=$((5353 + OFFSET))
+HTTP_PORT=$((8053 + OFFSET))
+PROBER_PORT=$((8054 + OFFSET))
 
 PREFIX=/glb/
 ZONE=gslb.example.test
 GEOIP=$ROOT/testdata/geoip/glb-test-city.mmdb
 SEED=$ROOT/testdata/dev/config.json
-ETCD_EPS=http://$NET.1:12379,http://$NET.2:12379,http://$NET.3:12379
-ETCD_CLUSTER=etcd-1=http://$NET.1:12380,etcd-2=http://$NET.2:12380,etcd-3=http://$NET.3:12380
+ETCD_EPS=https://$NET.1:$ETCD_PORT,https://$NET.2:$ETCD_PORT,https://$NET.3:$ETCD_PORT
+ETCD_CLUSTER=etcd-1=https://$NET.1:$PEER_PORT,etcd-2=https://$NET.2:$PEER_PORT,etcd-3=https://$NET.3:$PEER_PORT
 DNS1=$NET.1
 DNS2=$NET.2
 BACKEND_IP=$NET.1
 # id, location, country, HTTP address: three probers, so that the quorum is
 # a majority of three views.
-PROBERS=("fra 50.11,8.68 DE $NET.1:8054" "iad 39.04,-77.49 US $NET.2:8054" "tyo 35.68,139.69 JP $NET.3:8054")
+PROBERS=("fra 50.11,8.68 DE $NET.1:$PROBER_PORT" "iad 39.04,-77.49 US $NET.2:$PROBER_PORT" "tyo 35.68,139.69 JP $NET.3:$PROBER_PORT")
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "$0: $*"; exit 1; }
@@ -71,7 +92,8 @@ die() { log "$0: $*"; exit 1; }
 
 # need_tools installs the Debian packages of missing commands when it can.
 need_tools() {
-	local -A pkg=([etcd]=etcd-server [etcdctl]=etcd-client [dig]=bind9-dnsutils [jq]=jq [python3]=python3 [curl]=curl)
+	local -A pkg=([etcd]=etcd-server [etcdctl]=etcd-client [dig]=bind9-dnsutils [jq]=jq [python3]=python3 [curl]=curl
+		[openssl]=openssl)
 	local missing=() c
 	for c in "${!pkg[@]}"; do
 		command -v "$c" >/dev/null || missing+=("${pkg[$c]}")
@@ -191,18 +213,102 @@ EOF
 
 # --- the cluster -----------------------------------------------------------
 
-etcdctl_() { ETCDCTL_API=3 etcdctl --endpoints="$ETCD_EPS" --dial-timeout=2s --command-timeout=5s "$@"; }
+# --- certificates and roles ------------------------------------------------
+
+# cert NAME [SAN]: a key and a certificate with CN=NAME signed by the CA, in
+# WORK/pki/NAME.pem and NAME-key.pem; good as server and as client
+# certificate (etcd's members are both to each other).
+cert() {
+	local name=$1 san=${2:-}
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
+		-keyout "$WORK/pki/$name-key.pem" -out "$WORK/pki/$name.csr" 2>/dev/null
+	openssl x509 -req -in "$WORK/pki/$name.csr" -CA "$WORK/pki/ca.pem" -CAkey "$WORK/pki/ca-key.pem" \
+		-CAcreateserial -days 2 -out "$WORK/pki/$name.pem" \
+		-extfile <(echo "extendedKeyUsage=serverAuth,clientAuth${san:+
+subjectAltName=$san}") 2>/dev/null
+	rm "$WORK/pki/$name.csr"
+}
+
+make_pki() {
+	local i pr
+	mkdir -m 700 "$WORK/pki"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=glb local-cluster CA" \
+		-keyout "$WORK/pki/ca-key.pem" -out "$WORK/pki/ca.pem" 2>/dev/null
+	# 127.0.0.1 too: a member connecting to another one from loopback has that
+	# source address, which etcd checks against the peer certificate.
+	for i in 1 2 3; do cert "etcd-$i" "IP:$NET.$i,IP:127.0.0.1"; done
+	for i in root glb-operator glb-reader; do cert "$i"; done
+	for pr in "${PROBERS[@]}"; do cert "glb-prober-${pr%% *}"; done
+}
+
+# tls_flags USER: glbd's and glbprobe's flags to reach etcd as USER.
+tls_flags() {
+	echo -etcd-endpoints "$ETCD_EPS" -etcd-cacert "$WORK/pki/ca.pem" -etcd-cert "$WORK/pki/$1.pem" -etcd-key "$WORK/pki/$1-key.pem"
+}
+
+# as USER CMD...: runs CMD with etcdctl's variables set to reach etcd as
+# USER (etcdctl and glbctl read them).
+as() {
+	local user=$1
+	shift
+	ETCDCTL_API=3 ETCDCTL_ENDPOINTS=$ETCD_EPS ETCDCTL_CACERT=$WORK/pki/ca.pem \
+		ETCDCTL_CERT=$WORK/pki/$user.pem ETCDCTL_KEY=$WORK/pki/$user-key.pem "$@"
+}
+
+etcdctl_() { as root etcdctl --dial-timeout=2s --command-timeout=5s "$@"; }
 
 start_etcd() { # member number
 	local i=$1
+	local p=$WORK/pki/etcd-$i
 	start "etcd-$i" etcd --name "etcd-$i" --data-dir "$WORK/etcd-$i" \
-		--listen-client-urls "http://$NET.$i:12379" --advertise-client-urls "http://$NET.$i:12379" \
-		--listen-peer-urls "http://$NET.$i:12380" --initial-advertise-peer-urls "http://$NET.$i:12380" \
+		--listen-client-urls "https://$NET.$i:$ETCD_PORT" --advertise-client-urls "https://$NET.$i:$ETCD_PORT" \
+		--listen-peer-urls "https://$NET.$i:$PEER_PORT" --initial-advertise-peer-urls "https://$NET.$i:$PEER_PORT" \
 		--initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new --initial-cluster-token glb-local \
+		--cert-file "$p.pem" --key-file "$p-key.pem" --trusted-ca-file "$WORK/pki/ca.pem" --client-cert-auth \
+		--peer-cert-file "$p.pem" --peer-key-file "$p-key.pem" --peer-trusted-ca-file "$WORK/pki/ca.pem" \
+		--peer-client-cert-auth \
 		--auto-compaction-mode periodic --auto-compaction-retention 1h
 }
 
-etcd_healthy() { ETCDCTL_API=3 etcdctl --endpoints="$ETCD_EPS" --dial-timeout=1s --command-timeout=2s endpoint health; }
+etcd_healthy() { as root etcdctl --dial-timeout=1s --command-timeout=2s endpoint health; }
+
+# setup_auth creates glb's roles and users and turns etcd's auth on. Users
+# have no password: each authenticates with its certificate, whose CN is its
+# name. The roles come from `glbctl rbac apply`; a glbctl without it (an
+# older --bin) gets the same roles from etcdctl, marked FALLBACK below.
+setup_auth() {
+	local pr probers=()
+	etcdctl_ user add root --no-password >/dev/null
+	etcdctl_ user grant-role root root >/dev/null
+	for pr in "${PROBERS[@]}"; do probers+=(--prober "${pr%% *}"); done
+	if [ -x "$BIN/glbctl" ] && "$BIN/glbctl" help rbac >/dev/null 2>&1; then
+		as root "$BIN/glbctl" rbac apply --prefix "$PREFIX" "${probers[@]}" >"$WORK/log/rbac.log"
+	else
+		# FALLBACK, for a glbctl without `rbac apply`: the same roles by
+		# hand (deploy/README.md, "Least-privilege etcd roles").
+		log "glbctl has no 'rbac apply': making the roles with etcdctl (fallback)"
+		local role
+		for role in glb-reader glb-operator; do
+			etcdctl_ role add "$role" >/dev/null
+			etcdctl_ user add "$role" --no-password >/dev/null
+			etcdctl_ user grant-role "$role" "$role" >/dev/null
+		done
+		etcdctl_ role grant-permission glb-reader read "$PREFIX" --prefix >/dev/null
+		etcdctl_ role grant-permission glb-operator read "$PREFIX" --prefix >/dev/null
+		etcdctl_ role grant-permission glb-operator readwrite "${PREFIX}regions/" --prefix >/dev/null
+		etcdctl_ role grant-permission glb-operator readwrite "${PREFIX}zones/" --prefix >/dev/null
+		for pr in "${PROBERS[@]}"; do
+			role=glb-prober-${pr%% *}
+			etcdctl_ role add "$role" >/dev/null
+			etcdctl_ user add "$role" --no-password >/dev/null
+			etcdctl_ user grant-role "$role" "$role" >/dev/null
+			etcdctl_ role grant-permission "$role" read "${PREFIX}regions/" --prefix >/dev/null
+			etcdctl_ role grant-permission "$role" write "${PREFIX}health/${pr%% *}/" --prefix >/dev/null
+			etcdctl_ role grant-permission "$role" write "${PREFIX}probers/${pr%% *}" >/dev/null
+		done
+	fi
+	etcdctl_ auth enable >/dev/null
+}
 
 # CACHE is true when this glbd keeps its last good configuration in a file
 # (-cache-file); each instance then gets its own, in WORK, rather than the
@@ -213,17 +319,18 @@ start_glbd() { # instance number
 	local i=$1 ip cache=()
 	ip=$([ "$i" = 1 ] && echo "$DNS1" || echo "$DNS2")
 	if $CACHE; then cache=(-cache-file "$WORK/glbd-$i.cache.json"); fi
-	start "glbd-$i" "$BIN/glbd" -dns "$ip:5353" -http "$ip:8053" -etcd "$ETCD_EPS" -geoip "$GEOIP" "${cache[@]}"
+	# shellcheck disable=SC2046 # tls_flags's words are meant to split (no spaces in WORK)
+	start "glbd-$i" "$BIN/glbd" -dns "$ip:$DNS_PORT" -http "$ip:$HTTP_PORT" $(tls_flags glb-reader) -geoip "$GEOIP" "${cache[@]}"
 }
 
-glbd_ready() { curl -fsS -o /dev/null "http://$1:8053/readyz"; }
+glbd_ready() { curl -fsS -o /dev/null "http://$1:$HTTP_PORT/readyz"; }
 
 backend_up() { curl -fsS -o /dev/null "http://$1/healthz"; }
 
 # regions_up ADDR: every region is up in the view of the glbd at ADDR.
 regions_up() {
 	local m
-	m=$(curl -fsS "http://$1:8053/metrics") || return 1
+	m=$(curl -fsS "http://$1:$HTTP_PORT/metrics") || return 1
 	grep -q '^glb_health_region_up' <<<"$m" && ! grep '^glb_health_region_up' <<<"$m" | grep -qv ' 1$'
 }
 
@@ -241,12 +348,12 @@ up() {
 	fi
 
 	local ports=() i p
-	for i in 1 2 3; do ports+=("tcp/$NET.$i:12379" "tcp/$NET.$i:12380" "tcp/$NET.$i:8054"); done
-	for i in "$DNS1" "$DNS2"; do ports+=("udp/$i:5353" "tcp/$i:5353" "tcp/$i:8053"); done
+	for i in 1 2 3; do ports+=("tcp/$NET.$i:$ETCD_PORT" "tcp/$NET.$i:$PEER_PORT" "tcp/$NET.$i:$PROBER_PORT"); done
+	for i in "$DNS1" "$DNS2"; do ports+=("udp/$i:$DNS_PORT" "tcp/$i:$DNS_PORT" "tcp/$i:$HTTP_PORT"); done
 	for p in $(jq -r 'to_entries[] | select(.key | test("^regions/[^/]+$")) | .value.check.connect // empty | split(":") | last' "$SEED"); do
-		ports+=("tcp/$BACKEND_IP:$p")
+		ports+=("tcp/$BACKEND_IP:$((p + OFFSET))")
 	done
-	ports_free "${ports[@]}" || die "stop what holds these ports (\`make run\`?) or pick other addresses with --net 127.0.1"
+	ports_free "${ports[@]}" || die "stop what holds these ports (\`make run\`?) or move them with --net 127.0.1 or --port-offset 100"
 
 	if $BUILD; then
 		log "building bin/glbd and bin/glbprobe"
@@ -265,16 +372,20 @@ up() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 
-	log "starting etcd-1..3"
+	log "making a CA and certificates in $WORK/pki"
+	make_pki
+	log "starting etcd-1..3 (TLS, client-certificate auth)"
 	for i in 1 2 3; do start_etcd "$i"; done
 	wait_for "etcd to be healthy" 30 etcd_healthy || die "etcd did not come up; see $WORK/log/etcd-*.log"
+	setup_auth || die "could not set up etcd's users and roles; see $WORK/log/rbac.log"
 
 	# The dev configuration, with the health checks' "connect" addresses
-	# moved to BACKEND_IP.
-	jq --arg ip "$BACKEND_IP" 'with_entries(
+	# moved to BACKEND_IP (and by the port offset), loaded as the operator.
+	jq --arg ip "$BACKEND_IP" --argjson off "$OFFSET" 'with_entries(
 		if (.key | test("^regions/[^/]+$")) and (.value.check.connect? // null) != null
-		then .value.check.connect |= ($ip + ":" + (split(":") | last)) else . end)' "$SEED" >"$WORK/config.json"
-	ETCDCTL_ENDPOINTS=$ETCD_EPS "$ROOT/deploy/examples/load-config.sh" -p "$PREFIX" "$WORK/config.json"
+		then .value.check.connect |= ($ip + ":" + ((split(":") | last | tonumber) + $off | tostring)) else . end)' \
+		"$SEED" >"$WORK/config.json"
+	as glb-operator "$ROOT/deploy/examples/load-config.sh" -p "$PREFIX" "$WORK/config.json"
 
 	local region addr
 	while read -r region addr; do
@@ -296,7 +407,8 @@ up() {
 	local pr id loc cc http
 	for pr in "${PROBERS[@]}"; do
 		read -r id loc cc http <<<"$pr"
-		start "prober-$id" "$BIN/glbprobe" -id "$id" -location "$loc" -country "$cc" -etcd "$ETCD_EPS" -http "$http"
+		# shellcheck disable=SC2046 # as in start_glbd
+		start "prober-$id" "$BIN/glbprobe" -id "$id" -location "$loc" -country "$cc" $(tls_flags "glb-prober-$id") -http "$http"
 	done
 	wait_for "glbd-1 to be ready" 30 glbd_ready "$DNS1" || die "glbd-1 is not ready; see $WORK/log/glbd-1.log"
 	wait_for "glbd-2 to be ready" 30 glbd_ready "$DNS2" || die "glbd-2 is not ready; see $WORK/log/glbd-2.log"
@@ -312,10 +424,11 @@ summary() {
 
 glb local cluster, all on loopback (working directory $WORK, logs in $WORK/log):
   etcd      ${ETCD_EPS//,/ }
-  glbd-1    DNS $DNS1:5353 (udp, tcp)   http://$DNS1:8053/metrics
-  glbd-2    DNS $DNS2:5353 (udp, tcp)   http://$DNS2:8053/metrics
-  probers   fra (Frankfurt) http://$NET.1:8054/verdicts, iad (Ashburn) http://$NET.2:8054/verdicts,
-            tyo (Tokyo) http://$NET.3:8054/verdicts
+            TLS and client certificates; CA and certificates in $WORK/pki
+  glbd-1    DNS $DNS1:$DNS_PORT (udp, tcp)   http://$DNS1:$HTTP_PORT/metrics
+  glbd-2    DNS $DNS2:$DNS_PORT (udp, tcp)   http://$DNS2:$HTTP_PORT/metrics
+  probers   fra (Frankfurt) http://$NET.1:$PROBER_PORT/verdicts, iad (Ashburn) http://$NET.2:$PROBER_PORT/verdicts,
+            tyo (Tokyo) http://$NET.3:$PROBER_PORT/verdicts
   backends  $(for b in "${BACKENDS[@]}"; do printf '%s ' "${b// /=}"; done)
             each serves $WORK/www/<region>/healthz
 EOF
@@ -325,11 +438,12 @@ try_help() {
 	cat <<EOF
 
 Try:
-  dig @$DNS1 -p 5353 www.$ZONE +subnet=81.2.69.0/24 +short      # London -> eu-west 198.51.100.10/.11
-  dig @$DNS2 -p 5353 www.$ZONE +subnet=81.2.69.0/24 +short      # the other instance answers the same
-  dig @$DNS1 -p 5353 www.$ZONE +subnet=175.16.199.0/24 +short   # Changchun -> ap-northeast 203.0.113.10
+  dig @$DNS1 -p $DNS_PORT www.$ZONE +subnet=81.2.69.0/24 +short      # London -> eu-west 198.51.100.10/.11
+  dig @$DNS2 -p $DNS_PORT www.$ZONE +subnet=81.2.69.0/24 +short      # the other instance answers the same
+  dig @$DNS1 -p $DNS_PORT www.$ZONE +subnet=175.16.199.0/24 +short   # Changchun -> ap-northeast 203.0.113.10
 
-  export ETCDCTL_ENDPOINTS=$ETCD_EPS
+  export ETCDCTL_API=3 ETCDCTL_ENDPOINTS=$ETCD_EPS ETCDCTL_CACERT=$WORK/pki/ca.pem
+  export ETCDCTL_CERT=$WORK/pki/glb-operator.pem ETCDCTL_KEY=$WORK/pki/glb-operator-key.pem   # as the operator
   etcdctl endpoint status -w table                       # which member leads
   etcdctl put ${PREFIX}regions/eu-west/weight 0            # drain eu-west: London moves to eu-central on both
   etcdctl put ${PREFIX}regions/eu-west/weight 100          # and back
@@ -359,7 +473,7 @@ info() { echo "INFO $*"; }
 # answer SERVER SUBNET [TYPE]: "STATUS scope=N addr,addr" with the addresses sorted.
 answer() {
 	local out status scope addrs
-	out=$(dig @"$1" -p 5353 +time=1 +tries=1 +subnet="$2" "www.$ZONE" "${3:-A}" 2>&1) || { echo "no-answer"; return; }
+	out=$(dig @"$1" -p "$DNS_PORT" +time=1 +tries=1 +subnet="$2" "www.$ZONE" "${3:-A}" 2>&1) || { echo "no-answer"; return; }
 	status=$(sed -n 's/.*status: \([A-Z]*\),.*/\1/p' <<<"$out")
 	scope=$(sed -n 's|^; CLIENT-SUBNET: .*/\([0-9]*\)$|\1|p' <<<"$out")
 	addrs=$(awk '$1 !~ /^;/ && ($4 == "A" || $4 == "AAAA") { print $5 }' <<<"$out" | sort | paste -sd, -)
@@ -391,7 +505,7 @@ within() {
 put_weight() {
 	local i
 	for ((i = 0; i < 10; i++)); do
-		etcdctl_ put "${PREFIX}regions/$1/weight" "$2" >/dev/null 2>&1 && return 0
+		as glb-operator etcdctl --dial-timeout=2s --command-timeout=5s put "${PREFIX}regions/$1/weight" "$2" >/dev/null 2>&1 && return 0
 		sleep 1
 	done
 	return 1
@@ -400,7 +514,7 @@ put_weight() {
 leader() {
 	etcdctl_ endpoint status -w json 2>/dev/null |
 		jq -r '.[] | select(.Status.leader == .Status.header.member_id) | .Endpoint' |
-		sed -n "s|^http://$NET\.\([123]\):12379$|etcd-\1|p"
+		sed -n "s|^https://$NET\.\([123]\):$ETCD_PORT$|etcd-\1|p"
 }
 
 LONDON=81.2.69.0/24
@@ -512,7 +626,7 @@ EOF
 	local used exported missing
 	used=$(grep -ohE '\bglb_[a-z_]+' "$ROOT/deploy/prometheus/alerts.yml" "$ROOT/deploy/grafana/glb-dashboard.json" 2>/dev/null |
 		sed -E 's/_(bucket|sum|count)$//' | sort -u || true)
-	exported=$( (curl -fsS "http://$DNS1:8053/metrics"; curl -fsS "http://$NET.1:8054/metrics") |
+	exported=$( (curl -fsS "http://$DNS1:$HTTP_PORT/metrics"; curl -fsS "http://$NET.1:$PROBER_PORT/metrics") |
 		sed -n 's/^# TYPE \([a-z_:]*\) .*/\1/p' | sort -u || true)
 	missing=$(comm -23 <(echo "$used") <(echo "$exported") | paste -sd' ' -)
 	if [ -z "$missing" ]; then
@@ -521,6 +635,35 @@ EOF
 		# A counter with labels appears only after its first event
 		# (glb_dns_fail_open_total), so this is not a failure.
 		info "named in alerts.yml or glb-dashboard.json, not (yet) exported by these processes: $missing"
+	fi
+
+	# 8. Least privilege: each credential is refused what its role lacks.
+	local user key out denied
+	while read -r user key; do
+		if out=$(as "$user" etcdctl --dial-timeout=2s --command-timeout=5s put "$key" x 2>&1); then
+			fail "etcd let $user write $key"
+		elif [[ $out == *"permission denied"* ]]; then
+			pass "etcd refuses $user a write of $key"
+		else
+			fail "writing $key as $user: $out (want permission denied)"
+		fi
+	done <<EOF
+glb-prober-fra ${PREFIX}regions/eu-west/weight
+glb-prober-fra ${PREFIX}probers/iad
+glb-reader ${PREFIX}regions/eu-west/weight
+EOF
+	if out=$(as glb-reader "$BIN/glbctl" --prefix "$PREFIX" weight eu-west 0 2>&1); then
+		fail "glbctl with glbd's credential changed a weight"
+	elif [[ $out == *"etcd denied write"* ]]; then
+		pass "glbctl with glbd's credential is refused, naming the write: $out"
+	else
+		fail "glbctl with glbd's credential: $out (want etcd denied write)"
+	fi
+	denied=$(curl -fsS "http://$DNS1:$HTTP_PORT/metrics" | awk '/^glb_etcd_denied_total/ { s += $2 } END { print s + 0 }')
+	if [ "$denied" = 0 ]; then
+		pass "glbd-1 was never refused anything by etcd (glb_etcd_denied_total 0)"
+	else
+		fail "glbd-1's glb_etcd_denied_total is $denied"
 	fi
 
 	echo "local-cluster check: $PASSED passed, $FAILED failed"

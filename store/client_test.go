@@ -26,4 +26,16 @@ func TestClientConfig(t *testing.T) {
 		t.Errorf("NewClient with etcd down took %s: it must not wait for a connection", d)
 	}
 	c.Close()
+
+	// With a user too: the token is fetched on first use, not here
+	// (clientv3 would authenticate inside New and fail with etcd down).
+	start = time.Now()
+	c, err = NewClient(Config{Endpoints: []string{"http://127.0.0.1:1"}, User: "glb-reader", Password: "pw"}, log)
+	if err != nil {
+		t.Fatalf("NewClient with a user and etcd down: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("NewClient with a user and etcd down took %s: it must not wait for a token", d)
+	}
+	c.Close()
 }

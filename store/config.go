@@ -65,7 +65,7 @@ func (a *Admin) ReadConfig(ctx context.Context) (*ConfigSnapshot, error) {
 	}
 	resp, err := a.c.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
-		return nil, fmt.Errorf("read configuration under %q: %w", a.prefix, err)
+		return nil, fmt.Errorf("read configuration under %q: %w", a.prefix, denied(OpRead, a.prefix, true, err))
 	}
 	s := &ConfigSnapshot{Revision: resp.Header.Revision, Values: map[string]string{}, ModRevisions: map[string]int64{}}
 	for _, r := range resp.Responses {
@@ -167,7 +167,7 @@ func (a *Admin) ApplyConfig(ctx context.Context, cur *ConfigSnapshot, changes []
 	}
 	resp, err := a.c.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
-		return fmt.Errorf("apply configuration: %w", err)
+		return fmt.Errorf("apply configuration: %w", denied(OpWrite, a.prefix, true, err))
 	}
 	if !resp.Succeeded {
 		return fmt.Errorf("apply configuration read at revision %d: %w", cur.Revision, ErrConflict)
@@ -190,7 +190,7 @@ func (a *Admin) isConfigKey(k string) bool {
 func (a *Admin) ReadState(ctx context.Context) (*schema.State, error) {
 	resp, err := a.c.Get(ctx, a.prefix, clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("list etcd prefix %q: %w", a.prefix, err)
+		return nil, fmt.Errorf("list etcd prefix %q: %w", a.prefix, denied(OpRead, a.prefix, true, err))
 	}
 	b := schema.NewBuilder(a.prefix)
 	for _, kv := range resp.Kvs {
@@ -216,7 +216,7 @@ func (a *Admin) Weight(ctx context.Context, region string) (Weight, error) {
 		clientv3.OpGet(schema.WeightKey(a.prefix, region)),
 	).Commit()
 	if err != nil {
-		return Weight{}, fmt.Errorf("read weight of region %q: %w", region, err)
+		return Weight{}, fmt.Errorf("read weight of region %q: %w", region, denied(OpRead, schema.WeightKey(a.prefix, region), false, err))
 	}
 	if resp.Responses[0].GetResponseRange().Count == 0 {
 		return Weight{}, fmt.Errorf("read weight of region %q: %w (no %s)", region, ErrNoRegion, schema.RegionKey(a.prefix, region))
@@ -255,7 +255,7 @@ func (a *Admin) SetWeight(ctx context.Context, region string, w int, ifModRev in
 		Then(clientv3.OpPut(wk, strconv.Itoa(w))).
 		Else(clientv3.OpGet(rk, clientv3.WithCountOnly())).Commit()
 	if err != nil {
-		return 0, fmt.Errorf("set weight of region %q: %w", region, err)
+		return 0, fmt.Errorf("set weight of region %q: %w", region, denied(OpWrite, wk, false, err))
 	}
 	if !resp.Succeeded {
 		if resp.Responses[0].GetResponseRange().Count == 0 {

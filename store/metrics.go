@@ -23,6 +23,7 @@ type Metrics struct {
 	panics        prometheus.Counter
 	stale         prometheus.Gauge
 	cacheWrites   *prometheus.CounterVec
+	denied        *prometheus.CounterVec // glb_etcd_denied_total, shared with PublisherMetrics
 
 	// connected is read by the glb_store_etcd_connected gauge at scrape
 	// time; the Watcher sets it.
@@ -55,6 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "glb", Subsystem: "store", Name: "cache_writes_total",
 			Help: "Saves of the last good configuration to the cache file, by result (ok, error).",
 		}, []string{"result"}),
+		denied: deniedCounter(reg),
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "glb", Subsystem: "store", Name: "etcd_connected",

@@ -297,7 +297,8 @@ func (p *Publisher) establish(ctx context.Context, info []byte) (clientv3.LeaseI
 	defer cancel()
 	resp, err := p.c.Grant(gctx, int64((p.ttl+time.Second-1)/time.Second))
 	if err != nil {
-		return 0, nil, nil, 0, fmt.Errorf("grant lease of %s: %w", p.ttl, err)
+		reportDenied(p.log, p.m.denied, OpLeaseGrant, schema.ProberKey(p.prefix, p.id), false, err)
+		return 0, nil, nil, 0, fmt.Errorf("grant lease of %s: %w", p.ttl, denied(OpLeaseGrant, schema.ProberKey(p.prefix, p.id), false, err))
 	}
 	p.m.grants.Inc()
 	lease := resp.ID
@@ -405,6 +406,10 @@ func (p *Publisher) writeBatch(ctx context.Context, lease clientv3.LeaseID, ops 
 		if _, err := p.c.Txn(ctx).Then(txn...).Commit(); err != nil {
 			p.m.writeErrors.WithLabelValues(opPut).Add(puts)
 			p.m.writeErrors.WithLabelValues(opDelete).Add(dels)
+			// A prober whose role lacks a key says which, and goes on
+			// checking; the write is retried like any other failed one.
+			reportDenied(p.log, p.m.denied, OpWrite, chunk[0].key, false, err)
+			err = denied(OpWrite, chunk[0].key, false, err)
 			if len(chunk) == 1 {
 				return fmt.Errorf("write %q: %w", chunk[0].key, err)
 			}

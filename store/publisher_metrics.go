@@ -15,6 +15,7 @@ type PublisherMetrics struct {
 	writes      *prometheus.CounterVec
 	writeErrors *prometheus.CounterVec
 	panics      prometheus.Counter
+	denied      *prometheus.CounterVec // glb_etcd_denied_total, shared with Metrics
 }
 
 // NewPublisherMetrics registers the publisher's metrics with reg.
@@ -33,6 +34,7 @@ func NewPublisherMetrics(reg prometheus.Registerer) *PublisherMetrics {
 			"Keys whose write to etcd failed, by operation (put or delete)."), []string{"op"}),
 		panics: crash.Also(f.NewCounter(opts("publisher_panics_total", "Panics recovered at the root of the prober's publisher.")),
 			crash.Counter(reg, "publisher")),
+		denied: deniedCounter(reg),
 	}
 	for _, op := range []string{opPut, opDelete} {
 		m.writes.WithLabelValues(op)

@@ -147,7 +147,11 @@ func (w *Watcher) loop(ctx context.Context) {
 				w.loadCache(err)
 			}
 			d := bo.next()
-			w.log.Warn("list etcd prefix", "prefix", w.prefix, "err", err, "retry_in_seconds", d.Seconds())
+			// A denial is said as such, with what was denied; the state
+			// served stays the last good one either way.
+			if !reportDenied(w.log, w.m.denied, OpList, w.watched(), true, err) {
+				w.log.Warn("list etcd prefix", "prefix", w.prefix, "err", err, "retry_in_seconds", d.Seconds())
+			}
 			if !sleep(ctx, w.clock, d) {
 				return
 			}
@@ -186,7 +190,7 @@ func (w *Watcher) list(ctx context.Context, timeout time.Duration) (int64, error
 	defer cancel()
 	resp, err := w.c.Get(ctx, w.watched(), clientv3.WithPrefix())
 	if err != nil {
-		return 0, fmt.Errorf("list etcd prefix %q: %w", w.watched(), err)
+		return 0, fmt.Errorf("list etcd prefix %q: %w", w.watched(), denied(OpList, w.watched(), true, err))
 	}
 	// Reset keeps last good values: a key that is invalid now but was valid
 	// before the list stays in force.
@@ -230,6 +234,7 @@ func (w *Watcher) watch(ctx context.Context, rev int64) (reason string, progress
 			if errors.Is(err, rpctypes.ErrCompacted) {
 				return fmt.Sprintf("revision %d is compacted (compact revision %d)", rev+1, resp.CompactRevision), progressed
 			}
+			reportDenied(w.log, w.m.denied, OpWatch, w.watched(), true, err)
 			return err.Error(), progressed
 		}
 		// The created notice and progress notifies carry no events and

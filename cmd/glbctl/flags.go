@@ -25,10 +25,10 @@ const (
 
 // globals are the flags every command accepts.
 type globals struct {
-	endpoints string        // --etcd-endpoints, comma-separated
-	prefix    string        // --prefix
-	glbd      string        // --glbd: glbd's HTTP address
-	timeout   time.Duration // --timeout: of each request to etcd or glbd
+	etcd    store.ConnFlags // --etcd-endpoints, --etcd-cacert and the other connection flags
+	prefix  string          // --prefix
+	glbd    string          // --glbd: glbd's HTTP address
+	timeout time.Duration   // --timeout: of each request to etcd or glbd
 	// logFormat is --log-format, of the etcd client's error lines on
 	// stderr (glbctl's own messages are output, not log lines).
 	logFormat logformat.Format
@@ -43,8 +43,7 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 	// whoever sees flag.ErrHelp).
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	fs.StringVar(&a.g.endpoints, "etcd-endpoints", a.g.endpoints,
-		"comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else "+store.DefaultEndpoint+")")
+	a.g.etcd.Register(fs)
 	fs.StringVar(&a.g.prefix, "prefix", a.g.prefix, "etcd key prefix of the configuration")
 	fs.StringVar(&a.g.glbd, "glbd", a.g.glbd, "glbd's HTTP address, for explain and simulate")
 	fs.DurationVar(&a.g.timeout, "timeout", a.g.timeout, "time limit of each request to etcd or glbd")
@@ -72,15 +71,16 @@ func (a *app) printHelp(c *command, fs *flag.FlagSet) {
 		own.SetOutput(w)
 		own.PrintDefaults()
 	}
-	fmt.Fprint(w, "\nGlobal flags: --etcd-endpoints, --prefix, --glbd, --timeout, --log-format (see 'glbctl help').\n")
+	fmt.Fprint(w, "\nGlobal flags: --etcd-endpoints, --etcd-cacert, --etcd-cert, --etcd-key, --etcd-user,\n"+
+		"--etcd-password-file, --etcd-insecure-skip-verify, --prefix, --glbd, --timeout, --log-format (see 'glbctl help').\n")
 }
 
 func isGlobal(name string) bool {
 	switch name {
-	case "etcd-endpoints", "prefix", "glbd", "timeout", "log-format":
+	case "prefix", "glbd", "timeout", "log-format":
 		return true
 	}
-	return false
+	return strings.HasPrefix(name, "etcd-")
 }
 
 func hasFlags(fs *flag.FlagSet) bool {
@@ -150,13 +150,17 @@ func (l *listFlag) Set(v string) error {
 // else the default; http:// is added where no scheme is given, as etcdctl
 // accepts both forms.
 func (a *app) endpoints() []string {
-	return store.ResolveEndpoints(a.g.endpoints, a.env("ETCDCTL_ENDPOINTS"))
+	return store.ResolveEndpoints(a.g.etcd.Endpoints, a.env("ETCDCTL_ENDPOINTS"))
 }
 
 // admin connects to etcd. The client connects in the background, so an
 // unreachable etcd shows as requests timing out (see etcdErr).
 func (a *app) admin() (*store.Admin, func(), error) {
-	c, err := store.NewClient(store.Config{Endpoints: a.endpoints()}, logformat.New(a.stderr, a.g.logFormat, slog.LevelError))
+	cfg, err := a.g.etcd.Config(a.env)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	c, err := store.NewClient(cfg, logformat.New(a.stderr, a.g.logFormat, slog.LevelError))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -151,7 +151,7 @@ func TestEndpoints(t *testing.T) {
 		{"a:1", "b:2", "http://a:1"},
 	} {
 		a, _, _ := newTestApp(map[string]string{"ETCDCTL_ENDPOINTS": tc.env})
-		a.g.endpoints = tc.flag
+		a.g.etcd.Endpoints = tc.flag
 		if got := strings.Join(a.endpoints(), ","); got != tc.want {
 			t.Errorf("flag %q env %q: %s, want %s", tc.flag, tc.env, got, tc.want)
 		}

@@ -85,7 +85,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 			return nil, err
 		}
 	}
-	client, err := store.NewClient(store.Config{Endpoints: endpoints}, log)
+	conn := cfg.EtcdConn // TLS and user; none in dev mode
+	conn.Endpoints = endpoints
+	client, err := store.NewClient(conn, log)
 	if err != nil {
 		return nil, err
 	}

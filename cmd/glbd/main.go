@@ -28,9 +28,13 @@ import (
 type Config struct {
 	DNSAddr  string   // -dns: UDP and TCP listen address
 	HTTPAddr string   // -http: metrics and health listen address
-	Etcd     []string // -etcd: etcd endpoints
-	Prefix   string   // -prefix: etcd key prefix
-	GeoIP    string   // -geoip: path of the .mmdb database
+	Etcd     []string // -etcd-endpoints (or -etcd): etcd endpoints
+	// EtcdConn is how to connect to etcd besides the endpoints, which are
+	// Etcd's: TLS files and user (-etcd-cacert and the rest, or etcdctl's
+	// ETCDCTL_* variables).
+	EtcdConn store.Config
+	Prefix   string // -prefix: etcd key prefix
+	GeoIP    string // -geoip: path of the .mmdb database
 	// GeoIPPoll is how often the GeoIP file is checked for a new version
 	// (-geoip-poll); 0 turns polling off, leaving SIGHUP.
 	GeoIPPoll time.Duration
@@ -101,7 +105,8 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs := flag.NewFlagSet("glbd", flag.ContinueOnError)
 	fs.StringVar(&c.DNSAddr, "dns", "", "UDP and TCP address for DNS (default \""+defaultDNS+"\", or \""+defaultDevDNS+"\" with -dev)")
 	fs.StringVar(&c.HTTPAddr, "http", defaultHTTP, "HTTP address for /metrics, /healthz and /readyz")
-	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+store.DefaultEndpoint+"\"; with -dev, the embedded etcd)")
+	var conn store.ConnFlags
+	conn.Register(fs, "etcd")
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.GeoIP, "geoip", "", "path of a GeoIP2/GeoLite2/DB-IP City .mmdb database (required; with -dev default \""+defaultDevGeoIP+"\")")
 	fs.DurationVar(&c.GeoIPPoll, "geoip-poll", geo.DefaultPollInterval, "how often to check the -geoip file for a new version and reload it (0: only on SIGHUP)")
@@ -163,13 +168,22 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 		c.CacheFile, c.cacheDefault = defaultCache, true
 	}
 	c.NotifySocket = env("NOTIFY_SOCKET")
+	var connErr error
 	if c.Dev {
-		c.Etcd = store.ParseEndpoints(*etcd) // none, or validate refuses them
-	} else {
-		c.Etcd = store.ResolveEndpoints(*etcd, env("ETCDCTL_ENDPOINTS"))
+		// The embedded etcd has no TLS or users: any connection flag is
+		// refused by validate, and the environment is not read.
+		c.Etcd = store.ParseEndpoints(conn.Endpoints)
+		if conn != (store.ConnFlags{Endpoints: conn.Endpoints}) {
+			connErr = errors.New("-etcd-*: not with -dev, which runs its own etcd without TLS or users")
+		}
+	} else if c.EtcdConn, connErr = conn.Config(env); connErr == nil {
+		c.Etcd, c.EtcdConn.Endpoints = c.EtcdConn.Endpoints, nil
 	}
 	c.Limits.resolve()
-	return c, c.validate()
+	if err := c.validate(); err != nil || connErr != nil {
+		return c, errors.Join(err, usageErr(connErr))
+	}
+	return c, nil
 }
 
 // validate checks the configuration; each error names its flag.
@@ -204,13 +218,21 @@ func (c Config) validate() error {
 	errs = append(errs, validateTCP(c.TCP))
 	errs = append(errs, c.HTTP.validate())
 	if c.Dev && len(c.Etcd) > 0 {
-		errs = append(errs, errors.New("-etcd: not with -dev, which runs its own etcd (see -dev-etcd)"))
+		errs = append(errs, errors.New("-etcd-endpoints: not with -dev, which runs its own etcd (see -dev-etcd)"))
 	}
 	errs = append(errs, c.Limits.err)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return nil
+}
+
+// usageErr marks err, if any, as a bad command line.
+func usageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", errUsage, err)
 }
 
 func main() {

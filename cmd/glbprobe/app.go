@@ -80,7 +80,9 @@ func newApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	client, err := store.NewClient(store.Config{Endpoints: cfg.Etcd}, log)
+	conn := cfg.EtcdConn
+	conn.Endpoints = cfg.Etcd
+	client, err := store.NewClient(conn, log)
 	if err != nil {
 		return nil, err
 	}

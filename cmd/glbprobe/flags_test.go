@@ -43,14 +43,14 @@ func TestFlagsParse(t *testing.T) {
 				t.Errorf("config\n %+v, want\n %+v", c, want)
 			}
 		}},
-		{name: "everything set", args: []string{"-id", "ams-1", "-location", "52.37,4.9", "-country", "nl", "-etcd", "e1:2379,https://e2:2379",
+		{name: "everything set", args: []string{"-id", "ams-1", "-location", "52.37,4.9", "-country", "nl", "-etcd", "e1:2379,http://e2:2379",
 			"-prefix", "/x/", "-http", ":9000", "-lease-ttl", "3s", "-refresh", "1m", "-log-level", "debug", "-log-format", "json"},
 			check: func(t *testing.T, c Config) {
 				if c.ID != "ams-1" || c.Country != "NL" || c.Prefix != "/x/" || c.HTTPAddr != ":9000" ||
 					c.LeaseTTL != 3*time.Second || c.Refresh != time.Minute || c.LogLevel.String() != "DEBUG" || c.LogFormat != logformat.JSON {
 					t.Errorf("config %+v", c)
 				}
-				if want := []string{"http://e1:2379", "https://e2:2379"}; !slices.Equal(c.Etcd, want) {
+				if want := []string{"http://e1:2379", "http://e2:2379"}; !slices.Equal(c.Etcd, want) {
 					t.Errorf("etcd %v, want %v", c.Etcd, want)
 				}
 			}},

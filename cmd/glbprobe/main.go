@@ -30,9 +30,13 @@ type Config struct {
 	ID       string   // -id: prober id, in its etcd keys
 	Lat, Lon float64  // -location: where the prober is, in degrees
 	Country  string   // -country: optional ISO 3166-1 alpha-2 code
-	Etcd     []string // -etcd: etcd endpoints
-	Prefix   string   // -prefix: etcd key prefix
-	HTTPAddr string   // -http: metrics and health listen address
+	Etcd     []string // -etcd-endpoints (or -etcd): etcd endpoints
+	// EtcdConn is how to connect to etcd besides the endpoints, which are
+	// Etcd's: TLS files and user (-etcd-cacert and the rest, or etcdctl's
+	// ETCDCTL_* variables).
+	EtcdConn store.Config
+	Prefix   string // -prefix: etcd key prefix
+	HTTPAddr string // -http: metrics and health listen address
 	LeaseTTL time.Duration
 	Refresh  time.Duration // -refresh: re-publish period of unchanged verdicts
 	CAFile   string        // -ca-file: extra PEM root CAs for https checks
@@ -69,7 +73,8 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 	fs.StringVar(&c.ID, "id", "", "prober id in etcd keys: a-z, 0-9, '-', '_', '.' (default: the host name, lower-cased)")
 	location := fs.String("location", "", "where this prober is, as \"lat,lon\" in degrees (required), e.g. 50.11,8.68")
 	fs.StringVar(&c.Country, "country", "", "ISO 3166-1 alpha-2 code of the prober's country (optional)")
-	etcd := fs.String("etcd", "", "comma-separated etcd endpoints (default $ETCDCTL_ENDPOINTS, else \""+store.DefaultEndpoint+"\")")
+	var conn store.ConnFlags
+	conn.Register(fs, "etcd")
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.HTTPAddr, "http", defaultHTTP, "HTTP address for /metrics and /healthz")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "how long this prober's results outlive it if it dies (at least 2s)")
@@ -107,11 +112,14 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 		}
 		c.ID = strings.ToLower(h)
 	}
+	if c.EtcdConn, err = conn.Config(env); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	c.Country = strings.ToUpper(c.Country)
-	c.Etcd = store.ResolveEndpoints(*etcd, env("ETCDCTL_ENDPOINTS"))
+	c.Etcd, c.EtcdConn.Endpoints = c.EtcdConn.Endpoints, nil
 	return c, c.validate()
 }
 

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap/zapcore"
 
@@ -49,10 +50,26 @@ type Config struct {
 	// NoFsync turns off fsync: much faster, and loses data on a crash. For
 	// tests only.
 	NoFsync bool
+	// TLS, when set, serves clients over https:// (ClientURL's scheme
+	// then defaults to https). Tests use it; dev mode does not.
+	TLS *TLS
+	// AuthTokenTTL is how long an unused simple auth token lives; 0 means
+	// etcd's 300s. Tests shorten it to see a token expire.
+	AuthTokenTTL time.Duration
 	// FastPasswords hashes users' passwords at bcrypt's lowest cost, so
 	// that tests with auth on (each login checks a hash) stay quick under
 	// the race detector. Weak hashes: for tests only.
 	FastPasswords bool
+}
+
+// TLS are the node's server certificate files.
+type TLS struct {
+	CertFile, KeyFile string
+	// TrustedCAFile is the CA of client certificates.
+	TrustedCAFile string
+	// ClientCertAuth requires a client certificate signed by TrustedCAFile;
+	// with auth on, its CN is the user name.
+	ClientCertAuth bool
 }
 
 // Etcd is a running single-node etcd.
@@ -104,11 +121,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 // start makes one attempt. picked reports whether a URL was given a port
 // chosen here.
 func start(ctx context.Context, cfg Config, log *slog.Logger, closing *atomic.Bool) (e *embed.Etcd, picked bool, err error) {
-	curl, p1, err := loopbackURL(cfg.ClientURL)
+	scheme := "http"
+	if cfg.TLS != nil {
+		scheme = "https"
+	}
+	curl, p1, err := loopbackURL(cfg.ClientURL, scheme)
 	if err != nil {
 		return nil, false, fmt.Errorf("etcd client url: %w", err)
 	}
-	purl, p2, err := loopbackURL(cfg.PeerURL)
+	purl, p2, err := loopbackURL(cfg.PeerURL, "http")
 	if err != nil {
 		return nil, false, fmt.Errorf("etcd peer url: %w", err)
 	}
@@ -127,6 +148,13 @@ func start(ctx context.Context, cfg Config, log *slog.Logger, closing *atomic.Bo
 	ec.LogLevel = "error"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zapslog.NewFiltered(log, zapcore.ErrorLevel, harmless(closing)))
 	ec.UnsafeNoFsync = cfg.NoFsync
+	if cfg.TLS != nil {
+		ec.ClientTLSInfo = transport.TLSInfo{CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
+			TrustedCAFile: cfg.TLS.TrustedCAFile, ClientCertAuth: cfg.TLS.ClientCertAuth}
+	}
+	if cfg.AuthTokenTTL > 0 {
+		ec.AuthTokenTTL = uint(max(1, cfg.AuthTokenTTL/time.Second))
+	}
 	if cfg.FastPasswords {
 		ec.BcryptCost = 4 // bcrypt.MinCost
 	}
@@ -183,12 +211,12 @@ func harmless(closing *atomic.Bool) zapslog.Drop {
 	}
 }
 
-// loopbackURL parses u, or makes "http://127.0.0.1:0" of "", and replaces
+// loopbackURL parses u, or makes "scheme://127.0.0.1:0" of "", and replaces
 // port 0 with a free port. etcd itself could listen on port 0, but it would
 // then advertise port 0 to clients and its own member list.
-func loopbackURL(u string) (*url.URL, bool, error) {
+func loopbackURL(u, scheme string) (*url.URL, bool, error) {
 	if u == "" {
-		u = "http://127.0.0.1:0"
+		u = scheme + "://127.0.0.1:0"
 	}
 	p, err := url.Parse(u)
 	if err != nil {
@@ -217,7 +245,11 @@ func resolved(cfg Config, e *embed.Etcd) Config {
 func (e *Etcd) Endpoints() []string {
 	out := make([]string, 0, len(e.etcd.Clients))
 	for _, l := range e.etcd.Clients {
-		out = append(out, "http://"+l.Addr().String())
+		scheme := "http://"
+		if e.cfg.TLS != nil {
+			scheme = "https://"
+		}
+		out = append(out, scheme+l.Addr().String())
 	}
 	return out
 }

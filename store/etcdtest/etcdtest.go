@@ -32,6 +32,7 @@ type Server struct {
 	etcd   *embedded.Etcd   // nil while stopped
 	proxy  proxy            // what clients connect to; see proxy.go
 	client *clientv3.Client // for Put and Get; made on first use
+	secure *secure          // TLS and auth; nil for a plain node (secure.go)
 }
 
 // Start starts a node on loopback with free ports and fsync off, and stops it
@@ -65,7 +66,7 @@ func (s *Server) start(t testing.TB) {
 	// Pin the ports picked on the first start, so that Restart comes back
 	// where clients expect it.
 	s.cfg = e.Config()
-	s.proxy.target = strings.TrimPrefix(e.Endpoints()[0], "http://")
+	_, s.proxy.target, _ = strings.Cut(e.Endpoints()[0], "://")
 	if err := s.proxy.start(); err != nil {
 		e.Close()
 		t.Fatalf("etcdtest: proxy: %v", err)
@@ -77,13 +78,19 @@ func (s *Server) start(t testing.TB) {
 
 // Endpoints returns the node's client URLs; they stay the same across
 // Stop and Restart.
-func (s *Server) Endpoints() []string { return []string{"http://" + s.proxy.addr} }
+func (s *Server) Endpoints() []string {
+	if s.secure != nil {
+		return []string{"https://" + s.proxy.addr}
+	}
+	return []string{"http://" + s.proxy.addr}
+}
 
 // Client returns a new client of the node, closed when the test ends. It
-// reconnects quickly after a Restart and logs nothing.
+// reconnects quickly after a Restart and logs nothing. On a node of
+// StartSecure it is etcd's root user.
 func (s *Server) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
-	c, err := clientv3.New(clientv3.Config{
+	c, err := clientv3.New(s.rootConfig(t, clientv3.Config{
 		Endpoints:   s.Endpoints(),
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
@@ -91,7 +98,7 @@ func (s *Server) Client(t testing.TB) *clientv3.Client {
 			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			MinConnectTimeout: time.Second,
 		})},
-	})
+	}))
 	if err != nil {
 		t.Fatalf("etcdtest: new client: %v", err)
 	}
@@ -130,27 +137,25 @@ func (s *Server) Restart(t testing.TB) {
 }
 
 // Put writes key=value through a client of the server's own and returns the
-// revision of the write, so tests outside store need no etcd import.
+// revision of the write, so tests outside store need no etcd import. It
+// retries for up to 10s, as the client's connection may have just been
+// dropped (DropConnections).
 func (s *Server) Put(t testing.TB, key, value string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	resp, err := s.ownClient(t).Put(ctx, key, value)
-	if err != nil {
-		t.Fatalf("etcdtest: put %s: %v", key, err)
-	}
+	c := s.ownClient(t)
+	resp := retry(t, "put "+key, func(ctx context.Context) (*clientv3.PutResponse, error) {
+		return c.Put(ctx, key, value)
+	})
 	return resp.Header.Revision
 }
 
 // Get returns the value of key, or "" when it does not exist.
 func (s *Server) Get(t testing.TB, key string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	resp, err := s.ownClient(t).Get(ctx, key)
-	if err != nil {
-		t.Fatalf("etcdtest: get %s: %v", key, err)
-	}
+	c := s.ownClient(t)
+	resp := retry(t, "get "+key, func(ctx context.Context) (*clientv3.GetResponse, error) {
+		return c.Get(ctx, key)
+	})
 	if len(resp.Kvs) == 0 {
 		return ""
 	}
@@ -173,3 +178,8 @@ func (s *Server) ownClient(t testing.TB) *clientv3.Client {
 	}
 	return s.client
 }
+
+// DropConnections closes every client connection to the node, which keeps
+// running: clients reconnect, with a new handshake, as after a network
+// blip.
+func (s *Server) DropConnections() { s.proxy.dropConns() }

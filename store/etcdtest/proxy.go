@@ -102,3 +102,13 @@ func (p *proxy) stop() {
 	p.mu.Unlock()
 	p.wg.Wait()
 }
+
+// dropConns closes every forwarded connection and keeps listening, as a
+// network blip would: clients reconnect at once.
+func (p *proxy) dropConns() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
