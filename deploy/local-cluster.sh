@@ -8,7 +8,7 @@
 #   deploy/local-cluster.sh --net 127.0.1  use 127.0.1.x instead of 127.0.0.x (when `make run` holds the ports)
 #   deploy/local-cluster.sh --port-offset 100   add 100 to every port below (12479, 5453, ...), to run beside another
 #   deploy/local-cluster.sh --keep         keep the working directory (logs, etcd data) after the exit
-#   deploy/local-cluster.sh --bin DIR      use DIR/glbd and DIR/glbprobe instead of building bin/
+#   deploy/local-cluster.sh --bin DIR      use DIR/glbd, DIR/glbprobe and DIR/glbctl instead of building bin/
 #
 # Layout, with NET=127.0.0 and a port offset of 0 by default:
 #   etcd-1..3     clients https://NET.1..3:12379, peers https://NET.1..3:12380 (not 2379:
@@ -350,17 +350,17 @@ up() {
 	local ports=() i p
 	for i in 1 2 3; do ports+=("tcp/$NET.$i:$ETCD_PORT" "tcp/$NET.$i:$PEER_PORT" "tcp/$NET.$i:$PROBER_PORT"); done
 	for i in "$DNS1" "$DNS2"; do ports+=("udp/$i:$DNS_PORT" "tcp/$i:$DNS_PORT" "tcp/$i:$HTTP_PORT"); done
-	for p in $(jq -r 'to_entries[] | select(.key | test("^regions/[^/]+$")) | .value.check.connect // empty | split(":") | last' "$SEED"); do
+	for p in $(jq -r '.regions[] | .check.connect // empty | split(":") | last' "$SEED"); do
 		ports+=("tcp/$BACKEND_IP:$((p + OFFSET))")
 	done
 	ports_free "${ports[@]}" || die "stop what holds these ports (\`make run\`?) or move them with --net 127.0.1 or --port-offset 100"
 
 	if $BUILD; then
-		log "building bin/glbd and bin/glbprobe"
+		log "building bin/glbd, bin/glbprobe and bin/glbctl"
 		(cd "$ROOT" && go build -o bin/ ./cmd/...)
 	fi
-	if [ ! -x "$BIN/glbd" ] || [ ! -x "$BIN/glbprobe" ]; then
-		die "$BIN/glbd or $BIN/glbprobe is missing"
+	if [ ! -x "$BIN/glbd" ] || [ ! -x "$BIN/glbprobe" ] || [ ! -x "$BIN/glbctl" ]; then
+		die "$BIN/glbd, $BIN/glbprobe or $BIN/glbctl is missing"
 	fi
 	local help
 	help=$("$BIN/glbd" -h 2>&1 || true)
@@ -380,12 +380,14 @@ up() {
 	setup_auth || die "could not set up etcd's users and roles; see $WORK/log/rbac.log"
 
 	# The dev configuration, with the health checks' "connect" addresses
-	# moved to BACKEND_IP (and by the port offset), loaded as the operator.
-	jq --arg ip "$BACKEND_IP" --argjson off "$OFFSET" 'with_entries(
-		if (.key | test("^regions/[^/]+$")) and (.value.check.connect? // null) != null
-		then .value.check.connect |= ($ip + ":" + ((split(":") | last | tonumber) + $off | tostring)) else . end)' \
+	# moved to BACKEND_IP (and by the port offset), applied as the operator in
+	# one transaction.
+	jq --arg ip "$BACKEND_IP" --argjson off "$OFFSET" '.regions |= map_values(
+		if (.check.connect? // null) != null
+		then .check.connect |= ($ip + ":" + ((split(":") | last | tonumber) + $off | tostring)) else . end)' \
 		"$SEED" >"$WORK/config.json"
-	as glb-operator "$ROOT/deploy/examples/load-config.sh" -p "$PREFIX" "$WORK/config.json"
+	as glb-operator "$BIN/glbctl" apply --prefix "$PREFIX" -f "$WORK/config.json" >"$WORK/log/apply.log" 2>&1 ||
+		die "glbctl apply of $WORK/config.json failed; see $WORK/log/apply.log"
 
 	local region addr
 	while read -r region addr; do
@@ -393,8 +395,8 @@ up() {
 		echo ok >"$WORK/www/$region/healthz"
 		start "backend-$region" python3 -m http.server --bind "${addr%:*}" --directory "$WORK/www/$region" "${addr##*:}"
 		BACKENDS+=("$region $addr")
-	done < <(jq -r 'to_entries[] | select(.key | test("^regions/[^/]+$")) | select(.value.check.connect) |
-		"\(.key | ltrimstr("regions/")) \(.value.check.connect)"' "$WORK/config.json")
+	done < <(jq -r '.regions | to_entries[] | select(.value.check.connect) |
+		"\(.key) \(.value.check.connect)"' "$WORK/config.json")
 	# A prober's first check decides its first verdict: a backend not yet
 	# listening would start its region as down.
 	for region in "${BACKENDS[@]}"; do

@@ -121,7 +121,7 @@ if [ -n "${GLB_PROTOCOL_CHECK_INNER:-}" ]; then
 	python3 - "$ROOT/testdata/dev/config.json" "$WORK/seed.json" <<'EOF'
 import json, sys
 cfg = json.load(open(sys.argv[1]))
-cfg["zones/gslb.example.test"]["ns"] = [{"name": "ns1.gslb.example.test", "addrs": ["127.0.0.1"]}]
+cfg["zones"]["gslb.example.test"]["ns"] = [{"name": "ns1.gslb.example.test", "addrs": ["127.0.0.1"]}]
 json.dump(cfg, open(sys.argv[2], "w"), indent=1)
 EOF
 	(cd "$ROOT" && exec "$BIN/glbd" -dev -dev-seed "$WORK/seed.json" -dns "$DNS_IP:$DNS_PORT" -http "$HTTP" \

@@ -14,6 +14,7 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/store/schema"
+	"github.com/glb-dns/glb/store/schema/yamlconf"
 )
 
 const (
@@ -30,10 +31,12 @@ func devState(t testing.TB, edits map[string]any) *schema.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kv map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &kv); err != nil {
-		t.Fatal(err)
+	// The file is in glbctl's layout; its keys, relative to the prefix.
+	conf := yamlconf.Parse(raw, "")
+	if len(conf.Problems) > 0 {
+		t.Fatal(conf.Problems)
 	}
+	kv := conf.KVs()
 	b := schema.NewBuilder(schema.DefaultPrefix)
 	rev := int64(1)
 	put := func(k string, v json.RawMessage) {
@@ -50,7 +53,8 @@ func devState(t testing.TB, edits map[string]any) *schema.State {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		put(k, kv[k])
+		rev++
+		b.Put(schema.DefaultPrefix+k, []byte(kv[k]), rev)
 	}
 	for k, v := range edits {
 		if v == nil {

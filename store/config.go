@@ -137,13 +137,17 @@ func sameValue(a, b string) bool {
 // written and the error wraps ErrConflict: two operators cannot overwrite
 // each other's changes unseen.
 func (a *Admin) ApplyConfig(ctx context.Context, cur *ConfigSnapshot, changes []Change) error {
+	return a.applyConfig(ctx, cur, changes, nil)
+}
+
+// applyConfig is ApplyConfig with extra conditions of the transaction.
+func (a *Admin) applyConfig(ctx context.Context, cur *ConfigSnapshot, changes []Change, cmps []clientv3.Cmp) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	if len(changes) > MaxTxnOps {
 		return fmt.Errorf("apply configuration: %d changes are more than etcd's %d operations per transaction; apply them in parts", len(changes), MaxTxnOps)
 	}
-	var cmps []clientv3.Cmp
 	for _, p := range a.configPrefixes() {
 		// Holds when every key in the range satisfies it, and is checked
 		// against a zero key when the range is empty.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,36 +78,44 @@ func TestLoadSeedFile(t *testing.T) {
 		return p
 	}
 
-	p := write("ok.json", `{
-		"regions/eu-west": {"lat": 50.11, "lon": 8.68, "addrs": ["192.0.2.10"]},
-		"regions/eu-west/weight": "100",
-		"zones/gslb.example.test/names/www": {"regions": ["eu-west"], "ttl": 30}
-	}`)
-	kvs, err := LoadSeedFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := map[string]string{
 		"regions/eu-west":                   `{"lat":50.11,"lon":8.68,"addrs":["192.0.2.10"]}`,
 		"regions/eu-west/weight":            "100",
+		"zones/gslb.example.test":           `{"ns":[{"name":"ns2.example.net"}]}`,
 		"zones/gslb.example.test/names/www": `{"regions":["eu-west"],"ttl":30}`,
 	}
-	if len(kvs) != len(want) {
-		t.Errorf("LoadSeedFile = %v, want %v", kvs, want)
-	}
-	for k, v := range want {
-		if kvs[k] != v {
-			t.Errorf("%s = %q, want %q", k, kvs[k], v)
+	// The same document as YAML and as JSON: glbctl's layout.
+	for name, content := range map[string]string{
+		"ok.yaml": `regions:
+  eu-west: {lat: 50.11, lon: 8.68, addrs: [192.0.2.10], weight: 100}
+zones:
+  gslb.example.test:
+    ns: [{name: ns2.example.net}]
+    names:
+      www: {regions: [eu-west], ttl: 30}
+`,
+		"ok.json": `{
+		"regions": {"eu-west": {"lat": 50.11, "lon": 8.68, "addrs": ["192.0.2.10"], "weight": "100"}},
+		"zones": {"gslb.example.test": {"ns": [{"name": "ns2.example.net"}], "names": {"www": {"regions": ["eu-west"], "ttl": 30}}}}
+	}`,
+	} {
+		kvs, err := LoadSeedFile(write(name, content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(kvs, want) {
+			t.Errorf("LoadSeedFile(%s) = %v, want %v", name, kvs, want)
 		}
 	}
 
 	for name, content := range map[string]string{
-		"bad.json":       `{"regions/eu-west": {"lat": }`,
+		"bad.json":       `{"regions": {"eu-west": {"lat": }}}`,
 		"array.json":     `["regions/eu-west"]`,
-		"dup.json":       `{"regions/a/weight": "1", "regions/a/weight": "2"}`,
-		"null.json":      `{"regions/a/weight": null}`,
-		"trailing.json":  `{"regions/a/weight": "1"} {}`,
-		"truncated.json": `{"regions/a/weight": "1"`,
+		"dup.yaml":       "regions:\n  a: {lat: 1, lon: 1, addrs: [192.0.2.1]}\n  a: {lat: 2, lon: 1, addrs: [192.0.2.1]}\n",
+		"flat.json":      `{"regions/a/weight": "1"}`,
+		"invalid.yaml":   "regions:\n  a: {lat: 91, lon: 1, addrs: [192.0.2.1]}\n",
+		"trailing.json":  `{"regions": {}} {}`,
+		"truncated.json": `{"regions": {}`,
 	} {
 		p := write(name, content)
 		if _, err := LoadSeedFile(p); err == nil || !strings.Contains(err.Error(), p) {

@@ -1,7 +1,7 @@
 // Command glbbench measures running glbd instances from the outside, for the
 // scripts under deploy/loadtest/:
 //
-//	glbbench genseed      write a large seed (N names x M regions) as a JSON seed file
+//	glbbench genseed      write a large seed (N names x M regions) as a configuration file in glbctl's layout (YAML)
 //	glbbench load         put every key of a seed file into etcd (no transaction limit)
 //	glbbench propagation  time from an etcd put of a region weight to every instance answering accordingly
 //	glbbench stream       a steady stream of UDP queries with per-query latency, optionally
@@ -48,7 +48,7 @@ func main() {
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage: glbbench genseed|load|propagation|stream [flags]
-  genseed      write a seed of N names x M regions (JSON, keys relative to the prefix)
+  genseed      write a seed of N names x M regions (glbctl's YAML layout)
   load         put every key of a seed file into etcd, concurrently
   propagation  etcd weight put -> every glbd answers accordingly, p50/p90/p99/max
   stream       paced UDP queries with latency per query; -change-every changes a region in etcd

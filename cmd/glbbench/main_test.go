@@ -30,7 +30,7 @@ func TestSeedReadsBackAndValidates(t *testing.T) {
 	if want := 1 + 2*20 + 3; len(kvs) != want {
 		t.Errorf("%d keys, want %d", len(kvs), want)
 	}
-	path := filepath.Join(t.TempDir(), "seed.json")
+	path := filepath.Join(t.TempDir(), "seed.yaml")
 	if err := writeSeed(path, kvs); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
+	"github.com/glb-dns/glb/store/schema/yamlconf"
 )
 
 // benchRegion is a region of the generated seed: a city, spread over the globe.
@@ -126,28 +127,19 @@ func buildSeed(spec seedSpec) (map[string]string, error) {
 // nameLabel is the label of the i-th generated name.
 func nameLabel(i int) string { return fmt.Sprintf("n%05d", i) }
 
-// writeSeed writes kvs as a seed file: one key per line, values that are
-// JSON documents written as JSON (as testdata/dev/config.json does).
+// writeSeed writes kvs (keys relative to the prefix) as a configuration
+// file in glbctl's layout (as testdata/dev/config.json), which glbctl
+// apply, glbd -dev-seed and load read.
 func writeSeed(path string, kvs map[string]string) error {
-	var b strings.Builder
-	b.WriteString("{\n")
-	keys := slices.Sorted(maps.Keys(kvs))
-	for i, k := range keys {
-		kj, _ := json.Marshal(k)
-		v := kvs[k]
-		if !json.Valid([]byte(v)) || !strings.HasPrefix(v, "{") {
-			vj, _ := json.Marshal(v)
-			v = string(vj)
-		}
-		fmt.Fprintf(&b, "  %s: %s", kj, v)
-		if i < len(keys)-1 {
-			b.WriteString(",")
-		}
-		b.WriteString("\n")
+	out, skipped, err := yamlconf.Export("", kvs)
+	if err != nil {
+		return err
 	}
-	b.WriteString("}\n")
+	if len(skipped) > 0 {
+		return fmt.Errorf("generated key %s has no place in the file: %s", skipped[0].Key, skipped[0].Reason)
+	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(tmp, out, 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema/yamlconf"
@@ -70,23 +69,26 @@ func runExport(ctx context.Context, a *app, c *command, args []string) error {
 var validateCmd = &command{
 	name:     "validate",
 	synopsis: "-f <file>",
-	summary:  "check a YAML configuration file as glbd would",
-	help: `Checks a configuration file (the layout of glbctl export) without
-touching etcd: every key it stands for is decoded and validated by the code
-glbd runs, including the checks across keys (a name's regions exist, a
-weight's region exists, a CNAME stands alone). Each problem is printed on
-stderr with the line of the file it comes from:
+	summary:  "check a YAML or JSON configuration file as glbd would",
+	help: `Checks a configuration file (the layout of glbctl export, in YAML or the
+same structure in JSON) without touching etcd: every key it stands for is
+decoded and validated by the code glbd runs, including the checks across
+keys (a name's regions exist, a weight's region exists, a CNAME stands
+alone). Each problem is printed on stderr with the line and column of the
+file it comes from, in the words of the format the file is written in,
+and with the nearest valid name when a field or value looks mistyped:
 
-  glb.yaml:14: regions.eu-west.addrs[1]: bad JSON: ParseAddr("198.51.100.300"): ...
+  glb.yaml:14:28: regions.eu-west.addrs[1]: ParseAddr("198.51.100.300"): ...
+  glb.yaml:9:5: regions.us-east.wieght: unknown field "wieght"; did you mean "weight"?
+  glb.yaml:3:1: bad YAML: found a tab character that violates indentation
 
-Prints "ok: N keys" when the file is valid; exits with 2 when it is not, as
-for any invalid file named on the command line.`,
+Prints "ok: N keys" when the file is valid; exits with 2 when it is not.`,
 	run: runValidate,
 }
 
 func runValidate(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.commandFlags(c)
-	file := fs.String("f", "", "the YAML file to check (- for stdin)")
+	file := fs.String("f", "", "the YAML or JSON file to check (- for stdin)")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -125,28 +127,31 @@ func (a *app) load(file, note string) (*yamlconf.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read configuration file: %w: %w", err, errBadFile)
 	}
-	conf := yamlconf.Parse(data, a.g.prefix)
-	ps := conf.Validate()
-	for _, p := range ps {
-		fmt.Fprintln(a.stderr, p.Format(name))
+	conf, err := yamlconf.Load(name, data, a.g.prefix)
+	var pe *yamlconf.ProblemsError
+	if errors.As(err, &pe) {
+		for _, p := range pe.Problems {
+			fmt.Fprintln(a.stderr, p.Format(name))
+		}
+		return nil, fmt.Errorf("%s: %d problem(s)%s: %w", name, len(pe.Problems), note, errBadFile)
 	}
-	if len(ps) > 0 {
-		return nil, fmt.Errorf("%s: %d problem(s)%s: %w", name, len(ps), note, errBadFile)
-	}
-	return conf, nil
+	return conf, err
 }
 
 var applyCmd = &command{
 	name:     "apply",
-	synopsis: "-f <file> [--dry-run]",
-	summary:  "make etcd's configuration what a YAML file says, in one transaction",
+	synopsis: "-f <file> [--dry-run [--exit-code]]",
+	summary:  "make etcd's configuration what a YAML or JSON file says, in one transaction",
 	help: `Validates the file (as glbctl validate; nothing is written if it is
 invalid), reads the configuration keys under regions/ and zones/ (probers/
-and health/ are left alone), and prints the difference:
+and health/ are left alone), and prints the difference field by field,
+with the paths of the file:
 
-  + key value          a new key
-  ~ key old -> new     a changed value
-  - key                a key the file does not have, which is deleted
+  ~ regions.eu-west.weight: 100 → 0                  a changed field
+  + regions.eu-west.check.connect: "10.0.0.1:8080"   a new field
+  - regions.eu-west.country: "GB"                    a field the file does not have
+  + regions.ap-south: {"lat":19.08,...}              a new key
+  - zones."gslb.example.test".names.api: {...}       a key the file does not have, deleted
 
 Then it writes every change in one etcd transaction that holds only if no
 configuration key was written, created or deleted since the read: when
@@ -154,20 +159,29 @@ someone else changed the configuration meanwhile (another apply, a weight
 change), nothing is written and glbctl exits with 1; run it again to see
 the new difference. A file with no keys is refused, rather than delete the
 whole configuration. Values that differ only in JSON formatting are not
-rewritten.`,
+rewritten.
+
+--dry-run prints the difference and writes nothing; it exits with 0,
+changes or not. With --exit-code as well it exits with 1 when there are
+changes and 0 when there are none, like git diff --exit-code, for scripts
+and CI.`,
 	run: runApply,
 }
 
 func runApply(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.commandFlags(c)
-	file := fs.String("f", "", "the YAML file to apply (- for stdin)")
+	file := fs.String("f", "", "the YAML or JSON file to apply (- for stdin)")
 	dryRun := fs.Bool("dry-run", false, "print the changes, write nothing")
+	exitCode := fs.Bool("exit-code", false, "with --dry-run: exit with 1 when there are changes, 0 when none")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
 	}
 	if err := needFile(*file, pos); err != nil {
 		return err
+	}
+	if *exitCode && !*dryRun {
+		return fmt.Errorf("%w: --exit-code needs --dry-run", errUsage)
 	}
 	conf, err := a.load(*file, ", nothing was written")
 	if err != nil {
@@ -183,55 +197,44 @@ func runApply(ctx context.Context, a *app, c *command, args []string) error {
 	defer closeFn()
 	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
 	defer cancel()
-	snap, err := adm.ReadConfig(ctx)
-	if err != nil {
+	res, err := adm.Apply(ctx, conf.KVs(), store.ApplyOptions{DryRun: *dryRun, BeforeWrite: a.beforeApply})
+	if res != nil {
+		printChanges(a.stdout, a.g.prefix, res.Changes)
+	}
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("the configuration changed since it was read at revision %d (another apply, a weight change?); "+
+			"nothing was written: run glbctl apply again to see the new changes", res.Revision)
+	case err != nil:
 		return a.etcdErr(err)
-	}
-	changes := store.DiffConfig(snap, conf.KVs())
-	printChanges(a.stdout, changes)
-	if len(changes) == 0 {
-		fmt.Fprintf(a.stdout, "no changes (revision %d)\n", snap.Revision)
+	case len(res.Changes) == 0:
+		fmt.Fprintf(a.stdout, "no changes (revision %d)\n", res.Revision)
 		return nil
-	}
-	if *dryRun {
-		fmt.Fprintf(a.stdout, "dry run: %d change(s) against revision %d, nothing written\n", len(changes), snap.Revision)
-		return nil
-	}
-	if a.beforeApply != nil {
-		a.beforeApply()
-	}
-	if err := adm.ApplyConfig(ctx, snap, changes); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("the configuration changed since it was read at revision %d (another apply, a weight change?); "+
-				"nothing was written: run glbctl apply again to see the new changes", snap.Revision)
+	case *dryRun:
+		fmt.Fprintf(a.stdout, "dry run: %d key(s) to change against revision %d, nothing written\n", len(res.Changes), res.Revision)
+		if *exitCode {
+			return errChanges
 		}
-		return a.etcdErr(err)
+		return nil
 	}
-	fmt.Fprintf(a.stdout, "applied %d change(s)\n", len(changes))
+	fmt.Fprintf(a.stdout, "applied %d change(s)\n", len(res.Changes))
 	return nil
 }
 
-// printChanges writes the diff, one key a line; values that span lines
-// (JSON as etcdctl users often write it) are quoted, so that every change
-// stays on one line.
-func printChanges(w io.Writer, changes []store.Change) {
+// printChanges writes the difference field by field, one a line, with the
+// paths of the file.
+func printChanges(w io.Writer, prefix string, changes []store.Change) {
 	for _, ch := range changes {
-		switch ch.Op {
-		case store.ChangeAdd:
-			fmt.Fprintf(w, "+ %s %s\n", ch.Key, quoteValue(ch.New))
-		case store.ChangeUpdate:
-			fmt.Fprintf(w, "~ %s %s -> %s\n", ch.Key, quoteValue(ch.Old), quoteValue(ch.New))
-		case store.ChangeDelete:
-			fmt.Fprintf(w, "- %s\n", ch.Key)
+		fcs := yamlconf.DiffKey(prefix, ch.Key, ch.Old, ch.New, ch.Op != store.ChangeAdd, ch.Op != store.ChangeDelete)
+		for _, fc := range fcs {
+			switch fc.Op {
+			case yamlconf.FieldAdded:
+				fmt.Fprintf(w, "+ %s: %s\n", fc.Path, fc.New)
+			case yamlconf.FieldRemoved:
+				fmt.Fprintf(w, "- %s: %s\n", fc.Path, fc.Old)
+			default:
+				fmt.Fprintf(w, "~ %s: %s → %s\n", fc.Path, fc.Old, fc.New)
+			}
 		}
 	}
-}
-
-func quoteValue(v string) string {
-	for _, r := range v {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return strconv.Quote(v)
-		}
-	}
-	return v
 }

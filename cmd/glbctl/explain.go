@@ -22,7 +22,7 @@ const maxResponse = 16 << 20
 
 var explainCmd = &command{
 	name:     "explain",
-	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--endpoints]",
+	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--endpoints] [-o table|json|yaml]",
 	summary:  "ask glbd why a client gets the answer it gets",
 	help: `Asks glbd (--glbd, its HTTP address) how it answers <name> (a full name,
 or label.zone) for a client at <client-ip>: where the client is, which
@@ -33,6 +33,8 @@ candidate's endpoints with the probers' reports on them.
 
 --down, --up and --weight answer "what if": the regions are treated as
 down, up, or with that weight for this one answer; nothing is changed.
+A name that is not a GSLB name (no such name, or a static record) is an
+error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
   glbctl explain www.gslb.example.test 81.2.69.160
   glbctl explain www.gslb.example.test 81.2.69.160 --down eu-west`,
@@ -41,13 +43,14 @@ down, up, or with that weight for this one answer; nothing is changed.
 
 var simulateCmd = &command{
 	name:     "simulate",
-	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--clients <file>]",
+	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--clients <file>] [-o table|json|yaml]",
 	summary:  "ask glbd how traffic would split between regions, now and if",
 	help: `Asks glbd (--glbd) how the answers for <name> split between regions,
 as shares of the clients: now, and under the hypothesis given by --down,
 --up and --weight (nothing is changed). The clients are glbd's choice
 (the networks of its GeoIP database), or the addresses in --clients, one
 per line (# comments and blank lines are skipped; - reads stdin).
+-o json and -o yaml write glbd's /simulate document.
 
   glbctl simulate www.gslb.example.test --down eu-west`,
 	run: runSimulate,
@@ -127,11 +130,15 @@ func checkRegion(r string) error {
 func runExplain(ctx context.Context, a *app, c *command, args []string) error {
 	fs, w := a.whatIfFlags(c)
 	endpoints := fs.Bool("endpoints", false, "also list each candidate's endpoints with every prober's report")
+	output := outputFlag(fs)
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
 	}
 	if err := wantArgs(pos, 2, 2, "<name> <client-ip>"); err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
 		return err
 	}
 	client, err := netip.ParseAddr(pos[1])
@@ -142,9 +149,22 @@ func runExplain(ctx context.Context, a *app, c *command, args []string) error {
 	if err := w.query(q); err != nil {
 		return err
 	}
-	var resp explainResponse
-	if err := a.callGlbd(ctx, http.MethodGet, "/explain", q, nil, &resp); err != nil {
+	var raw json.RawMessage
+	if err := a.callGlbd(ctx, http.MethodGet, "/explain", q, nil, &raw); err != nil {
 		return err
+	}
+	var resp explainResponse
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return fmt.Errorf("decode glbd's answer: %w", err)
+	}
+	// glbd explains any name it is asked about; one that is not a GSLB
+	// name has no policy and no candidates, which is no explanation.
+	// Fail as simulate does, saying what glbd answers instead.
+	if resp.Policy == "" {
+		return fmt.Errorf("glbd: %s is not a GSLB name (glbd answers it %s with %d record(s))", resp.Name, resp.Rcode, len(resp.Answer))
+	}
+	if *output != outTable {
+		return a.writeDoc(*output, raw)
 	}
 	renderExplain(a.stdout, &resp)
 	if *endpoints {
@@ -202,11 +222,15 @@ func (a *app) callGlbd(ctx context.Context, method, path string, q url.Values, b
 func runSimulate(ctx context.Context, a *app, c *command, args []string) error {
 	fs, w := a.whatIfFlags(c)
 	clients := fs.String("clients", "", "file of client addresses, one per line (- for stdin; default: glbd's GeoIP networks)")
+	output := outputFlag(fs)
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
 	}
 	if err := wantArgs(pos, 1, 1, "<name>"); err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
 		return err
 	}
 	q := url.Values{"name": {pos[0]}}
@@ -221,9 +245,16 @@ func runSimulate(ctx context.Context, a *app, c *command, args []string) error {
 		}
 		method, body = http.MethodPost, strings.NewReader(list)
 	}
-	var resp simulateResponse
-	if err := a.callGlbd(ctx, method, "/simulate", q, body, &resp); err != nil {
+	var raw json.RawMessage
+	if err := a.callGlbd(ctx, method, "/simulate", q, body, &raw); err != nil {
 		return err
+	}
+	if *output != outTable {
+		return a.writeDoc(*output, raw)
+	}
+	var resp simulateResponse
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return fmt.Errorf("decode glbd's answer: %w", err)
 	}
 	renderSimulate(a.stdout, &resp, w.describe())
 	return nil

@@ -93,6 +93,10 @@ func hasFlags(fs *flag.FlagSet) bool {
 // --ramp 5m" as well as "weight --ramp 5m eu-west 50"); "--" ends the
 // flags. It returns the arguments, errHelp after --help, or a usage error.
 func (a *app) parse(c *command, fs *flag.FlagSet, args []string) ([]string, error) {
+	if a.flagsOf != nil {
+		a.flagsOf(fs)
+		return nil, errHelp
+	}
 	var pos []string
 	for {
 		err := fs.Parse(args)

@@ -1,8 +1,9 @@
 // Command glbctl is the operator's tool for glb: it exports the
 // configuration in etcd as one YAML file, validates and applies such a file
-// with the checks glbd itself runs (in one guarded transaction), shows and
-// ramps region weights, summarises health, and asks a running glbd to
-// explain an answer or simulate a change.
+// (or the same as JSON) with the checks glbd itself runs (in one guarded
+// transaction), lists regions, names, weights and probers, shows and ramps
+// region weights, summarises health, asks a running glbd to explain an
+// answer or simulate a change, and writes shell completion scripts.
 package main
 
 import (
@@ -38,6 +39,9 @@ var (
 	// or is invalid: exit status 2, as for any other bad input the operator
 	// must fix before trying again. Its problems, if any, are on stderr.
 	errBadFile = errors.New("bad file")
+	// errChanges is apply --dry-run --exit-code finding changes: exit
+	// status 1 with nothing more to say, like git diff --exit-code.
+	errChanges = errors.New("changes")
 )
 
 // app is one run of glbctl with its surroundings, which tests replace.
@@ -54,6 +58,9 @@ type app struct {
 	// beforeApply, when set, runs between apply's read and its write.
 	// Tests use it to change etcd in that gap.
 	beforeApply func()
+	// flagsOf, when set, receives a command's flag set instead of the
+	// command running: completion learns the flags this way.
+	flagsOf func(*flag.FlagSet)
 }
 
 // command is one subcommand.
@@ -71,9 +78,9 @@ var commands []*command
 func init() {
 	// Set here rather than in the declaration: help refers to commands.
 	commands = []*command{
-		exportCmd, validateCmd, applyCmd,
+		exportCmd, validateCmd, applyCmd, getCmd,
 		weightCmd, drainCmd, undrainCmd,
-		statusCmd, explainCmd, simulateCmd, rbacCmd, helpCmd,
+		statusCmd, explainCmd, simulateCmd, rbacCmd, completionCmd, helpCmd,
 	}
 }
 
@@ -146,6 +153,8 @@ func (a *app) fail(cmd string, err error) int {
 	switch {
 	case err == nil || errors.Is(err, errHelp) || errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.Is(err, errChanges):
+		return exitFailure
 	case errors.Is(err, errUsage):
 		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
 		hint := "glbctl help"
@@ -177,15 +186,16 @@ explain its answers.
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nGlobal flags (accepted before or after the command):\n")
 	fs := a.flagSet("glbctl")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprint(w, `
-Exit status: 0 done, 1 failed (etcd or glbd unreachable, change refused),
-2 bad command line or a missing or invalid file.
+Exit status: 0 done, 1 failed (etcd or glbd unreachable, change refused;
+apply --dry-run --exit-code: changes found), 2 bad command line or a
+missing or invalid file.
 
 Run 'glbctl help <command>' or 'glbctl <command> --help' for details.
 `)

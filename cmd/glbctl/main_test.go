@@ -131,6 +131,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"simulate"}, "want <name>"},
 		{[]string{"simulate", "www", "--glbd", "http://"}, "--glbd"},
 		{[]string{"help", "a", "b"}, "at most one command"},
+		{[]string{"weight", "eu-west", "5", "--steps", "4"}, "--steps needs --ramp"},
+		{[]string{"drain", "eu-west", "--steps", "4"}, "--steps needs --ramp"},
+		{[]string{"undrain", "eu-west", "--steps", "10"}, "--steps needs --ramp"},
+		{[]string{"apply", "-f", "x.yaml", "--exit-code"}, "--exit-code needs --dry-run"},
+		{[]string{"status", "-o", "wide"}, `-o "wide": want table, json or yaml`},
+		{[]string{"explain", "www", "192.0.2.1", "-o", "xml"}, `-o "xml"`},
+		{[]string{"simulate", "www", "-o", "csv"}, `-o "csv"`},
+		{[]string{"completion"}, "want a shell: bash, zsh or fish"},
+		{[]string{"completion", "bsh"}, `no completion for shell "bsh": want bash, zsh or fish; did you mean "bash"?`},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

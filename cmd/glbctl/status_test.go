@@ -23,6 +23,7 @@ func TestStatus(t *testing.T) {
 	s.Put(t, "/glb/health/us-west/192.0.2.20/p1", `{"up":false,"time":"`+at(10*time.Minute)+`"}`)
 	s.Put(t, "/glb/regions/us-east/weight", "0")
 	s.Put(t, "/glb/regions/nowhere/weight", "5")
+	s.Put(t, "/glb/regions/plain", `{"lat":1,"lon":1,"addrs":["192.0.2.99"],"check":{"type":"http","port":8080,"path":"/ready"}}`)
 
 	a, out, errOut := newTestApp(env)
 	a.now = func() time.Time { return now }
@@ -37,10 +38,11 @@ func TestStatus(t *testing.T) {
 	}
 	for _, want := range []string{
 		"REGION WEIGHT HEALTH ENDPOINTS UP CHECK",
-		"eu-west 100 up 2/3 http :80 /healthz every 1s",
-		"sa-east 100 DOWN 0/1 http :80 /healthz every 1s",
-		"us-east 0 (drained) up (no data) 4/4 http :80 /healthz every 1s",
-		"us-west 100 up (no data) 2/2 http :80 /healthz every 1s", // its only report is stale
+		"eu-west 100 up 2/3 http 127.0.0.1:18003 /healthz every 1s", // the connect address, not port 80
+		"sa-east 100 DOWN 0/1 http 127.0.0.1:18007 /healthz every 1s",
+		"us-east 0 (drained) up (no data) 4/4 http 127.0.0.1:18001 /healthz every 1s",
+		"us-west 100 up (no data) 2/2 http 127.0.0.1:18002 /healthz every 1s", // its only report is stale
+		"plain 100 up (no data) 1/1 http <endpoint>:8080 /ready every 5s",
 		"REGION ENDPOINT VERDICT PROBER REPORT RTT AGE",
 		"eu-west 198.51.100.10 DOWN 0/2 p1 DOWN: status 503 - 2.5s",
 		"eu-west 198.51.100.10 DOWN 0/2 p2 DOWN: status 503 - 2.5s",
@@ -57,6 +59,35 @@ func TestStatus(t *testing.T) {
 	} {
 		if !rows[want] {
 			t.Errorf("no row %q in:\n%s", want, r.stdout)
+		}
+	}
+
+	// The same, as one document.
+	for _, format := range []string{"json", "yaml"} {
+		a, out, errOut := newTestApp(env)
+		a.now = func() time.Time { return now }
+		r := runApp(t, a, out, errOut, "status", "-o", format)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("-o %s: exit %d, stderr %s", format, r.code, r.stderr)
+		}
+		var doc statusDoc
+		if err := decodeOutput(format, r.stdout, &doc); err != nil {
+			t.Fatalf("-o %s: %v\n%s", format, err, r.stdout)
+		}
+		var eu regionRow
+		for _, rr := range doc.Regions {
+			if rr.Region == "eu-west" {
+				eu = rr
+			}
+		}
+		wantEU := regionRow{Region: "eu-west", Weight: 100, Up: true, Health: "up", EndpointsUp: 2, Endpoints: 3,
+			Check: "http 127.0.0.1:18003 /healthz every 1s"}
+		if eu != wantEU || len(doc.Regions) != 8 || len(doc.Probers) != 2 || len(doc.Rejected) != 1 || doc.Prefix != "/glb/" {
+			t.Errorf("-o %s: eu-west %+v, %d regions, %d probers, %d rejected; want %+v, 8, 2, 1", format, eu,
+				len(doc.Regions), len(doc.Probers), len(doc.Rejected), wantEU)
+		}
+		if !strings.Contains(r.stdout, "up_votes") {
+			t.Errorf("-o %s: no snake_case field up_votes:\n%s", format, r.stdout)
 		}
 	}
 }

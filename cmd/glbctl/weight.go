@@ -79,9 +79,16 @@ func (a *app) weightFlags(c *command) (*flag.FlagSet, *rampFlags) {
 	return fs, r
 }
 
-func (r *rampFlags) check() error {
+// check checks the ramp flags; fs tells whether --steps was given, which
+// without --ramp would be silently ignored.
+func (r *rampFlags) check(fs *flag.FlagSet) error {
 	if r.ramp < 0 || r.ramp > maxRamp {
 		return fmt.Errorf("%w: --ramp %s: want 0..%s", errUsage, r.ramp, maxRamp)
+	}
+	steps := false
+	fs.Visit(func(f *flag.Flag) { steps = steps || f.Name == "steps" })
+	if steps && r.ramp == 0 {
+		return fmt.Errorf("%w: --steps needs --ramp <duration>", errUsage)
 	}
 	if r.steps < 1 || r.steps > maxSteps {
 		return fmt.Errorf("%w: --steps %d: want 1..%d", errUsage, r.steps, maxSteps)
@@ -98,7 +105,7 @@ func runWeight(ctx context.Context, a *app, c *command, args []string) error {
 	if err := wantArgs(pos, 1, 2, "<region> [<n>]"); err != nil {
 		return err
 	}
-	if err := r.check(); err != nil {
+	if err := r.check(fs); err != nil {
 		return err
 	}
 	if len(pos) == 1 {
@@ -123,7 +130,7 @@ func runFixedWeight(ctx context.Context, a *app, c *command, args []string, w in
 	if err := wantArgs(pos, 1, 1, "<region>"); err != nil {
 		return err
 	}
-	if err := r.check(); err != nil {
+	if err := r.check(fs); err != nil {
 		return err
 	}
 	return a.setWeight(ctx, pos[0], w, r)

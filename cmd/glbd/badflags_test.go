@@ -31,9 +31,10 @@ func TestBadCommandLines(t *testing.T) {
 		}
 		return write("truncated.mmdb", string(db[:len(db)/2]))
 	}()
-	badJSON := write("bad.json", "{\n  \"regions/eu\": {\"lat\": 1,\n")
-	dupKey := write("dup.json", `{"regions/eu/weight": "1", "regions/eu/weight": "2"}`)
+	badJSON := write("bad.json", "{\n  \"regions\": {\"eu\": {\"lat\": 1,\n")
+	dupKey := write("dup.yaml", "regions:\n  eu: {weight: 1}\n  eu: {weight: 2}\n")
 	notObject := write("list.json", `["regions/eu"]`)
+	flat := write("flat.json", `{"regions/eu/weight": "1"}`)
 	missing := filepath.Join(dir, "missing.mmdb")
 	good := []string{"-geoip", testDB, "-etcd", "http://127.0.0.1:1", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0", "-cache-file", ""}
 	dev := []string{"-dev", "-geoip", testDB, "-dev-etcd", "127.0.0.1:0", "-dns", "127.0.0.1:0", "-http", "127.0.0.1:0"}
@@ -67,9 +68,10 @@ func TestBadCommandLines(t *testing.T) {
 		{"-dev with -etcd", append(dev, "-etcd", "http://127.0.0.1:1"), []string{"-etcd", "-dev"}},
 		{"-dev-prober-location not lat,lon", append(dev, "-dev-prober-location", "north"), []string{"-dev-prober-location"}},
 		{"-dev-seed missing", append(dev, "-dev-seed", filepath.Join(dir, "none.json")), []string{"-dev-seed", "none.json"}},
-		{"-dev-seed bad JSON", append(dev, "-dev-seed", badJSON), []string{"-dev-seed", "bad.json"}},
-		{"-dev-seed key twice", append(dev, "-dev-seed", dupKey), []string{"-dev-seed", "dup.json"}},
+		{"-dev-seed bad JSON", append(dev, "-dev-seed", badJSON), []string{"-dev-seed", "bad.json:3:1", "bad JSON"}},
+		{"-dev-seed key twice", append(dev, "-dev-seed", dupKey), []string{"-dev-seed", "dup.yaml:3:3", "given twice"}},
 		{"-dev-seed not an object", append(dev, "-dev-seed", notObject), []string{"-dev-seed", "list.json"}},
+		{"-dev-seed in the old flat layout", append(dev, "-dev-seed", flat), []string{"-dev-seed", "flat.json:1:2", "unknown section"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

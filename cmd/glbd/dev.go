@@ -20,9 +20,11 @@ import (
 	"github.com/glb-dns/glb/store"
 )
 
-// seed writes the example configuration into an empty prefix. A prefix that
-// already holds keys is left alone, so edits survive a restart with
-// -dev-data-dir.
+// seed writes the example configuration, a file in glbctl's layout (YAML or
+// JSON), into an empty prefix, checked and written by the code glbctl
+// validate and apply run (store.LoadSeedFile, store.Seed: one
+// transaction). A prefix that already holds keys is left alone, so edits
+// survive a restart with -dev-data-dir.
 // write is store.Seed bound to the etcd client, which only store may name;
 // stored reads the configuration in etcd. seed returns the stand-in
 // backends of the configuration's loopback checks: started before the seed

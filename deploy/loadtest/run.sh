@@ -231,27 +231,34 @@ fi
 
 # ---- configuration: glbd seed, gdnsd config and zone ----------------------------------------
 
-# The seed: the dev configuration's zone and www name, and the regions of
-# www without their health checks (no prober targets, no dev backends).
+# The seed, in glbctl's layout: the dev configuration's zone and www name,
+# and the regions of www without their health checks (no prober targets, no
+# dev backends) and weights.
 jq --arg zone "$ZONE" --arg name "$NAME" '
-	. as $all
-	| ("zones/" + $zone) as $zk
-	| ($zk + "/names/" + $name) as $nk
-	| {($zk): $all[$zk], ($nk): $all[$nk]}
-	  + ([ $all[$nk].regions[] | {key: ("regions/" + .), value: ($all["regions/" + .] | del(.check))} ] | from_entries)
+	.zones[$zone] as $z
+	| $z.names[$name] as $n
+	| {regions: (. as $all | [$n.regions[] | {key: ., value: ($all.regions[.] | del(.check, .weight))}] | from_entries),
+	   zones: {($zone): ($z | del(.records) | .names = {($name): $n})}}
 ' "$ROOT/testdata/dev/config.json" >"$WORK/seed.json"
-ANSWERS=$(jq -r --arg k "zones/$ZONE/names/$NAME" '.[$k].answers // 2' "$WORK/seed.json")
-NAME_TTL=$(jq -r --arg k "zones/$ZONE/names/$NAME" --arg z "zones/$ZONE" '.[$k].ttl // .[$z].ttl // 30' "$WORK/seed.json")
-[ "$(jq -r --arg k "zones/$ZONE/names/$NAME" '.[$k].policy // "geo"' "$WORK/seed.json")" = geo ] ||
+# The same keys, flat (etcd key relative to the prefix -> document), which
+# the gdnsd configuration below is written from.
+jq '[(.regions | to_entries[] | {key: ("regions/" + .key), value: .value}),
+	(.zones | to_entries[] | .key as $zk
+		| {key: ("zones/" + $zk), value: (.value | del(.names, .records))},
+		  (.value.names | to_entries[] | {key: ("zones/" + $zk + "/names/" + .key), value: .value}))] | from_entries' \
+	"$WORK/seed.json" >"$WORK/flat.json"
+ANSWERS=$(jq -r --arg k "zones/$ZONE/names/$NAME" '.[$k].answers // 2' "$WORK/flat.json")
+NAME_TTL=$(jq -r --arg k "zones/$ZONE/names/$NAME" --arg z "zones/$ZONE" '.[$k].ttl // .[$z].ttl // 30' "$WORK/flat.json")
+[ "$(jq -r --arg k "zones/$ZONE/names/$NAME" '.[$k].policy // "geo"' "$WORK/flat.json")" = geo ] ||
 	die "the dev configuration's $FQDN is not policy geo"
 # address -> region, for naming the region of an answer.
 jq -r 'to_entries[] | select(.key | test("^regions/[^/]+$")) | .key[8:] as $r | .value.addrs[] | "\(.) \($r)"' \
-	"$WORK/seed.json" >"$WORK/addr-region.txt"
+	"$WORK/flat.json" >"$WORK/addr-region.txt"
 # gdnsd returns every address of the chosen datacenter; glbd returns at most
 # `answers`. They agree only while no region has more than that per family.
 jq -e --argjson n "$ANSWERS" '[to_entries[] | select(.key | test("^regions/[^/]+$")) | .value.addrs
 	| ([.[] | select(test(":"))] | length), ([.[] | select(test(":") | not)] | length)] | max <= $n' \
-	"$WORK/seed.json" >/dev/null || log "run.sh: a region has more than $ANSWERS addresses of one family: gdnsd answers all of them, glbd $ANSWERS"
+	"$WORK/flat.json" >/dev/null || log "run.sh: a region has more than $ANSWERS addresses of one family: gdnsd answers all of them, glbd $ANSWERS"
 
 # gdnsd_config DIR PORT DB writes DIR/config and DIR/zones/$ZONE.
 gdnsd_config() {
@@ -308,7 +315,7 @@ gdnsd_config() {
 		"    }",
 		"  }",
 		"}}"
-	' "$WORK/seed.json" >"$dir/config"
+	' "$WORK/flat.json" >"$dir/config"
 	jq -r --arg zone "$ZONE" --arg name "$NAME" --arg ttl "$NAME_TTL" '
 		.["zones/" + $zone] as $z
 		| ($z.soa // {}) as $soa
@@ -319,7 +326,7 @@ gdnsd_config() {
 		  ($z.ns[] | "@ \($sttl) NS \(.name)."),
 		  ($z.ns[] | .name as $n | (.addrs // [])[] | "\($n). \($sttl) \(if test(":") then "AAAA" else "A" end) \(.)"),
 		  "\($name) \($ttl) DYNA geoip!\($name)"
-	' "$WORK/seed.json" >"$dir/zones/$ZONE"
+	' "$WORK/flat.json" >"$dir/zones/$ZONE"
 }
 
 # ---- query files ---------------------------------------------------------------------

@@ -129,9 +129,8 @@ fi
 
 # ---- etcd host and the large configuration ----------------------------------------
 
-jq 'with_entries(if (.key | test("^regions/[^/]+$")) then .value |= del(.check) else . end)' \
-	"$ROOT/testdata/dev/config.json" >"$WORK/host-seed.json"
-"$GLBBENCH" genseed -names "$NAMES" -regions "$REGIONS" -out "$WORK/scale-seed.json" >"$WORK/genseed.txt"
+jq '.regions |= map_values(del(.check))' "$ROOT/testdata/dev/config.json" >"$WORK/host-seed.json"
+"$GLBBENCH" genseed -names "$NAMES" -regions "$REGIONS" -out "$WORK/scale-seed.yaml" >"$WORK/genseed.txt"
 PE=$(free_port) DA=$(free_port) HA=$(free_port)
 ETCD=http://127.0.0.1:$PE
 log "etcd host: glbd -dev -prefix /glbhost/ (embedded etcd on 127.0.0.1:$PE)"
@@ -140,15 +139,15 @@ start_bg etcdhost "$GLBD" -dev -prefix /glbhost/ -dev-seed "$WORK/host-seed.json
 HOST_PID=$BG_PID
 wait_ready "$HOST_PID" "127.0.0.1:$HA" etcdhost
 log "loading the configuration (glbbench load)"
-timeout 600 "$GLBBENCH" load -etcd "$ETCD" -prefix /glb/ -seed "$WORK/scale-seed.json" >"$WORK/load.txt" ||
+timeout 600 "$GLBBENCH" load -etcd "$ETCD" -prefix /glb/ -seed "$WORK/scale-seed.yaml" >"$WORK/load.txt" ||
 	{ cat "$WORK/load.txt" >&2; die "glbbench load failed"; }
 
 out "# scale: $NAMES names x $REGIONS regions"
 out "commit $COMMIT; $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
 out "etcd host: glbd -dev -prefix /glbhost/ -dev-seed host-seed.json -dev-etcd 127.0.0.1:$PE -dev-data-dir WORK/etcd -dns 127.0.0.1:$DA -http 127.0.0.1:$HA"
-out "\$ glbbench genseed -names $NAMES -regions $REGIONS -out scale-seed.json"
+out "\$ glbbench genseed -names $NAMES -regions $REGIONS -out scale-seed.yaml"
 out "  $(cat "$WORK/genseed.txt")"
-out "\$ glbbench load -etcd $ETCD -prefix /glb/ -seed scale-seed.json"
+out "\$ glbbench load -etcd $ETCD -prefix /glb/ -seed scale-seed.yaml"
 out "  $(cat "$WORK/load.txt")"
 
 # durations MSG LOG [SKIP]: min/median/max of duration_seconds (in ms) of

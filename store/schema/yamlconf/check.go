@@ -26,6 +26,12 @@ func (c *Config) Validate() []Problem {
 		b.Put(e.Key, []byte(e.Value), 1)
 	}
 	st, _ := b.State(1)
+	var regions []string // for "did you mean" of a region that does not exist
+	for _, e := range c.Entries {
+		if k, err := schema.ParseKey(c.Prefix, e.Key); err == nil && k.Kind == schema.KindRegion {
+			regions = append(regions, k.Region)
+		}
+	}
 	rejected := maps.Clone(c.broken)
 	if rejected == nil {
 		rejected = map[string]bool{}
@@ -44,11 +50,17 @@ func (c *Config) Validate() []Problem {
 		}
 		// errors.Join puts each of a document's errors on a line of its
 		// own; each gets its own place in the file.
+		k, _ := schema.ParseKey(c.Prefix, e.Key)
 		for reason := range strings.SplitSeq(r.Reason, "\n") {
-			ps = append(ps, e.locate(reason))
+			ps = append(ps, e.locate(k.Kind, reason, regions))
 		}
 	}
-	slices.SortStableFunc(ps, func(a, b Problem) int { return a.Line - b.Line })
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Col - b.Col
+	})
 	return ps
 }
 
@@ -83,13 +95,15 @@ var (
 // locate finds the node a schema message is about, so that the problem
 // points at "addrs[1]" rather than at the whole region. The messages are
 // the server's own; locating them is best effort, and the entry's line is
-// always a correct answer.
-func (e *Entry) locate(msg string) Problem {
-	p := Problem{Line: e.Line, Path: e.Path, Msg: msg}
+// always a correct answer. The message is told in the file's words, with
+// a "did you mean" when a field or value is a likely typo.
+func (e *Entry) locate(kind schema.Kind, msg string, regions []string) Problem {
+	p := Problem{Line: e.Line, Col: e.Col, Path: e.Path}
 	n, rel, rest := find(e.node, msg, 0)
 	if n != nil {
-		p.Line, p.Path, p.Msg = n.Line, e.Path+rel, rest
+		p.Line, p.Col, p.Path = n.Line, n.Column, e.Path+rel
 	}
+	p.Msg = plainMessage(rest) + suggest(kind, rel, rest, regions)
 	return p
 }
 

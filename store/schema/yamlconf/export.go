@@ -124,16 +124,32 @@ func Export(prefix string, kvs map[string]string) ([]byte, []Skipped, error) {
 	}
 	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root},
 		HeadComment: "glb configuration: one etcd key per document (glbctl export)"}
+	out, err := encode2(doc)
+	return out, skipped, err
+}
+
+// JSONToYAML writes one JSON value as YAML, object fields in their order
+// and numbers as written, for glbctl's -o yaml.
+func JSONToYAML(raw []byte) ([]byte, error) {
+	n, err := jsonToNode(raw)
+	if err != nil {
+		return nil, err
+	}
+	return encode2(n)
+}
+
+// encode2 writes a YAML node indented by two spaces.
+func encode2(n *yaml.Node) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return nil, skipped, fmt.Errorf("encode yaml: %w", err)
+	if err := enc.Encode(n); err != nil {
+		return nil, fmt.Errorf("encode yaml: %w", err)
 	}
 	if err := enc.Close(); err != nil {
-		return nil, skipped, fmt.Errorf("encode yaml: %w", err)
+		return nil, fmt.Errorf("encode yaml: %w", err)
 	}
-	return buf.Bytes(), skipped, nil
+	return buf.Bytes(), nil
 }
 
 // weightNode writes a valid weight as a number and anything else as the

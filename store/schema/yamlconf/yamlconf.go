@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +47,7 @@ type Entry struct {
 	Key   string // full etcd key, e.g. /glb/regions/eu-west
 	Value string // the value to store: compact JSON, or a weight's text
 	Line  int    // line of the mapping entry that produced the key
+	Col   int    // its column
 	Path  string // its YAML path, e.g. regions.eu-west.weight
 
 	node *yaml.Node // the document (or weight) node, to place errors inside it
@@ -56,15 +56,19 @@ type Entry struct {
 // Problem is one mistake in a file.
 type Problem struct {
 	Line int    // 1-based; 0 when unknown
+	Col  int    // 1-based column of the offending key or token; 0 when unknown
 	Path string // YAML path of the offending node; "" for syntax errors
 	Msg  string
 }
 
-// Format renders the problem as "file:line: path: message".
+// Format renders the problem as "file:line:col: path: message".
 func (p Problem) Format(file string) string {
 	loc := file
 	if p.Line > 0 {
 		loc += ":" + strconv.Itoa(p.Line)
+		if p.Col > 0 {
+			loc += ":" + strconv.Itoa(p.Col)
+		}
 	}
 	if p.Path == "" {
 		return loc + ": " + p.Msg
@@ -76,6 +80,7 @@ func (p Problem) Format(file string) string {
 // structure. Schema checks come from Validate.
 type Config struct {
 	Prefix   string
+	Format   string   // "YAML" or "JSON": what the file is written in, for messages
 	Entries  []*Entry // sorted by key
 	Problems []Problem
 
@@ -91,28 +96,34 @@ func (c *Config) KVs() map[string]string {
 	return m
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // Parse reads a file into the keys it stands for under prefix. Mistakes in
 // the structure (a section that does not exist, a key given twice, a list
 // where a mapping belongs) are collected in Problems with their lines; the
 // rest of the file is still read.
 func Parse(data []byte, prefix string) *Config {
-	c := &Config{Prefix: prefix}
+	c := &Config{Prefix: prefix, Format: formatOf(data)}
+	if c.Format == formatJSON {
+		// YAML reads JSON too, but names the wrong line for its mistakes:
+		// encoding/json knows where they are.
+		if p, ok := jsonSyntax(data); !ok {
+			c.Problems = append(c.Problems, p)
+			return c
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return c // an empty file holds no keys
 		}
-		c.addSyntax(err)
+		c.Problems = append(c.Problems, yamlSyntax(data, err))
 		return c
 	}
 	var more yaml.Node
 	if err := dec.Decode(&more); err == nil {
-		c.problem(more.Line, "", "only one YAML document is allowed")
+		c.at(&more, "", "only one YAML document is allowed")
 	} else if !errors.Is(err, io.EOF) {
-		c.addSyntax(err)
+		c.Problems = append(c.Problems, yamlSyntax(data, err))
 	}
 	root := deref(&doc)
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
@@ -122,7 +133,7 @@ func Parse(data []byte, prefix string) *Config {
 		return c
 	}
 	if root.Kind != yaml.MappingNode {
-		c.problem(root.Line, "", "want a mapping with the sections regions and zones")
+		c.at(root, "", "want a mapping with the sections regions and zones")
 		return c
 	}
 	for kn, v := range c.pairs(root, "") {
@@ -132,24 +143,16 @@ func Parse(data []byte, prefix string) *Config {
 		case "zones":
 			c.zones(v, kn)
 		default:
-			c.problem(kn.Line, k, "unknown section: want regions or zones")
+			c.at(kn, k, "unknown section: want regions or zones"+DidYouMean(k, []string{"regions", "zones"}))
 		}
 	}
 	slices.SortFunc(c.Entries, func(a, b *Entry) int { return strings.Compare(a.Key, b.Key) })
 	return c
 }
 
-func (c *Config) addSyntax(err error) {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		c.problem(line, "", "bad YAML: "+m[2])
-		return
-	}
-	c.problem(0, "", "bad YAML: "+strings.TrimPrefix(err.Error(), "yaml: "))
-}
-
-func (c *Config) problem(line int, path, msg string) {
-	c.Problems = append(c.Problems, Problem{Line: line, Path: path, Msg: msg})
+// at records a problem at node n.
+func (c *Config) at(n *yaml.Node, path, msg string) {
+	c.Problems = append(c.Problems, Problem{Line: n.Line, Col: n.Column, Path: path, Msg: msg})
 }
 
 // regions reads regions: id -> region document plus weight.
@@ -182,11 +185,11 @@ func (c *Config) regions(v, kn *yaml.Node) {
 func (c *Config) weight(id string, p [2]*yaml.Node, path string) {
 	kn, v := p[0], deref(p[1])
 	if v.Kind != yaml.ScalarNode || isNull(v) {
-		c.problem(kn.Line, path, "want an integer 0.."+strconv.Itoa(schema.MaxWeight))
+		c.at(kn, path, "want an integer 0.."+strconv.Itoa(schema.MaxWeight))
 		return
 	}
 	c.Entries = append(c.Entries, &Entry{
-		Key: schema.WeightKey(c.Prefix, id), Value: v.Value, Line: kn.Line, Path: path, node: v,
+		Key: schema.WeightKey(c.Prefix, id), Value: v.Value, Line: kn.Line, Col: kn.Column, Path: path, node: v,
 	})
 }
 
@@ -264,13 +267,13 @@ func (c *Config) add(key string, kn *yaml.Node, path string, doc *yaml.Node) {
 		var ne *nodeError
 		if errors.As(err, &ne) {
 			rel, _ := pathTo(doc, ne.node)
-			c.problem(ne.node.Line, path+rel, ne.msg)
+			c.at(ne.node, path+rel, ne.msg)
 			return
 		}
-		c.problem(kn.Line, path, err.Error())
+		c.at(kn, path, err.Error())
 		return
 	}
-	c.Entries = append(c.Entries, &Entry{Key: key, Value: buf.String(), Line: kn.Line, Path: path, node: doc})
+	c.Entries = append(c.Entries, &Entry{Key: key, Value: buf.String(), Line: kn.Line, Col: kn.Column, Path: path, node: doc})
 }
 
 // markBroken notes a key the file means but could not produce, so that
@@ -288,7 +291,7 @@ func (c *Config) mapping(v, kn *yaml.Node, path, want string) (*yaml.Node, bool)
 	if v.Kind == yaml.MappingNode {
 		return v, true
 	}
-	c.problem(kn.Line, path, "want "+want)
+	c.at(kn, path, "want "+want)
 	return nil, false
 }
 
@@ -297,7 +300,7 @@ func (c *Config) mapping(v, kn *yaml.Node, path, want string) (*yaml.Node, bool)
 // the value to another key ("eu/weight" is the weight of region "eu").
 func (c *Config) segment(kn *yaml.Node, path, what string) bool {
 	if kn.Value == "" || strings.Contains(kn.Value, "/") {
-		c.problem(kn.Line, path, fmt.Sprintf("%s %q must be non-empty and without '/'", what, kn.Value))
+		c.at(kn, path, fmt.Sprintf("%s %q must be non-empty and without '/'", what, kn.Value))
 		return false
 	}
 	return true
@@ -311,7 +314,7 @@ func (c *Config) pairs(m *yaml.Node, path string) iter.Seq2[*yaml.Node, *yaml.No
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, v := m.Content[i], m.Content[i+1]
 			if err := checkKey(k, seen); err != nil {
-				c.problem(k.Line, path, err.Error())
+				c.at(k, path, err.Error())
 				continue
 			}
 			if !yield(k, v) {
@@ -330,7 +333,7 @@ func (c *Config) split(m *yaml.Node, path string, names ...string) (*yaml.Node, 
 		k, v := m.Content[i], m.Content[i+1]
 		if k.Kind == yaml.ScalarNode && slices.Contains(names, k.Value) {
 			if _, dup := extra[k.Value]; dup {
-				c.problem(k.Line, path, fmt.Sprintf("key %q is given twice", k.Value))
+				c.at(k, path, fmt.Sprintf("key %q is given twice", k.Value))
 				continue
 			}
 			extra[k.Value] = [2]*yaml.Node{k, v}

@@ -3,7 +3,9 @@ package yamlconf
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -73,42 +75,65 @@ func TestValidateNamesTheLine(t *testing.T) {
 		wantCount int    // problems expected; 0 means 1
 	}{
 		{name: "bad address", old: "addrs: [198.51.100.10,", new: "addrs: [198.51.100.10, 198.51.100.300,",
-			want: `config.yaml:5: regions.eu-west.addrs[1]: bad JSON: ParseAddr("198.51.100.300")`},
+			want: `config.yaml:5:28: regions.eu-west.addrs[1]: ParseAddr("198.51.100.300")`},
 		{name: "unknown policy", old: "policy: geo", new: "policy: nearest",
-			want: `config.yaml:18: zones."gslb.example.test".names.www.policy: policy "nearest" is unknown`},
+			want: `config.yaml:18:50: zones."gslb.example.test".names.www.policy: policy "nearest" is unknown (supported: [geo latency weighted failover roundrobin])`},
 		{name: "name references a missing region", old: "regions: [us-east, eu-west]", new: "regions: [us-east, eu-wast]",
-			want: `config.yaml:18: zones."gslb.example.test".names.www.regions[1]: region "eu-wast" does not exist`},
+			want: `config.yaml:18:32: zones."gslb.example.test".names.www.regions[1]: region "eu-wast" does not exist (no valid /glb/regions/eu-wast); did you mean "eu-west"?`},
+		{name: "mistyped on_all_down", old: "policy: geo}", new: "policy: geo, on_all_down: failopen}",
+			want: `config.yaml:18:68: zones."gslb.example.test".names.www.on_all_down: on_all_down "failopen": want fail_open, fallback, nodata or servfail; did you mean "fail_open"?`},
+		{name: "mistyped check type", old: "{type: http,", new: "{type: htp,",
+			want:      `config.yaml:6:19: regions.eu-west.check.type: type "htp" is not one of http, https, tcp; did you mean "http"?`,
+			wantCount: 2}, // and the port, whose default depends on the type
 		{name: "unknown field", old: "    lon: -77.49\n", new: "    lon: -77.49\n    wieght: 5\n",
-			want: `config.yaml:11: regions.us-east.wieght: bad JSON: json: unknown field "wieght"`},
+			want: `config.yaml:11:5: regions.us-east.wieght: unknown field "wieght"; did you mean "weight"?`},
 		{name: "latitude out of range", old: "lat: 39.04", new: "lat: 139.04",
-			want: `config.yaml:9: regions.us-east.lat: lat 139.04 is outside -90..90`},
+			want: `config.yaml:9:10: regions.us-east.lat: lat 139.04 is outside -90..90`},
 		{name: "bad check interval", old: "interval: 1s", new: "interval: 1x",
-			want: `config.yaml:6: regions.eu-west.check.interval: bad JSON: duration "1x"`},
+			want: `config.yaml:6:51: regions.eu-west.check.interval: duration "1x"`},
 		{name: "wrong type", old: "lon: -77.49", new: "lon: west",
-			want: `config.yaml:10: regions.us-east.lon: bad JSON: json: cannot unmarshal string`},
+			want: `config.yaml:10:10: regions.us-east.lon: want a number, not a string`},
 		{name: "weight out of range", old: "weight: 100", new: "weight: 5000",
-			want: `config.yaml:7: regions.eu-west.weight: weight 5000 is outside 0..1000`},
+			want: `config.yaml:7:5: regions.eu-west.weight: weight 5000 is outside 0..1000`},
 		{name: "weight not a number", old: "weight: 100", new: "weight: lots",
-			want: `config.yaml:7: regions.eu-west.weight: weight "lots" is not an integer`},
+			want: `config.yaml:7:13: regions.eu-west.weight: weight "lots" is not an integer`},
 		{name: "weight of a missing region", old: "  us-east:\n    lat: 39.04\n    lon: -77.49\n    addrs: [192.0.2.10]\n",
-			new: "  us-east:\n    weight: 5\n", want: `config.yaml:9: regions.us-east.weight: region "us-east" does not exist`, wantCount: 2},
+			new: "  us-east:\n    weight: 5\n", want: `config.yaml:9:5: regions.us-east.weight: region "us-east" does not exist`, wantCount: 2},
 		{name: "bad region id", old: "  us-east:", new: "  US-East:",
-			want: `config.yaml:8: regions.US-East: key is not part of the glb schema: region id "US-East"`, wantCount: 2},
+			want: `config.yaml:8:3: regions.US-East: key is not part of the glb schema: region id "US-East"`, wantCount: 2},
 		{name: "slash in a region id", old: "  us-east:", new: "  us/weight:",
-			want: `config.yaml:8: regions.us/weight: region id "us/weight" must be non-empty and without '/'`, wantCount: 2},
+			want: `config.yaml:8:3: regions.us/weight: region id "us/weight" must be non-empty and without '/'`, wantCount: 2},
 		{name: "unsupported record type", old: "TXT:", new: "SPF:",
-			want: `config.yaml:21: zones."gslb.example.test".records.@.SPF: key is not part of the glb schema: record type "SPF"`},
+			want: `config.yaml:21:9: zones."gslb.example.test".records.@.SPF: key is not part of the glb schema: record type "SPF" is not supported (want one of A, AAAA, CAA, CNAME, MX, PTR, SRV, TXT)`},
 		{name: "key given twice", old: "    weight: 100\n", new: "    weight: 100\n    weight: 50\n",
-			want: `config.yaml:8: regions.eu-west: key "weight" is given twice`},
+			want: `config.yaml:8:5: regions.eu-west: key "weight" is given twice`},
 		{name: "unknown section", old: "zones:", new: "zone:",
-			want: `config.yaml:12: zone: unknown section: want regions or zones`},
+			want: `config.yaml:12:1: zone: unknown section: want regions or zones; did you mean "zones"?`},
 		{name: "list where a mapping belongs", old: "    names:\n      www: {regions: [us-east, eu-west], policy: geo}\n",
-			new: "    names: [www]\n", want: `config.yaml:17: zones."gslb.example.test".names: want a mapping of labels to names`},
+			new: "    names: [www]\n", want: `config.yaml:17:5: zones."gslb.example.test".names: want a mapping of labels to names`},
 		{name: "infinite number", old: "ttl: 30", new: "ttl: .inf",
-			want: `config.yaml:16: zones."gslb.example.test".ttl: ".inf" is not a finite number`},
-		{name: "YAML syntax", old: "    ttl: 30\n", new: "    ttl: [30\n", want: `config.yaml:15: bad YAML: did not find expected`},
+			want: `config.yaml:16:10: zones."gslb.example.test".ttl: ".inf" is not a finite number`},
+		{name: "YAML syntax", old: "    ttl: 30\n", new: "    ttl: [30\n", want: `config.yaml:16:10: bad YAML: did not find expected ',' or ']' (this bracket is not closed)`},
+		{name: "mistyped policy", old: "policy: geo", new: "policy: goe",
+			want: `config.yaml:18:50: zones."gslb.example.test".names.www.policy: policy "goe" is unknown (supported: [geo latency weighted failover roundrobin]); did you mean "geo"?`},
+		{name: "mistyped record type", old: "TXT:", new: "TXXT:",
+			want: `config.yaml:21:9: zones."gslb.example.test".records.@.TXXT: key is not part of the glb schema: record type "TXXT" is not supported (want one of A, AAAA, CAA, CNAME, MX, PTR, SRV, TXT); did you mean "TXT"?`},
+		{name: "mistyped field of a check", old: "interval: 1s", new: "intervl: 1s",
+			want: `config.yaml:6:41: regions.eu-west.check.intervl: unknown field "intervl"; did you mean "interval"?`},
+		{name: "mistyped field of a name", old: "policy: geo", new: "polcy: geo",
+			want: `config.yaml:18:42: zones."gslb.example.test".names.www.polcy: unknown field "polcy"; did you mean "policy"?`},
+		{name: "mistyped zone field", old: "    ttl: 30\n", new: "    tll: 30\n",
+			want: `config.yaml:16:5: zones."gslb.example.test".tll: unknown field "tll"; did you mean "ttl"?`},
+		{name: "field far from any", old: "    lon: -77.49\n", new: "    lon: -77.49\n    colour: red\n",
+			want: `config.yaml:11:5: regions.us-east.colour: unknown field "colour"`},
+		{name: "tab in the indentation", old: "    lon: -77.49\n", new: "    lon: -77.49\n\tcountry: US\n",
+			want: `config.yaml:11:1: bad YAML: found a tab character that violates indentation`},
+		{name: "bad indentation", old: "    lon: -77.49\n", new: "    lon: -77.49\n   country: US\n",
+			want: `config.yaml:11:4: bad YAML: did not find expected key`},
+		{name: "two colons", old: "    lon: -77.49\n", new: "    lon: -77.49\n    country: a: b\n",
+			want: `config.yaml:11:5: bad YAML: mapping values are not allowed in this context`},
 		{name: "two problems in one document", old: "lat: 51.51\n    lon: -0.13", new: "lat: 91\n    lon: 181",
-			want: `config.yaml:3: regions.eu-west.lat: lat 91 is outside -90..90`, wantCount: 2},
+			want: `config.yaml:3:10: regions.eu-west.lat: lat 91 is outside -90..90`, wantCount: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,8 +146,8 @@ func TestValidateNamesTheLine(t *testing.T) {
 				got = append(got, p.Format("config.yaml"))
 			}
 			want := max(tc.wantCount, 1)
-			if len(got) != want || !strings.HasPrefix(got[0], tc.want) {
-				t.Errorf("got %d problems:\n  %s\nwant %d, the first starting %s", len(got), strings.Join(got, "\n  "), want, tc.want)
+			if len(got) != want || !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, tc.want) }) {
+				t.Errorf("got %d problems:\n  %s\nwant %d, one starting %s", len(got), strings.Join(got, "\n  "), want, tc.want)
 			}
 		})
 	}
@@ -236,5 +261,80 @@ func TestExportSkips(t *testing.T) {
 	}
 	if got, want := strings.Join(keys, " "), "/glb/regions/a /glb/regions/b /glb/regions/c /glb/zones/z/whatever"; got != want {
 		t.Errorf("skipped %s, want %s (%v)", got, want, skipped)
+	}
+}
+
+// TestJSONFileProblems checks that a file written as JSON (the same layout)
+// is read like YAML, and that its mistakes are told in JSON's words, at
+// the line and column of the offending token or key.
+func TestJSONFileProblems(t *testing.T) {
+	const goodJSON = `{
+  "regions": {
+    "eu-west": {"lat": 51.51, "lon": -0.13, "addrs": ["198.51.100.10"], "weight": 100}
+  },
+  "zones": {
+    "gslb.example.test": {
+      "ns": [{"name": "ns2.example.net"}],
+      "names": {"www": {"regions": ["eu-west"]}}
+    }
+  }
+}
+`
+	cases := []struct {
+		name, old, new string
+		want           string // the formatted problem; "" for none
+	}{
+		{"good", "", "", ""},
+		{"missing comma", `"lat": 51.51,`, `"lat": 51.51`, `config.json:3:30: bad JSON: invalid character '"' after object key:value pair`},
+		{"trailing comma", `"ns2.example.net"}],`, `"ns2.example.net"},],`, `config.json:7:42: bad JSON: invalid character ']' looking for beginning of value`},
+		{"unclosed", "  }\n}\n", "  }\n", `config.json:11:1: bad JSON: unexpected end of file`},
+		{"mistyped field", `"lon"`, `"lno"`, `config.json:3:31: regions.eu-west.lno: unknown field "lno"; did you mean "lon"?`},
+		{"trailing data", "  }\n}\n", "  }\n}\n{}\n", `config.json:12:1: bad JSON: trailing data after the object`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Parse([]byte(strings.Replace(goodJSON, tc.old, tc.new, 1)), prefix)
+			if c.Format != "JSON" {
+				t.Errorf("format %q, want JSON", c.Format)
+			}
+			var got []string
+			for _, p := range c.Validate() {
+				got = append(got, p.Format("config.json"))
+			}
+			switch {
+			case tc.want == "" && len(got) > 0:
+				t.Errorf("problems in a good file: %v", got)
+			case tc.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], tc.want)):
+				t.Errorf("got %q, want one starting %q", got, tc.want)
+			}
+			for _, g := range got {
+				if strings.Contains(g, "YAML") {
+					t.Errorf("a JSON file's problem says YAML: %s", g)
+				}
+			}
+		})
+	}
+}
+
+// TestSyntaxErrorLineInALongFile: the offending line is found in a file of
+// thousands of lines, where the parser names the line of the enclosing
+// block (line 1).
+func TestSyntaxErrorLineInALongFile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("regions:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "  r%d:\n    lat: 1\n    lon: 2\n", i)
+	}
+	for _, tc := range []struct{ name, line, want string }{
+		{"bad indentation", "   addrs: []\n", "config.yaml:3002:4: bad YAML: did not find expected key"},
+		{"tab", "\taddrs: []\n", "config.yaml:3002:1: bad YAML: found a tab character that violates indentation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := b.String() + tc.line + "  last: {}\n"
+			ps := Parse([]byte(file), prefix).Problems
+			if len(ps) != 1 || ps[0].Format("config.yaml") != tc.want {
+				t.Errorf("got %v, want %s", ps, tc.want)
+			}
+		})
 	}
 }
