@@ -13,7 +13,7 @@ REVISION := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git dif
 LDFLAGS  := -X github.com/glb-dns/glb/internal/version.version=$(VERSION) -X github.com/glb-dns/glb/internal/version.revision=$(REVISION)
 
 .PHONY: licenses dist dist-check image image-check k8s-check k8s-manifests
-.PHONY: all build run test test-short vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
+.PHONY: all build run test test-short readme-check vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
 
@@ -32,6 +32,11 @@ test: fmt-check vet
 ## test-short: unit tests only (skips the ones that start etcd)
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+## readme-check: run README's console examples (Try it, health, policies, ECS) against glbd -dev on free ports
+## and compare their output with README's; README_CHECK_HOST picks the loopback address (default 127.0.0.1)
+readme-check:
+	GLB_README_CHECK=1 GLB_README_CHECK_HOST=$(README_CHECK_HOST) $(GO) test -count=1 -run '^TestReadme$$' -v ./internal/readmecheck
 
 vet:
 	$(GO) vet $(PKGS)

@@ -51,6 +51,7 @@ type Handler struct {
 	// configured is closed with the first snapshot (under mu).
 	configured chan struct{}
 	state      *schema.State // the last state applied
+	series     configSeries  // the configuration's metric series (configmetrics.go); h.mu
 	policy     health.Policy
 	geo        Locator
 	metrics    *Metrics
@@ -176,6 +177,7 @@ func (h *Handler) rebuild() {
 		}
 		h.linkCounters(cfg)
 		h.metrics.snapWarnings.Add(float64(len(warns)))
+		h.setConfigMetrics(cfg, st)
 		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.Zones),
 			"regions", len(cfg.Regions), "duration_seconds", h.now().Sub(now).Seconds())
 	}

@@ -19,6 +19,7 @@ type Metrics struct {
 	failOpen     *prometheus.CounterVec
 	outcomes     *prometheus.CounterVec
 	regionUp     *prometheus.GaugeVec
+	regionWeight *prometheus.GaugeVec // set by setConfigMetrics (configmetrics.go)
 	endpointUp   *prometheus.GaugeVec
 	probers      prometheus.Gauge
 	ecs          *prometheus.CounterVec
@@ -110,6 +111,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	m.limits = limit.NewMetrics(reg)
+	m.regionWeight = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "glb", Name: "region_weight",
+		Help: "Weight in force of each region of the configuration: 0 (drained) to 1000, 100 without a weight key.",
+	}, []string{"region"})
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
 	return m
 }

@@ -54,6 +54,13 @@ type Watcher struct {
 
 	lastRev int64 // revision of the last state handed on; 0 before the first
 
+	// Run's goroutine owns these (logState): what the last INFO line said,
+	// and the health-only states since the last summary.
+	loggedConfigRev  int64
+	loggedRejected   int
+	healthStates     int
+	healthSummaryDue time.Time
+
 	// The cache (cache_watcher.go); all nil without SetCache. Run's
 	// goroutine owns mirror, savedConfigRev, cacheTried and servingCache.
 	cache            *Cache
@@ -258,12 +265,12 @@ func (w *Watcher) watch(ctx context.Context, rev int64) (reason string, progress
 func (w *Watcher) emit(rev int64, fromEtcd bool) {
 	st, fresh := w.b.State(rev)
 	for _, r := range fresh {
-		w.m.rejections.WithLabelValues(r.Kind.String()).Inc()
+		// Logged before counted: whoever sees the count can find the line.
 		w.log.Warn("rejected etcd key", "key", r.Key, "kind", r.Kind.String(), "reason", r.Reason,
 			"revision", r.ModRevision, "in_force", r.InForce)
+		w.m.rejections.WithLabelValues(r.Kind.String()).Inc()
 	}
-	w.log.Info("configuration state", "revision", rev, "zones", len(st.Zones), "regions", len(st.Regions),
-		"rejected", len(st.Rejected))
+	w.logState(st, rev)
 	w.beforeState(st, fromEtcd)
 	w.onState(st)
 	w.lastRev = rev
@@ -273,4 +280,36 @@ func (w *Watcher) emit(rev int64, fromEtcd bool) {
 	w.m.rejectedKeys.Set(float64(len(st.Rejected)))
 	w.m.states.Inc()
 	w.m.lastState.Set(float64(w.clock.Now().UnixNano()) / 1e9)
+}
+
+// healthSummaryInterval is how often, at most, the states that changed only
+// health are summarised at INFO.
+const healthSummaryInterval = time.Minute
+
+// logState logs a state at INFO when its configuration or its rejected
+// keys changed, and at DEBUG when only health did: probers refresh their
+// reports every few seconds, and a line per refresh (5 a second with 50
+// prober-endpoints) would bury the lines that matter. The health-only
+// states are counted into one INFO line a minute at most, written with the
+// next state after the minute is up, so a quiet system writes nothing.
+func (w *Watcher) logState(st *schema.State, rev int64) {
+	args := []any{"revision", rev, "config_revision", st.ConfigRevision, "zones", len(st.Zones), "regions", len(st.Regions),
+		"rejected", len(st.Rejected)}
+	if w.loggedConfigRev == 0 || st.ConfigRevision != w.loggedConfigRev || len(st.Rejected) != w.loggedRejected {
+		w.loggedConfigRev, w.loggedRejected = st.ConfigRevision, len(st.Rejected)
+		w.log.Info("configuration state", args...)
+		return
+	}
+	w.log.Debug("health state", append(args, "probers", len(st.Probers))...)
+	now := w.clock.Now()
+	w.healthStates++
+	if w.healthSummaryDue.IsZero() {
+		w.healthSummaryDue = now.Add(healthSummaryInterval)
+	}
+	if now.Before(w.healthSummaryDue) {
+		return
+	}
+	w.log.Info("health states since the last summary", "count", w.healthStates, "revision", rev, "probers", len(st.Probers),
+		"config_revision", st.ConfigRevision)
+	w.healthStates, w.healthSummaryDue = 0, now.Add(healthSummaryInterval)
 }

@@ -200,3 +200,17 @@ dry run: 3 key(s) to change against revision ` + strconv.FormatInt(before.Revisi
 		t.Errorf("second apply: exit %d, stdout %s, stderr %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestValidateHelpStatesItsExitStatus: validate's help names the status it
+// really exits with for an invalid file.
+func TestValidateHelpStatesItsExitStatus(t *testing.T) {
+	bad := writeFile(t, "bad.yaml", "regions:\n  eu:\n    lat: 500\n")
+	r := ctl(t, nil, "validate", "-f", bad)
+	if r.code == 0 {
+		t.Fatalf("validate of an invalid file: exit 0, stdout %q", r.stdout)
+	}
+	help := ctl(t, nil, "validate", "--help")
+	if want := "exits with " + strconv.Itoa(r.code) + " when it is not"; !strings.Contains(help.stdout, want) {
+		t.Errorf("validate --help lacks %q (validate exited %d):\n%s", want, r.code, help.stdout)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glb-dns/glb/internal/logformat"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -29,6 +30,9 @@ type globals struct {
 	glbd    string          // --glbd: glbd's HTTP address
 	auth    glbdAuth        // --glbd-token-file and glbd's TLS files
 	timeout time.Duration   // --timeout: of each request to etcd or glbd
+	// logFormat is --log-format, of the etcd client's error lines on
+	// stderr (glbctl's own messages are output, not log lines).
+	logFormat logformat.Format
 }
 
 // flagSet returns a flag set with the global flags, which write into a.g:
@@ -45,6 +49,7 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&a.g.glbd, "glbd", a.g.glbd, "glbd's HTTP address, for explain and simulate")
 	a.g.auth.register(fs)
 	fs.DurationVar(&a.g.timeout, "timeout", a.g.timeout, "time limit of each request to etcd or glbd")
+	fs.Var(&a.g.logFormat, "log-format", logformat.Usage+", of the etcd client's errors on stderr")
 	return fs
 }
 
@@ -70,12 +75,12 @@ func (a *app) printHelp(c *command, fs *flag.FlagSet) {
 	}
 	fmt.Fprint(w, "\nGlobal flags: --etcd-endpoints, --etcd-cacert, --etcd-cert, --etcd-key, --etcd-user,\n"+
 		"--etcd-password-file, --etcd-insecure-skip-verify, --prefix, --glbd, --glbd-token-file, --glbd-cacert,\n"+
-		"--glbd-cert, --glbd-key, --timeout (see 'glbctl help').\n")
+		"--glbd-cert, --glbd-key, --timeout, --log-format (see 'glbctl help').\n")
 }
 
 func isGlobal(name string) bool {
 	switch name {
-	case "prefix", "glbd", "timeout":
+	case "prefix", "glbd", "timeout", "log-format":
 		return true
 	}
 	return strings.HasPrefix(name, "etcd-") || strings.HasPrefix(name, "glbd-")
@@ -162,7 +167,7 @@ func (a *app) admin() (*store.Admin, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	c, err := store.NewClient(cfg, slog.New(slog.DiscardHandler))
+	c, err := store.NewClient(cfg, logformat.New(a.stderr, a.g.logFormat, slog.LevelError))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -108,6 +108,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"status", "extra"}, "want no arguments"},
 		{[]string{"export", "--prefix", "glb"}, "--prefix"},
 		{[]string{"export", "--timeout", "0s"}, "--timeout"},
+		{[]string{"--log-format", "xml", "status"}, "want text or json"},
+		{[]string{"export", "--log-format", "logfmt"}, "want text or json"},
 		{[]string{"validate"}, "-f <file> is required"},
 		{[]string{"apply", "-f"}, "flag needs an argument"},
 		{[]string{"apply", "-f", "x.yaml", "extra"}, "no arguments besides -f"},

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/server/querylog"
+	"github.com/glb-dns/glb/server/statuspage"
 	"github.com/glb-dns/glb/server/transport"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/embedded"
@@ -42,7 +44,7 @@ type app struct {
 	dns     *transport.Server
 	watcher *store.Watcher
 	dev     *devParts        // dev mode only
-	status  *statusPage      // the status page and its answer sampler (status.go)
+	status  *statuspage.Page // the status page and its answer sampler
 	dnstap  *querylog.Dnstap // nil unless -dnstap
 	httpLn  net.Listener
 	http    *http.Server
@@ -108,15 +110,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		write := func(ctx context.Context, prefix string, kvs map[string]string) (bool, error) {
 			return store.Seed(ctx, client, prefix, kvs)
 		}
-		kvs, err := a.seed(ctx, write)
+		backends, err := a.seed(ctx, write, store.NewAdmin(client, cfg.Prefix).ReadState)
 		if err != nil {
 			return nil, err
 		}
 		pub := store.NewPublisher(client, store.PublisherConfig{Prefix: cfg.Prefix, ProberID: devProberID,
 			Info: a.devProberInfo()}, log, store.NewPublisherMetrics(reg))
-		if a.dev, err = a.startDev(kvs, pub, reg); err != nil {
-			return nil, err
-		}
+		a.dev = a.startDev(backends, pub, reg)
 		onState = func(st *schema.State) {
 			a.handler.Apply(st)
 			a.dev.prober.SetTargets(health.TargetsFromState(st))
@@ -226,6 +226,8 @@ func (a *app) startDevEtcd(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("start embedded etcd on %s: %w", a.cfg.DevEtcd, err)
 	}
 	a.closers = append(a.closers, e.Close)
+	// With port 0 etcd picked one: the start-up lines name the real one.
+	a.cfg.DevEtcd = strings.TrimPrefix(e.Endpoints()[0], "http://")
 	return e.Endpoints(), nil
 }
 

@@ -50,6 +50,7 @@ func TestBadCommandLines(t *testing.T) {
 		{"-dns without a port", append(good, "-dns", "localhost"), []string{"-dns", "localhost"}},
 		{"-http not an address", append(good, "-http", "::::"), []string{"-http"}},
 		{"-log-level unknown", append(good, "-log-level", "loud"), []string{"-log-level", "loud"}},
+		{"-log-format unknown", append(good, "-log-format", "logfmt"), []string{"-log-format", "logfmt", "want text or json"}},
 		{"-health-quorum 1.5", append(good, "-health-quorum", "1.5"), []string{"-health-quorum"}},
 		{"-health-quorum not a number", append(good, "-health-quorum", "most"), []string{"-health-quorum"}},
 		{"-geoip-poll too short", append(good, "-geoip-poll", "1ms"), []string{"-geoip-poll"}},

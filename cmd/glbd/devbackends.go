@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -47,10 +50,12 @@ type devBackend struct {
 }
 
 // startDevBackends listens on each address (e.g. "127.0.0.1:18001"; port 0
-// picks a free one) and serves until Close. If any address cannot be
-// bound, the backends already started are closed and the error names the
-// region and address.
-func startDevBackends(addrs map[string]string, log *slog.Logger) (*devBackends, error) {
+// picks a free one) and serves until Close. With move, an address whose
+// port is taken (another dev instance, say) is replaced by a free port on
+// the same host, and Addr says which; without it, or if no port can be had,
+// the backends already started are closed and the error names the region
+// and address.
+func startDevBackends(addrs map[string]string, move bool, log *slog.Logger) (*devBackends, error) {
 	d := &devBackends{log: log.With("component", "dev-backends"), backends: make(map[string]*devBackend, len(addrs))}
 	// In a fixed order, so that a failure names the same region each time.
 	regions := make([]string, 0, len(addrs))
@@ -60,6 +65,9 @@ func startDevBackends(addrs map[string]string, log *slog.Logger) (*devBackends, 
 	sort.Strings(regions)
 	for _, region := range regions {
 		ln, err := net.Listen("tcp", addrs[region])
+		if host, _, splitErr := net.SplitHostPort(addrs[region]); move && splitErr == nil && errors.Is(err, syscall.EADDRINUSE) {
+			ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+		}
 		if err != nil {
 			_ = d.Close()
 			return nil, fmt.Errorf("dev backend for region %s: listen %s: %w", region, addrs[region], err)
@@ -74,6 +82,11 @@ func startDevBackends(addrs map[string]string, log *slog.Logger) (*devBackends, 
 		})
 	}
 	return d, nil
+}
+
+// Regions returns the regions with a backend, sorted.
+func (d *devBackends) Regions() []string {
+	return slices.Sorted(maps.Keys(d.backends))
 }
 
 // Addr returns the bound address of region's backend, or "" when there is

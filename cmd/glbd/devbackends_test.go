@@ -32,7 +32,7 @@ func devRequest(t *testing.T, method, url string) (int, string) {
 // TestDevBackends walks two backends through fail and recover: each step
 // is a request and what it must answer, and the regions are independent.
 func TestDevBackends(t *testing.T) {
-	d, err := startDevBackends(map[string]string{"eu-west": "127.0.0.1:0", "us-east": "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	d, err := startDevBackends(map[string]string{"eu-west": "127.0.0.1:0", "us-east": "127.0.0.1:0"}, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestDevBackends(t *testing.T) {
 
 // TestDevBackendsCloseReleasesPorts binds the ports again after Close.
 func TestDevBackendsCloseReleasesPorts(t *testing.T) {
-	d, err := startDevBackends(map[string]string{"a": "127.0.0.1:0", "b": "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	d, err := startDevBackends(map[string]string{"a": "127.0.0.1:0", "b": "127.0.0.1:0"}, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestDevBackendsPortTaken(t *testing.T) {
 	freeAddr := free.Addr().String()
 	free.Close()
 	// "a" sorts first, so it is bound before "b" fails.
-	_, err = startDevBackends(map[string]string{"a": freeAddr, "b": taken.Addr().String()}, slog.New(slog.DiscardHandler))
+	_, err = startDevBackends(map[string]string{"a": freeAddr, "b": taken.Addr().String()}, false, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "region b") || !strings.Contains(err.Error(), taken.Addr().String()) {
 		t.Fatalf("start with a taken port = %v; want an error naming region b and its address", err)
 	}

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glb-dns/glb/internal/logformat"
 )
 
 // TestParseFlags checks defaults, the environment fallback for etcd and
@@ -29,6 +32,24 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{name: "production needs -geoip", args: nil, env: noEnv, wantErr: "-geoip"},
+		{name: "instance and log format", args: []string{"-dev", "-instance", "fra-1", "-log-format", "json"}, env: noEnv, check: func(t *testing.T, c Config) {
+			if c.Instance != "fra-1" || c.LogFormat != logformat.JSON {
+				t.Errorf("instance %q, log format %q; want fra-1, json", c.Instance, c.LogFormat)
+			}
+		}},
+		{name: "instance default", args: []string{"-geoip", "x.mmdb"}, env: noEnv, check: func(t *testing.T, c Config) {
+			if host, _ := os.Hostname(); host != "" && c.Instance != host {
+				t.Errorf("instance %q, want the host name %q", c.Instance, host)
+			}
+			if c.LogFormat.String() != "text" {
+				t.Errorf("log format %q, want text", c.LogFormat.String())
+			}
+		}},
+		{name: "dev instance default names the DNS address", args: []string{"-dev", "-dns", "127.0.0.1:5400"}, env: noEnv, check: func(t *testing.T, c Config) {
+			if !strings.HasSuffix(c.Instance, " 127.0.0.1:5400") {
+				t.Errorf("instance %q, want the host name and 127.0.0.1:5400", c.Instance)
+			}
+		}},
 		{name: "ETCDCTL_ENDPOINTS is honoured", args: []string{"-geoip", "x.mmdb"},
 			env: env(map[string]string{"ETCDCTL_ENDPOINTS": "10.0.0.1:2379, http://e2:2379"}), check: func(t *testing.T, c Config) {
 				if want := []string{"http://10.0.0.1:2379", "http://e2:2379"}; !slices.Equal(c.Etcd, want) {

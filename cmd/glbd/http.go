@@ -11,6 +11,7 @@ import (
 
 	"github.com/glb-dns/glb/internal/crash"
 	"github.com/glb-dns/glb/internal/version"
+	"github.com/glb-dns/glb/server/statuspage"
 )
 
 // routes serves /metrics, /healthz (the process is alive), /readyz
@@ -21,7 +22,7 @@ import (
 // ones needs the token (httpguard.go).
 func (a *app) routes(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
-	a.status = statusRoutes(mux, a.handler, time.Now)
+	a.status = statuspage.Routes(mux, a.handler, statuspage.Options{Instance: a.cfg.Instance, Version: version.Get().Short()})
 	mux.Handle("GET /explain", a.handler.ExplainHTTP())
 	simulate := a.guard.limitSimulate(a.handler.SimulateHTTP())
 	mux.Handle("GET /simulate", simulate)

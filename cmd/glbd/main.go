@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/internal/logformat"
 	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/server/transport"
 	"github.com/glb-dns/glb/store"
@@ -45,12 +46,15 @@ type Config struct {
 	// a default that cannot be written is a warning, a given one an error.
 	cacheDefault bool
 	LogLevel     slog.Level
-	Quorum       float64 // -health-quorum: share of fresh probers that must report an endpoint up
-	Dev          bool    // -dev: embedded etcd, seeded example configuration
-	DevEtcd      string  // -dev-etcd: client address of the embedded etcd
-	DevDataDir   string  // -dev-data-dir: "" means a temporary directory
-	DevSeed      string  // -dev-seed: example configuration written into an empty prefix
-	DevProber    string  // -dev-prober-location: "lat,lon" of the in-process dev prober
+	LogFormat    logformat.Format // -log-format: text or json
+	Quorum       float64          // -health-quorum: share of fresh probers that must report an endpoint up
+	Dev          bool             // -dev: embedded etcd, seeded example configuration
+	DevEtcd      string           // -dev-etcd: client address of the embedded etcd
+	DevDataDir   string           // -dev-data-dir: "" means a temporary directory
+	DevSeed      string           // -dev-seed: example configuration written into an empty prefix
+	DevProber    string           // -dev-prober-location: "lat,lon" of the in-process dev prober
+	// Instance names this glbd on its status page (-instance).
+	Instance string
 	// Query logs, off by default.
 	Dnstap         string       // -dnstap: a file, or unix:/path for a collector
 	DnstapIdentity string       // -dnstap-identity
@@ -110,6 +114,8 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.DurationVar(&c.GeoIPPoll, "geoip-poll", geo.DefaultPollInterval, "how often to check the -geoip file for a new version and reload it (0: only on SIGHUP)")
 	cache := fs.String("cache-file", "", "file keeping the last good configuration, served when etcd is unreachable at start-up; \"\" turns it off (default \""+defaultCache+"\", off with -dev)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Var(&c.LogFormat, "log-format", logformat.Usage)
+	fs.StringVar(&c.Instance, "instance", "", "name of this instance on the status page and in /status.json (default: the host name, and the DNS address with -dev)")
 	fs.Float64Var(&c.Quorum, "health-quorum", 0.5, "an endpoint is up when more than this share of the fresh probers reporting on it say up (0 < q < 1)")
 	fs.BoolVar(&c.Dev, "dev", false, "dev mode: start an embedded etcd, seed it with an example configuration, use the test GeoIP database")
 	fs.StringVar(&c.DevEtcd, "dev-etcd", defaultDevEtcd, "with -dev: client address of the embedded etcd")
@@ -157,6 +163,9 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	}
 	if c.GeoIP == "" && c.Dev {
 		c.GeoIP = defaultDevGeoIP
+	}
+	if c.Instance == "" {
+		c.Instance = defaultInstance(c)
 	}
 	c.CacheFile = *cache
 	cacheSet := false
@@ -252,7 +261,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, version.Get().String("glbd"))
 		return 0
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logformat.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	cfg.Runtime.apply()
 	// SIGTERM and SIGINT cancel ctx, which starts the graceful shutdown;
 	// a second one kills the process (NotifyContext stops catching them).

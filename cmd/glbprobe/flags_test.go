@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glb-dns/glb/internal/logformat"
 	"github.com/glb-dns/glb/store"
 )
 
@@ -44,10 +45,10 @@ func TestFlagsParse(t *testing.T) {
 			}
 		}},
 		{name: "everything set", args: []string{"-id", "ams-1", "-location", "52.37,4.9", "-country", "nl", "-etcd", "e1:2379,http://e2:2379",
-			"-prefix", "/x/", "-http", ":9000", "-lease-ttl", "3s", "-refresh", "1m", "-log-level", "debug"},
+			"-prefix", "/x/", "-http", ":9000", "-lease-ttl", "3s", "-refresh", "1m", "-log-level", "debug", "-log-format", "json"},
 			check: func(t *testing.T, c Config) {
 				if c.ID != "ams-1" || c.Country != "NL" || c.Prefix != "/x/" || c.HTTPAddr != ":9000" ||
-					c.LeaseTTL != 3*time.Second || c.Refresh != time.Minute || c.LogLevel.String() != "DEBUG" {
+					c.LeaseTTL != 3*time.Second || c.Refresh != time.Minute || c.LogLevel.String() != "DEBUG" || c.LogFormat != logformat.JSON {
 					t.Errorf("config %+v", c)
 				}
 				if want := []string{"http://e1:2379", "http://e2:2379"}; !slices.Equal(c.Etcd, want) {
@@ -127,6 +128,7 @@ func TestFlagsExitCodes(t *testing.T) {
 	}{
 		{"unknown flag", []string{"-nope"}, 2, "glbprobe: flag provided but not defined: -nope", true},
 		{"missing location", nil, 2, "glbprobe: -location: required", true},
+		{"unknown log format", []string{"-location", "0,0", "-log-format", "xml"}, 2, "glbprobe: invalid value \"xml\" for flag -log-format: \"xml\": want text or json", true},
 		{"several errors", []string{"-location", "x", "-log-level", "loud"}, 2, "glbprobe: -log-level", true},
 		{"help", []string{"-h"}, 0, "Usage: glbprobe", false},
 		{"bad ca file", []string{"-location", "0,0", "-http", "127.0.0.1:0", "-ca-file", badCA}, 2, "glbprobe: read -ca-file \"" + badCA + "\": no PEM", true},

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/internal/logformat"
 	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/store"
 	"github.com/glb-dns/glb/store/schema"
@@ -43,6 +44,8 @@ type Config struct {
 	LogLevel slog.Level
 	// ShowVersion is -version: print the version line and exit.
 	ShowVersion bool
+	// LogFormat is -log-format: text or json.
+	LogFormat logformat.Format
 }
 
 // Defaults, documented in -h and README.md.
@@ -82,6 +85,7 @@ func parseFlags(args []string, env func(string) string, hostname func() (string,
 	fs.StringVar(&c.CAFile, "ca-file", "", "PEM file of root CAs trusted for https checks, besides the system's")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, git revision and Go version, and exit")
+	fs.Var(&c.LogFormat, "log-format", logformat.Usage)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "Usage: glbprobe -location lat,lon [flags]\n\n"+
@@ -198,7 +202,7 @@ func run(args []string, env func(string) string, hostname func() (string, error)
 		fmt.Fprintln(stdout, version.Get().String("glbprobe"))
 		return 0
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logformat.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # screenshot.sh: take docs/status.png, a screenshot of glbd's status page.
 #
-# By default it serves the page from TestStatusPreview (cmd/glbd/
-# status_preview_test.go): the dev configuration with three simulated
+# By default it serves the page from TestStatusPreview (server/statuspage/
+# preview_test.go): the dev configuration with three simulated
 # probers, a region down, a drained one and rejected keys, and no etcd. With
 # MODE=glbd it runs the real thing instead, `glbd -dev` (this needs the status
 # page wired into glbd's HTTP mux); its dev backends take 127.0.0.1:18001-
@@ -72,8 +72,8 @@ trap 'exit 130' INT TERM
 case $mode in
 preview)
 	# Build first, so the wait below is not spent compiling.
-	go test -c -o "$tmp/glbd.test" ./cmd/glbd
-	(cd cmd/glbd && GLB_STATUS_PREVIEW=$http GLB_STATUS_PREVIEW_DNS=127.0.0.1:$dns_port \
+	go test -c -o "$tmp/glbd.test" ./server/statuspage
+	(cd server/statuspage && GLB_STATUS_PREVIEW=$http GLB_STATUS_PREVIEW_DNS=127.0.0.1:$dns_port \
 		exec "$tmp/glbd.test" -test.run '^TestStatusPreview$' -test.v) >"$tmp/server.log" 2>&1 &
 	pid=$!
 	;;

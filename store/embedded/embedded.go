@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -75,6 +77,7 @@ type Etcd struct {
 	etcd    *embed.Etcd
 	cfg     Config // with URLs and Dir resolved
 	tempDir bool
+	closing *atomic.Bool // set when Close starts; quiets etcd's shutdown lines
 	once    sync.Once
 	err     error
 }
@@ -97,12 +100,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 	// A port picked here is free when picked but may be taken before etcd
 	// binds it; only then is another try worth it.
 	var err error
+	closing := new(atomic.Bool)
 	for range portAttempts {
 		var e *embed.Etcd
 		var picked bool
-		e, picked, err = start(ctx, cfg, log)
+		e, picked, err = start(ctx, cfg, log, closing)
 		if err == nil {
-			return &Etcd{etcd: e, cfg: resolved(cfg, e), tempDir: tempDir}, nil
+			return &Etcd{etcd: e, cfg: resolved(cfg, e), tempDir: tempDir, closing: closing}, nil
 		}
 		if !picked || !errors.Is(err, syscall.EADDRINUSE) {
 			break
@@ -116,7 +120,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 
 // start makes one attempt. picked reports whether a URL was given a port
 // chosen here.
-func start(ctx context.Context, cfg Config, log *slog.Logger) (e *embed.Etcd, picked bool, err error) {
+func start(ctx context.Context, cfg Config, log *slog.Logger, closing *atomic.Bool) (e *embed.Etcd, picked bool, err error) {
 	scheme := "http"
 	if cfg.TLS != nil {
 		scheme = "https"
@@ -142,7 +146,7 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (e *embed.Etcd, pi
 	// etcd logs every step of its start and stop at info; only its errors
 	// interest a glb operator, and those go through our slog.
 	ec.LogLevel = "error"
-	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zapslog.New(log, zapcore.ErrorLevel))
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zapslog.NewFiltered(log, zapcore.ErrorLevel, harmless(closing)))
 	ec.UnsafeNoFsync = cfg.NoFsync
 	if cfg.TLS != nil {
 		ec.ClientTLSInfo = transport.TLSInfo{CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
@@ -175,6 +179,36 @@ func start(ctx context.Context, cfg Config, log *slog.Logger) (e *embed.Etcd, pi
 	}
 	e.Close()
 	return nil, picked, err
+}
+
+// harmless recognises the ERROR lines etcd writes at every normal start and
+// stop of a single node, which say nothing is wrong (read in etcd v3.6's
+// server code):
+//
+//   - "failed to update storage version" with "missing term information":
+//     on a new data directory the storage-version monitor runs as soon as
+//     the cluster version is set, before the backend has committed its
+//     first batch, which is what records the raft term it looks for. The
+//     monitor tries again every few seconds (monitorVersionInterval) and
+//     then succeeds; nothing we configure orders the two.
+//   - "setting up serving from embedded etcd failed." once Close started:
+//     embed logs the error of every listener's Serve as it returns, and
+//     Close makes each return one ("use of closed network connection",
+//     "http: Server closed", "mux: server closed").
+//
+// Any other error, and these two in any other situation, still reach the
+// log.
+func harmless(closing *atomic.Bool) zapslog.Drop {
+	return func(msg string, fields map[string]any) bool {
+		switch msg {
+		case "failed to update storage version":
+			err, _ := fields["error"].(string)
+			return strings.HasSuffix(err, "missing term information")
+		case "setting up serving from embedded etcd failed.":
+			return closing.Load()
+		}
+		return false
+	}
 }
 
 // loopbackURL parses u, or makes "scheme://127.0.0.1:0" of "", and replaces
@@ -229,6 +263,7 @@ func (e *Etcd) Config() Config { return e.cfg }
 // It is safe to call more than once.
 func (e *Etcd) Close() error {
 	e.once.Do(func() {
+		e.closing.Store(true)
 		e.etcd.Close()
 		if e.tempDir {
 			if err := os.RemoveAll(e.cfg.Dir); err != nil {

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,4 +136,57 @@ func TestBadURL(t *testing.T) {
 	if err == nil {
 		t.Fatal("Start accepted a bad client URL")
 	}
+}
+
+// TestQuietStartAndStop starts, uses and stops a node, and checks that
+// nothing is logged at ERROR: etcd writes one such line at every start on
+// a new data directory and one per listener at every stop, none of which
+// means anything is wrong (see harmless), and an operator who sees ERROR at
+// every dev start learns to ignore ERROR.
+func TestQuietStartAndStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real etcd")
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"new data directory", Config{}},
+		{"fsync on", Config{Dir: t.TempDir()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf lockedBuffer
+			e, err := Start(t.Context(), tc.cfg, slog.New(slog.NewTextHandler(&buf, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client(t, e).Put(t.Context(), "k", "v"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if out := buf.String(); out != "" {
+				t.Errorf("logged at a normal start and stop:\n%s", out)
+			}
+		})
+	}
+}
+
+// lockedBuffer is a log sink etcd's goroutines write while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

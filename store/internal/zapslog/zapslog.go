@@ -20,18 +20,35 @@ func New(log *slog.Logger, level zapcore.Level) *zap.Logger {
 	return zap.New(&core{log: log, level: level})
 }
 
+// Drop reports whether an entry is one of the known, harmless lines its
+// caller does not want to see; fields are the entry's fields (including
+// those added with With), errors as their message.
+type Drop func(msg string, fields map[string]any) bool
+
+// NewFiltered is New with entries for which drop returns true left out.
+func NewFiltered(log *slog.Logger, level zapcore.Level, drop Drop) *zap.Logger {
+	return zap.New(&core{log: log, level: level, drop: drop})
+}
+
 // core is a zapcore.Core that forwards to slog. Fields added with With are
 // converted once, when added, not on every entry.
 type core struct {
 	log   *slog.Logger
 	level zapcore.Level
 	attrs []any
+	// fields are the With fields as drop sees them; nil without drop.
+	fields []zapcore.Field
+	drop   Drop
 }
 
 func (c *core) Enabled(l zapcore.Level) bool { return c.level.Enabled(l) }
 
 func (c *core) With(fields []zapcore.Field) zapcore.Core {
-	return &core{log: c.log, level: c.level, attrs: append(slices.Clip(c.attrs), attrs(fields)...)}
+	n := &core{log: c.log, level: c.level, attrs: append(slices.Clip(c.attrs), attrs(fields)...), drop: c.drop}
+	if c.drop != nil {
+		n.fields = append(slices.Clip(c.fields), fields...)
+	}
+	return n
 }
 
 func (c *core) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -42,6 +59,15 @@ func (c *core) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Checked
 }
 
 func (c *core) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	if c.drop != nil {
+		enc := zapcore.NewMapObjectEncoder()
+		for _, f := range append(slices.Clip(c.fields), fields...) {
+			f.AddTo(enc)
+		}
+		if c.drop(e.Message, enc.Fields) {
+			return nil
+		}
+	}
 	args := append(slices.Clip(c.attrs), attrs(fields)...)
 	if e.LoggerName != "" {
 		args = append(args, "logger", e.LoggerName)

@@ -26,3 +26,29 @@ func TestForwardsAtOrAboveLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestDrop(t *testing.T) {
+	drop := func(msg string, f map[string]any) bool {
+		return msg == "serving failed" && f["error"] == "use of closed network connection"
+	}
+	for _, tc := range []struct {
+		name    string
+		log     func(*zap.Logger)
+		wantOut bool
+	}{
+		{"dropped", func(l *zap.Logger) {
+			l.Error("serving failed", zap.Error(errors.New("use of closed network connection")))
+		}, false},
+		{"dropped with a With field", func(l *zap.Logger) {
+			l.With(zap.Error(errors.New("use of closed network connection"))).Error("serving failed")
+		}, false},
+		{"same message, other error", func(l *zap.Logger) { l.Error("serving failed", zap.Error(errors.New("disk full"))) }, true},
+		{"other message", func(l *zap.Logger) { l.Error("lost leader", zap.Error(errors.New("use of closed network connection"))) }, true},
+	} {
+		var buf bytes.Buffer
+		tc.log(NewFiltered(slog.New(slog.NewTextHandler(&buf, nil)), zapcore.ErrorLevel, drop))
+		if got := buf.Len() > 0; got != tc.wantOut {
+			t.Errorf("%s: output %q, want a line: %v", tc.name, buf.String(), tc.wantOut)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package statuspage
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glb-dns/glb/internal/version"
 	"github.com/glb-dns/glb/server"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -16,7 +15,9 @@ import (
 // statusView is what the page template renders: server.Status turned into
 // display strings and geometry, so the template holds no logic beyond loops.
 type statusView struct {
-	Ready          bool // a snapshot is loaded
+	Ready          bool   // a snapshot is loaded
+	Instance       string // Options.Instance
+	Version        string // Options.Version
 	Now            string
 	Revision       int64
 	ConfigRevision int64
@@ -33,7 +34,6 @@ type statusView struct {
 	Chart          chartView
 	SampleError    string // why the last answer sample failed
 	StaleAfter     string // report age at which it stops counting
-	Version        string // glbd's build, version.Info.Short
 	CSS            template.CSS
 	JS             template.JS
 }
@@ -129,7 +129,7 @@ type statusRejectedView struct {
 func buildStatusView(st *server.Status, buckets []answerBucket, now time.Time) *statusView {
 	// glbd leaves health.Policy.MaxAge at its default, schema.MaxReportAge,
 	// so that is the age at which the aggregation stops counting a report.
-	v := &statusView{Now: now.UTC().Format("2006-01-02 15:04:05 UTC"), Version: version.Get().Short(), CSS: template.CSS(statusCSS), JS: template.JS(statusJS),
+	v := &statusView{Now: now.UTC().Format("2006-01-02 15:04:05 UTC"), CSS: template.CSS(statusCSS), JS: template.JS(statusJS),
 		StaleAfter: fmt.Sprintf("%g min", schema.MaxReportAge.Minutes())}
 	colors := chartColors(st, buckets)
 	if st != nil {

@@ -1,4 +1,8 @@
-package main
+// Package statuspage is glbd's status page at / and its data at
+// /status.json: what the server answers from (zones, regions, health per
+// endpoint and prober, rejected keys) and the share of answers per region
+// over the last minutes, sampled by the page's own Run.
+package statuspage
 
 import (
 	"bytes"
@@ -60,11 +64,12 @@ const (
 	answerRingSize       = int(answerWindow / answerSampleInterval)
 )
 
-// statusPage serves the status page and /status.json, and owns the sampler
-// of answer counts that feeds the answer-share chart.
-type statusPage struct {
-	h   *server.Handler
-	now func() time.Time
+// Page serves the status page and /status.json, and owns the sampler of
+// answer counts that feeds the answer-share chart.
+type Page struct {
+	h    *server.Handler
+	opts Options
+	now  func() time.Time
 	// ticker returns the sampling ticks and their stop function; tests
 	// replace it to drive Run without waiting.
 	ticker func(time.Duration) (<-chan time.Time, func())
@@ -73,14 +78,26 @@ type statusPage struct {
 	ring answerRing
 }
 
-// statusRoutes registers the status page ("GET /{$}" and "GET /status.json")
-// on mux. now is the clock for ages and samples (nil means time.Now); the
-// answer-share chart stays empty until the returned page's Run is started.
-func statusRoutes(mux *http.ServeMux, h *server.Handler, now func() time.Time) *statusPage {
+// Options are what the page shows besides the handler's status.
+type Options struct {
+	// Instance names this glbd in the header and in /status.json, so that
+	// pages of several instances side by side can be told apart.
+	Instance string
+	// Version is glbd's version, shown the same way.
+	Version string
+	// Now is the clock for ages and samples; nil means time.Now.
+	Now func() time.Time
+}
+
+// Routes registers the status page ("GET /{$}" and "GET /status.json") on
+// mux. The answer-share chart stays empty until the returned page's Run is
+// started.
+func Routes(mux *http.ServeMux, h *server.Handler, opts Options) *Page {
+	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	p := &statusPage{h: h, now: now, ticker: func(d time.Duration) (<-chan time.Time, func()) {
+	p := &Page{h: h, opts: opts, now: now, ticker: func(d time.Duration) (<-chan time.Time, func()) {
 		t := time.NewTicker(d)
 		return t.C, t.Stop
 	}}
@@ -93,7 +110,7 @@ func statusRoutes(mux *http.ServeMux, h *server.Handler, now func() time.Time) *
 // bounded ring (the last 15 minutes) for the answer-share chart; it returns
 // nil when ctx is done. A failed or panicking sample is shown on the page
 // instead of ending Run: the chart must never take DNS down with it.
-func (p *statusPage) Run(ctx context.Context) error {
+func (p *Page) Run(ctx context.Context) error {
 	tick, stop := p.ticker(answerSampleInterval)
 	defer stop()
 	p.sample()
@@ -108,7 +125,7 @@ func (p *statusPage) Run(ctx context.Context) error {
 }
 
 // sample takes one reading of the answer counters into the ring.
-func (p *statusPage) sample() {
+func (p *Page) sample() {
 	now := p.now()
 	counts, err := p.gatherAnswers()
 	p.mu.Lock()
@@ -124,7 +141,7 @@ func (p *statusPage) sample() {
 // totals. Gathering glb_dns_answers_total from the registry would read every
 // name x region series, which with thousands of names costs seconds of CPU
 // and garbage every sample; a panic becomes an error.
-func (p *statusPage) gatherAnswers() (counts map[string]uint64, err error) {
+func (p *Page) gatherAnswers() (counts map[string]uint64, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("read answer totals: panic: %v", r)
@@ -133,33 +150,14 @@ func (p *statusPage) gatherAnswers() (counts map[string]uint64, err error) {
 	return p.h.AnswersByRegion(), nil
 }
 
-// statusDoc is /status.json: the server's status (null before the first
-// snapshot) and the answer-share series.
-type statusDoc struct {
-	Now     time.Time
-	Status  *server.Status
-	Answers answerSeriesDoc
-}
-
-// answerSeriesDoc is the sampled ring as JSON.
-type answerSeriesDoc struct {
-	IntervalSeconds float64
-	WindowSeconds   float64
-	Regions         []string       // every region answered with in the window, sorted
-	Buckets         []answerBucket // oldest first
-	Error           string         `json:",omitempty"` // the last sampling error, while it persists
-}
-
-func (p *statusPage) serveJSON(w http.ResponseWriter, _ *http.Request) {
+func (p *Page) serveJSON(w http.ResponseWriter, _ *http.Request) {
 	now := p.now()
 	buckets, sampleErr := p.snapshot(now)
-	doc := statusDoc{Now: now, Status: p.h.Status(), Answers: answerSeriesDoc{
-		IntervalSeconds: answerSampleInterval.Seconds(), WindowSeconds: answerWindow.Seconds(),
-		Regions: answerRegions(buckets), Buckets: buckets, Error: sampleErr,
-	}}
-	if doc.Answers.Buckets == nil {
-		doc.Answers.Buckets = []answerBucket{}
-	}
+	doc := statusDoc{Instance: p.opts.Instance, Version: p.opts.Version, Now: now, Status: statusOf(p.h.Status()),
+		Answers: answerSeriesDoc{
+			IntervalSeconds: answerSampleInterval.Seconds(), WindowSeconds: answerWindow.Seconds(),
+			Regions: answerRegions(buckets), Buckets: bucketsOf(buckets), Error: sampleErr,
+		}}
 	body, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		http.Error(w, "encode status: "+err.Error(), http.StatusInternalServerError)
@@ -170,11 +168,11 @@ func (p *statusPage) serveJSON(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-func (p *statusPage) serveHTML(w http.ResponseWriter, _ *http.Request) {
+func (p *Page) serveHTML(w http.ResponseWriter, _ *http.Request) {
 	now := p.now()
 	buckets, sampleErr := p.snapshot(now)
 	v := buildStatusView(p.h.Status(), buckets, now)
-	v.SampleError = sampleErr
+	v.Instance, v.Version, v.SampleError = p.opts.Instance, p.opts.Version, sampleErr
 	var buf bytes.Buffer
 	if err := statusTmpl.Execute(&buf, v); err != nil {
 		http.Error(w, "render status page: "+err.Error(), http.StatusInternalServerError)
@@ -191,7 +189,7 @@ func (p *statusPage) serveHTML(w http.ResponseWriter, _ *http.Request) {
 
 // snapshot copies the buckets inside the window ending at now, so that a
 // sampler that stopped does not leave an old chart on the page.
-func (p *statusPage) snapshot(now time.Time) ([]answerBucket, string) {
+func (p *Page) snapshot(now time.Time) ([]answerBucket, string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ring.within(now), p.ring.err

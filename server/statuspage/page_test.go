@@ -1,4 +1,4 @@
-package main
+package statuspage
 
 import (
 	"context"
@@ -89,7 +89,7 @@ func statusBuilder(t testing.TB, edits map[string]string) (*schema.Builder, int6
 type statusFixture struct {
 	h     *server.Handler
 	reg   *prometheus.Registry
-	page  *statusPage
+	page  *Page
 	mux   *http.ServeMux
 	clock *statusClock
 }
@@ -106,7 +106,7 @@ func newStatusFixture(t testing.TB, now func() time.Time) *statusFixture {
 		now = f.clock.Now
 	}
 	f.h = server.NewHandler(server.Options{Geo: db, Metrics: server.NewMetrics(f.reg), Now: now, Rand: func(int) int { return 0 }})
-	f.page = statusRoutes(f.mux, f.h, now)
+	f.page = Routes(f.mux, f.h, Options{Instance: "glbd-test", Version: "v9.9.9-test", Now: now})
 	return f
 }
 
@@ -144,6 +144,9 @@ func (f *statusFixture) query(client string, n int) {
 	}
 }
 
+// statusLongError is a failure reason longer than a table cell.
+const statusLongError = "GET /healthz on 198.51.100.11:8080: dial tcp 198.51.100.11:8080: connect: connection timed out after 500ms"
+
 // statusEdits adds two probers, reports (one failing, with markup in its
 // error), a drained region and a weight whose value is markup.
 func statusEdits(now time.Time) map[string]string {
@@ -156,7 +159,7 @@ func statusEdits(now time.Time) map[string]string {
 		"probers/iad":                             `{"lat": 39.04, "lon": -77.49}`,
 		"health/eu-west/198.51.100.10/fra":        report(true, ""),
 		"health/eu-west/198.51.100.11/fra":        report(false, `dial: <b>refused</b>`),
-		"health/eu-west/198.51.100.11/iad":        report(false, "timeout"),
+		"health/eu-west/198.51.100.11/iad":        report(false, statusLongError),
 		"regions/sa-east/weight":                  "0",
 		"regions/us-west/weight":                  `<script>alert(1)</script>`,
 		"zones/" + statusZone + "/names/<x>":      `{"regions": ["eu-west"]}`,
@@ -186,6 +189,23 @@ func TestStatusPage(t *testing.T) {
 		if !strings.Contains(body, w) {
 			t.Errorf("page lacks %q", w)
 		}
+	}
+
+	// The header names the instance and version and counts the rejected
+	// keys, linking to their list.
+	header := body[strings.Index(body, "<header>"):strings.Index(body, "</header>")]
+	for _, w := range []string{"instance <b>glbd-test</b>", "version <b>v9.9.9-test</b>",
+		fmt.Sprintf(`<a href="#rejected">rejected keys</a> <b class="t-down">%d</b>`, len(st.Rejected))} {
+		if !strings.Contains(header, w) {
+			t.Errorf("header lacks %q:\n%s", w, header)
+		}
+	}
+	if !strings.Contains(body, `id="rejected"`) {
+		t.Error("no #rejected section for the header's link")
+	}
+	// A failure reason is shown whole, however long.
+	if !strings.Contains(body, `<div class="err">`+statusLongError+`</div>`) {
+		t.Errorf("page lacks the whole reason %q", statusLongError)
 	}
 
 	// Values from etcd reach the page only escaped.
@@ -238,6 +258,20 @@ func TestStatusJSON(t *testing.T) {
 	var doc statusDoc
 	if err := json.Unmarshal([]byte(body), &doc); err != nil {
 		t.Fatal(err)
+	}
+	if doc.Instance != "glbd-test" || doc.Version != "v9.9.9-test" || doc.Status.RejectedKeys != len(doc.Status.Rejected) {
+		t.Errorf("instance %q, version %q, rejected_keys %d of %d", doc.Instance, doc.Version, doc.Status.RejectedKeys, len(doc.Status.Rejected))
+	}
+	// Every key at every depth is snake_case, like /readyz and /explain
+	// (report maps are keyed by prober id, answer maps by region id).
+	var raw any
+	if err := json.Unmarshal([]byte(body), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range jsonKeys(raw, "") {
+		if !regexp.MustCompile(`^[a-z][a-z0-9_]*$`).MatchString(k) {
+			t.Errorf("key %q is not snake_case", k)
+		}
 	}
 	var ids []string
 	for _, r := range doc.Status.Regions {
@@ -434,4 +468,25 @@ func TestAnswerChart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jsonKeys returns the object keys of a decoded JSON document, except the
+// keys of maps keyed by data (reports by prober, answers by region).
+func jsonKeys(v any, parent string) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		data := parent == "reports" || parent == "answers" && v["buckets"] == nil
+		for k, c := range v {
+			if !data {
+				out = append(out, k)
+			}
+			out = append(out, jsonKeys(c, k)...)
+		}
+	case []any:
+		for _, c := range v {
+			out = append(out, jsonKeys(c, parent)...)
+		}
+	}
+	return out
 }

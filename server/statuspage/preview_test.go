@@ -1,4 +1,4 @@
-package main
+package statuspage
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func TestStatusPreview(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := server.NewHandler(server.Options{Geo: db, Metrics: server.NewMetrics(reg)})
 	mux := http.NewServeMux()
-	page := statusRoutes(mux, h, nil)
+	page := Routes(mux, h, Options{Instance: "preview", Version: "preview"})
 
 	started := time.Now()
 	b, rev := statusBuilder(t, previewConfig())
