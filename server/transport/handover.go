@@ -107,31 +107,38 @@ func leaveReuseportGroup(c *net.UDPConn) error {
 }
 
 // drainSocket answers what is queued on c until the queue has been empty
-// for drainIdle or ctx is done, and returns how many queries it answered.
-// It is the slow path of a shutdown: one system call per datagram.
+// for drainIdle or ctx is done, and returns how many queries it answered
+// and whether it saw the queue empty (false: ctx ended first, and what is
+// still queued is lost at the close). It is the slow path of a shutdown:
+// one system call per datagram.
 //
 // Each reply goes out from the address its query was sent to (IP_PKTINFO):
 // a wildcard socket's local address became loopback at the connect, and a
 // reply from there would not reach, or not be accepted by, a remote client.
-func drainSocket(ctx context.Context, c *net.UDPConn, h PacketAnswerer) int {
+func drainSocket(ctx context.Context, c *net.UDPConn, h PacketAnswerer) (answered int, emptied bool) {
 	pc, err := newPktinfoConn(c)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	limit, _ := ctx.Deadline()
 	in := make([]byte, maxUDPQuery)
 	out := make([]byte, 0, 4096)
-	answered := 0
 	for ctx.Err() == nil {
 		d := time.Now().Add(drainIdle)
-		if !limit.IsZero() && limit.Before(d) {
+		atLimit := !limit.IsZero() && limit.Before(d)
+		if atLimit {
 			d = limit
 		}
 		_ = c.SetReadDeadline(d)
 		n, dst, from, err := pc.read(in)
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
-				return answered
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Idle for drainIdle: drained. Idle only until the
+				// limit: maybe not.
+				return answered, !atLimit
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return answered, false
 			}
 			continue // an ICMP error surfacing on the socket: keep reading
 		}
@@ -143,7 +150,7 @@ func drainSocket(ctx context.Context, c *net.UDPConn, h PacketAnswerer) int {
 			out = reply[:0]
 		}
 	}
-	return answered
+	return answered, false
 }
 
 // pktinfoConn reads datagrams with the address they were sent to and

@@ -78,6 +78,7 @@ func TestRollingHandover(t *testing.T) {
 			base, _ := newTestHandler(t, nil)
 			const rounds = 4
 			type instance struct {
+				s      *Server
 				h      *countingHandler
 				cancel context.CancelFunc
 				done   chan error
@@ -87,6 +88,7 @@ func TestRollingHandover(t *testing.T) {
 				in := &instance{h: &countingHandler{Handler: base}, done: make(chan error, 1)}
 				s := NewServer(addr, in.h, nil)
 				s.keepInGroup = tc.keepInGroup
+				in.s = s
 				ctx, cancel := context.WithCancel(context.Background())
 				in.cancel = cancel
 				go func() { in.done <- s.Run(ctx) }()
@@ -119,12 +121,17 @@ func TestRollingHandover(t *testing.T) {
 			}
 			defer load.Stop() // on a failure
 			time.Sleep(200 * time.Millisecond)
+			cutShort := 0 // drains that reached drainMax: their leftovers are lost by design
 			for round := range rounds {
 				next := start()
 				time.Sleep(200 * time.Millisecond) // both serve
 				began := time.Now()
 				stopInstance(old)
-				t.Logf("round %d: old instance answered %d UDP queries, stopped in %s", round, old.h.udp.Load(), time.Since(began).Round(time.Millisecond))
+				if old.s.drainCutShort.Load() {
+					cutShort++
+				}
+				t.Logf("round %d: old instance answered %d UDP queries, stopped in %s, drain cut short: %v",
+					round, old.h.udp.Load(), time.Since(began).Round(time.Millisecond), old.s.drainCutShort.Load())
 				if old.h.udp.Load() == 0 {
 					t.Errorf("round %d: the old instance answered nothing: the load does not reach every socket", round)
 				}
@@ -154,8 +161,14 @@ func TestRollingHandover(t *testing.T) {
 			switch {
 			case tc.keepInGroup && udpLost == 0:
 				t.Errorf("the naive drain lost no UDP query: this test cannot tell a handover that loses from one that does not")
+			case !tc.keepInGroup && udpLost != 0 && cutShort == 0:
+				t.Errorf("%d UDP queries lost across %d handovers whose drains all finished, want 0", udpLost, rounds)
+			case !tc.keepInGroup && cutShort == rounds:
+				// A drain that runs out of time loses what is still queued,
+				// as documented; if every one did, this run shows nothing.
+				t.Errorf("every drain reached its %s bound (%d UDP queries lost): the machine is too busy for this test to tell", drainMax, udpLost)
 			case !tc.keepInGroup && udpLost != 0:
-				t.Errorf("%d UDP queries lost across %d handovers, want 0", udpLost, rounds)
+				t.Logf("%d UDP queries lost in %d of %d handovers whose drain reached its %s bound", udpLost, cutShort, rounds, drainMax)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,9 @@ type Server struct {
 	udpAddr net.Addr
 	tcpAddr net.Addr
 	ready   chan struct{}
+	// drainCutShort says whether the last drain ran out of time with
+	// queries possibly still queued (glb_dns_drain_cut_short_total).
+	drainCutShort atomic.Bool
 	// keepInGroup: see udpServer.keepInGroup.
 	keepInGroup bool
 }
@@ -123,7 +127,13 @@ func (s *Server) Run(ctx context.Context) error {
 		drained.Go(func() { tcp.drain(dctx) })
 		drained.Wait()
 		cancel()
-		s.log.Info("dns drained", "duration_seconds", time.Since(start).Seconds(), "udp_queries", udp.drained.Load())
+		cutShort := udp.cutShort.Load()
+		s.drainCutShort.Store(cutShort)
+		if cutShort {
+			s.metrics.drainCutShort.Inc()
+		}
+		s.log.Info("dns drained", "duration_seconds", time.Since(start).Seconds(), "udp_queries", udp.drained.Load(),
+			"udp_cut_short", cutShort)
 	case err = <-errc:
 		err = fmt.Errorf("dns server on %s: %w", s.addr, err)
 	}

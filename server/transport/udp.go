@@ -49,6 +49,9 @@ type udpServer struct {
 	// draining: the old way, which a test uses to show what it loses.
 	keepInGroup bool
 	drained     atomic.Int64 // queries answered by drain
+	// cutShort is set when a drain ran out of time before every socket's
+	// queue was seen empty: what was still queued is lost at the close.
+	cutShort atomic.Bool
 	// log and panics record a panic in a reader, which then starts over
 	// (AnswerPacket recovers its own; this covers the loop around it).
 	log    *slog.Logger
@@ -183,6 +186,7 @@ func (u *udpServer) drain(ctx context.Context, log *slog.Logger) {
 	}
 	t.Stop()
 	if !u.stopReaders(ctx) {
+		u.cutShort.Store(true)
 		return
 	}
 	var wg sync.WaitGroup
@@ -195,7 +199,11 @@ func (u *udpServer) drain(ctx context.Context, log *slog.Logger) {
 					log.Warn("udp socket stays in the port's selection while draining", "err", err)
 				}
 			}
-			u.drained.Add(int64(drainSocket(ctx, c, u.h)))
+			n, emptied := drainSocket(ctx, c, u.h)
+			u.drained.Add(int64(n))
+			if !emptied {
+				u.cutShort.Store(true)
+			}
 		})
 	}
 	wg.Wait()
