@@ -63,6 +63,7 @@ type whatIf struct {
 	down   listFlag
 	up     listFlag
 	weight listFlag
+	load   listFlag
 }
 
 func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
@@ -72,6 +73,7 @@ func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
 	fs.Var(&w.down, "down", "treat this region as down (repeatable)")
 	fs.Var(&w.up, "up", "treat this region as up (repeatable)")
 	fs.Var(&w.weight, "weight", "treat a region as having this weight, as region:n (repeatable)")
+	fs.Var(&w.load, "load", "treat a region as having this load (utilization), as region=0.9 or region:0.9 (repeatable)")
 	return fs, w
 }
 
@@ -105,6 +107,22 @@ func (w *whatIf) query(q url.Values) error {
 			return fmt.Errorf("%w: --weight %q: %w", errUsage, rw, err)
 		}
 		q.Add("weight", r+":"+strings.TrimSpace(n))
+	}
+	for _, rl := range w.load {
+		r, v, ok := strings.Cut(rl, "=")
+		if !ok {
+			r, v, ok = strings.Cut(rl, ":")
+		}
+		if !ok {
+			return fmt.Errorf("%w: --load %q: want region=utilization, e.g. eu-west=0.9", errUsage, rl)
+		}
+		if err := checkRegion(r); err != nil {
+			return err
+		}
+		if _, err := schema.ParseLoad([]byte(v)); err != nil {
+			return fmt.Errorf("%w: --load %q: %w", errUsage, rl, err)
+		}
+		q.Add("load", r+":"+strings.TrimSpace(v))
 	}
 	return nil
 }

@@ -289,3 +289,31 @@ func (ht *HealthTable) RegionLoad(c *Config, idx int) (load float64, ok bool, so
 	h := ht.Regions[idx]
 	return h.Load, h.HasLoad, h.LoadSource, h.Shed, c.Regions[idx].Shed
 }
+
+// AfterShed returns the region that answers client when drawn was drawn
+// from p's tier, and whether shedding moved it: what the query path does
+// after its draw, for explain and simulate.
+func (g *Name) AfterShed(p *Plan, drawn uint8, client netip.Addr, ht *HealthTable) (uint8, bool) {
+	if !ht.Shedding {
+		return drawn, false
+	}
+	return g.shed(p, drawn, client, ht)
+}
+
+// Keeps says whether region i of g keeps client at its current shed share.
+func (g *Name) Keeps(i uint8, client netip.Addr, ht *HealthTable) bool {
+	return !client.IsValid() || g.keeps(i, shedSubnet(client), ht)
+}
+
+// TierWeight is region i's weight in the tier's draw: its draw weight,
+// scaled by its spare capacity for balance "headroom" (as Choose draws).
+func (g *Name) TierWeight(i uint8, ht *HealthTable) float64 {
+	w := float64(DrawWeight(g.Regions[i]))
+	if g.headroom && ht.hasLoad() {
+		w *= g.spare(i, ht)
+	}
+	return w
+}
+
+// Headroom says whether the name balances by headroom.
+func (g *Name) Headroom() bool { return g.headroom }
