@@ -99,3 +99,42 @@ func TestSimulateLoad(t *testing.T) {
 		t.Error("a what-if load of an unknown region was accepted")
 	}
 }
+
+// TestShedThroughScopeTables: the fast path answers from the scope
+// table's plan; while regions shed, a shed client goes down the rest of
+// its own ranking, so the table must hold that rest. Frankfurt's subnets,
+// with eu-central at high and eu-west half way, get exactly what a plan
+// made from their own GeoIP record gives.
+func TestShedThroughScopeTables(t *testing.T) {
+	h, _ := healthHandler(t, map[string]any{"regions/eu-central/load": "0.95", "regions/eu-west/load": "0.875"})
+	snap := h.snap.Load()
+	g := snap.Config.Zones[testZone].Nodes["www."+testZone].GSLB
+	if snap.TableFor(g, dns.TypeAAAA) == nil {
+		t.Fatal("no scope table: the fast path would not use one")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	seen := map[string]int{}
+	for range 300 {
+		a := randomIn(r, netip.MustParsePrefix("2a02:cf40::/29"))
+		m := ask(t, h, "[2001:db8::1]:5300", mkQuery("www."+testZone, dns.TypeAAAA, netip.PrefixFrom(a, 56).Masked().String()))
+		if len(m.Answer) == 0 {
+			t.Fatalf("%s: no answer", a)
+		}
+		loc, _, found := h.geo.Lookup(a)
+		p := g.Plan(dns.TypeAAAA, loc, found, snap.Health)
+		want, _ := g.Choose(&p, a, snap.Health, rand.IntN)
+		got := m.Answer[0].(*dns.AAAA).AAAA.String()
+		rrs, _ := g.Regions[want].Addrs(dns.TypeAAAA)
+		ok := false
+		for _, rr := range rrs {
+			ok = ok || rr.(*dns.AAAA).AAAA.String() == got
+		}
+		if !ok {
+			t.Fatalf("%s: answered %s, its own ranking gives %s", a, got, g.Regions[want].ID)
+		}
+		seen[g.Regions[want].ID]++
+	}
+	if seen["eu-central"] != 0 || seen["eu-west"] == 0 || len(seen) < 2 {
+		t.Errorf("regions of Frankfurt's subnets: %v; want none on eu-central, some on eu-west, the rest further", seen)
+	}
+}
