@@ -118,25 +118,41 @@ type RegionLoad struct {
 // when set, else the median over the probers' fresh reports on the
 // region's endpoints (each prober's figure counts once per endpoint).
 func Loads(st *schema.State, now time.Time, maxAge time.Duration) map[string]RegionLoad {
+	out, _ := LoadsAndStale(st, now, maxAge)
+	return out
+}
+
+// LoadsAndStale is Loads, and the regions (sorted) whose probers report
+// loads that are all stale: ignored, which the caller says once.
+func LoadsAndStale(st *schema.State, now time.Time, maxAge time.Duration) (map[string]RegionLoad, []string) {
 	if maxAge <= 0 || maxAge > LoadFresh {
 		maxAge = LoadFresh
 	}
 	out := map[string]RegionLoad{}
+	var stale []string
 	for id, r := range st.Regions {
 		if v, ok := st.Loads[id]; ok {
 			out[id] = RegionLoad{Load: v, Source: "key"}
 			continue
 		}
 		var vals []float64
+		old := false
 		for _, a := range r.Region.Addrs {
 			for prober, rep := range st.Health[id][schema.EndpointKey(a)] {
-				if rep.Load == nil || st.Probers[prober] == nil || now.Sub(rep.Time) > maxAge {
+				if rep.Load == nil || st.Probers[prober] == nil {
+					continue
+				}
+				if now.Sub(rep.Time) > maxAge {
+					old = true
 					continue
 				}
 				vals = append(vals, *rep.Load)
 			}
 		}
 		if len(vals) == 0 {
+			if old {
+				stale = append(stale, id)
+			}
 			continue
 		}
 		slices.Sort(vals)
@@ -146,7 +162,8 @@ func Loads(st *schema.State, now time.Time, maxAge time.Duration) map[string]Reg
 		}
 		out[id] = RegionLoad{Load: m, Source: "probers"}
 	}
-	return out
+	slices.Sort(stale)
+	return out, stale
 }
 
 // noteLoadErr logs a load the check could not read once per distinct

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,7 @@ func TestLoads(t *testing.T) {
 		return &schema.RegionState{Region: r}
 	}
 	st := &schema.State{
-		Regions: map[string]*schema.RegionState{"a": region("192.0.2.1", "192.0.2.2"), "b": region("192.0.2.3"), "c": region("192.0.2.4")},
+		Regions: map[string]*schema.RegionState{"a": region("192.0.2.1", "192.0.2.2"), "b": region("192.0.2.3"), "c": region("192.0.2.4"), "d": region("192.0.2.5")},
 		Probers: map[string]*schema.ProberInfo{"p1": {}, "p2": {}, "p3": {}},
 		Loads:   map[string]float64{"b": 0.2},
 		Health: map[string]map[string]map[string]*schema.HealthReport{
@@ -94,9 +95,13 @@ func TestLoads(t *testing.T) {
 				"192.0.2.2": {"p1": rep(f(0.6), 0), "p3": rep(f(9), time.Hour)}},
 			"b": {"192.0.2.3": {"p1": rep(f(0.8), 0)}},
 			"c": {"192.0.2.4": {"p1": rep(nil, 0)}},
+			"d": {"192.0.2.5": {"p1": rep(f(0.7), time.Minute)}},
 		},
 	}
-	got := Loads(st, now, 0)
+	got, stale := LoadsAndStale(st, now, 0)
+	if !slices.Equal(stale, []string{"d"}) {
+		t.Errorf("stale %v, want [d]", stale)
+	}
 	want := map[string]RegionLoad{"a": {0.6, "probers"}, "b": {0.2, "key"}}
 	if len(got) != len(want) || got["a"] != want["a"] || got["b"] != want["b"] {
 		t.Errorf("loads %v, want %v", got, want)

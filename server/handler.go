@@ -88,6 +88,7 @@ type Handler struct {
 	// loadSeries the load gauges set (loadmetrics.go); both under mu.
 	shedder    *plan.Shedder
 	loadSeries map[string]struct{}
+	staleLoads map[string]bool // regions whose prober loads are all stale, logged
 }
 
 // NewHandler returns a Handler with no snapshot: until the first Apply it
@@ -188,7 +189,9 @@ func (h *Handler) rebuild() {
 			"regions", len(cfg.Regions), "duration_seconds", h.now().Sub(now).Seconds())
 	}
 	ht := plan.BuildHealth(cfg, health.Aggregate(st, now, h.policy))
-	ht.ApplyLoads(cfg, health.Loads(st, now, h.policy.MaxAge), h.shedder, now)
+	loads, stale := health.LoadsAndStale(st, now, h.policy.MaxAge)
+	h.noteStaleLoads(stale)
+	ht.ApplyLoads(cfg, loads, h.shedder, now)
 	scopes := h.attachScopes(cfg, ht)
 	if cur != nil && cur.State == st && cur.Config == cfg && maps.Equal(cur.Scopes, scopes) && reflect.DeepEqual(cur.Health.View, ht.View) && cur.Health.SameLoads(ht) {
 		// A health tick that changed nothing a query, explain or the

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -136,5 +137,32 @@ func TestShedThroughScopeTables(t *testing.T) {
 	}
 	if seen["eu-central"] != 0 || seen["eu-west"] == 0 || len(seen) < 2 {
 		t.Errorf("regions of Frankfurt's subnets: %v; want none on eu-central, some on eu-west, the rest further", seen)
+	}
+}
+
+// TestStaleProberLoad: a load reported by probers counts while fresh; when
+// every report of it is older than health.LoadFresh it is ignored, logged
+// and counted once, and the region stops shedding.
+func TestStaleProberLoad(t *testing.T) {
+	withLoad := func(age time.Duration) map[string]any {
+		r := report(true, time.Millisecond, age)
+		r["load"] = 0.95
+		return r
+	}
+	fresh := map[string]any{"probers/p1": prober(50, 8), "health/p1/eu-west/198.51.100.10": withLoad(0)}
+	h, _ := healthHandler(t, fresh)
+	eu := h.snap.Load().Config.RegionIdx["eu-west"]
+	if s := h.snap.Load().Health.Regions[eu]; !s.HasLoad || s.Shed != 1 || s.LoadSource != "probers" {
+		t.Fatalf("fresh prober load: %+v", s)
+	}
+	stale := map[string]any{"probers/p1": prober(50, 8), "health/p1/eu-west/198.51.100.10": withLoad(time.Minute)}
+	for range 2 {
+		applyNow(h, devState(t, stale))
+	}
+	if s := h.snap.Load().Health.Regions[eu]; s.HasLoad || s.Shed != 0 {
+		t.Errorf("stale prober load still in force: %+v", s)
+	}
+	if v := testutil.ToFloat64(h.metrics.load.stale); v != 1 {
+		t.Errorf("glb_region_load_stale_total = %v, want 1 (counted once)", v)
 	}
 }

@@ -4,13 +4,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/server/plan"
 )
 
 // loadMetrics are the gauges of load-aware steering.
 type loadMetrics struct {
-	load *prometheus.GaugeVec
-	shed *prometheus.GaugeVec
+	load  *prometheus.GaugeVec
+	shed  *prometheus.GaugeVec
+	stale prometheus.Counter
 }
 
 func newLoadMetrics(f promauto.Factory) loadMetrics {
@@ -23,7 +25,25 @@ func newLoadMetrics(f promauto.Factory) loadMetrics {
 			Namespace: "glb", Name: "region_shed_ratio",
 			Help: "Share of each region's nearest client subnets it currently moves away (0..1), after hysteresis.",
 		}, []string{"region"}),
+		stale: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "glb", Name: "region_load_stale_total",
+			Help: "Times a region's prober-reported loads all went stale (older than 30s) and were ignored.",
+		}),
 	}
+}
+
+// noteStaleLoads logs and counts each region whose prober-reported loads
+// went all stale, once until it has a fresh one again. h.mu is held.
+func (h *Handler) noteStaleLoads(stale []string) {
+	now := make(map[string]bool, len(stale))
+	for _, id := range stale {
+		now[id] = true
+		if !h.staleLoads[id] {
+			h.metrics.load.stale.Inc()
+			h.log.Warn("region load ignored: every prober report of it is stale", "region", id, "max_age", health.LoadFresh)
+		}
+	}
+	h.staleLoads = now
 }
 
 // setLoadMetrics sets the load gauges of the regions with a load, the shed
