@@ -20,6 +20,10 @@ import (
 var loadMarks = &schema.Shed{Low: 0.8, High: 0.95}
 
 func loadState(t testing.TB, policy string) (*Config, *Name) {
+	return loadStateBalance(t, policy, "")
+}
+
+func loadStateBalance(t testing.TB, policy, balance string) (*Config, *Name) {
 	t.Helper()
 	regions := map[string]*schema.RegionState{}
 	for i, id := range []string{"a", "b", "c"} {
@@ -31,7 +35,7 @@ func loadState(t testing.TB, policy string) (*Config, *Name) {
 	zone := &schema.Zone{NS: []schema.NameServer{{Name: "ns1.example.test"}}}
 	st := &schema.State{Regions: regions, Zones: map[string]*schema.ZoneState{"example.test": {
 		Name: "example.test", Zone: zone,
-		Names: map[string]*schema.Name{"www": {Regions: []string{"a", "b", "c"}, Policy: policy}},
+		Names: map[string]*schema.Name{"www": {Regions: []string{"a", "b", "c"}, Policy: policy, Balance: balance}},
 	}}}
 	cfg, warns := BuildConfig(st)
 	if len(warns) > 0 {
@@ -258,9 +262,7 @@ func TestShedScopeTruth(t *testing.T) {
 // TestBalanceHeadroom: balance "headroom" splits a tier by weight × spare
 // capacity.
 func TestBalanceHeadroom(t *testing.T) {
-	cfg, _ := loadState(t, schema.PolicyWeighted)
-	g := cfg.Zones["example.test."].Nodes["www.example.test."].GSLB
-	g.headroom = true
+	cfg, g := loadStateBalance(t, schema.PolicyWeighted, schema.BalanceHeadroom)
 	ht := BuildHealth(cfg, nil)
 	ht.ApplyLoads(cfg, loadsOf(map[string]float64{"a": 0.25, "b": 0.75, "c": 1.5}), nil, time.Time{})
 	// No shedding here: only the split is under test.

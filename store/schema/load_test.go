@@ -83,3 +83,15 @@ func TestLoadKey(t *testing.T) {
 		t.Errorf("after delete: loads %v", st.Loads)
 	}
 }
+
+func TestBalanceValidate(t *testing.T) {
+	for _, tc := range []struct {
+		balance string
+		ok      bool
+	}{{"", true}, {"weight", true}, {"headroom", true}, {"least_conn", false}} {
+		n := Name{Regions: []string{"a"}, Balance: tc.balance}
+		if err := n.Validate(); (err == nil) != tc.ok {
+			t.Errorf("balance %q: err %v, want ok %v", tc.balance, err, tc.ok)
+		}
+	}
+}
