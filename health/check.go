@@ -151,7 +151,7 @@ func (c *checker) checkHTTP(ctx context.Context, t Target, timeout time.Duration
 	}
 
 	var body []byte
-	if ck.ExpectBody != "" {
+	if ck.ExpectBody != "" || (ck.Load != nil && ck.Load.Header == "") {
 		body, err = io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes))
 		if err != nil {
 			return Result{RTT: rtt, Err: fmt.Errorf("read body of %s: %w", url, shorten(err))}
@@ -160,7 +160,15 @@ func (c *checker) checkHTTP(ctx context.Context, t Target, timeout time.Duration
 	if err := ParseResponse(resp.StatusCode, body, ck); err != nil {
 		return Result{RTT: rtt, Err: err}
 	}
-	return Result{OK: true, RTT: rtt}
+	res := Result{OK: true, RTT: rtt}
+	if ck.Load != nil {
+		if v, err := ReadLoad(ck.Load, resp.Header, body); err != nil {
+			res.LoadErr = err
+		} else {
+			res.Load = &v
+		}
+	}
+	return res
 }
 
 // urlHost is the host of a check's URL: the endpoint, with the port unless

@@ -47,6 +47,10 @@ type Result struct {
 	OK  bool
 	RTT time.Duration // to the first response byte (http, https) or the completed connect (tcp)
 	Err error         // why the check failed; nil when OK
+	// Load is the load read from the response when the check has a load
+	// spec and the figure was valid; LoadErr says why it was not.
+	Load    *float64
+	LoadErr error
 }
 
 // Checker runs one check of a target. It returns by the earlier of ctx's

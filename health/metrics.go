@@ -16,6 +16,7 @@ type Metrics struct {
 	publishErrors prometheus.Counter
 	panics        prometheus.Counter
 	targets       prometheus.Gauge
+	loadErrors    *prometheus.CounterVec
 }
 
 // NewMetrics registers the prober's metrics with reg.
@@ -49,6 +50,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "glb", Subsystem: "prober", Name: "targets",
 			Help: "Endpoints this prober is configured to check.",
 		}),
+		loadErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "glb", Subsystem: "prober", Name: "load_errors_total",
+			Help: "Successful checks whose response had no valid load where the check's load spec points, by region.",
+		}, []string{"region"}),
 	}
 	// The check types are known in advance: export them from the start so
 	// that rate() and histogram_quantile() work from the first check on.

@@ -278,6 +278,8 @@ type loopState struct {
 	publishedUp    bool      // the last verdict published
 	publishedAt    time.Time // the time of the last report published
 	publishFailing bool      // the last Publish failed (and was logged)
+	publishedLoad  *float64  // the load of the last report published
+	loadErr        string    // the last load error logged, "" when the load was read
 }
 
 // step runs one check and acts on its result. A panic (in the checker, the
@@ -303,10 +305,11 @@ func (p *Prober) step(l *loop, s *loopState) {
 	}
 	wasKnown := s.h.known
 	changed := s.h.observe(res.OK, t.Check.Rise, t.Check.Fall)
-	rep := schema.HealthReport{Up: s.h.up, RTT: schema.Duration(s.rtt), Time: end}
+	rep := schema.HealthReport{Up: s.h.up, RTT: schema.Duration(s.rtt), Time: end, Load: res.Load}
 	if !rep.Up {
 		rep.Error = s.lastErr
 	}
+	p.noteLoadErr(l, s, res)
 
 	p.mu.Lock()
 	if l.ctx.Err() != nil {
@@ -329,7 +332,7 @@ func (p *Prober) step(l *loop, s *loopState) {
 		}
 		p.log.Log(l.ctx, level, "endpoint verdict changed", "region", t.Region, "endpoint", endpoint, "up", rep.Up, "err", rep.Error)
 	}
-	if !s.published || s.publishedUp != rep.Up || rep.Time.Sub(s.publishedAt) >= p.refresh {
+	if !s.published || s.publishedUp != rep.Up || rep.Time.Sub(s.publishedAt) >= p.refresh || loadChanged(s.publishedLoad, rep.Load) {
 		p.publish(l, s, rep)
 	}
 }
@@ -357,7 +360,7 @@ func (p *Prober) publish(l *loop, s *loopState, rep schema.HealthReport) {
 		s.publishFailing = false
 		p.log.Info("publishing verdicts again", "region", l.t.Region, "endpoint", endpoint)
 	}
-	s.published, s.publishedUp, s.publishedAt = true, rep.Up, rep.Time
+	s.published, s.publishedUp, s.publishedAt, s.publishedLoad = true, rep.Up, rep.Time, rep.Load
 }
 
 func (p *Prober) recoverPanic(l *loop) {

@@ -103,13 +103,13 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 		// answer above was drawn from.
 		tr := &plan.Trace{}
 		p := g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
-		h.explainRegions(ex, snap, g, q.qtype, loc, found, tr, &p)
+		h.explainRegions(ex, snap, g, q.qtype, loc, found, tr, &p, located)
 	}
 	return ex, nil
 }
 
 // explainRegions fills in the candidates from the trace of the plan.
-func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g *plan.Name, qtype uint16, loc geo.Location, found bool, tr *plan.Trace, p *plan.Plan) {
+func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g *plan.Name, qtype uint16, loc geo.Location, found bool, tr *plan.Trace, p *plan.Plan, client netip.Addr) {
 	if g.Fence != nil {
 		ex.Fence = &explain.Fence{Rule: g.Fence.Rule(loc), Allowed: []string{}}
 	}
@@ -140,6 +140,7 @@ func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g
 			}
 		}
 		er.Endpoints = explainEndpoints(snap, r, now)
+		explainLoad(ex, &er, snap, g, uint8(i), p, client)
 		ex.Regions = append(ex.Regions, er)
 	}
 }
@@ -206,7 +207,11 @@ func (h *Handler) whatIf(cur *plan.Snapshot, w explain.WhatIf, name string, qtyp
 		}
 	}
 	view = &health.View{Regions: regions, Probers: view.Probers}
-	snap := &plan.Snapshot{Revision: cur.Revision, Config: cfg, Health: plan.BuildHealth(cfg, view), State: &st, Built: cur.Built}
+	ht := plan.BuildHealth(cfg, view)
+	if err := whatIfLoads(ht, cfg, &st, w, h.now(), h.policy.MaxAge); err != nil {
+		return nil, err
+	}
+	snap := &plan.Snapshot{Revision: cur.Revision, Config: cfg, Health: ht, State: &st, Built: cur.Built}
 	if p, ok := h.geo.(Partitioner); ok && withScope {
 		if part, err := p.Partition(); err == nil {
 			if z := snap.Match(name); z != nil {

@@ -19,7 +19,7 @@ import (
 // maxSimulateBody bounds the client list a POST /simulate may send.
 const maxSimulateBody = 8 << 20
 
-// ExplainHTTP serves GET /explain?name=&client=&type=&ecs=&down=&up=&weight=r:n
+// ExplainHTTP serves GET /explain?name=&client=&type=&ecs=&down=&up=&weight=r:n&load=r:u
 // as JSON (see Explanation).
 func (h *Handler) ExplainHTTP() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +53,7 @@ func (h *Handler) ExplainHTTP() http.Handler {
 	})
 }
 
-// SimulateHTTP serves GET /simulate?name=&type=&down=&up=&weight=r:n over the
+// SimulateHTTP serves GET /simulate?name=&type=&down=&up=&weight=r:n&load=r:u over the
 // GeoIP database's networks, or POST with client addresses one per line.
 func (h *Handler) SimulateHTTP() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +105,8 @@ func parseQtype(s string) (uint16, error) {
 	return 0, fmt.Errorf("type %q: want A or AAAA", s)
 }
 
-// parseWhatIf reads repeated down=, up= and weight=region:n parameters.
+// parseWhatIf reads repeated down=, up=, weight=region:n and
+// load=region:utilization parameters.
 func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
 	w := explain.WhatIf{Down: v["down"], Up: v["up"]}
 	for _, s := range v["weight"] {
@@ -118,6 +119,17 @@ func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
 			w.Weights = map[string]int{}
 		}
 		w.Weights[id] = weight
+	}
+	for _, s := range v["load"] {
+		id, n, ok := strings.Cut(s, ":")
+		load, err := strconv.ParseFloat(n, 64)
+		if !ok || err != nil {
+			return w, fmt.Errorf("load %q: want region:utilization, e.g. eu-west:0.9", s)
+		}
+		if w.Loads == nil {
+			w.Loads = map[string]float64{}
+		}
+		w.Loads[id] = load
 	}
 	return w, nil
 }

@@ -81,7 +81,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		var tp *plan.Plan
 		var bits int
 		if tp, bits, havePlan = t.Lookup(q.client); havePlan {
-			p, q.scope = *tp, max(bits, g.StickyBits(q.client))
+			p, q.scope = *tp, max(bits, g.StickyBits(q.client), snap.Health.ShedBits(q.client))
 		}
 	}
 	if !havePlan {

@@ -83,6 +83,12 @@ type Handler struct {
 	// the next one deletes only those that went away.
 	regionSeries   map[string]struct{}
 	endpointSeries map[[2]string]struct{}
+
+	// shedder holds the shed shares' hysteresis across snapshots, and
+	// loadSeries the load gauges set (loadmetrics.go); both under mu.
+	shedder    *plan.Shedder
+	loadSeries map[string]struct{}
+	staleLoads map[string]bool // regions whose prober loads are all stale, logged
 }
 
 // NewHandler returns a Handler with no snapshot: until the first Apply it
@@ -90,6 +96,7 @@ type Handler struct {
 func NewHandler(o Options) *Handler {
 	h := &Handler{scopeWant: make(chan struct{}, 1), configured: make(chan struct{}), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer, perZone: o.ZoneMetrics}
 	h.sampler, _ = o.Observer.(SamplingObserver)
+	h.shedder = plan.NewShedder()
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -182,8 +189,11 @@ func (h *Handler) rebuild() {
 			"regions", len(cfg.Regions), "duration_seconds", h.now().Sub(now).Seconds())
 	}
 	ht := plan.BuildHealth(cfg, health.Aggregate(st, now, h.policy))
+	loads, stale := health.LoadsAndStale(st, now, h.policy.MaxAge)
+	h.noteStaleLoads(stale)
+	ht.ApplyLoads(cfg, loads, h.shedder, now)
 	scopes := h.attachScopes(cfg, ht)
-	if cur != nil && cur.State == st && cur.Config == cfg && maps.Equal(cur.Scopes, scopes) && reflect.DeepEqual(cur.Health.View, ht.View) {
+	if cur != nil && cur.State == st && cur.Config == cfg && maps.Equal(cur.Scopes, scopes) && reflect.DeepEqual(cur.Health.View, ht.View) && cur.Health.SameLoads(ht) {
 		// A health tick that changed nothing a query, explain or the
 		// status page can see: the snapshot in force stays, with its
 		// build time.
@@ -198,6 +208,7 @@ func (h *Handler) rebuild() {
 	h.metrics.snapRevision.Set(float64(st.Revision))
 	h.metrics.snapTime.Set(float64(now.UnixNano()) / 1e9)
 	h.setHealthMetrics(cfg, ht)
+	h.setLoadMetrics(cfg, ht)
 }
 
 // logHealthChanges logs one line per region whose verdict flipped.

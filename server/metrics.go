@@ -35,6 +35,7 @@ type Metrics struct {
 	snapWarnings prometheus.Counter
 	scopeBuild   prometheus.Histogram
 	limits       *limit.Metrics // RRL and cookies
+	load         loadMetrics    // loadmetrics.go
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -116,6 +117,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Weight in force of each region of the configuration: 0 (drained) to 1000, 100 without a weight key.",
 	}, []string{"region"})
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
+	m.load = newLoadMetrics(f)
 	return m
 }
 

@@ -96,7 +96,8 @@ func (q *query) addNameAnswer(g *plan.Name, rr dns.RR) {
 // scopeBits returns the width of the network the answer to q holds for:
 // from the scope table when it is ready, else the GeoIP network when the
 // name's plan can depend on the location, else 0; never wider than the
-// sticky subnet for sticky names.
+// sticky subnet for sticky names, nor than the shedding subnet while a
+// region sheds.
 func (h *Handler) scopeBits(q *query, g *plan.Name, network netip.Prefix) int {
 	bits := 0
 	if t := q.snap.TableFor(g, q.qtype); t != nil {
@@ -108,5 +109,5 @@ func (h *Handler) scopeBits(q *query, g *plan.Name, network netip.Prefix) int {
 	} else if g.LocationSensitive() && network.IsValid() {
 		bits = network.Bits()
 	}
-	return max(bits, g.StickyBits(q.client))
+	return max(bits, g.StickyBits(q.client), q.snap.Health.ShedBits(q.client))
 }

@@ -109,6 +109,8 @@ func shares(snap *plan.Snapshot, name string, qtype uint16, units []unit) (map[s
 			for _, i := range tier {
 				out[g.Regions[i].ID] += float64(u.n) / float64(len(tier))
 			}
+		case snap.Health.Shedding || g.Headroom():
+			loadShares(out, g, &p, snap.Health, float64(u.n))
 		default:
 			sum := 0
 			for _, i := range tier {

@@ -45,6 +45,11 @@ type RegionStatus struct {
 	Checked   bool // some fresh prober reports on it
 	Up        bool // answered with (up, or no data)
 	Endpoints []EndpointStatus
+	// Load is the region's load in force (nil: none) and Shed its
+	// watermarks (nil: none), with ShedShare the share it sheds now.
+	Load      *float64
+	Shed      *schema.Shed
+	ShedShare float64
 }
 
 // EndpointStatus is one address of a region with each prober's report.
@@ -89,6 +94,12 @@ func (h *Handler) Status() *Status {
 	for i, r := range snap.Config.Regions {
 		rs := st.Regions[r.ID]
 		out := RegionStatus{ID: r.ID, Lat: rs.Region.Lat, Lon: rs.Region.Lon, Weight: rs.Weight, Up: snap.Health.Regions[i].Up}
+		if load, ok, _, share, marks := snap.Health.RegionLoad(snap.Config, i); ok || marks != nil {
+			if ok {
+				out.Load = &load
+			}
+			out.Shed, out.ShedShare = marks, share
+		}
 		var rh *health.RegionHealth
 		if view != nil {
 			rh = view.Regions[r.ID]

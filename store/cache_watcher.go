@@ -153,7 +153,7 @@ func (m *configMirror) put(key string, value []byte, modRev int64) {
 		return
 	}
 	k, err := schema.ParseKey(m.prefix, key)
-	if err != nil || k.Kind == schema.KindProber || k.Kind == schema.KindHealth {
+	if err != nil || k.Kind == schema.KindProber || k.Kind == schema.KindHealth || k.Kind == schema.KindLoad {
 		return // never in force, or live data
 	}
 	m.cur[key] = rawValue{value: value, modRev: modRev}

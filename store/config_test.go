@@ -14,6 +14,7 @@ func TestReadConfigLeavesOutLiveKeys(t *testing.T) {
 	s.Put(t, testPrefix+"probers/p1", `{"lat":1,"lon":1}`)
 	s.Put(t, testPrefix+"health/eu-west/192.0.2.10/p1", `{"up":true,"time":"2026-01-01T00:00:00Z"}`)
 	s.Put(t, "/other/regions/x", `{}`)
+	s.Put(t, testPrefix+"regions/eu-west/load", "0.5")
 	a := NewAdmin(c, testPrefix)
 	snap, err := a.ReadConfig(t.Context())
 	if err != nil {

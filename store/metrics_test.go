@@ -23,6 +23,7 @@ func TestMetricsLint(t *testing.T) {
 # HELP glb_store_rejections_total Keys newly rejected (a new key, or a new reason), by kind of key.
 # TYPE glb_store_rejections_total counter
 glb_store_rejections_total{kind="health"} 0
+glb_store_rejections_total{kind="load"} 0
 glb_store_rejections_total{kind="name"} 0
 glb_store_rejections_total{kind="prober"} 0
 glb_store_rejections_total{kind="record"} 0

@@ -23,7 +23,7 @@ const maxResponse = 16 << 20
 
 var explainCmd = &command{
 	name:     "explain",
-	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--endpoints] [-o table|json|yaml]",
+	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--endpoints] [-o table|json|yaml]",
 	summary:  "ask glbd why a client gets the answer it gets",
 	help: `Asks glbd (--glbd, its HTTP address) how it answers <name> (a full name,
 or label.zone) for a client at <client-ip>: where the client is, which
@@ -32,8 +32,10 @@ which ones the geofence leaves out, the nearest tier, the rule that
 decided, and the answer with its TTL and ECS scope. --endpoints adds each
 candidate's endpoints with the probers' reports on them.
 
---down, --up and --weight answer "what if": the regions are treated as
-down, up, or with that weight for this one answer; nothing is changed.
+--down, --up, --weight and --load answer "what if": the regions are
+treated as down, up, with that weight, or at that load (utilization,
+e.g. eu-west=0.9: shedding by its watermarks) for this one answer;
+nothing is changed.
 A name that is not a GSLB name (no such name, or a static record) is an
 error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
@@ -44,11 +46,11 @@ error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
 var simulateCmd = &command{
 	name:     "simulate",
-	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--clients <file>] [-o table|json|yaml]",
+	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--clients <file>] [-o table|json|yaml]",
 	summary:  "ask glbd how traffic would split between regions, now and if",
 	help: `Asks glbd (--glbd) how the answers for <name> split between regions,
 as shares of the clients: now, and under the hypothesis given by --down,
---up and --weight (nothing is changed). The clients are glbd's choice
+--up, --weight and --load (nothing is changed). The clients are glbd's choice
 (the networks of its GeoIP database), or the addresses in --clients, one
 per line (# comments and blank lines are skipped; - reads stdin).
 -o json and -o yaml write glbd's /simulate document.
@@ -63,6 +65,7 @@ type whatIf struct {
 	down   listFlag
 	up     listFlag
 	weight listFlag
+	load   listFlag
 }
 
 func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
@@ -72,6 +75,7 @@ func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
 	fs.Var(&w.down, "down", "treat this region as down (repeatable)")
 	fs.Var(&w.up, "up", "treat this region as up (repeatable)")
 	fs.Var(&w.weight, "weight", "treat a region as having this weight, as region:n (repeatable)")
+	fs.Var(&w.load, "load", "treat a region as having this load (utilization), as region=0.9 or region:0.9 (repeatable)")
 	return fs, w
 }
 
@@ -106,6 +110,19 @@ func (w *whatIf) query(q url.Values) error {
 		}
 		q.Add("weight", r+":"+strings.TrimSpace(n))
 	}
+	for _, rl := range w.load {
+		r, v, ok := splitLoad(rl)
+		if !ok {
+			return fmt.Errorf("%w: --load %q: want region=utilization, e.g. eu-west=0.9", errUsage, rl)
+		}
+		if err := checkRegion(r); err != nil {
+			return err
+		}
+		if _, err := schema.ParseLoad([]byte(v)); err != nil {
+			return fmt.Errorf("%w: --load %q: %w", errUsage, rl, err)
+		}
+		q.Add("load", r+":"+strings.TrimSpace(v))
+	}
 	return nil
 }
 
@@ -116,7 +133,22 @@ func (w *whatIf) describe() string {
 		r, n, _ := strings.Cut(rw, ":")
 		e.Weights[r], _ = strconv.Atoi(strings.TrimSpace(n))
 	}
+	for _, rl := range w.load {
+		r, v, _ := splitLoad(rl)
+		if e.Loads == nil {
+			e.Loads = map[string]float64{}
+		}
+		e.Loads[r], _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+	}
 	return e.String()
+}
+
+// splitLoad splits a --load value, region=u or region:u.
+func splitLoad(s string) (region, load string, ok bool) {
+	if region, load, ok = strings.Cut(s, "="); ok {
+		return region, load, ok
+	}
+	return strings.Cut(s, ":")
 }
 
 // checkRegion refuses what cannot be a region id, through the schema's own

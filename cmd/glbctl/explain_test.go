@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -188,4 +189,25 @@ ap-northeast 19.0% 20.0% +1.0
 			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
 		}
 	})
+}
+
+// TestExplainLoadFlag: --load becomes load=region:utilization; a bad one
+// is a usage error before any request.
+func TestExplainLoadFlag(t *testing.T) {
+	var f fakeGlbd
+	base := f.start(t)
+	r := ctl(t, nil, "explain", "www.gslb.example.test", "81.2.69.160", "--glbd", strings.TrimPrefix(base, "http://"),
+		"--load", "eu-west=0.9", "--load", "us-east:0.5")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	req, _ := f.last()
+	if got := req.URL.Query()["load"]; !slices.Equal(got, []string{"eu-west:0.9", "us-east:0.5"}) {
+		t.Errorf("load parameters %q", got)
+	}
+	for _, bad := range []string{"eu-west", "eu-west=lots", "eu-west=11", "EU=0.5"} {
+		if r := ctl(t, nil, "explain", "www", "81.2.69.160", "--glbd", strings.TrimPrefix(base, "http://"), "--load", bad); r.code == 0 {
+			t.Errorf("--load %q accepted", bad)
+		}
+	}
 }

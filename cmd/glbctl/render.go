@@ -60,6 +60,9 @@ func renderExplain(w io.Writer, e *explain.Explanation) {
 	}
 	fmt.Fprintf(w, "tier: %s\n", dash(strings.Join(e.Tier, ", ")))
 	fmt.Fprintf(w, "rule: %s; chosen: %s\n", dash(e.Rule), chosen)
+	if len(e.Shed) > 0 {
+		fmt.Fprintf(w, "shed: %s moved this client's subnet away (load past the low watermark)\n", strings.Join(e.Shed, ", "))
+	}
 	fmt.Fprintf(w, "answer: %s, TTL %d, ECS scope /%d\n", e.Rcode, e.TTL, e.Scope)
 	for _, rr := range e.Answer {
 		fmt.Fprintf(w, "  %s\n", rr)
@@ -109,7 +112,23 @@ func notes(e *explain.Explanation, r explain.Region) string {
 	if !r.HasFamily {
 		n = append(n, "no "+e.Type+" address")
 	}
-	return strings.Join(n, ", ")
+	return strings.Join(append(n, loadNotes(r)...), ", ")
+}
+
+// loadNotes describe a region's load against its watermarks, and whether
+// it sheds this client.
+func loadNotes(r explain.Region) []string {
+	var n []string
+	if r.Load != nil {
+		n = append(n, fmt.Sprintf("load %.2g (%s)", *r.Load, r.LoadSource))
+	}
+	if s := r.Shed; s != nil {
+		n = append(n, fmt.Sprintf("sheds %.0f %% (watermarks %g..%g)", s.Share*100, s.Low, s.High))
+		if r.KeepsClient != nil && !*r.KeepsClient {
+			n = append(n, "SHEDS THIS CLIENT")
+		}
+	}
+	return n
 }
 
 func renderSimulate(w io.Writer, s *explain.Simulation, hypothesis string) {

@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // devBackendCloseTimeout bounds the graceful shutdown of the dev backends;
@@ -25,9 +29,11 @@ const devBackendCloseTimeout = time.Second
 // checks point at them (through the check's "connect" field), so a reader
 // can make a region fail and watch the answers move. Each serves:
 //
-//	GET  /healthz  200 "ok\n", or 503 "failing\n" while failing
+//	GET  /healthz  200 "ok\n", or 503 "failing\n" while failing; the
+//	               header X-Load says the load set with /load (default 0)
 //	POST /fail     start failing
 //	POST /recover  stop failing
+//	POST /load?value=0.9  report this load (utilization 0..10) from now on
 //	GET  /         one line naming the backend, its state and the commands
 //
 // /fail and /recover take POST only (curl -X POST ...): GET must not change
@@ -47,6 +53,7 @@ type devBackend struct {
 	ln      net.Listener
 	srv     *http.Server
 	failing atomic.Bool
+	load    atomic.Uint64 // math.Float64bits of the load it reports
 }
 
 // startDevBackends listens on each address (e.g. "127.0.0.1:18001"; port 0
@@ -124,6 +131,7 @@ func (d *devBackends) close() error {
 func (d *devBackends) routes(b *devBackend) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Load", strconv.FormatFloat(math.Float64frombits(b.load.Load()), 'g', -1, 64))
 		if b.failing.Load() {
 			http.Error(w, "failing", http.StatusServiceUnavailable)
 			return
@@ -145,6 +153,7 @@ func (d *devBackends) routes(b *devBackend) http.Handler {
 	}
 	mux.HandleFunc("/fail", set(true))
 	mux.HandleFunc("/recover", set(false))
+	mux.HandleFunc("/load", d.setLoad(b))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintf(w, "%s; curl -X POST http://%s/fail (or /recover)\n", b.describe(), b.ln.Addr())
 	})
@@ -157,5 +166,26 @@ func (b *devBackend) describe() string {
 	if b.failing.Load() {
 		state = "failing"
 	}
-	return fmt.Sprintf("glb dev backend for region %s: %s", b.region, state)
+	return fmt.Sprintf("glb dev backend for region %s: %s, load %g", b.region, state, math.Float64frombits(b.load.Load()))
+}
+
+// setLoad is POST /load?value=0.9: the backend reports that load in its
+// health responses from now on, as a real service's exporter would.
+func (d *devBackends) setLoad(b *devBackend) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, fmt.Sprintf("use POST: curl -X POST 'http://%s/load?value=0.9'", b.ln.Addr()), http.StatusMethodNotAllowed)
+			return
+		}
+		v, err := schema.ParseLoad([]byte(r.URL.Query().Get("value")))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if math.Float64frombits(b.load.Swap(math.Float64bits(v))) != v {
+			d.log.Info("dev backend load changed", "region", b.region, "load", v)
+		}
+		_, _ = fmt.Fprintf(w, "%s\n", b.describe())
+	}
 }

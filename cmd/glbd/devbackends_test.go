@@ -56,6 +56,12 @@ func TestDevBackends(t *testing.T) {
 		{"still failing", "GET", "eu-west", "/healthz", 503, "failing\n"},
 		{"recover", "POST", "eu-west", "/recover", 200, "region eu-west: healthy"},
 		{"healthy again", "GET", "eu-west", "/healthz", 200, "ok\n"},
+		{"set a load", "POST", "eu-west", "/load?value=0.9", 200, "region eu-west: healthy, load 0.9"},
+		{"index shows the load", "GET", "eu-west", "/", 200, "load 0.9"},
+		{"GET does not set a load", "GET", "eu-west", "/load?value=0.1", 405, "curl -X POST"},
+		{"a load out of range is refused", "POST", "eu-west", "/load?value=11", 400, "outside 0..10"},
+		{"the load stays", "GET", "eu-west", "/", 200, "load 0.9"},
+		{"other region's load unaffected", "GET", "us-east", "/", 200, "load 0"},
 		{"unknown path", "GET", "eu-west", "/nope", 404, ""},
 	}
 	for _, s := range steps {

@@ -17,10 +17,16 @@ type WhatIf struct {
 	Down    []string       `json:"down"`
 	Up      []string       `json:"up"`
 	Weights map[string]int `json:"weight"`
+	// Loads are regions' loads (utilization), in place of the ones in
+	// force; the shed shares then follow the watermarks without the
+	// hysteresis in time, as they will once the load holds.
+	Loads map[string]float64 `json:"load,omitempty"`
 }
 
 // Empty reports whether w changes nothing.
-func (w *WhatIf) Empty() bool { return w == nil || len(w.Down)+len(w.Up)+len(w.Weights) == 0 }
+func (w *WhatIf) Empty() bool {
+	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights)+len(w.Loads) == 0
+}
 
 // String describes w in one line ("down a, b; weight c:0"), "" when empty.
 func (w *WhatIf) String() string {
@@ -36,6 +42,9 @@ func (w *WhatIf) String() string {
 	}
 	for _, r := range slices.Sorted(maps.Keys(w.Weights)) {
 		parts = append(parts, fmt.Sprintf("weight %s:%d", r, w.Weights[r]))
+	}
+	for _, r := range slices.Sorted(maps.Keys(w.Loads)) {
+		parts = append(parts, fmt.Sprintf("load %s:%g", r, w.Loads[r]))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -59,6 +68,9 @@ type Explanation struct {
 	TTL       uint32   `json:"ttl"`
 	Scope     int      `json:"scope"`
 	WhatIf    *WhatIf  `json:"what_if,omitempty"`
+	// Shed names the tier regions that shed this client's subnet, when
+	// any did (load-aware steering); then Chosen is where it went.
+	Shed []string `json:"shed,omitempty"`
 }
 
 // Location is the client's GeoIP record.
@@ -91,6 +103,22 @@ type Region struct {
 	Score      *float64   `json:"score"`       // nil: not scored
 	InTier     bool       `json:"in_tier"`
 	Endpoints  []Endpoint `json:"endpoints"`
+	// Load is the region's load in force (nil: none known) and
+	// LoadSource where it came from ("key" or "probers"); Shed its
+	// watermarks and the share it sheds now (nil: no watermarks), and
+	// KeepsClient whether it would keep this client's subnet.
+	Load        *float64 `json:"load,omitempty"`
+	LoadSource  string   `json:"load_source,omitempty"`
+	Shed        *Shed    `json:"shed,omitempty"`
+	KeepsClient *bool    `json:"keeps_client,omitempty"`
+}
+
+// Shed is a region's watermarks and the share of its clients it moves
+// away now.
+type Shed struct {
+	Low   float64 `json:"low"`
+	High  float64 `json:"high"`
+	Share float64 `json:"share"`
 }
 
 // Endpoint is one address of a region and what probers said.

@@ -113,7 +113,7 @@ func (g *Name) Pick(p *Plan, qtype uint16, client netip.Addr, ht *HealthTable, i
 	if g.Policy == schema.PolicyRoundRobin {
 		return g.pickRoundRobin(p, qtype, ht, intn, out[:limit])
 	}
-	first := g.Draw(p, client, intn)
+	first, _ := g.Choose(p, client, ht, intn)
 	n := g.appendAddrs(p, first, qtype, ht, intn, out[:limit])
 	if g.Spread {
 		for _, i := range p.Order[:p.N] {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // maxProbers bounds how many probers the latency policy considers, so the
@@ -20,6 +21,11 @@ type HealthTable struct {
 	Probers []geoPoint   // registered probers, at most maxProbers
 	RTT     [][]float64  // rtt[region][prober] in ms; NaN where the prober has no measurement
 	View    *health.View // what the table was built from, for status and tests
+	// Shedding is set when some region sheds (load.go): the query path
+	// then tests the drawn region's share; else it skips the test.
+	Shedding bool
+	loaded   bool           // some region has a load (balance "headroom" reads them)
+	marks    []*schema.Shed // the regions' watermarks, by index (ApplyLoads)
 }
 
 // regionHealth is one region's verdict: whether it may be answered with,
@@ -28,6 +34,13 @@ type regionHealth struct {
 	Up      bool
 	Checked bool // fresh reports exist; false: no check, or no data yet
 	Mask    uint64
+	// Load is the region's load when HasLoad (from LoadSource: "key" or
+	// "probers"), and Shed the share of its clients it moves away now,
+	// 0..1 (load.go).
+	Load       float64
+	HasLoad    bool
+	LoadSource string
+	Shed       float64
 }
 
 type geoPoint struct{ lat, lon float64 }

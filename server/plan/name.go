@@ -23,7 +23,8 @@ type Name struct {
 	TTLDegraded uint32 // 0: same as ttl
 	Answers     int
 	Spread      bool
-	stickyV4    int // 0: not sticky
+	headroom    bool // balance "headroom": tier weights scaled by spare capacity
+	stickyV4    int  // 0: not sticky
 	stickyV6    int
 	Fence       *Fence // nil: every client may get every region
 	fallback    uint64 // regions of the fallback outcome
@@ -138,6 +139,7 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 	if nm.Sticky != nil {
 		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
 	}
+	g.headroom = nm.Balance == schema.BalanceHeadroom
 	for _, id := range nm.Regions {
 		r := regions[id]
 		if r == nil {
@@ -185,6 +187,7 @@ func (g *Name) configKey() uint64 {
 	w.str(g.Policy)
 	w.num(uint64(g.Answers))
 	w.flag(g.Spread)
+	w.flag(g.headroom)
 	w.num(uint64(g.stickyV4))
 	w.num(uint64(g.stickyV6))
 	w.num(g.fallback)

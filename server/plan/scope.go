@@ -177,6 +177,7 @@ func ScopeKey(g *Name, qtype uint16, ht *HealthTable) uint64 {
 	w := newHashWriter(fnv.New64a())
 	w.num(g.CfgKey)
 	w.num(uint64(qtype))
+	w.flag(ht.Shedding) // the plans' rest of the ranking counts while shedding (ScopeBuilder.Build)
 	for _, r := range g.Regions {
 		rh := ht.Regions[r.Idx]
 		w.num(uint64(r.Weight))

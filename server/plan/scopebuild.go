@@ -47,6 +47,9 @@ func (b *ScopeBuilder) Build(part *geo.Partition, g *Name, qtype uint16, ht *Hea
 		b.index = map[planIdent]uint16{}
 	}
 	clear(b.index)
+	// A shed client goes down the rest of its ranking, so while a region
+	// sheds, plans that differ there differ (see ShedBits for the rest).
+	rest := g.Spread || ht.Shedding
 	// Plans depend only on the location, so decide once per location.
 	b.locPlan = slices.Grow(b.locPlan[:0], len(part.Locs))[:len(part.Locs)]
 	for i, loc := range part.Locs {
@@ -54,14 +57,14 @@ func (b *ScopeBuilder) Build(part *geo.Partition, g *Name, qtype uint16, ht *Hea
 			runtime.Gosched()
 		}
 		p := g.Plan(qtype, loc, part.Found[i], ht)
-		idx, ok := b.intern(t, &p, g.Spread)
+		idx, ok := b.intern(t, &p, rest)
 		if !ok {
 			return &ScopeTable{Part: part}
 		}
 		b.locPlan[i] = idx
 	}
 	unknown := g.Plan(qtype, geo.Location{}, false, ht)
-	unknownIdx, ok := b.intern(t, &unknown, g.Spread)
+	unknownIdx, ok := b.intern(t, &unknown, rest)
 	if !ok {
 		return &ScopeTable{Part: part}
 	}

@@ -47,6 +47,7 @@ type Config struct {
 type regionInfo struct {
 	ID    string
 	Addrs []netip.Addr // in the region's order: bit i of a health mask is addrs[i]
+	Shed  *schema.Shed // load watermarks; nil: the region never sheds
 }
 
 // Zone is one served zone with its records pre-built.
@@ -81,7 +82,7 @@ func BuildConfig(st *schema.State) (*Config, []error) {
 	c := &Config{Revision: st.ConfigRevision, Zones: make(map[string]*Zone, len(st.Zones)), RegionIdx: map[string]int{}}
 	for _, id := range slices.Sorted(maps.Keys(st.Regions)) {
 		c.RegionIdx[id] = len(c.Regions)
-		c.Regions = append(c.Regions, &regionInfo{ID: id, Addrs: st.Regions[id].Region.Addrs})
+		c.Regions = append(c.Regions, &regionInfo{ID: id, Addrs: st.Regions[id].Region.Addrs, Shed: st.Regions[id].Region.Shed})
 	}
 	var warns []error
 	answers := answerCache{} // shared by the names of every zone

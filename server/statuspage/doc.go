@@ -54,6 +54,15 @@ type regionJSON struct {
 	Checked   bool           `json:"checked"`
 	Up        bool           `json:"up"`
 	Endpoints []endpointJSON `json:"endpoints"`
+	Load      *float64       `json:"load,omitempty"` // nil: no load known
+	Shed      *shedJSON      `json:"shed,omitempty"` // nil: no watermarks
+}
+
+// shedJSON is a region's watermarks and the share it sheds now.
+type shedJSON struct {
+	Low   float64 `json:"low"`
+	High  float64 `json:"high"`
+	Share float64 `json:"share"`
 }
 
 type endpointJSON struct {
@@ -111,7 +120,10 @@ func statusOf(st *server.Status) *statusJSON {
 		out.Zones = append(out.Zones, zj)
 	}
 	for _, r := range st.Regions {
-		rj := regionJSON{ID: r.ID, Lat: r.Lat, Lon: r.Lon, Weight: r.Weight, Checked: r.Checked, Up: r.Up, Endpoints: []endpointJSON{}}
+		rj := regionJSON{ID: r.ID, Lat: r.Lat, Lon: r.Lon, Weight: r.Weight, Checked: r.Checked, Up: r.Up, Endpoints: []endpointJSON{}, Load: r.Load}
+		if r.Shed != nil {
+			rj.Shed = &shedJSON{Low: r.Shed.Low, High: r.Shed.High, Share: r.ShedShare}
+		}
 		for _, e := range r.Endpoints {
 			rj.Endpoints = append(rj.Endpoints, endpointJSON{Endpoint: e.Endpoint, Up: e.Up, UpVotes: e.UpVotes, Votes: e.Votes, Reports: e.Reports})
 		}

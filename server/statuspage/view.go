@@ -59,6 +59,7 @@ type statusRegionView struct {
 	Where     string
 	Color     string // the region's colour in the answer chart
 	Endpoints []statusEndpointView
+	Load      string // the load against the watermarks in words, "" when neither is known
 }
 
 // statusEndpointView is one address of a region: a row of the matrix.
@@ -192,7 +193,7 @@ func statusProberCols(st *server.Status) []statusProberCol {
 // statusRegionOf is one region's view, with its reports laid out in the
 // matrix's prober columns.
 func statusRegionOf(r server.RegionStatus, cols []statusProberCol, now time.Time) statusRegionView {
-	rv := statusRegionView{ID: r.ID, Weight: r.Weight, Lat: r.Lat, Lon: r.Lon, Where: fmtLatLon(r.Lat, r.Lon)}
+	rv := statusRegionView{ID: r.ID, Weight: r.Weight, Lat: r.Lat, Lon: r.Lon, Where: fmtLatLon(r.Lat, r.Lon), Load: loadWords(r)}
 	switch {
 	case r.Weight == 0:
 		rv.State = statusDrained
@@ -333,4 +334,22 @@ func fmtRTT(d time.Duration) string {
 		return strings.TrimSuffix(fmt.Sprintf("%.2f", ms), "0") + " ms"
 	}
 	return fmt.Sprintf("%.0f ms", ms)
+}
+
+// loadWords says a region's load against its watermarks: "load 0.88 of
+// 0.80–0.95, shedding 50 %", "" when it has neither.
+func loadWords(r server.RegionStatus) string {
+	load := "load unknown"
+	if r.Load != nil {
+		load = fmt.Sprintf("load %.2f", *r.Load)
+	}
+	switch {
+	case r.Shed == nil && r.Load == nil:
+		return ""
+	case r.Shed == nil:
+		return load
+	case r.ShedShare > 0:
+		return fmt.Sprintf("%s of %.2f–%.2f, shedding %.0f %%", load, r.Shed.Low, r.Shed.High, r.ShedShare*100)
+	}
+	return fmt.Sprintf("%s of %.2f–%.2f", load, r.Shed.Low, r.Shed.High)
 }

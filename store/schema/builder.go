@@ -30,6 +30,8 @@ type Builder struct {
 	reported map[string]string // key -> reason last returned as a new rejection
 	deleted  map[string]int64  // zone -> revision of the latest delete of one of its keys
 
+	goodLoad map[string]*entry // last value accepted for each load key (loads.go)
+
 	dirty  bool   // a configuration key changed since the last State
 	config *State // the configuration part of the last State
 }
@@ -51,11 +53,15 @@ func NewBuilder(prefix string) *Builder {
 		reported: map[string]string{},
 		deleted:  map[string]int64{},
 		live:     map[string]*entry{},
+		goodLoad: map[string]*entry{},
 		dirty:    true,
 	}
 }
 
-func isLive(k Kind) bool { return k == KindProber || k == KindHealth }
+// isLive says which keys are the live part. A region's load is live: an
+// autoscaler may write it every few seconds, which must not rebuild the
+// configuration.
+func isLive(k Kind) bool { return k == KindProber || k == KindHealth || k == KindLoad }
 
 // Put records the value of a key at its mod revision, decoding it now.
 func (b *Builder) Put(key string, value []byte, modRev int64) {
@@ -65,6 +71,9 @@ func (b *Builder) Put(key string, value []byte, modRev int64) {
 		e.value, e.err = Decode(e.key, value)
 	}
 	if e.keyErr == nil && isLive(e.key.Kind) {
+		if e.key.Kind == KindLoad {
+			b.putLoad(key, e)
+		}
 		b.live[key] = e
 		return
 	}
@@ -77,6 +86,7 @@ func (b *Builder) Put(key string, value []byte, modRev int64) {
 func (b *Builder) Delete(key string, rev int64) {
 	if _, ok := b.live[key]; ok {
 		delete(b.live, key)
+		delete(b.goodLoad, key)
 		return
 	}
 	if k, err := ParseKey(b.prefix, key); err == nil && k.Zone != "" {
@@ -143,8 +153,14 @@ func (b *Builder) State(rev int64) (*State, []Rejection) {
 func (b *Builder) liveState(st *State) {
 	st.Probers = map[string]*ProberInfo{}
 	st.Health = map[string]map[string]map[string]*HealthReport{}
+	st.Loads = map[string]float64{}
+	b.pruneLoads()
 	upgraded, owners := b.proberIDs()
 	for key, e := range b.live {
+		if e.key.Kind == KindLoad {
+			b.liveLoad(st, key, e)
+			continue
+		}
 		if e.err != nil {
 			st.Rejected = append(st.Rejected, Rejection{Key: key, Kind: e.key.Kind, Reason: e.err.Error(), ModRevision: e.modRev})
 			continue

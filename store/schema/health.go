@@ -42,6 +42,10 @@ type HealthReport struct {
 	RTT   Duration  `json:"rtt,omitempty"`   // round-trip time of the last successful check
 	Time  time.Time `json:"time"`            // when the prober last checked
 	Error string    `json:"error,omitempty"` // why the last check failed, if it did
+	// Load is the endpoint's load as read from its health response (the
+	// check's load spec), absent when the check has none or the figure
+	// was missing or invalid.
+	Load *float64 `json:"load,omitempty"`
 }
 
 // MaxReportAge bounds how old a report's time may be against the reader's
@@ -60,6 +64,11 @@ func (h *HealthReport) Validate() error {
 	}
 	if h.RTT < 0 || time.Duration(h.RTT) > time.Minute {
 		errs = append(errs, fmt.Errorf("rtt %s is outside 0..1m", time.Duration(h.RTT)))
+	}
+	if h.Load != nil {
+		if err := CheckLoad(*h.Load); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(h.Error) > MaxErrorBytes {
 		errs = append(errs, fmt.Errorf("error text of %d bytes is longer than %d", len(h.Error), MaxErrorBytes))

@@ -28,9 +28,10 @@ const (
 	KindRecord       // <prefix>zones/<zone>/records/<label>/<TYPE>
 	KindProber       // <prefix>probers/<prober>
 	KindHealth       // <prefix>health/<prober>/<region>/<endpoint>, or the legacy <prefix>health/<region>/<endpoint>/<prober>
+	KindLoad         // <prefix>regions/<region>/load
 )
 
-var kindNames = [...]string{"unknown", "region", "weight", "zone", "name", "record", "prober", "health"}
+var kindNames = [...]string{"unknown", "region", "weight", "zone", "name", "record", "prober", "health", "load"}
 
 // String returns the kind as used in metric labels and log lines.
 func (k Kind) String() string {
@@ -43,7 +44,7 @@ func (k Kind) String() string {
 // Key is a parsed etcd key. Only the fields of its Kind are set.
 type Key struct {
 	Kind     Kind
-	Region   string // region, weight, health
+	Region   string // region, weight, load, health
 	Zone     string // zone, name, record
 	Label    string // name, record: relative to the zone, "@" for the apex
 	Type     string // record: upper-case RR type
@@ -83,6 +84,8 @@ func parseParts(p []string) (Key, error) {
 		return Key{Kind: KindRegion, Region: p[1]}, checkID("region", p[1])
 	case len(p) == 3 && p[0] == "regions" && p[2] == "weight":
 		return Key{Kind: KindWeight, Region: p[1]}, checkID("region", p[1])
+	case len(p) == 3 && p[0] == "regions" && p[2] == "load":
+		return Key{Kind: KindLoad, Region: p[1]}, checkID("region", p[1])
 	case len(p) == 2 && p[0] == "zones":
 		return Key{Kind: KindZone, Zone: p[1]}, checkZone(p[1])
 	case len(p) == 4 && p[0] == "zones" && p[2] == "names":
@@ -106,6 +109,8 @@ func (k Key) String() string {
 		return "regions/" + k.Region
 	case KindWeight:
 		return "regions/" + k.Region + "/weight"
+	case KindLoad:
+		return "regions/" + k.Region + "/load"
 	case KindZone:
 		return "zones/" + k.Zone
 	case KindName:

@@ -58,6 +58,10 @@ type Name struct {
 	// threshold): mass failure is more likely the probers' view than the
 	// regions'. 0 turns it off.
 	PanicPercent int `json:"panic_percent,omitempty"`
+	// Balance: how a tier's traffic is split. "weight" (default) by the
+	// regions' weights; "headroom" by weight × (1 − load), floor 0, so the
+	// least loaded region gets the most (see load.go).
+	Balance string `json:"balance,omitempty"`
 }
 
 // Sticky keeps the choice inside a tier stable per client subnet, by
@@ -164,6 +168,9 @@ func (n *Name) Validate() error {
 		errs = append(errs, errors.New("fallback is empty but an outcome is \"fallback\""))
 	}
 	errs = append(errs, checkRegionList("fallback", n.Fallback, n.Regions)...)
+	if n.Balance != "" && n.Balance != BalanceWeight && n.Balance != BalanceHeadroom {
+		errs = append(errs, fmt.Errorf("balance %q: want %s or %s", n.Balance, BalanceWeight, BalanceHeadroom))
+	}
 	if n.PanicPercent < 0 || n.PanicPercent > 100 {
 		errs = append(errs, fmt.Errorf("panic_percent %d is outside 0..100", n.PanicPercent))
 	}

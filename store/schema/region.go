@@ -36,6 +36,7 @@ type Region struct {
 	Check     *Check       `json:"check,omitempty"`     // optional health check; none means always up
 	Country   string       `json:"country,omitempty"`   // optional ISO 3166-1 alpha-2 code, for geofencing
 	Continent string       `json:"continent,omitempty"` // optional continent code (EU, NA, ...), for geofencing
+	Shed      *Shed        `json:"shed,omitempty"`      // optional load watermarks (see load.go)
 }
 
 // Validate checks coordinates, addresses and the check spec.
@@ -72,6 +73,11 @@ func (r *Region) Validate() error {
 	if r.Check != nil {
 		if err := r.Check.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("check: %w", err))
+		}
+	}
+	if r.Shed != nil {
+		if err := r.Shed.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("shed: %w", err))
 		}
 	}
 	return errors.Join(errs...)
@@ -129,6 +135,9 @@ type Check struct {
 	// <endpoint>:<port>, e.g. a health port on a management address, or the
 	// loopback backends of dev mode. Reports still name the endpoint.
 	Connect string `json:"connect,omitempty"`
+	// Load, when set, says where in the health response the prober reads
+	// the endpoint's load (see load.go); http and https checks only.
+	Load *LoadSource `json:"load,omitempty"`
 }
 
 // Check defaults, documented in README.md.
@@ -202,6 +211,11 @@ func (c *Check) Validate() error {
 	if d.Connect != "" {
 		if _, port, err := net.SplitHostPort(d.Connect); err != nil || port == "" {
 			errs = append(errs, fmt.Errorf("connect %q is not host:port", d.Connect))
+		}
+	}
+	if d.Load != nil {
+		if err := d.Load.Validate(d.Type); err != nil {
+			errs = append(errs, fmt.Errorf("load: %w", err))
 		}
 	}
 	if d.Rise < 1 || d.Rise > 100 {

@@ -20,6 +20,10 @@ type State struct {
 	// unknown regions may be present; consumers ignore them.
 	Probers map[string]*ProberInfo
 	Health  map[string]map[string]map[string]*HealthReport
+	// Loads are the values of the regions' load keys, by region id: the
+	// live figure an autoscaler or operator wrote (see load.go). An
+	// invalid value leaves the last good one here and is rejected.
+	Loads map[string]float64
 }
 
 // RegionState is a region's document with its weight. A name accepted
