@@ -35,7 +35,7 @@ type dnssecState struct {
 	seen     map[string]*ZoneKeys // the last keys received, by zone (fully qualified)
 	signing  *plan.Signing        // in force; shared by the snapshots built since
 	unsigned atomic.Pointer[[]string]
-	listed   bool // keys were received once: before that, no zone is said to lack them
+	listed   bool                // keys were received once: before that, no zone is said to lack them
 	cacheCfg dnssec.SignerConfig // tests inject the clock
 }
 

@@ -43,8 +43,6 @@ type app struct {
 	handler *server.Handler
 	dns     *transport.Server
 	watcher *store.Watcher
-	keys    *store.KeysWatcher // the DNSSEC keys (dnssec.go)
-	anchors []string           // dev mode: the trust anchors to print
 	dev     *devParts        // dev mode only
 	status  *statuspage.Page // the status page and its answer sampler
 	dnstap  *querylog.Dnstap // nil unless -dnstap
@@ -54,6 +52,11 @@ type app struct {
 	// (httpguard.go).
 	guard   *httpGuard
 	closers []func() error // run in reverse order when Run returns
+
+	// keys watches the DNSSEC keys (dnssec.go); anchors are the trust
+	// anchors dev mode prints.
+	keys    *store.KeysWatcher
+	anchors []string
 }
 
 // newApp opens everything that can fail at start-up, so that a bad GeoIP

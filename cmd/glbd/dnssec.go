@@ -78,4 +78,3 @@ func (a *app) printAnchors(host, port string) {
 	}
 	fmt.Fprintf(a.stdout, "Try: dig @%s -p %s +dnssec www.gslb.example.test A\n", host, port)
 }
-
