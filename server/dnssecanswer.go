@@ -6,6 +6,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/server/dnssec"
+	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/server/plan"
 )
 
@@ -225,3 +226,16 @@ func servFailKeepOPT(m *dns.Msg) {
 // ReasonUnsigned is the reason of a DO query answered SERVFAIL because its
 // signed zone has no usable keys.
 const ReasonUnsigned = "dnssec_no_keys"
+
+// explainDNSSEC says whether DO answers of zone z are signed, and with
+// which key; nil for a zone that is not signed.
+func explainDNSSEC(snap *plan.Snapshot, z *plan.Zone) *explain.DNSSEC {
+	if z == nil || !z.Signed {
+		return nil
+	}
+	zs := snap.DNSSEC.For(z)
+	if zs == nil {
+		return &explain.DNSSEC{Reason: "the zone says dnssec but has no usable keys: DO queries get SERVFAIL"}
+	}
+	return &explain.DNSSEC{Signed: true, KeyTag: dataKeyTag(zs.Signer), Algorithm: zs.Signer.Keys().Algorithm}
+}

@@ -59,6 +59,16 @@ type Explanation struct {
 	TTL       uint32   `json:"ttl"`
 	Scope     int      `json:"scope"`
 	WhatIf    *WhatIf  `json:"what_if,omitempty"`
+	DNSSEC    *DNSSEC  `json:"dnssec,omitempty"` // nil: the zone is not signed
+}
+
+// DNSSEC says how the answer is signed for a query with DO set (explain
+// asks without DO, so its answer lists no RRSIG).
+type DNSSEC struct {
+	Signed    bool   `json:"signed"`              // RRSIGs are added to DO answers
+	KeyTag    uint16 `json:"key_tag,omitempty"`   // the key that signs the answer's RRsets
+	Algorithm uint8  `json:"algorithm,omitempty"` // 13 (ECDSA P-256) or 15 (Ed25519)
+	Reason    string `json:"reason,omitempty"`    // why not, when the zone says dnssec but is not signed
 }
 
 // Location is the client's GeoIP record.
