@@ -172,6 +172,32 @@ func TestDNSSECSignatureCache(t *testing.T) {
 	}
 }
 
+// TestDNSSECTruncation: a signed answer too big for the client's UDP size
+// is truncated (TC) over UDP and comes whole, and verifying, over TCP.
+func TestDNSSECTruncation(t *testing.T) {
+	var values []string
+	for i := range 12 {
+		values = append(values, strings.Repeat(string(rune('a'+i)), 60))
+	}
+	h, _ := newTestHandler(t, map[string]any{"zones/gslb.example.test/records/big/TXT": map[string]any{"values": values}})
+	ks, zk := zoneKeys(t, dnssec.AlgECDSAP256, false, 1)
+	h.ApplyKeys(map[string]*ZoneKeys{strings.TrimSuffix(testZone, "."): zk})
+	addr := startServer(t, h)
+	q := mkQuery("big."+testZone, dns.TypeTXT, "")
+	q.SetEdns0(512, true)
+	if m := exchange(t, "udp", addr, q); !m.Truncated {
+		t.Errorf("UDP at 512 bytes: not truncated (%d answers)", len(m.Answer))
+	}
+	m := exchange(t, "tcp", addr, q)
+	s := sigOf(m, dns.TypeTXT)
+	if m.Truncated || len(m.Answer) != len(values)+1 || s == nil {
+		t.Fatalf("TCP: truncated %v, %d answers, signature %v; want all %d and the RRSIG", m.Truncated, len(m.Answer), s, len(values))
+	}
+	if err := s.Verify(ks.DNSKEYs()[0].(*dns.DNSKEY), m.Answer[:len(values)]); err != nil {
+		t.Errorf("TCP answer does not verify: %v", err)
+	}
+}
+
 // BenchmarkAnswerPacketSigned measures answers of the signed zone with DO
 // set (signature cache hits, after a first query) beside the same queries
 // without DO, in one run.
