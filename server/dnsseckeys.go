@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/glb-dns/glb/internal/lifecycle"
 	"github.com/glb-dns/glb/server/dnssec"
 	"github.com/glb-dns/glb/server/plan"
 )
@@ -222,14 +223,5 @@ func (h *Handler) refreshSignatures() {
 // runSignatureRefresh calls refreshSignatures every SignatureRefresh
 // until ctx is done.
 func (h *Handler) runSignatureRefresh(ctx context.Context) {
-	t := time.NewTicker(SignatureRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h.refreshSignatures()
-		}
-	}
+	lifecycle.Every(ctx, SignatureRefresh, h.refreshSignatures)
 }
