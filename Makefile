@@ -112,8 +112,8 @@ soak:
 soak-short:
 	GLB_SOAK=1 $(GO) test -count=1 -run '^TestSoakShort$$' -v ./cmd/glbsoak
 
-## protocol-check: dnsviz probe/grok of the zone and Unbound (subnetcache, ECS) resolving through glbd;
-## installs Debian's dnsviz and unbound as root when missing; GLB_DNS=ip:port uses a running glbd
+## protocol-check: dnsviz probe/grok of the zone, Unbound (subnetcache, ECS) resolving through glbd, and DNSSEC validation
+## (delv, a validating Unbound, dnsviz with the DS); installs them from Debian as root when missing; GLB_DNS=ip:port uses a running glbd
 protocol-check:
 	deploy/protocol-check.sh
 

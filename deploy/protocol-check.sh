@@ -13,6 +13,13 @@
 #      ECS scope: a subnet inside a cached answer's scope is answered
 #      without a query to glbd (glb_dns_queries_total unchanged), one outside
 #      it is not.
+#   3. DNSSEC: dev mode signs the zone and prints its DS (the trust anchor).
+#      delv validates with it (steered answers, SOA, NS, DNSKEY, a missing
+#      name, a missing type), and a validating Unbound (validator module,
+#      the DS as trust anchor, ECS) sets AD on steered answers from three
+#      continents, a missing name and a missing type. dnsviz (1.) gets the
+#      DS in its delegation and grok the zone's DNSKEY as trust anchor.
+#      With GLB_DNS, GLB_ANCHOR="<the DS record>" enables this part.
 #
 #   deploy/protocol-check.sh            run everything; PASS/FAIL lines; exit 1 on any FAIL
 #   deploy/protocol-check.sh --keep     keep the working directory (logs, dnsviz output)
@@ -32,8 +39,8 @@
 # whatever the zone's NS records name, which may not be on loopback.
 #
 # Needs dig, curl, python3; as root on Debian it installs what is missing
-# (dnsviz, unbound, bind9 and bind9-utils for dnsviz -N, bind9-dnsutils,
-# curl), with the packages' own services kept from starting.
+# (dnsviz, unbound, bind9 and bind9-utils for dnsviz -N, bind9-dnsutils
+# for dig and delv, python3-pygraphviz for dnsviz grok -t, curl), with the packages' own services kept from starting.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +73,8 @@ need_tools() {
 	for c in "${!pkg[@]}"; do
 		command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || missing+=("${pkg[$c]}")
 	done
+	# dnsviz grok -t (the trust anchor of part 3) needs pygraphviz.
+	/usr/bin/python3 -c 'import pygraphviz' 2>/dev/null || missing+=(python3-pygraphviz)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
 		log "installing ${missing[*]} from Debian"
@@ -134,8 +143,18 @@ EOF
 	curl -sf "http://$HTTP/readyz" >/dev/null || { cat "$WORK/glbd.log" >&2; die "glbd did not become ready"; }
 	# Let the dev prober's checks rise (rise 2 x 1 s), so answers are steady.
 	sleep 3
+	# The trust anchor dev mode printed: "  <zone>. 3600 IN DS <tag> 13 2 <digest>".
+	ANCHOR=$(sed -n 's/^ *\([^ ]* [0-9]* IN DS .*\)$/\1/p' "$WORK/glbd.log" | head -1)
 else
 	DNS_IP=${GLB_DNS%:*} DNS_PORT=${GLB_DNS##*:} HTTP=${GLB_HTTP:?GLB_HTTP=ip:port of the running glbd}
+	ANCHOR=${GLB_ANCHOR:-}
+fi
+DNSVIZ_DS=() GROK_TA=()
+if [ -n "$ANCHOR" ]; then
+	log "trust anchor: $ANCHOR"
+	printf '%s\n' "$ANCHOR" >"$WORK/ds.txt"
+	dig +time=2 +tries=1 +norec +short "@$DNS_IP" -p "$DNS_PORT" "$ZONE" DNSKEY | sed "s/^/$ZONE. 3600 IN DNSKEY /" >"$WORK/dnskey.txt"
+	DNSVIZ_DS=(-D "$ZONE:$WORK/ds.txt") GROK_TA=(-t "$WORK/dnskey.txt")
 fi
 log "glbd: dns $DNS_IP port $DNS_PORT, http $HTTP; work dir $WORK"
 
@@ -147,15 +166,28 @@ log "glbd: dns $DNS_IP port $DNS_PORT, http $HTTP; work dir $WORK"
 # named of its own), through which dnsviz finds glbd on port 53 and against
 # which it checks the zone's own NS set and glue; -E: EDNS compatibility
 # queries.
-if timeout 300 dnsviz probe -A -E -N "$ZONE:ns1.$ZONE=$DNS_IP" \
+if timeout 300 dnsviz probe -A -E -N "$ZONE:ns1.$ZONE=$DNS_IP" "${DNSVIZ_DS[@]}" \
 	-R A,AAAA,NS,SOA,TXT,MX -o "$WORK/probe.json" "$ZONE" "www.$ZONE" "api.$ZONE" "nothere.$ZONE" \
 	2>"$WORK/dnsviz-probe.log"; then
 	pass "dnsviz probe of $ZONE (and www, api, a missing name)"
 else
 	fail "dnsviz probe exited with $? (see $WORK/dnsviz-probe.log)"
 fi
-dnsviz grok -r "$WORK/probe.json" -o "$WORK/grok.json" 2>"$WORK/dnsviz-grok.log" || true
-dnsviz print -r "$WORK/probe.json" -o "$WORK/print.txt" 2>/dev/null || true
+# Debian 12's dnsviz looks for pygraphviz.release, which its pygraphviz
+# (1.7) no longer has, and refuses -t: give it one.
+dnsviz_ta() {
+	/usr/bin/python3 - "$@" <<'EOF'
+import runpy, sys, types, pygraphviz
+if not hasattr(pygraphviz, "release"):
+    m = types.ModuleType("pygraphviz.release")
+    m.version = pygraphviz.__version__
+    sys.modules["pygraphviz.release"] = pygraphviz.release = m
+sys.argv = ["dnsviz"] + sys.argv[1:]
+runpy.run_path("/usr/bin/dnsviz", run_name="__main__")
+EOF
+}
+dnsviz_ta grok "${GROK_TA[@]}" -r "$WORK/probe.json" -o "$WORK/grok.json" 2>"$WORK/dnsviz-grok.log" || true
+dnsviz_ta print "${GROK_TA[@]}" -r "$WORK/probe.json" -o "$WORK/print.txt" 2>/dev/null || true
 # grok prints the whole analysis as JSON (with -l warning it prints nothing
 # when all is well, which cannot be told from a grok that did not run); an
 # "errors" or "warnings" list anywhere in it is a finding, except two that
@@ -305,6 +337,65 @@ check_cached 133.242.7.0/24 hit "inside the same scope"
 check_cached 133.243.1.0/24 miss "outside the scope"
 # London's network is a /24: its answer covers only that /24.
 check_cached 81.2.70.0/24 miss "London's neighbour /24, outside the /24 scope of the London answer"
+
+# --- 3. DNSSEC validation ----------------------------------------------------
+
+if [ -n "$ANCHOR" ]; then
+	set -- $ANCHOR # owner ttl class DS tag alg digest-type digest
+	printf 'trust-anchors {\n\t%s static-ds %s %s %s "%s";\n};\n' "$1" "$5" "$6" "$7" "$8" >"$WORK/delv-anchor.conf"
+	for q in "www.$ZONE A" "www.$ZONE AAAA" "api.$ZONE A" "$ZONE SOA" "$ZONE NS" "$ZONE DNSKEY" "$ZONE CDS" "$ZONE MX" "docs.$ZONE A" \
+		"nothere.$ZONE A" "www.$ZONE TXT"; do
+		# shellcheck disable=SC2086
+		out=$(delv "@$DNS_IP" -p "$DNS_PORT" -a "$WORK/delv-anchor.conf" +root="$ZONE" $q 2>&1 || true)
+		if grep -q "fully validated" <<<"$out"; then
+			pass "delv validates $q ($(grep -m1 -o '^; [a-z ,]*validated' <<<"$out"))"
+		else
+			fail "delv does not validate $q: $(head -3 <<<"$out" | paste -sd' ')"
+		fi
+	done
+
+	VPORT=$((UNBOUND_PORT + 1))
+	sed -e "s/port: $UNBOUND_PORT/port: $VPORT/" -e "s/unbound.pid/unbound-v.pid/" \
+		-e 's/module-config: "subnetcache iterator"/module-config: "subnetcache validator iterator"/' \
+		-e '/# No validator/d' "$WORK/unbound.conf" >"$WORK/unbound-v.conf"
+	awk -v ta="$ANCHOR" '{ print } /^server:/ { printf "\ttrust-anchor: \"%s\"\n\tval-log-level: 2\n", ta }' \
+		"$WORK/unbound-v.conf" >"$WORK/unbound-v.tmp" && mv "$WORK/unbound-v.tmp" "$WORK/unbound-v.conf"
+	unbound-checkconf "$WORK/unbound-v.conf" >/dev/null || die "unbound-checkconf $WORK/unbound-v.conf failed"
+	unbound -d -c "$WORK/unbound-v.conf" >"$WORK/unbound-v.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		dig +time=1 +tries=1 @127.0.0.1 -p $VPORT "mail.$ZONE" A >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+	validated() { # NAME TYPE [SUBNET] WANT-STATUS
+		local sub=() out
+		[ -n "$3" ] && sub=("+subnet=$3")
+		out=$(dig +time=3 +tries=1 +dnssec @127.0.0.1 -p $VPORT "$1" "$2" "${sub[@]}")
+		if grep -q "status: $4" <<<"$out" && grep -q "flags:[a-z ]* ad[ ;]" <<<"$out"; then
+			pass "validating Unbound: $1 $2 ${3:+ECS $3 }$4 with AD: [$(dig +short @127.0.0.1 -p $VPORT "$1" "$2" "${sub[@]}" | sort | paste -sd' ')]"
+		else
+			fail "validating Unbound: $1 $2 ${3:+ECS $3 }not validated: $(grep -m2 'status:\|flags:' <<<"$out" | paste -sd' ')"
+		fi
+	}
+	for s in 81.2.69.0/24 216.160.83.0/24 133.242.1.0/24; do
+		validated "www.$ZONE" A $s NOERROR
+	done
+	validated "www.$ZONE" AAAA "" NOERROR
+	validated "nothere.$ZONE" A "" NOERROR
+	validated "www.$ZONE" TXT "" NOERROR
+	validated "docs.$ZONE" A 81.2.69.0/24 NOERROR
+	# Without DO the same addresses, and no RRSIG.
+	plain=$(dig +short +norec "@$DNS_IP" -p "$DNS_PORT" "www.$ZONE" A +subnet=81.2.69.0/24 | sort | paste -sd' ')
+	signed=$(dig +norec +dnssec "@$DNS_IP" -p "$DNS_PORT" "www.$ZONE" A +subnet=81.2.69.0/24)
+	if [ "$plain" = "$(awk '$4 == "A" { print $5 }' <<<"$signed" | sort | paste -sd' ')" ] && grep -q RRSIG <<<"$signed" &&
+		! dig +norec "@$DNS_IP" -p "$DNS_PORT" "www.$ZONE" A | grep -q RRSIG; then
+		pass "answers with and without DO agree; only DO ones carry RRSIGs"
+	else
+		fail "answers with and without DO differ: [$plain] vs $(grep -c RRSIG <<<"$signed") RRSIG(s)"
+	fi
+else
+	log "no trust anchor (not dev mode, and GLB_ANCHOR unset): DNSSEC checks skipped"
+fi
 
 if [ $FAILS -gt 0 ]; then
 	log "$FAILS check(s) failed; dnsviz's view is in $WORK/print.txt and $WORK/grok.json"

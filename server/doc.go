@@ -34,6 +34,8 @@
 //	counters.go     per-name counters, outside the snapshot, resolved once
 //	cookies.go      the pipeline's side of DNS cookies
 //	explain.go, simulate.go, explainhttp.go, status.go   read-only views over plan
+//	dnsseckeys.go   DNSSEC keys to signers in the snapshot (ApplyKeys), the signature refresh
+//	dnssecanswer.go the general path's signing of DO answers and compact denial
 //
 // Related packages: plan (the decision), dnswire (wire format), limit
 // (RRL and cookies), transport (sockets), explain (the /explain and

@@ -86,6 +86,7 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 	if !req.WhatIf.Empty() {
 		ex.WhatIf = &req.WhatIf
 	}
+	ex.DNSSEC = explainDNSSEC(cur, cur.Match(name)) // keys in force: a what-if changes none (dnssecanswer.go)
 	for _, rr := range q.m.Answer {
 		ex.Answer = append(ex.Answer, strings.ReplaceAll(rr.String(), "\t", " "))
 		ex.TTL = rr.Header().Ttl

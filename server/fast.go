@@ -56,8 +56,8 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		return dst, false
 	}
 	n := z.Nodes[string(name)]
-	if n == nil || n.GSLB == nil || n.CNAME != nil {
-		return dst, false
+	if n == nil || n.GSLB == nil || n.CNAME != nil || (f.do && z.Signed) {
+		return dst, false // signed answers: the general path (dnssecanswer.go)
 	}
 	g := n.GSLB
 	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.Label

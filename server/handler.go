@@ -66,6 +66,7 @@ type Handler struct {
 	noFast     bool                // tests: force the general path
 	perZone    bool                // Options.ZoneMetrics
 	totals     regionTotals        // answers per region, for the status page (counters.go)
+	dnssec     dnssecState         // keys and signers (dnsseckeys.go)
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*plan.ScopeTable
@@ -136,6 +137,9 @@ func (h *Handler) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	defer func() { <-done }()
 	go func() { defer close(done); h.runScopes(ctx) }()
+	refreshDone := make(chan struct{})
+	defer func() { <-refreshDone }()
+	go func() { defer close(refreshDone); h.runSignatureRefresh(ctx) }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,14 +197,16 @@ func (h *Handler) rebuild() {
 	h.noteStaleLoads(stale)
 	ht.ApplyLoads(cfg, loads, h.shedder, now)
 	scopes := h.attachScopes(cfg, ht)
-	if cur != nil && cur.State == st && cur.Config == cfg && maps.Equal(cur.Scopes, scopes) && reflect.DeepEqual(cur.Health.View, ht.View) && cur.Health.SameLoads(ht) {
+	if cur != nil && cur.State == st && cur.Config == cfg && maps.Equal(cur.Scopes, scopes) && cur.DNSSEC == h.dnssec.signing && reflect.DeepEqual(cur.Health.View, ht.View) && cur.Health.SameLoads(ht) {
 		// A health tick that changed nothing a query, explain or the
 		// status page can see: the snapshot in force stays, with its
 		// build time.
 		return
 	}
 	h.logHealthChanges(cur, cfg, ht)
-	h.snap.Store(&plan.Snapshot{Revision: st.Revision, Config: cfg, Health: ht, State: st, Built: now, Scopes: scopes})
+	snap := &plan.Snapshot{Revision: st.Revision, Config: cfg, Health: ht, State: st, Built: now, Scopes: scopes, DNSSEC: h.dnssec.signing}
+	h.checkSigning(snap)
+	h.snap.Store(snap)
 	if cur == nil {
 		close(h.configured)
 	}

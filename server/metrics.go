@@ -36,6 +36,7 @@ type Metrics struct {
 	scopeBuild   prometheus.Histogram
 	limits       *limit.Metrics // RRL and cookies
 	load         loadMetrics    // loadmetrics.go
+	dnssec       *dnssecMetrics // dnsseckeys.go
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -112,6 +113,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	m.limits = limit.NewMetrics(reg)
+	m.dnssec = newDNSSECMetrics(f)
 	m.regionWeight = f.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "glb", Name: "region_weight",
 		Help: "Weight in force of each region of the configuration: 0 (drained) to 1000, 100 without a weight key.",

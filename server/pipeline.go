@@ -156,7 +156,12 @@ func (h *Handler) answer(q *query) {
 	if q.ecs.Usable() {
 		q.client = q.ecs.Addr
 	}
-	h.resolve(q, z, qname)
+	if !h.answerKeyTypes(q, z, qname) {
+		h.resolve(q, z, qname)
+	}
+	if opt != nil && opt.Do() {
+		h.signReply(q, opt) // dnssecanswer.go
+	}
 	if q.ecs.Present {
 		o := m.IsEdns0()
 		o.Option = append(o.Option, q.ecs.ReplyOption(q.ecs.ScopeFor(q.scope)))

@@ -22,7 +22,7 @@ var dnssecAdmin = (*app).admin
 var dnssecCmd = &command{
 	name:     "dnssec",
 	synopsis: "keygen|ds|keys|roll <zone> [zsk|ksk] [flags]",
-	summary:  "make, show and roll a zone's DNSSEC keys (glbd does not sign yet)",
+	summary:  "make, show and roll a zone's DNSSEC keys",
 	help: `
 Manages the DNSSEC keys of a zone. The keys are kept in etcd beside the
 configuration, under /glb-keys/ for --prefix /glb/: the public key set at
@@ -42,7 +42,8 @@ force make it safe is refused with the time from which it is (exit 1).
 The waits count: the DNSKEY TTL, the zone's largest TTL (from its
 configuration), the parent's DS TTL (--ds-ttl) and --propagation.
 
-Note: glbd does not sign answers yet; these keys are what it will sign with.
+glbd signs a zone with these keys when its zone document has "dnssec": {},
+and picks up each step without a restart.
 `,
 	run: runDNSSEC,
 }
@@ -155,25 +156,10 @@ func (d *dnssecRun) keygen(ctx context.Context, alg uint8, split bool, ttl uint3
 	if zk.Public != nil {
 		return fmt.Errorf("zone %s has DNSSEC keys already: glbctl dnssec roll %s zsk|ksk replaces them", d.zone, d.zone)
 	}
-	roles := []dnssec.Role{dnssec.RoleCSK}
-	if split {
-		roles = []dnssec.Role{dnssec.RoleKSK, dnssec.RoleZSK}
+	ks, private, err := dnssec.MakeKeys(d.zone, alg, split, ttl, d.a.now())
+	if err != nil {
+		return err
 	}
-	var keys []*dnssec.Key
-	private := map[uint16]string{}
-	for len(keys) < len(roles) {
-		k, err := dnssec.GenerateKey(d.zone, alg, roles[len(keys)], ttl)
-		if err != nil {
-			return err
-		}
-		if _, dup := private[k.Tag()]; dup || k.Tag() == 0 {
-			continue // draw again: tags name keys
-		}
-		keys = append(keys, k)
-		private[k.Tag()] = k.PrivateText()
-	}
-	ks := dnssec.NewKeySet(d.zone, alg, d.a.now(), keys...)
-	ks.DNSKEYTTL = ttl
 	b, err := ks.Encode()
 	if err != nil {
 		return err
@@ -185,7 +171,7 @@ func (d *dnssecRun) keygen(ctx context.Context, alg uint8, split bool, ttl uint3
 	d.printKeys(ks)
 	fmt.Fprintln(d.a.stdout, "\nDS records for the parent (glbctl dnssec ds prints them again):")
 	d.printDS(ks)
-	fmt.Fprintln(d.a.stdout, "\nglbd does not sign answers yet: add the DS to the parent only once it does.")
+	fmt.Fprintf(d.a.stdout, "\nglbd signs the zone's answers once its zone document has \"dnssec\": {} (check with dig +dnssec);\nadd the DS to the parent only then.\n")
 	return nil
 }
 

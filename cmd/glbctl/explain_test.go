@@ -22,7 +22,7 @@ const cannedExplain = `{"name":"www.gslb.example.test.","zone":"gslb.example.tes
    "endpoints":[{"endpoint":"192.0.2.10","up":false,"up_votes":0,"votes":1,"reports":{}},{"endpoint":"192.0.2.11","up":false,"up_votes":0,"votes":1,"reports":{}}]},
   {"id":"sa-east","weight":100,"up":true,"checked":true,"fenced_out":true,"has_family":false,"distance_km":null,"rtt_ms":null,"score":null,"in_tier":false,"endpoints":[]}],
  "tier":["eu-west"],"rule":"geo","chosen":"eu-west","rcode":"NOERROR",
- "answer":["www.gslb.example.test. 30 IN A 198.51.100.10"],"ttl":30,"scope":24,
+ "answer":["www.gslb.example.test. 30 IN A 198.51.100.10"],"ttl":30,"scope":24,"dnssec":{"signed":true,"key_tag":36103,"algorithm":13},
  "what_if":{"down":["us-east"],"up":[],"weight":{"us-east":0}}}`
 
 const cannedSimulate = `{"name":"www.gslb.example.test.","type":"A","basis":"geoip networks","clients":1234,
@@ -107,6 +107,7 @@ tier: eu-west
 rule: geo; chosen: eu-west
 answer: NOERROR, TTL 30, ECS scope /24
 www.gslb.example.test. 30 IN A 198.51.100.10
+dnssec: DO answers signed by key 36103 (algorithm 13)
 `
 	if got := squeeze(r.stdout); got != wantOut {
 		t.Errorf("output:\n%s\nwant:\n%s", got, wantOut)

@@ -67,6 +67,13 @@ func renderExplain(w io.Writer, e *explain.Explanation) {
 	for _, rr := range e.Answer {
 		fmt.Fprintf(w, "  %s\n", rr)
 	}
+	switch d := e.DNSSEC; {
+	case d == nil:
+	case d.Signed:
+		fmt.Fprintf(w, "dnssec: DO answers signed by key %d (algorithm %d)\n", d.KeyTag, d.Algorithm)
+	default:
+		fmt.Fprintf(w, "dnssec: not signed: %s\n", d.Reason)
+	}
 }
 
 // renderExplainEndpoints lists the candidates' endpoints, one row per

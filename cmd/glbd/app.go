@@ -52,6 +52,11 @@ type app struct {
 	// (httpguard.go).
 	guard   *httpGuard
 	closers []func() error // run in reverse order when Run returns
+
+	// keys watches the DNSSEC keys (dnssec.go); anchors are the trust
+	// anchors dev mode prints.
+	keys    *store.KeysWatcher
+	anchors []string
 }
 
 // newApp opens everything that can fail at start-up, so that a bad GeoIP
@@ -110,8 +115,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		write := func(ctx context.Context, prefix string, kvs map[string]string) (bool, error) {
 			return store.Seed(ctx, client, prefix, kvs)
 		}
-		backends, err := a.seed(ctx, write, store.NewAdmin(client, cfg.Prefix).ReadState)
+		adm := store.NewAdmin(client, cfg.Prefix)
+		backends, err := a.seed(ctx, write, adm.ReadState)
 		if err != nil {
+			return nil, err
+		}
+		if a.anchors, err = a.devKeys(ctx, adm); err != nil {
+			_ = backends.Close()
 			return nil, err
 		}
 		pub := store.NewPublisher(client, store.PublisherConfig{Prefix: cfg.Prefix, ProberID: devProberID,
@@ -122,7 +132,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 			a.dev.prober.SetTargets(health.TargetsFromState(st))
 		}
 	}
-	a.watcher = store.NewWatcher(client, cfg.Prefix, log, store.NewMetrics(reg), onState)
+	storeMetrics := store.NewMetrics(reg)
+	a.watcher = store.NewWatcher(client, cfg.Prefix, log, storeMetrics, onState)
+	a.keys = store.NewKeysWatcher(client, cfg.Prefix, log, storeMetrics, a.onKeys)
 	if err := a.setCache(); err != nil {
 		return nil, err
 	}
@@ -147,6 +159,7 @@ func (a *app) Run(ctx context.Context) error {
 	g.Go(func() error { return a.runDNS(ctx) })
 	g.Go(func() error { return a.notifyReady(ctx) })
 	g.Go(func() error { return a.watcher.Run(ctx) })
+	g.Go(func() error { return a.keys.Run(ctx) })
 	g.Go(func() error { return a.handler.Run(ctx) })
 	g.Go(func() error { return a.status.Run(ctx) })
 	if a.dnstap != nil {

@@ -214,4 +214,5 @@ func (a *app) printDevHelp() {
 		"DNS": addr, "HTTP": a.httpLn.Addr().String(), "Etcd": a.cfg.DevEtcd, "Dir": a.cfg.DevDataDir,
 		"Host": host, "Port": port, "Prefix": a.cfg.Prefix, "EUWest": a.dev.backends.Addr("eu-west"), "Backends": backends,
 	})
+	a.printAnchors(host, port)
 }

@@ -130,6 +130,7 @@ func seededEtcd(t *testing.T) *etcdtest.Server {
 	if ok, err := store.Seed(ctx, srv.Client(t), "/glb/", kvs); err != nil || !ok {
 		t.Fatalf("seed: wrote=%v err=%v", ok, err)
 	}
+	seedKeys(t, srv)
 	return srv
 }
 

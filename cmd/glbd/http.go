@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -116,6 +117,12 @@ func (a *app) readiness() readiness {
 	} else {
 		r.Ready = false
 		r.Reasons = append(r.Reasons, "no GeoIP database loaded")
+	}
+	for _, z := range a.handler.UnsignedZones() {
+		// Said, not made unready: every instance reads the same keys, so
+		// going unready would take the whole fleet and its other zones
+		// out with it.
+		r.Reasons = append(r.Reasons, fmt.Sprintf("zone %s says dnssec but has no usable keys: its DO queries get SERVFAIL (glbctl dnssec keygen %s)", z, z))
 	}
 	if ws.Stale {
 		r.Reasons = append(r.Reasons, ws.StaleReason)

@@ -24,8 +24,9 @@ func secureEtcd(t *testing.T, opts etcdtest.SecureOptions, readers ...string) *e
 	if ok, err := store.Seed(t.Context(), srv.Client(t), "/glb/", kvs); err != nil || !ok {
 		t.Fatalf("seed: wrote=%v err=%v", ok, err)
 	}
+	seedKeys(t, srv)
 	for _, r := range readers {
-		srv.AddUser(t, r, etcdtest.Read("/glb/"))
+		srv.AddUser(t, r, etcdtest.Read("/glb/"), etcdtest.Read("/glb-keys/")) // as store.ReaderRole
 	}
 	return srv
 }

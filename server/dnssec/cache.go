@@ -102,7 +102,7 @@ func (c *Cache) Key(rrset []dns.RR) (RRsetKey, error) {
 	k.b = maphash.String(c.seedB, name) + maphash.Bytes(c.seedB, hdr[:])
 	buf := make([]byte, 512)
 	for _, rr := range rrset {
-		if need := dns.Len(rr); need > len(buf) {
+		if need := 12 + dns.Len(rr); need > len(buf) {
 			buf = make([]byte, need)
 		}
 		rd, err := rdata(rr, buf)
@@ -117,19 +117,23 @@ func (c *Cache) Key(rrset []dns.RR) (RRsetKey, error) {
 	return k, nil
 }
 
-// rdata returns rr's data in wire form (without its header).
+// rdata returns rr's data in wire form (without its header). It packs rr
+// as the one record of a message rather than with dns.PackRR, which
+// writes the record's Rdlength: the records are shared by every query of
+// a snapshot, and Key runs on the query path.
 func rdata(rr dns.RR, buf []byte) ([]byte, error) {
-	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	m := dns.Msg{Answer: []dns.RR{rr}}
+	b, err := m.PackBuffer(buf)
 	if err != nil {
 		return nil, err
 	}
-	// The header is the owner name then 10 bytes; the owner name's wire
-	// length is found by unpacking it.
-	_, off, err := dns.UnpackDomainName(buf[:n], 0)
+	// The message header is 12 bytes, then the owner name and 10 bytes;
+	// the owner name's wire length is found by unpacking it.
+	_, off, err := dns.UnpackDomainName(b, 12)
 	if err != nil {
 		return nil, err
 	}
-	return buf[off+10 : n], nil
+	return b[off+10:], nil
 }
 
 // Sigs returns the RRSIGs of the RRset whose key is k, signing and

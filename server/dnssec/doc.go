@@ -27,16 +27,19 @@
 // secret as etcd's data directory and its snapshots: treat those backups
 // as key material.
 //
-// # How glbd is to use it (not wired yet)
+// # How glbd uses it
 //
-// The snapshot owner watches the keys prefix beside the configuration;
-// per zone it decodes the key set (DecodeKeySet), builds a Signer
-// (NewSigner) and a fresh Cache, and swaps them into the snapshot. A key
-// set or private key that does not decode is refused, logged with its
-// etcd key and reason and counted, and the zone keeps its last good
-// Signer; a zone that has none must be reported loudly, never served
-// unsigned in silence. The plan precomputes each region's answer RRset
-// and its RRsetKey, so that the query path only calls Cache.Sigs (no
-// allocation on a hit); denials of random names go to a Cache of their
-// own (see DenyName). A Run loop calls Cache.Refresh hourly.
+// store.KeysWatcher watches the keys prefix beside the configuration and
+// hands every zone's keys to server.Handler.ApplyKeys (server/
+// dnsseckeys.go), which, per zone whose keys changed, decodes the key set
+// (DecodeKeySet), builds a Signer (NewSigner) and fresh Caches, and swaps
+// them into the snapshot (plan.Signing). A key set or private key that
+// does not decode is refused, logged with its etcd key and reason and
+// counted, and the zone keeps its last good Signer; a zone that has none
+// answers DO queries SERVFAIL and is reported loudly, never served
+// unsigned in silence. The query path (server/dnssecanswer.go) computes
+// each answer RRset's RRsetKey and calls Cache.Sigs; denials of random
+// names go to a Cache of their own (see DenyName). An hourly loop calls
+// Cache.Refresh. Still to do: precompute each region's RRsetKey in the
+// plan, so that a DO answer hashes nothing per query.
 package dnssec

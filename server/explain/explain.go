@@ -71,6 +71,16 @@ type Explanation struct {
 	// Shed names the tier regions that shed this client's subnet, when
 	// any did (load-aware steering); then Chosen is where it went.
 	Shed []string `json:"shed,omitempty"`
+	DNSSEC    *DNSSEC  `json:"dnssec,omitempty"` // nil: the zone is not signed
+}
+
+// DNSSEC says how the answer is signed for a query with DO set (explain
+// asks without DO, so its answer lists no RRSIG).
+type DNSSEC struct {
+	Signed    bool   `json:"signed"`              // RRSIGs are added to DO answers
+	KeyTag    uint16 `json:"key_tag,omitempty"`   // the key that signs the answer's RRsets
+	Algorithm uint8  `json:"algorithm,omitempty"` // 13 (ECDSA P-256) or 15 (Ed25519)
+	Reason    string `json:"reason,omitempty"`    // why not, when the zone says dnssec but is not signed
 }
 
 // Location is the client's GeoIP record.

@@ -32,6 +32,9 @@ type Snapshot struct {
 	// the names they serve (names configured alike share them); names
 	// without one use the GeoIP network (see scope.go).
 	Scopes map[uint64][2]*ScopeTable
+	// DNSSEC holds the signed zones' signers (dnssec.go); nil when no
+	// zone has usable keys.
+	DNSSEC *Signing
 }
 
 // Config is the part of a snapshot derived from the configuration alone.
@@ -57,6 +60,7 @@ type Zone struct {
 	SOA    *dns.SOA
 	NegSOA *dns.SOA // the SOA for negative answers: TTL = min(SOA TTL, minimum), RFC 2308
 	Nodes  map[string]*Node
+	Signed bool // the zone document says "dnssec": answers to DO queries must be signed
 }
 
 // Node is one owner name in a zone. Empty non-terminals exist as nodes with
@@ -102,7 +106,7 @@ func BuildConfig(st *schema.State) (*Config, []error) {
 func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) (*Zone, []error) {
 	origin := zs.Name + "."
 	t := zs.Zone.SOA.WithDefaults()
-	z := &Zone{Name: origin, Label: zs.Name, Nodes: map[string]*Node{}}
+	z := &Zone{Name: origin, Label: zs.Name, Nodes: map[string]*Node{}, Signed: zs.Zone.DNSSEC != nil}
 	var warns []error
 
 	var ns []dns.RR

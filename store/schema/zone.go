@@ -25,6 +25,7 @@ type Zone struct {
 	Contact string       `json:"contact,omitempty"` // SOA RNAME, "hostmaster@example.com" or "hostmaster.example.com"; default hostmaster.<zone>
 	TTL     uint32       `json:"ttl,omitempty"`     // default TTL of the zone's GSLB names; 0 means 30
 	SOA     SOATimers    `json:"soa,omitzero"`      // optional timers
+	DNSSEC  *DNSSEC      `json:"dnssec,omitempty"`  // present: the zone is signed (dnssec.go)
 }
 
 // NameServer is one NS record of the zone, with glue addresses when the name
@@ -108,6 +109,11 @@ func (z *Zone) Validate(zone string) error {
 	}{{"soa.ttl", t.TTL}, {"soa.minimum", t.Minimum}} {
 		if f.v > MaxTTL {
 			errs = append(errs, fmt.Errorf("%s %d is above %d", f.name, f.v, MaxTTL))
+		}
+	}
+	if z.DNSSEC != nil {
+		if err := z.DNSSEC.Validate(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
