@@ -70,8 +70,8 @@ type Explanation struct {
 	WhatIf    *WhatIf  `json:"what_if,omitempty"`
 	// Shed names the tier regions that shed this client's subnet, when
 	// any did (load-aware steering); then Chosen is where it went.
-	Shed []string `json:"shed,omitempty"`
-	DNSSEC    *DNSSEC  `json:"dnssec,omitempty"` // nil: the zone is not signed
+	Shed   []string `json:"shed,omitempty"`
+	DNSSEC *DNSSEC  `json:"dnssec,omitempty"` // nil: the zone is not signed
 }
 
 // DNSSEC says how the answer is signed for a query with DO set (explain
