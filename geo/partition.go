@@ -185,13 +185,18 @@ type locKey struct {
 // partitionBuilder appends networks in address order, merging neighbours
 // of the same location and recording the gaps between non-adjacent ones.
 type partitionBuilder struct {
-	p            Partition
-	seen         map[locKey]int32
+	p    Partition
+	seen map[locKey]int32
+	// byOffset maps a record's offset in the data section to its
+	// location: networks share records (a million networks, tens of
+	// thousands of records), so each record is decoded once, not once per
+	// network. Decoding was most of the walk's time.
+	byOffset     map[uintptr]int32
 	next4, next6 Addr128 // the address after the last range of each family
 }
 
 func buildPartition(r *maxminddb.Reader) (*Partition, error) {
-	b := &partitionBuilder{seen: map[locKey]int32{}}
+	b := &partitionBuilder{seen: map[locKey]int32{}, byOffset: map[uintptr]int32{}}
 	var rec record
 	for res := range r.Networks(maxminddb.IncludeNetworksWithoutData()) {
 		if err := res.Err(); err != nil {
@@ -203,11 +208,16 @@ func buildPartition(r *maxminddb.Reader) (*Partition, error) {
 		}
 		loc := int32(LocNone)
 		if res.Found() {
-			rec.reset()
-			if err := res.Decode(&rec); err != nil {
-				return nil, fmt.Errorf("decode geoip record for %s: %w", pfx, err)
+			var ok bool
+			if loc, ok = b.byOffset[res.Offset()]; !ok {
+				rec.reset()
+				if err := res.Decode(&rec); err != nil {
+					return nil, fmt.Errorf("decode geoip record for %s: %w", pfx, err)
+				}
+				loc = b.location(&rec)
+				b.byOffset[res.Offset()] = loc
 			}
-			loc = b.location(&rec)
+			b.p.Networks[loc]++
 		}
 		b.add(pfx, loc)
 	}
@@ -215,7 +225,8 @@ func buildPartition(r *maxminddb.Reader) (*Partition, error) {
 }
 
 // location returns the index of rec's location (as Lookup reports it),
-// adding it when new.
+// adding it when new. Records that differ only in what glb does not read
+// (city names) share a location.
 func (b *partitionBuilder) location(rec *record) int32 {
 	loc, found := rec.location()
 	k := locKey{loc.Lat, loc.Lon, loc.Country, loc.Continent, loc.Subdivision, found}
@@ -227,7 +238,6 @@ func (b *partitionBuilder) location(rec *record) int32 {
 		b.p.Found = append(b.p.Found, found)
 		b.p.Networks = append(b.p.Networks, 0)
 	}
-	b.p.Networks[idx]++
 	return idx
 }
 
