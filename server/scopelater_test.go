@@ -95,7 +95,9 @@ func TestAnswersBeforeScopeTables(t *testing.T) {
 	}
 	network := func(c client) int { return c.network }
 	widest := func(c client) int { return c.widest }
-	tablesIn := func() bool { return h.snap.Load().TableFor(h.snap.Load().Config.Zones[testZone].Nodes["www."+testZone].GSLB, dns.TypeA) != nil }
+	tablesIn := func() bool {
+		return h.snap.Load().TableFor(h.snap.Load().Config.Zones[testZone].Nodes["www."+testZone].GSLB, dns.TypeA) != nil
+	}
 
 	for _, phase := range []struct {
 		name   string
