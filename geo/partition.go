@@ -185,8 +185,15 @@ type locKey struct {
 // partitionBuilder appends networks in address order, merging neighbours
 // of the same location and recording the gaps between non-adjacent ones.
 type partitionBuilder struct {
-	p    Partition
-	seen map[locKey]int32
+	p Partition // Locs, Found, Networks, v6LoAt and v6Lo; the rest is in chunks
+	// The ranges, in chunks: a growing slice would copy itself some
+	// twenty times over a million ranges, and the copies were most of the
+	// walk's garbage (see chunks).
+	v4    chunks[uint32]
+	v4Loc chunks[int32]
+	v6Hi  chunks[uint64]
+	v6Loc chunks[int32]
+	seen  map[locKey]int32
 	// byOffset maps a record's offset in the data section to its
 	// location: networks share records (a million networks, tens of
 	// thousands of records), so each record is decoded once, not once per
@@ -244,13 +251,14 @@ func (b *partitionBuilder) location(rec *record) int32 {
 // add appends the network pfx with location loc.
 func (b *partitionBuilder) add(pfx netip.Prefix, loc int32) {
 	first, last, v4 := prefixBounds(pfx)
-	p := &b.p
 	if v4 {
 		if first != b.next4 { // next4 starts at 0: space before the first network is a gap too
-			p.V4, p.V4Loc = append(p.V4, uint32(b.next4.Lo)), append(p.V4Loc, LocGap)
+			b.v4.add(uint32(b.next4.Lo))
+			b.v4Loc.add(LocGap)
 		}
-		if n := len(p.V4Loc); n == 0 || p.V4Loc[n-1] != loc {
-			p.V4, p.V4Loc = append(p.V4, uint32(first.Lo)), append(p.V4Loc, loc)
+		if prev, ok := b.v4Loc.last(); !ok || prev != loc {
+			b.v4.add(uint32(first.Lo))
+			b.v4Loc.add(loc)
 		}
 		b.next4 = last.Next()
 		return
@@ -258,7 +266,7 @@ func (b *partitionBuilder) add(pfx netip.Prefix, loc int32) {
 	if first != b.next6 {
 		b.add6(b.next6, LocGap)
 	}
-	if n := len(p.V6Loc); n == 0 || p.V6Loc[n-1] != loc {
+	if prev, ok := b.v6Loc.last(); !ok || prev != loc {
 		b.add6(first, loc)
 	}
 	b.next6 = last.Next()
@@ -268,9 +276,10 @@ func (b *partitionBuilder) add(pfx netip.Prefix, loc int32) {
 func (b *partitionBuilder) add6(first Addr128, loc int32) {
 	p := &b.p
 	if first.Lo != 0 {
-		p.v6LoAt, p.v6Lo = append(p.v6LoAt, uint32(len(p.V6Hi))), append(p.v6Lo, first.Lo)
+		p.v6LoAt, p.v6Lo = append(p.v6LoAt, uint32(b.v6Hi.n)), append(p.v6Lo, first.Lo)
 	}
-	p.V6Hi, p.V6Loc = append(p.V6Hi, first.Hi), append(p.V6Loc, loc)
+	b.v6Hi.add(first.Hi)
+	b.v6Loc.add(loc)
 }
 
 // finish closes the families (space past the last network is a gap) and
@@ -278,20 +287,60 @@ func (b *partitionBuilder) add6(first Addr128, loc int32) {
 // is freed and the partition holds only what it uses.
 func (b *partitionBuilder) finish() *Partition {
 	p := &b.p
-	if len(p.V4) == 0 {
-		p.V4, p.V4Loc = []uint32{0}, []int32{LocGap}
-	} else if b.next4.Lo != 1<<32 {
-		p.V4, p.V4Loc = append(p.V4, uint32(b.next4.Lo)), append(p.V4Loc, LocGap)
+	if b.v4.n == 0 || b.next4.Lo != 1<<32 { // no network at all, or space after the last
+		b.v4.add(uint32(b.next4.Lo))
+		b.v4Loc.add(LocGap)
 	}
-	if len(p.V6Hi) == 0 {
+	if b.v6Hi.n == 0 {
 		b.add6(Addr128{}, LocGap)
 	} else if b.next6 != (Addr128{}) { // the last network did not end at the top (next wrapped to 0)
 		b.add6(b.next6, LocGap)
 	}
 	return &Partition{
-		V4: slices.Clone(p.V4), V4Loc: slices.Clone(p.V4Loc),
-		V6Hi: slices.Clone(p.V6Hi), V6Loc: slices.Clone(p.V6Loc),
+		V4: b.v4.flat(), V4Loc: b.v4Loc.flat(),
+		V6Hi: b.v6Hi.flat(), V6Loc: b.v6Loc.flat(),
 		v6LoAt: slices.Clone(p.v6LoAt), v6Lo: slices.Clone(p.v6Lo),
 		Locs: slices.Clone(p.Locs), Found: slices.Clone(p.Found), Networks: slices.Clone(p.Networks),
 	}
+}
+
+// chunkLen is the length of one chunk: 64 Ki entries, 256-512 KiB.
+const chunkLen = 1 << 16
+
+// chunks is a column of the partition while it is walked: appended to in
+// chunks of chunkLen, copied once into a slice of its exact length at the
+// end. The garbage of a column is then its own size once, where a growing
+// slice leaves several times its size (Go grows large slices by a
+// quarter at a time), and the heap at its peak holds two copies.
+type chunks[T any] struct {
+	full [][]T
+	n    int
+}
+
+func (c *chunks[T]) add(v T) {
+	if k := len(c.full); k == 0 || len(c.full[k-1]) == chunkLen {
+		c.full = append(c.full, make([]T, 0, chunkLen))
+	}
+	k := len(c.full) - 1
+	c.full[k] = append(c.full[k], v)
+	c.n++
+}
+
+// last returns the last value added, if any.
+func (c *chunks[T]) last() (v T, ok bool) {
+	if c.n == 0 {
+		return v, false
+	}
+	ch := c.full[len(c.full)-1]
+	return ch[len(ch)-1], true
+}
+
+// flat returns the values in one slice and empties c.
+func (c *chunks[T]) flat() []T {
+	out := make([]T, 0, c.n)
+	for _, ch := range c.full {
+		out = append(out, ch...)
+	}
+	*c = chunks[T]{}
+	return out
 }
