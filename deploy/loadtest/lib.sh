@@ -46,17 +46,19 @@ build() {
 	fi
 }
 
-# free_port prints a loopback port that is free for both UDP and TCP.
+# free_port [IP] prints a port of IP (default 127.0.0.1) that is free for
+# both UDP and TCP.
 free_port() {
-	python3 - <<'EOF'
-import socket
+	FREE_PORT_IP=${1:-127.0.0.1} python3 - <<'EOF'
+import os, socket
+ip = os.environ["FREE_PORT_IP"]
 for _ in range(50):
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
+    t.bind((ip, 0))
     port = t.getsockname()[1]
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        u.bind(("127.0.0.1", port))
+        u.bind((ip, port))
     except OSError:
         t.close(); continue
     u.close(); t.close(); print(port); break
