@@ -149,7 +149,7 @@ type partitionCache struct {
 }
 
 // Partition returns the partition of the database in use, computing it on
-// the first call after each load (a few seconds per million networks).
+// the first call after each load (about a second per million networks).
 // It is meant for background work, never the query path.
 func (d *DB) Partition() (*Partition, error) {
 	mr := d.reader.Load()
@@ -166,7 +166,7 @@ func (d *DB) Partition() (*Partition, error) {
 		}
 	}
 	c.once.Do(func() {
-		c.p, c.err = buildPartition(c.reader.r)
+		c.p, c.err = buildPartition(c.reader.r, c.reader.m.trim)
 		c.reader.m.trim() // the walk read every page; queries read few of them
 	})
 	if c.err != nil {
@@ -202,10 +202,22 @@ type partitionBuilder struct {
 	next4, next6 Addr128 // the address after the last range of each family
 }
 
-func buildPartition(r *maxminddb.Reader) (*Partition, error) {
+// trimEvery is how many networks the walk lists between giving the pages
+// it read back (trim): the walk reads the whole file, and without it the
+// whole file would be resident at the end of the walk, on top of the heap
+// at its peak. Pages read again (the top of the tree, shared records) are
+// mapped again from the page cache, at a minor fault each.
+const trimEvery = 1 << 18
+
+// buildPartition walks r; trim gives the pages read so far back.
+func buildPartition(r *maxminddb.Reader, trim func()) (*Partition, error) {
 	b := &partitionBuilder{seen: map[locKey]int32{}, byOffset: map[uintptr]int32{}}
 	var rec record
+	n := 0
 	for res := range r.Networks(maxminddb.IncludeNetworksWithoutData()) {
+		if n++; n%trimEvery == 0 {
+			trim()
+		}
 		if err := res.Err(); err != nil {
 			return nil, fmt.Errorf("walk geoip networks: %w", err)
 		}
