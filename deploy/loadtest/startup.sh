@@ -66,7 +66,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-need_tools jq:jq python3:python3 dig:bind9-dnsutils setpriv:util-linux curl:curl bc:bc
+need_tools jq:jq python3:python3 dig:bind9-dnsutils setpriv:util-linux curl:curl
 build
 if [ -n "$OTHER_GLBD" ]; then
 	cp "$OTHER_GLBD" "$WORK/bin/glbd-measured"
@@ -75,12 +75,7 @@ fi
 MEASURED=$WORK/bin/glbd-measured
 [ -n "$OTHER_GLBD" ] || cp "$GLBD" "$MEASURED"
 if [ ${#DBS[@]} -eq 0 ]; then
-	if [ ! -s "$BIG_DB" ]; then
-		log "generating $BIG_DB (1,000,000 random networks, seed 1; ~1.5 GB RAM, up to a minute or two)"
-		(cd "$ROOT" && timeout 600 go run ./cmd/mkmmdb -random 1000000 -seed 1 -out "$BIG_DB.tmp.$$") ||
-			die "generating $BIG_DB failed"
-		mv "$BIG_DB.tmp.$$" "$BIG_DB"
-	fi
+	make_big_db
 	DBS=("$BIG_DB" "$ROOT/testdata/geoip/glb-test-city.mmdb")
 fi
 
