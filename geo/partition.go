@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -209,14 +210,24 @@ type partitionBuilder struct {
 // mapped again from the page cache, at a minor fault each.
 const trimEvery = 1 << 18
 
+// yieldEvery is how many networks the walk lists between stepping aside
+// (runtime.Gosched), about a millisecond of work: on a two-core machine a
+// walk that ran for its whole second without yielding would leave the
+// UDP readers waiting for a processor whenever the collector took the
+// other one.
+const yieldEvery = 1 << 11
+
 // buildPartition walks r; trim gives the pages read so far back.
 func buildPartition(r *maxminddb.Reader, trim func()) (*Partition, error) {
 	b := &partitionBuilder{seen: map[locKey]int32{}, byOffset: map[uintptr]int32{}}
 	var rec record
 	n := 0
 	for res := range r.Networks(maxminddb.IncludeNetworksWithoutData()) {
-		if n++; n%trimEvery == 0 {
-			trim()
+		if n++; n%yieldEvery == 0 {
+			runtime.Gosched()
+			if n%trimEvery == 0 {
+				trim()
+			}
 		}
 		if err := res.Err(); err != nil {
 			return nil, fmt.Errorf("walk geoip networks: %w", err)
