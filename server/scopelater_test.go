@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,18 +16,53 @@ import (
 )
 
 // gatedDB is the test GeoIP database whose Partition, the start of every
-// scope table build, waits until the test opens the gate: the build is
-// then provably not done, without a sleep that could pass vacuously.
+// scope table build, waits while the test holds the gate: a build is then
+// provably not done, without a sleep that could pass vacuously.
 type gatedDB struct {
 	*geo.DB
-	entered chan struct{} // receives each time Partition starts waiting
-	gate    chan struct{} // one send lets one Partition call through
+	entered chan struct{} // a token each time Partition reaches the gate (never blocks)
+	mu      sync.Mutex
+	gate    chan struct{} // closed: open
+	held    bool
+}
+
+func newGatedDB(d *geo.DB) *gatedDB {
+	return &gatedDB{DB: d, entered: make(chan struct{}, 16), gate: make(chan struct{}), held: true}
 }
 
 func (d *gatedDB) Partition() (*geo.Partition, error) {
-	d.entered <- struct{}{}
-	<-d.gate
+	d.mu.Lock()
+	gate := d.gate
+	d.mu.Unlock()
+	select {
+	case d.entered <- struct{}{}:
+	default:
+	}
+	<-gate
 	return d.DB.Partition()
+}
+
+// hold makes builds that start from now on wait; tokens of earlier ones
+// are dropped.
+func (d *gatedDB) hold() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for len(d.entered) > 0 {
+		<-d.entered
+	}
+	if !d.held {
+		d.gate, d.held = make(chan struct{}), true
+	}
+}
+
+// release lets every waiting and later build through.
+func (d *gatedDB) release() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.held {
+		close(d.gate)
+		d.held = false
+	}
 }
 
 // TestAnswersBeforeScopeTables checks that serving does not wait for the
@@ -60,20 +96,19 @@ func TestAnswersBeforeScopeTables(t *testing.T) {
 		}
 	}
 
-	db := &gatedDB{DB: openTestDB(t), entered: make(chan struct{}), gate: make(chan struct{})}
+	db := newGatedDB(openTestDB(t)) // held
 	h := NewHandler(Options{Geo: db, Metrics: NewMetrics(prometheus.NewRegistry()), Rand: func(int) int { return 0 }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		close(db.gate) // a build still waiting returns and sees ctx done
+		db.release() // a build still waiting returns and sees ctx done
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
 	addr := startServer(t, h)
-	h.Apply(devState(t, nil))
 
 	check := func(phase string, scopeOf func(client) int) {
 		t.Helper()
@@ -103,12 +138,13 @@ func TestAnswersBeforeScopeTables(t *testing.T) {
 		name   string
 		before func() // what makes a build due
 	}{
-		{"start-up", func() {}},
+		{"start-up", func() { h.Apply(devState(t, nil)) }},
 		{"after a GeoIP reload", h.GeoReloaded},
 	} {
+		db.hold()
 		phase.before()
 		select {
-		case <-db.entered: // the build is due and held
+		case <-db.entered: // a build is due and held
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s: no scope table build started", phase.name)
 		}
@@ -116,7 +152,7 @@ func TestAnswersBeforeScopeTables(t *testing.T) {
 			t.Fatalf("%s: scope tables in use while their build is held", phase.name)
 		}
 		check(phase.name+", tables held", network)
-		db.gate <- struct{}{}
+		db.release()
 		waitUntil(t, 10*time.Second, phase.name+": scope tables in use", tablesIn)
 		check(phase.name+", tables built", widest)
 	}
