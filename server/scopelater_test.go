@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // gatedDB is the test GeoIP database whose Partition, the start of every
@@ -155,5 +156,27 @@ func TestAnswersBeforeScopeTables(t *testing.T) {
 		db.release()
 		waitUntil(t, 10*time.Second, phase.name+": scope tables in use", tablesIn)
 		check(phase.name+", tables built", widest)
+	}
+}
+
+// TestScopeBuildReportsNewDatabase: the scope worker gives memory back
+// after the first tables of a database (start-up, reload), and only then;
+// buildScopesWith says which builds those are.
+func TestScopeBuildReportsNewDatabase(t *testing.T) {
+	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry())})
+	steps := []struct {
+		name   string
+		before func()
+		want   bool
+	}{
+		{"start-up", func() { h.Apply(devState(t, nil)) }, true},
+		{"a configuration change", func() { h.Apply(devState(t, map[string]any{"regions/us-east/weight": "90"})) }, false},
+		{"a GeoIP reload", h.GeoReloaded, true},
+	}
+	for _, s := range steps {
+		s.before()
+		if got := h.buildScopesWith(h.geo.(Partitioner), &plan.ScopeBuilder{}); got != s.want {
+			t.Errorf("%s: new database %v, want %v", s.name, got, s.want)
+		}
 	}
 }
