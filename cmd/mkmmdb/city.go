@@ -1,14 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"math"
 	"math/bits"
-	"math/rand/v2"
 	"net/netip"
-
-	"github.com/glb-dns/glb/geo/geotest"
 )
 
 // cityLocations is how many distinct records a contiguous database draws
@@ -25,18 +21,7 @@ const cityLocations = 100_000
 // than the isolated networks of buildRandom. The output is a function of
 // (n, seed) only.
 func buildContiguous(n int, seed uint64, w io.Writer) error {
-	if n <= 0 {
-		return fmt.Errorf("random network count %d is not positive", n)
-	}
-	rng := rand.New(rand.NewPCG(seed, 0x636974)) // "cit": fixed second word, as buildRandom
-	pool := make([]geotest.Row, min(n, cityLocations))
-	for i := range pool {
-		pool[i] = randomRow(rng)
-	}
-	tree, err := geotest.Options{
-		Description:             fmt.Sprintf("glb contiguous City database, %d networks, seed %d", n, seed),
-		IncludeReservedNetworks: true,
-	}.NewTree()
+	rng, pool, tree, err := randomStart(n, seed, 0x636974, cityLocations, "contiguous") // "cit"
 	if err != nil {
 		return err
 	}
