@@ -13,7 +13,7 @@ REVISION := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git dif
 LDFLAGS  := -X github.com/glb-dns/glb/internal/version.version=$(VERSION) -X github.com/glb-dns/glb/internal/version.revision=$(REVISION)
 
 .PHONY: licenses dist dist-check image image-check k8s-check k8s-manifests
-.PHONY: all build run test test-short readme-check vet fmt-check bench mmdb promtool loadtest local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
+.PHONY: all build run test test-short readme-check vet fmt-check bench mmdb promtool loadtest startup-check local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
 
@@ -79,6 +79,11 @@ promtool:
 ## installs dnsperf and gdnsd); LOADTEST_FLAGS=--quick for a smoke run
 loadtest:
 	deploy/loadtest/run.sh $(LOADTEST_FLAGS)
+
+## startup-check: glbd's start-up, SIGHUP reload and memory with a generated 1M-network City database
+## and the test one (deploy/loadtest/startup.sh; STARTUP_FLAGS, e.g. --ip 127.0.5.1 or --glbd-flags "-memory-limit 64MiB")
+startup-check:
+	deploy/loadtest/startup.sh $(STARTUP_FLAGS)
 
 ## restart-check: RESTARTS (default 10) rolling restarts of real glbd processes on one port under UDP+TCP load;
 ## prints queries sent/answered/lost (deploy/restart-check.sh; as root, a second run in a private netns with tcp_migrate_req=1)

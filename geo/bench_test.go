@@ -75,3 +75,40 @@ func benchLookup(b *testing.B, d *DB, addrs []netip.Addr) {
 		i++
 	}
 }
+
+// BenchmarkOpenLarge times what glbd does with a database before and after
+// it answers: Open (map, verify) and the partition walk the ECS scope
+// tables are folded from. Only with GLB_GEO_BENCH_DB set.
+func BenchmarkOpenLarge(b *testing.B) {
+	path := os.Getenv(benchDBEnv)
+	if path == "" {
+		b.Skip(benchDBEnv + " not set")
+	}
+	b.Run("open", func(b *testing.B) {
+		for b.Loop() {
+			d, err := Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = d.Close()
+		}
+	})
+	b.Run("partition", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			d, err := Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			p, err := d.Partition()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(p.Ranges()), "ranges")
+			b.StopTimer()
+			_ = d.Close()
+			b.StartTimer()
+		}
+	})
+}

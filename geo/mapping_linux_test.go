@@ -71,4 +71,14 @@ func TestMappingTrimmed(t *testing.T) {
 	if after, _, _ := d.Lookup(london); after != before {
 		t.Errorf("lookup after trimming = %+v, want %+v", after, before)
 	}
+	if kb := residentKB(t, data); kb == 0 {
+		t.Fatal("after a lookup: nothing resident; the test cannot see TrimPages")
+	}
+	d.TrimPages()
+	if kb := residentKB(t, data); kb != 0 {
+		t.Errorf("after TrimPages: %d kB resident, want 0", kb)
+	}
+	if after, _, _ := d.Lookup(london); after != before {
+		t.Errorf("lookup after TrimPages = %+v, want %+v", after, before)
+	}
 }

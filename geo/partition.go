@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -149,7 +150,7 @@ type partitionCache struct {
 }
 
 // Partition returns the partition of the database in use, computing it on
-// the first call after each load (a few seconds per million networks).
+// the first call after each load (about a second per million networks).
 // It is meant for background work, never the query path.
 func (d *DB) Partition() (*Partition, error) {
 	mr := d.reader.Load()
@@ -166,7 +167,7 @@ func (d *DB) Partition() (*Partition, error) {
 		}
 	}
 	c.once.Do(func() {
-		c.p, c.err = buildPartition(c.reader.r)
+		c.p, c.err = buildPartition(c.reader.r, c.reader.m.trim)
 		c.reader.m.trim() // the walk read every page; queries read few of them
 	})
 	if c.err != nil {
@@ -185,15 +186,49 @@ type locKey struct {
 // partitionBuilder appends networks in address order, merging neighbours
 // of the same location and recording the gaps between non-adjacent ones.
 type partitionBuilder struct {
-	p            Partition
-	seen         map[locKey]int32
+	p Partition // Locs, Found, Networks, v6LoAt and v6Lo; the rest is in chunks
+	// The ranges, in chunks: a growing slice would copy itself some
+	// twenty times over a million ranges, and the copies were most of the
+	// walk's garbage (see chunks).
+	v4    chunks[uint32]
+	v4Loc chunks[int32]
+	v6Hi  chunks[uint64]
+	v6Loc chunks[int32]
+	seen  map[locKey]int32
+	// byOffset maps a record's offset in the data section to its
+	// location: networks share records (a million networks, tens of
+	// thousands of records), so each record is decoded once, not once per
+	// network. Decoding was most of the walk's time.
+	byOffset     map[uintptr]int32
 	next4, next6 Addr128 // the address after the last range of each family
 }
 
-func buildPartition(r *maxminddb.Reader) (*Partition, error) {
-	b := &partitionBuilder{seen: map[locKey]int32{}}
+// trimEvery is how many networks the walk lists between giving the pages
+// it read back (trim): the walk reads the whole file, and without it the
+// whole file would be resident at the end of the walk, on top of the heap
+// at its peak. Pages read again (the top of the tree, shared records) are
+// mapped again from the page cache, at a minor fault each.
+const trimEvery = 1 << 18
+
+// yieldEvery is how many networks the walk lists between stepping aside
+// (runtime.Gosched), about a millisecond of work: on a two-core machine a
+// walk that ran for its whole second without yielding would leave the
+// UDP readers waiting for a processor whenever the collector took the
+// other one.
+const yieldEvery = 1 << 11
+
+// buildPartition walks r; trim gives the pages read so far back.
+func buildPartition(r *maxminddb.Reader, trim func()) (*Partition, error) {
+	b := &partitionBuilder{seen: map[locKey]int32{}, byOffset: map[uintptr]int32{}}
 	var rec record
+	n := 0
 	for res := range r.Networks(maxminddb.IncludeNetworksWithoutData()) {
+		if n++; n%yieldEvery == 0 {
+			runtime.Gosched()
+			if n%trimEvery == 0 {
+				trim()
+			}
+		}
 		if err := res.Err(); err != nil {
 			return nil, fmt.Errorf("walk geoip networks: %w", err)
 		}
@@ -203,11 +238,16 @@ func buildPartition(r *maxminddb.Reader) (*Partition, error) {
 		}
 		loc := int32(LocNone)
 		if res.Found() {
-			rec.reset()
-			if err := res.Decode(&rec); err != nil {
-				return nil, fmt.Errorf("decode geoip record for %s: %w", pfx, err)
+			var ok bool
+			if loc, ok = b.byOffset[res.Offset()]; !ok {
+				rec.reset()
+				if err := res.Decode(&rec); err != nil {
+					return nil, fmt.Errorf("decode geoip record for %s: %w", pfx, err)
+				}
+				loc = b.location(&rec)
+				b.byOffset[res.Offset()] = loc
 			}
-			loc = b.location(&rec)
+			b.p.Networks[loc]++
 		}
 		b.add(pfx, loc)
 	}
@@ -215,7 +255,8 @@ func buildPartition(r *maxminddb.Reader) (*Partition, error) {
 }
 
 // location returns the index of rec's location (as Lookup reports it),
-// adding it when new.
+// adding it when new. Records that differ only in what glb does not read
+// (city names) share a location.
 func (b *partitionBuilder) location(rec *record) int32 {
 	loc, found := rec.location()
 	k := locKey{loc.Lat, loc.Lon, loc.Country, loc.Continent, loc.Subdivision, found}
@@ -227,20 +268,20 @@ func (b *partitionBuilder) location(rec *record) int32 {
 		b.p.Found = append(b.p.Found, found)
 		b.p.Networks = append(b.p.Networks, 0)
 	}
-	b.p.Networks[idx]++
 	return idx
 }
 
 // add appends the network pfx with location loc.
 func (b *partitionBuilder) add(pfx netip.Prefix, loc int32) {
 	first, last, v4 := prefixBounds(pfx)
-	p := &b.p
 	if v4 {
 		if first != b.next4 { // next4 starts at 0: space before the first network is a gap too
-			p.V4, p.V4Loc = append(p.V4, uint32(b.next4.Lo)), append(p.V4Loc, LocGap)
+			b.v4.add(uint32(b.next4.Lo))
+			b.v4Loc.add(LocGap)
 		}
-		if n := len(p.V4Loc); n == 0 || p.V4Loc[n-1] != loc {
-			p.V4, p.V4Loc = append(p.V4, uint32(first.Lo)), append(p.V4Loc, loc)
+		if prev, ok := b.v4Loc.last(); !ok || prev != loc {
+			b.v4.add(uint32(first.Lo))
+			b.v4Loc.add(loc)
 		}
 		b.next4 = last.Next()
 		return
@@ -248,7 +289,7 @@ func (b *partitionBuilder) add(pfx netip.Prefix, loc int32) {
 	if first != b.next6 {
 		b.add6(b.next6, LocGap)
 	}
-	if n := len(p.V6Loc); n == 0 || p.V6Loc[n-1] != loc {
+	if prev, ok := b.v6Loc.last(); !ok || prev != loc {
 		b.add6(first, loc)
 	}
 	b.next6 = last.Next()
@@ -258,9 +299,10 @@ func (b *partitionBuilder) add(pfx netip.Prefix, loc int32) {
 func (b *partitionBuilder) add6(first Addr128, loc int32) {
 	p := &b.p
 	if first.Lo != 0 {
-		p.v6LoAt, p.v6Lo = append(p.v6LoAt, uint32(len(p.V6Hi))), append(p.v6Lo, first.Lo)
+		p.v6LoAt, p.v6Lo = append(p.v6LoAt, uint32(b.v6Hi.n)), append(p.v6Lo, first.Lo)
 	}
-	p.V6Hi, p.V6Loc = append(p.V6Hi, first.Hi), append(p.V6Loc, loc)
+	b.v6Hi.add(first.Hi)
+	b.v6Loc.add(loc)
 }
 
 // finish closes the families (space past the last network is a gap) and
@@ -268,20 +310,60 @@ func (b *partitionBuilder) add6(first Addr128, loc int32) {
 // is freed and the partition holds only what it uses.
 func (b *partitionBuilder) finish() *Partition {
 	p := &b.p
-	if len(p.V4) == 0 {
-		p.V4, p.V4Loc = []uint32{0}, []int32{LocGap}
-	} else if b.next4.Lo != 1<<32 {
-		p.V4, p.V4Loc = append(p.V4, uint32(b.next4.Lo)), append(p.V4Loc, LocGap)
+	if b.v4.n == 0 || b.next4.Lo != 1<<32 { // no network at all, or space after the last
+		b.v4.add(uint32(b.next4.Lo))
+		b.v4Loc.add(LocGap)
 	}
-	if len(p.V6Hi) == 0 {
+	if b.v6Hi.n == 0 {
 		b.add6(Addr128{}, LocGap)
 	} else if b.next6 != (Addr128{}) { // the last network did not end at the top (next wrapped to 0)
 		b.add6(b.next6, LocGap)
 	}
 	return &Partition{
-		V4: slices.Clone(p.V4), V4Loc: slices.Clone(p.V4Loc),
-		V6Hi: slices.Clone(p.V6Hi), V6Loc: slices.Clone(p.V6Loc),
+		V4: b.v4.flat(), V4Loc: b.v4Loc.flat(),
+		V6Hi: b.v6Hi.flat(), V6Loc: b.v6Loc.flat(),
 		v6LoAt: slices.Clone(p.v6LoAt), v6Lo: slices.Clone(p.v6Lo),
 		Locs: slices.Clone(p.Locs), Found: slices.Clone(p.Found), Networks: slices.Clone(p.Networks),
 	}
+}
+
+// chunkLen is the length of one chunk: 64 Ki entries, 256-512 KiB.
+const chunkLen = 1 << 16
+
+// chunks is a column of the partition while it is walked: appended to in
+// chunks of chunkLen, copied once into a slice of its exact length at the
+// end. The garbage of a column is then its own size once, where a growing
+// slice leaves several times its size (Go grows large slices by a
+// quarter at a time), and the heap at its peak holds two copies.
+type chunks[T any] struct {
+	full [][]T
+	n    int
+}
+
+func (c *chunks[T]) add(v T) {
+	if k := len(c.full); k == 0 || len(c.full[k-1]) == chunkLen {
+		c.full = append(c.full, make([]T, 0, chunkLen))
+	}
+	k := len(c.full) - 1
+	c.full[k] = append(c.full[k], v)
+	c.n++
+}
+
+// last returns the last value added, if any.
+func (c *chunks[T]) last() (v T, ok bool) {
+	if c.n == 0 {
+		return v, false
+	}
+	ch := c.full[len(c.full)-1]
+	return ch[len(ch)-1], true
+}
+
+// flat returns the values in one slice and empties c.
+func (c *chunks[T]) flat() []T {
+	out := make([]T, 0, c.n)
+	for _, ch := range c.full {
+		out = append(out, ch...)
+	}
+	*c = chunks[T]{}
+	return out
 }

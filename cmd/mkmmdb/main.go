@@ -9,6 +9,11 @@
 // A large random database for benchmarks (never checked in):
 //
 //	go run ./cmd/mkmmdb -random 1000000 -seed 1 -out /tmp/glb-random-city.mmdb
+//
+// One shaped like a real City database (networks side by side, neighbours
+// often sharing a record), for start-up and memory measurements:
+//
+//	go run ./cmd/mkmmdb -random 3000000 -contiguous -seed 1 -out testdata/geoip/city-large.mmdb
 package main
 
 import (
@@ -37,6 +42,7 @@ func run(args []string, stderr io.Writer) error {
 	out := fs.String("out", "", "path of the .mmdb file to write")
 	random := fs.Int("random", 0, "instead of -in, generate this many random non-overlapping networks")
 	seed := fs.Uint64("seed", 1, "random seed for -random; the same seed gives the same bytes")
+	contiguous := fs.Bool("contiguous", false, "with -random: networks side by side, neighbours often sharing a record, like a real City database (default: isolated /24s and /32s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,9 +52,15 @@ func run(args []string, stderr io.Writer) error {
 	if (*in == "") == (*random == 0) {
 		return errors.New("exactly one of -in and -random is required")
 	}
+	if *contiguous && *random == 0 {
+		return errors.New("-contiguous goes with -random")
+	}
 
 	return geotest.Install(*out, func(w io.Writer) error {
-		if *random > 0 {
+		switch {
+		case *random > 0 && *contiguous:
+			return buildContiguous(*random, *seed, w)
+		case *random > 0:
 			return buildRandom(*random, *seed, w)
 		}
 		return buildFromFile(*in, w)

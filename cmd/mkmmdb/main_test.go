@@ -68,6 +68,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{"both modes", []string{"-in", csvPath, "-random", "10", "-out", out}},
 		{"missing csv", []string{"-in", "does-not-exist.csv", "-out", out}},
 		{"unknown flag", []string{"-bogus"}},
+		{"contiguous without random", []string{"-in", csvPath, "-contiguous", "-out", out}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,25 +20,13 @@ const locationPool = 50_000
 // benchmarks against a realistically deep tree; the output is a function of
 // (n, seed) only.
 func buildRandom(n int, seed uint64, w io.Writer) error {
-	if n <= 0 {
-		return fmt.Errorf("random network count %d is not positive", n)
-	}
 	// The IPv4 half must fit in the 2^24 distinct /24s.
 	if n/2 > 1<<23 {
 		return fmt.Errorf("random network count %d is too large (max %d)", n, 1<<24)
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x676c62)) // "glb": fixed second word, so -seed alone decides the output
-	pool := make([]geotest.Row, min(n, locationPool))
-	for i := range pool {
-		pool[i] = randomRow(rng)
-	}
-
-	// Reserved networks are allowed so that any random /24 can be inserted;
-	// overlap is avoided by drawing distinct /24s and /32s, which never nest.
-	tree, err := geotest.Options{
-		Description:             fmt.Sprintf("glb random City database, %d networks, seed %d", n, seed),
-		IncludeReservedNetworks: true,
-	}.NewTree()
+	// "glb": a fixed second word, so -seed alone decides the output.
+	// Overlap is avoided by drawing distinct /24s and /32s, which never nest.
+	rng, pool, tree, err := randomStart(n, seed, 0x676c62, locationPool, "random")
 	if err != nil {
 		return err
 	}
@@ -92,4 +80,24 @@ func randomRow(rng *rand.Rand) geotest.Row {
 		Lat:       -60 + rng.Float64()*130,
 		Lon:       -180 + rng.Float64()*360,
 	}
+}
+
+// randomStart checks n and returns what a generated database starts
+// from: the generator of (seed, word), a pool of min(n, locations) random
+// records, and an empty tree described by kind, n and seed. The tree takes
+// reserved networks, so that any random network can be inserted.
+func randomStart(n int, seed, word uint64, locations int, kind string) (*rand.Rand, []geotest.Row, *geotest.Tree, error) {
+	if n <= 0 {
+		return nil, nil, nil, fmt.Errorf("random network count %d is not positive", n)
+	}
+	rng := rand.New(rand.NewPCG(seed, word))
+	pool := make([]geotest.Row, min(n, locations))
+	for i := range pool {
+		pool[i] = randomRow(rng)
+	}
+	tree, err := geotest.Options{
+		Description:             fmt.Sprintf("glb %s City database, %d networks, seed %d", kind, n, seed),
+		IncludeReservedNetworks: true,
+	}.NewTree()
+	return rng, pool, tree, err
 }

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# lib.sh: helpers shared by deploy/loadtest/propagation.sh and scale.sh.
+# lib.sh: helpers shared by deploy/loadtest/propagation.sh, scale.sh and startup.sh.
 # Sourced, not run. Expects ROOT and WORK to be set and `set -euo pipefail`.
 #
 # Every process started with start_bg is a child started under
@@ -46,17 +46,29 @@ build() {
 	fi
 }
 
-# free_port prints a loopback port that is free for both UDP and TCP.
+# make_big_db: write $BIG_DB, the generated 1M-network City database,
+# when it is missing (through a temporary file, removed on failure).
+make_big_db() {
+	[ -s "$BIG_DB" ] && return 0
+	log "generating $BIG_DB (1,000,000 random networks, seed 1; ~1.5 GB RAM, up to a minute or two)"
+	(cd "$ROOT" && timeout 600 go run ./cmd/mkmmdb -random 1000000 -seed 1 -out "$BIG_DB.tmp.$$") ||
+		{ rm -f "$BIG_DB.tmp.$$"; die "generating $BIG_DB failed"; }
+	mv "$BIG_DB.tmp.$$" "$BIG_DB"
+}
+
+# free_port [IP] prints a port of IP (default 127.0.0.1) that is free for
+# both UDP and TCP.
 free_port() {
-	python3 - <<'EOF'
-import socket
+	FREE_PORT_IP=${1:-127.0.0.1} python3 - <<'EOF'
+import os, socket
+ip = os.environ["FREE_PORT_IP"]
 for _ in range(50):
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
+    t.bind((ip, 0))
     port = t.getsockname()[1]
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        u.bind(("127.0.0.1", port))
+        u.bind((ip, port))
     except OSError:
         t.close(); continue
     u.close(); t.close(); print(port); break

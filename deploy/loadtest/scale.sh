@@ -120,12 +120,7 @@ trap 'exit 143' TERM
 
 need_tools jq:jq python3:python3 ss:iproute2 setpriv:util-linux curl:curl timeout:coreutils
 build
-if $BIG && [ ! -s "$BIG_DB" ]; then
-	log "generating $BIG_DB (1,000,000 random networks, seed 1; ~1.5 GB RAM, up to a minute or two)"
-	(cd "$ROOT" && timeout 600 go run ./cmd/mkmmdb -random 1000000 -seed 1 -out "$BIG_DB.tmp.$$") ||
-		die "generating $BIG_DB failed"
-	mv "$BIG_DB.tmp.$$" "$BIG_DB"
-fi
+if $BIG; then make_big_db; fi
 
 # ---- etcd host and the large configuration ----------------------------------------
 
