@@ -123,7 +123,7 @@ func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g
 		bit := uint64(1) << i
 		rh := snap.Health.Regions[r.Idx]
 		rrs, _ := r.Addrs(qtype)
-		er := explain.Region{ID: r.ID, Weight: r.Weight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
+		er := explain.Region{ID: r.ID, Weight: r.Weight, NameWeight: r.NameWeight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
 			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []explain.Endpoint{}}
 		if ex.Fence != nil && !er.FencedOut {
 			ex.Fence.Allowed = append(ex.Fence.Allowed, r.ID)
@@ -183,6 +183,11 @@ func (h *Handler) whatIf(cur *plan.Snapshot, w explain.WhatIf, name string, qtyp
 		copied := *r
 		copied.Weight = n
 		st.Regions[id] = &copied
+	}
+	if len(w.NameWeights) > 0 {
+		if err := whatIfNameWeights(cur, &st, name, w.NameWeights); err != nil {
+			return nil, err
+		}
 	}
 	st.ConfigRevision = -1 // never equal to a real one
 	cfg, _ := plan.BuildConfig(&st)

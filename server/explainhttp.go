@@ -105,21 +105,33 @@ func parseQtype(s string) (uint16, error) {
 	return 0, fmt.Errorf("type %q: want A or AAAA", s)
 }
 
-// parseWhatIf reads repeated down=, up= and weight=region:n parameters.
+// parseWhatIf reads repeated down=, up=, weight=region:n and
+// name_weight=region:n parameters.
 func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
 	w := explain.WhatIf{Down: v["down"], Up: v["up"]}
-	for _, s := range v["weight"] {
+	var err error
+	if w.Weights, err = parseRegionInts("weight", v["weight"]); err != nil {
+		return w, err
+	}
+	w.NameWeights, err = parseRegionInts("name_weight", v["name_weight"])
+	return w, err
+}
+
+// parseRegionInts reads region:n values of a parameter; nil when none.
+func parseRegionInts(param string, vals []string) (map[string]int, error) {
+	var out map[string]int
+	for _, s := range vals {
 		id, n, ok := strings.Cut(s, ":")
 		weight, err := strconv.Atoi(n)
 		if !ok || err != nil {
-			return w, fmt.Errorf("weight %q: want region:n", s)
+			return nil, fmt.Errorf("%s %q: want region:n", param, s)
 		}
-		if w.Weights == nil {
-			w.Weights = map[string]int{}
+		if out == nil {
+			out = map[string]int{}
 		}
-		w.Weights[id] = weight
+		out[id] = weight
 	}
-	return w, nil
+	return out, nil
 }
 
 func readClients(r io.Reader) ([]netip.Addr, error) {

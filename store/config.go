@@ -70,6 +70,9 @@ func (a *Admin) ReadConfig(ctx context.Context) (*ConfigSnapshot, error) {
 	s := &ConfigSnapshot{Revision: resp.Header.Revision, Values: map[string]string{}, ModRevisions: map[string]int64{}}
 	for _, r := range resp.Responses {
 		for _, kv := range r.GetResponseRange().Kvs {
+			if isOverride(a.prefix, string(kv.Key)) {
+				continue
+			}
 			s.Values[string(kv.Key)] = string(kv.Value)
 			s.ModRevisions[string(kv.Key)] = kv.ModRevision
 		}

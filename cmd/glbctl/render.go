@@ -103,6 +103,9 @@ func notes(e *explain.Explanation, r explain.Region) string {
 	if r.Weight == 0 {
 		n = append(n, "drained")
 	}
+	if r.NameWeight {
+		n = append(n, "name weight")
+	}
 	if r.FencedOut {
 		n = append(n, "fenced out")
 	}

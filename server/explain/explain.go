@@ -17,10 +17,15 @@ type WhatIf struct {
 	Down    []string       `json:"down"`
 	Up      []string       `json:"up"`
 	Weights map[string]int `json:"weight"`
+	// NameWeights are per-name weights of the asked name, by region, as
+	// if <name>/weights/<region> held them.
+	NameWeights map[string]int `json:"name_weight,omitempty"`
 }
 
 // Empty reports whether w changes nothing.
-func (w *WhatIf) Empty() bool { return w == nil || len(w.Down)+len(w.Up)+len(w.Weights) == 0 }
+func (w *WhatIf) Empty() bool {
+	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights)+len(w.NameWeights) == 0
+}
 
 // String describes w in one line ("down a, b; weight c:0"), "" when empty.
 func (w *WhatIf) String() string {
@@ -36,6 +41,9 @@ func (w *WhatIf) String() string {
 	}
 	for _, r := range slices.Sorted(maps.Keys(w.Weights)) {
 		parts = append(parts, fmt.Sprintf("weight %s:%d", r, w.Weights[r]))
+	}
+	for _, r := range slices.Sorted(maps.Keys(w.NameWeights)) {
+		parts = append(parts, fmt.Sprintf("name weight %s:%d", r, w.NameWeights[r]))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -82,6 +90,7 @@ type Fence struct {
 type Region struct {
 	ID         string     `json:"id"`
 	Weight     int        `json:"weight"`
+	NameWeight bool       `json:"name_weight,omitempty"` // weight is the name's own for the region`
 	Up         bool       `json:"up"`
 	Checked    bool       `json:"checked"`
 	FencedOut  bool       `json:"fenced_out"`

@@ -60,6 +60,9 @@ type RegionAnswer struct {
 	// aPos and aaaaPos give, for each RR, the position of its address in
 	// the region's addrs: the bit to test in the region's health mask.
 	aPos, aaaaPos []uint8
+	// NameWeight: Weight is the name's own weight for the region
+	// (<name>/weights/<region>), not the region's.
+	NameWeight bool
 }
 
 // Fence is a compiled geofence: the regions allowed per country, per
@@ -88,20 +91,25 @@ func (f *Fence) allowed(loc geo.Location) uint64 {
 type answerKey struct {
 	region           string
 	ttl, ttlDegraded uint32
+	weight           int // a per-name weight, or -1: the region's own
 }
 
 // answerCache holds the regionAnswers of one configuration build.
 type answerCache map[answerKey]*RegionAnswer
 
 // region returns the shared regionAnswer of region id at the given TTLs
-// (ttlDegraded 0: none), building it on first use.
-func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlDegraded uint32) *RegionAnswer {
-	k := answerKey{id, ttl, ttlDegraded}
+// (ttlDegraded 0: none) and weight (-1: the region's own), building it on
+// first use.
+func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlDegraded uint32, weight int) *RegionAnswer {
+	k := answerKey{id, ttl, ttlDegraded, weight}
 	if ra := c[k]; ra != nil {
 		return ra
 	}
 	ra := &RegionAnswer{ID: id, Idx: idx, Lat: r.Region.Lat, Lon: r.Region.Lon, Weight: r.Weight,
 		hasCheck: r.Region.Check != nil}
+	if weight >= 0 {
+		ra.Weight, ra.NameWeight = weight, true
+	}
 	for i, a := range r.Region.Addrs {
 		if a.Is4() {
 			ra.A = append(ra.A, addrRR("", a, ttl))
@@ -121,7 +129,7 @@ func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlD
 	return ra
 }
 
-func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) *Name {
+func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache, weights map[string]int) *Name {
 	ttl := nm.TTL
 	if ttl == 0 {
 		ttl = zoneTTL
@@ -143,7 +151,11 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 		if r == nil {
 			continue // deleted after the name was accepted; the name serves the rest
 		}
-		ra := answers.region(id, r, idx[id], ttl, g.TTLDegraded)
+		w, ok := weights[id]
+		if !ok {
+			w = -1
+		}
+		ra := answers.region(id, r, idx[id], ttl, g.TTLDegraded, w)
 		g.hasChecks = g.hasChecks || ra.hasCheck
 		g.Regions = append(g.Regions, ra)
 	}
@@ -196,6 +208,9 @@ func (g *Name) configKey() uint64 {
 		w.num(math.Float64bits(r.Lat))
 		w.num(math.Float64bits(r.Lon))
 		w.flag(r.hasCheck)
+		// Per-name weights make names that are otherwise alike plan
+		// differently, so they must not share a scope table.
+		w.num(uint64(r.Weight))
 		w.num(uint64(len(r.A)))
 		w.num(uint64(len(r.aaaa)))
 	}
