@@ -140,6 +140,10 @@ func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g
 			}
 		}
 		er.Endpoints = explainEndpoints(snap, r, now)
+		if v := snap.Health.View; v != nil && v.Regions[r.ID] != nil {
+			rh := v.Regions[r.ID]
+			er.Admin, er.AdminUntil = rh.Admin, untilText(rh.AdminUntil)
+		}
 		ex.Regions = append(ex.Regions, er)
 	}
 }
@@ -156,6 +160,7 @@ func explainEndpoints(snap *plan.Snapshot, r *plan.RegionAnswer, now time.Time) 
 		if rh != nil && j < len(rh.Endpoints) {
 			e := rh.Endpoints[j]
 			ep.Up, ep.UpVotes, ep.Votes = e.Up, e.UpVotes, e.Votes
+			ep.Admin, ep.AdminUntil = e.Admin, untilText(e.AdminUntil)
 		}
 		for prober, rep := range snap.State.Health[r.ID][ep.Endpoint] {
 			ep.Reports[prober] = explain.Report{Up: rep.Up, RTT: time.Duration(rep.RTT).String(),

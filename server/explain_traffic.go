@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
@@ -47,4 +48,13 @@ func whatIfNameWeights(cur *plan.Snapshot, st *schema.State, name string, weight
 	st.Zones = maps.Clone(st.Zones)
 	st.Zones[g.Zone] = &copied
 	return nil
+}
+
+// untilText is an admin state's end as explain writes it: RFC 3339, ""
+// for none.
+func untilText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

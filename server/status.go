@@ -45,6 +45,10 @@ type RegionStatus struct {
 	Checked   bool // some fresh prober reports on it
 	Up        bool // answered with (up, or no data)
 	Endpoints []EndpointStatus
+	// Admin is the admin state in force on the region ("up", "down"; "":
+	// the probers decide), AdminUntil when it ends (zero: never).
+	Admin      string
+	AdminUntil time.Time
 }
 
 // EndpointStatus is one address of a region with each prober's report.
@@ -98,6 +102,9 @@ func (h *Handler) Status() *Status {
 			if rh != nil && j < len(rh.Endpoints) {
 				ep.EndpointHealth = rh.Endpoints[j]
 				out.Checked = rh.Checked
+			}
+			if rh != nil {
+				out.Admin, out.AdminUntil = rh.Admin, rh.AdminUntil
 			}
 			for prober, rep := range st.Health[r.ID][ep.Endpoint] {
 				ep.Reports[prober] = *rep

@@ -81,7 +81,10 @@ func (a *app) writeTarget(ctx context.Context, adm *store.Admin, t weightTarget,
 	return n, a.targetErr(t, err)
 }
 
-func (a *app) targetErr(t weightTarget, err error) error {
+func (a *app) targetErr(t weightTarget, err error) error { return t.err(a, err) }
+
+// err says what a store error means for t.
+func (t weightTarget) err(a *app, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNoRegion):
 		return fmt.Errorf("region %q does not exist (no %s)", t.region, schema.RegionKey(a.g.prefix, t.region))

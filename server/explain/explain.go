@@ -100,6 +100,10 @@ type Region struct {
 	Score      *float64   `json:"score"`       // nil: not scored
 	InTier     bool       `json:"in_tier"`
 	Endpoints  []Endpoint `json:"endpoints"`
+	// Admin is the operator's admin state in force on the region ("up",
+	// "down"), overriding the probers; AdminUntil (RFC 3339) when it ends.
+	Admin      string `json:"admin,omitempty"`
+	AdminUntil string `json:"admin_until,omitempty"`
 }
 
 // Endpoint is one address of a region and what probers said.
@@ -109,6 +113,9 @@ type Endpoint struct {
 	UpVotes  int               `json:"up_votes"`
 	Votes    int               `json:"votes"`
 	Reports  map[string]Report `json:"reports"`
+	// Admin and AdminUntil: the endpoint's own admin state, as Region's.
+	Admin      string `json:"admin,omitempty"`
+	AdminUntil string `json:"admin_until,omitempty"`
 }
 
 // Report is one prober's report on an endpoint.

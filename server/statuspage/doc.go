@@ -54,6 +54,10 @@ type regionJSON struct {
 	Checked   bool           `json:"checked"`
 	Up        bool           `json:"up"`
 	Endpoints []endpointJSON `json:"endpoints"`
+	// Admin is the operator's admin state in force ("up", "down"), which
+	// overrides the probers; AdminUntil (RFC 3339) when it ends.
+	Admin      string `json:"admin,omitempty"`
+	AdminUntil string `json:"admin_until,omitempty"`
 }
 
 type endpointJSON struct {
@@ -62,6 +66,9 @@ type endpointJSON struct {
 	UpVotes  int                            `json:"up_votes"`
 	Votes    int                            `json:"votes"`
 	Reports  map[string]schema.HealthReport `json:"reports"` // by prober id; up, rtt, time, error as in etcd
+	// Admin is the endpoint's own admin state in force, as the region's.
+	Admin      string `json:"admin,omitempty"`
+	AdminUntil string `json:"admin_until,omitempty"`
 }
 
 type proberJSON struct {
@@ -112,8 +119,10 @@ func statusOf(st *server.Status) *statusJSON {
 	}
 	for _, r := range st.Regions {
 		rj := regionJSON{ID: r.ID, Lat: r.Lat, Lon: r.Lon, Weight: r.Weight, Checked: r.Checked, Up: r.Up, Endpoints: []endpointJSON{}}
+		rj.Admin, rj.AdminUntil = r.Admin, rfc3339(r.AdminUntil)
 		for _, e := range r.Endpoints {
-			rj.Endpoints = append(rj.Endpoints, endpointJSON{Endpoint: e.Endpoint, Up: e.Up, UpVotes: e.UpVotes, Votes: e.Votes, Reports: e.Reports})
+			rj.Endpoints = append(rj.Endpoints, endpointJSON{Endpoint: e.Endpoint, Up: e.Up, UpVotes: e.UpVotes, Votes: e.Votes, Reports: e.Reports,
+				Admin: e.Admin, AdminUntil: rfc3339(e.AdminUntil)})
 		}
 		out.Regions = append(out.Regions, rj)
 	}
