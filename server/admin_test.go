@@ -19,11 +19,11 @@ func TestAdminState(t *testing.T) {
 		votes("eu-west", "2001:db8:3::10", true))
 	until := reportTime.Add(time.Minute).Format(time.RFC3339)
 	cases := []struct {
-		name      string
-		edits     map[string]any
-		want      string // London's answer now
-		admin     string // eu-west's admin state in explain
-		later     string // London's answer 90 s later, past the expiry ("": not checked)
+		name  string
+		edits map[string]any
+		want  string // London's answer now
+		admin string // eu-west's admin state in explain
+		later string // London's answer 90 s later, past the expiry ("": not checked)
 	}{
 		{name: "probers say down, admin up", edits: merge(euWestDown, map[string]any{"regions/eu-west/admin": "up"}),
 			want: "198.51.100.10,198.51.100.11", admin: "up"},
