@@ -99,6 +99,9 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 		Subdivision: loc.Subdivision, Lat: loc.Lat, Lon: loc.Lon, Network: network.String()}
 	if g := q.gslb; g != nil {
 		ex.Policy = g.Policy
+		if g.Policy == schema.PolicyGeo || g.Policy == schema.PolicyLatency {
+			ex.TierRule = g.TierText()
+		}
 		// The plan is pure: run again with a trace, it is the plan the
 		// answer above was drawn from.
 		tr := &plan.Trace{}

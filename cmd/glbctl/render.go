@@ -59,6 +59,9 @@ func renderExplain(w io.Writer, e *explain.Explanation) {
 		chosen = "none"
 	}
 	fmt.Fprintf(w, "tier: %s\n", dash(strings.Join(e.Tier, ", ")))
+	if e.TierRule != "" {
+		fmt.Fprintf(w, "tier rule: %s\n", e.TierRule)
+	}
 	fmt.Fprintf(w, "rule: %s; chosen: %s\n", dash(e.Rule), chosen)
 	fmt.Fprintf(w, "answer: %s, TTL %d, ECS scope /%d\n", e.Rcode, e.TTL, e.Scope)
 	for _, rr := range e.Answer {

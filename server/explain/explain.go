@@ -67,6 +67,9 @@ type Explanation struct {
 	TTL       uint32   `json:"ttl"`
 	Scope     int      `json:"scope"`
 	WhatIf    *WhatIf  `json:"what_if,omitempty"`
+	// TierRule is the name's tier tolerance: "nearest", "10% or 100 km"
+	// (geo), "10% or 1.5 ms" (latency); "" for policies without one.
+	TierRule string `json:"tier_rule,omitempty"`
 }
 
 // Location is the client's GeoIP record.

@@ -31,6 +31,7 @@ type Name struct {
 	onNoData    string
 	panicPct    int
 	hasChecks   bool // some region has a health check configured
+	tier        tier // the geo and latency tiers' tolerance
 	Regions     []*RegionAnswer
 	// CfgKey identifies everything above that selection reads, so that
 	// names configured alike share one ECS scope table.
@@ -146,6 +147,7 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 	if nm.Sticky != nil {
 		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
 	}
+	g.tier = tierOf(nm.Tier)
 	for _, id := range nm.Regions {
 		r := regions[id]
 		if r == nil {
@@ -203,6 +205,7 @@ func (g *Name) configKey() uint64 {
 	w.str(g.onAllDown)
 	w.str(g.onNoData)
 	w.num(uint64(g.panicPct))
+	g.tier.hash(w)
 	for _, r := range g.Regions {
 		w.num(uint64(r.Idx))
 		w.num(math.Float64bits(r.Lat))

@@ -178,7 +178,7 @@ func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *Heal
 		return p
 	}
 	var score [maxCandidates]float64
-	floor := TierMinKm
+	floor := g.tier.km
 	if g.Policy == schema.PolicyLatency {
 		var order [maxProbers]int
 		var pdist [maxProbers]float64
@@ -194,7 +194,7 @@ func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *Heal
 				score[k] = geo.Distance(loc.Lat, loc.Lon, r.Lat, r.Lon) * MsPerKm
 			}
 		}
-		floor = TierMinMs
+		floor = g.tier.ms
 	} else {
 		for k, i := range p.Order[:p.N] {
 			r := g.Regions[i]
@@ -214,9 +214,9 @@ func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *Heal
 			p.Order[b], p.Order[b-1] = p.Order[b-1], p.Order[b]
 		}
 	}
-	limit := score[0] + max(score[0]*TierSlack, floor)
+	limit := score[0] + max(score[0]*g.tier.slack, floor)
 	p.NTier = 1
-	for p.NTier < p.N && score[p.NTier] <= limit {
+	for !g.tier.nearest && p.NTier < p.N && score[p.NTier] <= limit {
 		p.NTier++
 	}
 	return p

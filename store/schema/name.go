@@ -58,6 +58,8 @@ type Name struct {
 	// threshold): mass failure is more likely the probers' view than the
 	// regions'. 0 turns it off.
 	PanicPercent int `json:"panic_percent,omitempty"`
+	// Tier is the geo and latency tiers' tolerance; nil: DefaultTier.
+	Tier *Tier `json:"tier,omitempty"`
 }
 
 // Sticky keeps the choice inside a tier stable per client subnet, by
@@ -169,6 +171,9 @@ func (n *Name) Validate() error {
 	}
 	if f := n.Geofence; f != nil {
 		errs = append(errs, f.validate(n.Regions)...)
+	}
+	if n.Tier != nil {
+		errs = append(errs, n.Tier.validate())
 	}
 	return errors.Join(errs...)
 }
