@@ -105,7 +105,16 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 		// The plan is pure: run again with a trace, it is the plan the
 		// answer above was drawn from.
 		tr := &plan.Trace{}
-		p := g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
+		var p plan.Plan
+		if pin, _, pinned := g.Pins.Find(located); pinned {
+			// A pinned client's allowed regions are its pin's (shown as
+			// fenced_out for the others), and GeoIP is skipped.
+			p = g.PinPlan(q.qtype, pin, snap.Health, tr)
+			ex.Pin = explainPin(g.Pins.Pin[pin])
+			loc, found = geo.Location{}, false
+		} else {
+			p = g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
+		}
 		h.explainRegions(ex, snap, g, q.qtype, loc, found, tr, &p)
 	}
 	return ex, nil

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -57,4 +58,9 @@ func untilText(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// explainPin describes a pin for explain.
+func explainPin(p plan.Pin) *explain.Pin {
+	return &explain.Pin{Key: p.Key, Regions: p.RegionIDs, Nets: p.Nets}
 }

@@ -70,6 +70,16 @@ type Explanation struct {
 	// TierRule is the name's tier tolerance: "nearest", "10% or 100 km"
 	// (geo), "10% or 1.5 ms" (latency); "" for policies without one.
 	TierRule string `json:"tier_rule,omitempty"`
+	// Pin is the pinned network the client is in, which decided its
+	// regions instead of GeoIP; nil when it is in none.
+	Pin *Pin `json:"pin,omitempty"`
+}
+
+// Pin is a name's pin that matched the client.
+type Pin struct {
+	Key     string   `json:"key"`     // "<collection>/<location>"
+	Regions []string `json:"regions"` // the regions it pins to
+	Nets    []string `json:"nets"`    // the location's CIDRs
 }
 
 // Location is the client's GeoIP record.

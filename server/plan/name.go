@@ -40,6 +40,10 @@ type Name struct {
 	// (Handler.names) so that they outlast configuration changes; the
 	// snapshot's owner links them in before the swap (counters.go).
 	Counters any // *server.nameCounters
+	// Pins are the name's pinned networks; nil: none (pins.go). They are
+	// not part of CfgKey: scope tables hold GeoIP plans only, and pinned
+	// clients are answered, and scopes bounded, before the table is read.
+	Pins *Pins
 }
 
 // RegionAnswer is one region as answered with at one TTL: its position and

@@ -73,7 +73,12 @@ func (g *Name) Plan(qtype uint16, loc geo.Location, found bool, ht *HealthTable)
 
 // TracedPlan is plan, recording its steps in tr when tr is not nil.
 func (g *Name) TracedPlan(qtype uint16, loc geo.Location, found bool, ht *HealthTable, tr *Trace) Plan {
-	allowed := g.Fence.allowed(loc)
+	return g.plan(qtype, loc, found, ht, tr, g.Fence.allowed(loc))
+}
+
+// plan is TracedPlan for the regions of allowed: the client's fence, or
+// its pin.
+func (g *Name) plan(qtype uint16, loc geo.Location, found bool, ht *HealthTable, tr *Trace, allowed uint64) Plan {
 	var family, live, up, checked uint64
 	for i, r := range g.Regions {
 		bit := uint64(1) << i

@@ -95,6 +95,7 @@ func BuildConfig(st *schema.State) (*Config, []error) {
 			}
 		}
 	}
+	attachPins(c, st)
 	return c, warns
 }
 

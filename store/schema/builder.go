@@ -111,6 +111,7 @@ func (b *Builder) State(rev int64) (*State, []Rejection) {
 		Zones:          b.config.Zones,
 		Rejected:       slices.Clone(b.config.Rejected),
 	}
+	st.Nets = b.config.Nets
 	b.liveState(st)
 	slices.SortStableFunc(st.Rejected, func(x, y Rejection) int { return strings.Compare(x.Key, y.Key) })
 
@@ -219,7 +220,7 @@ func (b *Builder) configState(rev int64) *State {
 	keys := slices.Sorted(maps.Keys(b.entries))
 	// Order matters: regions and zones first, since names and records are
 	// checked against them.
-	for _, kinds := range [][]Kind{{KindRegion, KindZone}, {KindWeight, KindName, KindAdmin}, {KindRecord, KindNameWeight}} {
+	for _, kinds := range [][]Kind{{KindRegion, KindZone, KindNets}, {KindWeight, KindName, KindAdmin}, {KindRecord, KindNameWeight}} {
 		for _, k := range keys {
 			if e := b.entries[k]; e.keyErr == nil && slices.Contains(kinds, e.key.Kind) {
 				a.add(k, e)

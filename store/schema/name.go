@@ -60,6 +60,9 @@ type Name struct {
 	PanicPercent int `json:"panic_percent,omitempty"`
 	// Tier is the geo and latency tiers' tolerance; nil: DefaultTier.
 	Tier *Tier `json:"tier,omitempty"`
+	// Pins maps "<collection>/<location>" to the regions that clients in
+	// that location's networks get, GeoIP skipped (nets.go).
+	Pins map[string][]string `json:"pins,omitempty"`
 }
 
 // Sticky keeps the choice inside a tier stable per client subnet, by
@@ -175,6 +178,7 @@ func (n *Name) Validate() error {
 	if n.Tier != nil {
 		errs = append(errs, n.Tier.validate())
 	}
+	errs = append(errs, validatePins(n.Pins, n.Regions)...)
 	return errors.Join(errs...)
 }
 

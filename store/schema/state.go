@@ -8,6 +8,7 @@ type State struct {
 	Regions  map[string]*RegionState // by region id
 	Zones    map[string]*ZoneState   // by zone name (lower case, no trailing dot)
 	Rejected []Rejection             // keys whose current value is refused, sorted by key
+	Nets     map[string]Nets         // network collections by id; nil when there are none
 
 	// ConfigRevision is the revision of the last change to Regions or
 	// Zones. States with the same ConfigRevision share those maps, so a

@@ -26,6 +26,8 @@ func (k Kind) trafficName() string {
 		return "name_weight"
 	case KindAdmin:
 		return "admin"
+	case KindNets:
+		return "nets"
 	}
 	return "unknown"
 }
@@ -100,6 +102,8 @@ func parseTrafficKey(p []string) (k Key, ok bool, err error) {
 	case len(p) == 6 && p[0] == "zones" && p[2] == "names" && p[4] == "weights":
 		k = Key{Kind: KindNameWeight, Zone: p[1], Label: p[3], Region: p[5]}
 		return k, true, errors.Join(checkZone(p[1]), checkLabel(p[3]), checkID("region", p[5]))
+	case len(p) == 2 && p[0] == "nets":
+		return Key{Kind: KindNets, Region: p[1]}, true, checkID("collection", p[1])
 	case len(p) == 3 && p[0] == "regions" && p[2] == "admin":
 		return Key{Kind: KindAdmin, Region: p[1]}, true, checkID("region", p[1])
 	case len(p) == 4 && p[0] == "regions" && p[2] == "admin":
@@ -118,6 +122,8 @@ func (k Key) trafficString() string {
 	switch k.Kind {
 	case KindNameWeight:
 		return "zones/" + k.Zone + "/names/" + k.Label + "/weights/" + k.Region
+	case KindNets:
+		return "nets/" + k.Region
 	case KindAdmin:
 		if k.Endpoint != "" {
 			return "regions/" + k.Region + "/admin/" + k.Endpoint
@@ -137,6 +143,9 @@ func decodeTraffic(k Key, raw []byte) (v any, ok bool, err error) {
 	case KindAdmin:
 		a, err := ParseAdmin(raw)
 		return a, true, err
+	case KindNets:
+		n, err := decodeNets(raw)
+		return n, true, err
 	}
 	return nil, false, nil
 }
@@ -148,6 +157,8 @@ func decodeTraffic(k Key, raw []byte) (v any, ok bool, err error) {
 func (a *assembly) crossCheckTraffic(e *entry) error {
 	k := e.key
 	switch k.Kind {
+	case KindName:
+		return a.crossCheckPins(e.value.(*Name))
 	case KindNameWeight:
 		z := a.st.Zones[k.Zone]
 		if z == nil {
@@ -176,6 +187,11 @@ func (a *assembly) crossCheckTraffic(e *entry) error {
 func (a *assembly) useTraffic(e *entry) {
 	k := e.key
 	switch k.Kind {
+	case KindNets:
+		if a.st.Nets == nil {
+			a.st.Nets = map[string]Nets{}
+		}
+		a.st.Nets[k.Region] = e.value.(Nets)
 	case KindNameWeight:
 		z := a.st.Zones[k.Zone]
 		if z.Weights == nil {

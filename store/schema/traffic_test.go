@@ -60,6 +60,31 @@ func TestTrafficKeys(t *testing.T) {
 			reject: "not one of region"},
 		{name: "admin of a non-canonical endpoint", ops: []kv{put(DefaultPrefix+"regions/eu-west/admin/2001:DB8::10", "down", 30)},
 			reject: "canonical"},
+		{name: "nets", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["81.2.69.0/24", "2001:db8::/32"]}`, 30)},
+			check: func(t *testing.T, st *State) {
+				if n := st.Nets["corp"]["office"]; len(n) != 2 || n[0].String() != "81.2.69.0/24" {
+					t.Errorf("nets %v", st.Nets)
+				}
+			}},
+		{name: "nets with host bits", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["81.2.69.1/24"]}`, 30)}, reject: "host bits"},
+		{name: "nets listing a CIDR twice", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"a": ["10.0.0.0/8"], "b": ["10.0.0.0/8"]}`, 30)},
+			reject: "listed for"},
+		{name: "nets typo", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": "81.2.69.0/24"}`, 30)}, reject: "bad JSON"},
+		{name: "pins", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["81.2.69.0/24"]}`, 30),
+			put(kWWW, `{"regions": ["eu-west", "us-east"], "pins": {"corp/office": ["us-east"]}}`, 31)},
+			check: func(t *testing.T, st *State) {
+				if p := st.Zones[testZone].Names["www"].Pins["corp/office"]; len(p) != 1 || p[0] != "us-east" {
+					t.Errorf("pins %v", st.Zones[testZone].Names["www"].Pins)
+				}
+			}},
+		{name: "pin of a missing collection", ops: []kv{put(kWWW, `{"regions": ["eu-west", "us-east"], "pins": {"corp/office": ["us-east"]}}`, 31)},
+			reject: `network collection "corp" does not exist`, inForce: true},
+		{name: "pin of a missing location", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["81.2.69.0/24"]}`, 30),
+			put(kWWW, `{"regions": ["eu-west", "us-east"], "pins": {"corp/lab": ["us-east"]}}`, 31)}, reject: `has no location "lab"`, inForce: true},
+		{name: "pin to a region the name does not list", ops: []kv{put(kWWW, `{"regions": ["eu-west"], "pins": {"corp/office": ["us-east"]}}`, 31)},
+			reject: "not one of the name's regions", inForce: true},
+		{name: "pin key without a location", ops: []kv{put(kWWW, `{"regions": ["eu-west"], "pins": {"corp": ["eu-west"]}}`, 31)},
+			reject: "is not <collection>/<location>", inForce: true},
 		{name: "admin of a missing region", ops: []kv{put(AdminKey(DefaultPrefix, "mars", ""), "down", 30)}, reject: "does not exist"},
 	}
 	for _, tc := range cases {
@@ -85,9 +110,9 @@ func TestTrafficKeys(t *testing.T) {
 
 // TestTrafficKeyRoundTrip: the keys parse to their kind and back.
 func TestTrafficKeyRoundTrip(t *testing.T) {
-	for _, key := range []string{"zones/a.test/names/www/weights/eu-west", "regions/eu-west/admin", "regions/eu-west/admin/2001:db8::1"} {
+	for _, key := range []string{"zones/a.test/names/www/weights/eu-west", "regions/eu-west/admin", "regions/eu-west/admin/2001:db8::1", "nets/corp"} {
 		k, err := ParseKey(DefaultPrefix, DefaultPrefix+key)
-		if err != nil || k.String() != key || (k.Kind != KindNameWeight && k.Kind != KindAdmin) {
+		if err != nil || k.String() != key || (k.Kind != KindNameWeight && k.Kind != KindAdmin && k.Kind != KindNets) {
 			t.Errorf("%s: %+v, %v, back %q", key, k, err, k.String())
 		}
 	}
