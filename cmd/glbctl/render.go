@@ -109,6 +109,9 @@ func notes(e *explain.Explanation, r explain.Region) string {
 	if r.NameWeight {
 		n = append(n, "name weight")
 	}
+	if r.Admin != "" {
+		n = append(n, "admin "+r.Admin)
+	}
 	if r.FencedOut {
 		n = append(n, "fenced out")
 	}

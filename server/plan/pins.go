@@ -184,7 +184,9 @@ func (ps *Pins) Find(client netip.Addr) (pin uint8, bits int, pinned bool) {
 }
 
 // widestIn returns the length of the widest prefix around x that lies
-// inside [first, last] (x is inside).
+// inside [first, last] (x is inside). Shorter prefixes are wider, and the
+// inside test is monotone in the length, so it searches for the shortest
+// that passes.
 func widestIn(x geo.Addr128, width int, first, last geo.Addr128) int {
 	lo, hi := 0, width
 	for lo < hi {
