@@ -21,7 +21,8 @@ var statusCmd = &command{
 	help: `Reads everything under the prefix and prints, in tables:
 
   - each region: its weight, whether it is up, and how many of its
-    endpoints are up;
+    endpoints are up; an admin state in force shows in HEALTH ("DOWN
+    (admin down until ...)"), one past its end as "expired: ..." in -o json;
   - each endpoint: the verdict, and each prober's report on it (up, RTT,
     age of the report);
   - the registered probers: id, location, version;
