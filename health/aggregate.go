@@ -55,6 +55,10 @@ type RegionHealth struct {
 	// RTT over the region's endpoints that the prober reports up. Probers
 	// without such a report are absent.
 	RTT map[string]time.Duration
+	// Admin is the operator's admin state in force ("up", "down"; "": the
+	// probers decide), and AdminUntil when it ends (zero: never).
+	Admin      string
+	AdminUntil time.Time
 }
 
 // EndpointHealth is the verdict on one address of a region.
@@ -63,6 +67,10 @@ type EndpointHealth struct {
 	Up       bool   // unknown (no fresh reports) counts as up
 	UpVotes  int    // fresh reports saying up
 	Votes    int    // fresh reports
+	// Admin is the admin state in force on the endpoint itself, as
+	// RegionHealth.Admin; the region's does not show here.
+	Admin      string
+	AdminUntil time.Time
 }
 
 // ProberLocation is a registered prober's position, for the latency policy.
@@ -82,6 +90,7 @@ func Aggregate(st *schema.State, now time.Time, p Policy) *View {
 	slices.SortFunc(v.Probers, func(a, b ProberLocation) int { return cmp.Compare(a.ID, b.ID) })
 	for id, r := range st.Regions {
 		v.Regions[id] = aggregateRegion(st, id, r.Region, now, p)
+		applyAdmin(v.Regions[id], r, now)
 	}
 	return v
 }

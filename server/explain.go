@@ -100,10 +100,22 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 		Subdivision: loc.Subdivision, Lat: loc.Lat, Lon: loc.Lon, Network: network.String()}
 	if g := q.gslb; g != nil {
 		ex.Policy = g.Policy
+		if g.Policy == schema.PolicyGeo || g.Policy == schema.PolicyLatency {
+			ex.TierRule = g.TierText()
+		}
 		// The plan is pure: run again with a trace, it is the plan the
 		// answer above was drawn from.
 		tr := &plan.Trace{}
-		p := g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
+		var p plan.Plan
+		if pin, _, pinned := g.Pins.Find(located); pinned {
+			// A pinned client's allowed regions are its pin's (shown as
+			// fenced_out for the others), and GeoIP is skipped.
+			p = g.PinPlan(q.qtype, pin, snap.Health, tr)
+			ex.Pin = explainPin(g.Pins.Pin[pin])
+			loc, found = geo.Location{}, false
+		} else {
+			p = g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
+		}
 		h.explainRegions(ex, snap, g, q.qtype, loc, found, tr, &p, located)
 	}
 	return ex, nil
@@ -124,7 +136,7 @@ func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g
 		bit := uint64(1) << i
 		rh := snap.Health.Regions[r.Idx]
 		rrs, _ := r.Addrs(qtype)
-		er := explain.Region{ID: r.ID, Weight: r.Weight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
+		er := explain.Region{ID: r.ID, Weight: r.Weight, NameWeight: r.NameWeight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
 			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []explain.Endpoint{}}
 		if ex.Fence != nil && !er.FencedOut {
 			ex.Fence.Allowed = append(ex.Fence.Allowed, r.ID)
@@ -142,6 +154,10 @@ func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g
 		}
 		er.Endpoints = explainEndpoints(snap, r, now)
 		explainLoad(ex, &er, snap, g, uint8(i), p, client)
+		if v := snap.Health.View; v != nil && v.Regions[r.ID] != nil {
+			rh := v.Regions[r.ID]
+			er.Admin, er.AdminUntil = rh.Admin, untilText(rh.AdminUntil)
+		}
 		ex.Regions = append(ex.Regions, er)
 	}
 }
@@ -158,6 +174,7 @@ func explainEndpoints(snap *plan.Snapshot, r *plan.RegionAnswer, now time.Time) 
 		if rh != nil && j < len(rh.Endpoints) {
 			e := rh.Endpoints[j]
 			ep.Up, ep.UpVotes, ep.Votes = e.Up, e.UpVotes, e.Votes
+			ep.Admin, ep.AdminUntil = e.Admin, untilText(e.AdminUntil)
 		}
 		for prober, rep := range snap.State.Health[r.ID][ep.Endpoint] {
 			ep.Reports[prober] = explain.Report{Up: rep.Up, RTT: time.Duration(rep.RTT).String(),
@@ -185,6 +202,11 @@ func (h *Handler) whatIf(cur *plan.Snapshot, w explain.WhatIf, name string, qtyp
 		copied := *r
 		copied.Weight = n
 		st.Regions[id] = &copied
+	}
+	if len(w.NameWeights) > 0 {
+		if err := whatIfNameWeights(cur, &st, name, w.NameWeights); err != nil {
+			return nil, err
+		}
 	}
 	st.ConfigRevision = -1 // never equal to a real one
 	cfg, _ := plan.BuildConfig(&st)

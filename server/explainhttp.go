@@ -106,19 +106,15 @@ func parseQtype(s string) (uint16, error) {
 }
 
 // parseWhatIf reads repeated down=, up=, weight=region:n and
-// load=region:utilization parameters.
+// load=region:utilization and name_weight=region:n parameters.
 func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
 	w := explain.WhatIf{Down: v["down"], Up: v["up"]}
-	for _, s := range v["weight"] {
-		id, n, ok := strings.Cut(s, ":")
-		weight, err := strconv.Atoi(n)
-		if !ok || err != nil {
-			return w, fmt.Errorf("weight %q: want region:n", s)
-		}
-		if w.Weights == nil {
-			w.Weights = map[string]int{}
-		}
-		w.Weights[id] = weight
+	var err error
+	if w.Weights, err = parseRegionInts("weight", v["weight"]); err != nil {
+		return w, err
+	}
+	if w.NameWeights, err = parseRegionInts("name_weight", v["name_weight"]); err != nil {
+		return w, err
 	}
 	for _, s := range v["load"] {
 		id, n, ok := strings.Cut(s, ":")
@@ -132,6 +128,23 @@ func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
 		w.Loads[id] = load
 	}
 	return w, nil
+}
+
+// parseRegionInts reads region:n values of a parameter; nil when none.
+func parseRegionInts(param string, vals []string) (map[string]int, error) {
+	var out map[string]int
+	for _, s := range vals {
+		id, n, ok := strings.Cut(s, ":")
+		weight, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("%s %q: want region:n", param, s)
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[id] = weight
+	}
+	return out, nil
 }
 
 func readClients(r io.Reader) ([]netip.Addr, error) {

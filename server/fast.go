@@ -76,8 +76,10 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	// no GeoIP lookup and no ranking per query. Without a table (not built
 	// yet, or an address the database aliases), decide as the general path.
 	var p plan.Plan
-	havePlan := false
-	if t := snap.TableFor(g, q.qtype); t != nil {
+	pin, pinBits, havePlan := g.Pins.Find(q.client)
+	if havePlan {
+		p, q.scope = g.PinPlan(q.qtype, pin, snap.Health, nil), max(pinBits, g.StickyBits(q.client))
+	} else if t := snap.TableFor(g, q.qtype); t != nil {
 		var tp *plan.Plan
 		var bits int
 		if tp, bits, havePlan = t.Lookup(q.client); havePlan {
@@ -89,6 +91,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		p = g.Plan(q.qtype, loc, found, snap.Health)
 		q.scope = h.scopeBits(q, g, network)
 	}
+	q.scope = max(q.scope, pinBits) // an unpinned client's scope stays clear of pinned networks
 	switch p.Outcome {
 	case plan.OutcomeNormal, plan.OutcomeFailOpen, plan.OutcomeFallback, plan.OutcomePanic:
 	default:

@@ -12,13 +12,12 @@ import (
 // per-query draw inside the tier, then the addresses.
 func (h *Handler) answerGSLB(q *query, z *plan.Zone, g *plan.Name) {
 	m := q.m
-	loc, network, found := h.geo.Lookup(q.client)
-	p := g.Plan(q.qtype, loc, found, q.snap.Health)
+	p, pc := h.planFor(q, g)
 	q.recordOutcome(g, &p)
 	switch p.Outcome {
 	case plan.OutcomeNone, plan.OutcomeDrained, plan.OutcomeNoData:
 		m.Ns = append(m.Ns, z.NegSOA)
-		q.scope = h.scopeBits(q, g, network)
+		q.scope = h.planScope(q, g, pc)
 		return
 	case plan.OutcomeServFail:
 		m.Rcode, m.Authoritative = dns.RcodeServerFailure, false
@@ -26,7 +25,33 @@ func (h *Handler) answerGSLB(q *query, z *plan.Zone, g *plan.Name) {
 	}
 
 	h.answerPlan(q, g, &p)
-	q.scope = h.scopeBits(q, g, network)
+	q.scope = h.planScope(q, g, pc)
+}
+
+// planCtx is what the scope of a plan made by planFor depends on.
+type planCtx struct {
+	pinned  bool
+	pinBits int          // pinned: the pinned range's width; else the bound that keeps clear of pinned ranges
+	network netip.Prefix // the GeoIP network, unpinned
+}
+
+// planFor plans q for g: the pin's regions for a pinned client, else by
+// its GeoIP location.
+func (h *Handler) planFor(q *query, g *plan.Name) (plan.Plan, planCtx) {
+	pin, pinBits, pinned := g.Pins.Find(q.client)
+	if pinned {
+		return g.PinPlan(q.qtype, pin, q.snap.Health, nil), planCtx{pinned: true, pinBits: pinBits}
+	}
+	loc, network, found := h.geo.Lookup(q.client)
+	return g.Plan(q.qtype, loc, found, q.snap.Health), planCtx{pinBits: pinBits, network: network}
+}
+
+// planScope is the scope of an answer planned by planFor.
+func (h *Handler) planScope(q *query, g *plan.Name, pc planCtx) int {
+	if pc.pinned {
+		return max(pc.pinBits, g.StickyBits(q.client))
+	}
+	return max(h.scopeBits(q, g, pc.network), pc.pinBits)
 }
 
 // answerPlan notes the plan's outcome on q, draws the region and adds its

@@ -50,6 +50,10 @@ type RegionStatus struct {
 	Load      *float64
 	Shed      *schema.Shed
 	ShedShare float64
+	// Admin is the admin state in force on the region ("up", "down"; "":
+	// the probers decide), AdminUntil when it ends (zero: never).
+	Admin      string
+	AdminUntil time.Time
 }
 
 // EndpointStatus is one address of a region with each prober's report.
@@ -109,6 +113,9 @@ func (h *Handler) Status() *Status {
 			if rh != nil && j < len(rh.Endpoints) {
 				ep.EndpointHealth = rh.Endpoints[j]
 				out.Checked = rh.Checked
+			}
+			if rh != nil {
+				out.Admin, out.AdminUntil = rh.Admin, rh.AdminUntil
 			}
 			for prober, rep := range st.Health[r.ID][ep.Endpoint] {
 				ep.Reports[prober] = *rep

@@ -70,9 +70,7 @@ func (a *Admin) ReadConfig(ctx context.Context) (*ConfigSnapshot, error) {
 	s := &ConfigSnapshot{Revision: resp.Header.Revision, Values: map[string]string{}, ModRevisions: map[string]int64{}}
 	for _, r := range resp.Responses {
 		for _, kv := range r.GetResponseRange().Kvs {
-			if k, err := schema.ParseKey(a.prefix, string(kv.Key)); err == nil && k.Kind == schema.KindLoad {
-				// A region's load lies under regions/ but is live data
-				// (an autoscaler's): apply must neither show nor delete it.
+			if isOverride(a.prefix, string(kv.Key)) {
 				continue
 			}
 			s.Values[string(kv.Key)] = string(kv.Value)

@@ -95,7 +95,8 @@ type Role struct {
 //     ones included: glbd signs with them.
 //   - glb-operator reads everything too (glbctl status shows probers and
 //     health) and writes the configuration: regions/ (documents and
-//     weights) and zones/ (documents, names, records). It cannot write
+//     weights) and zones/ (documents, names, records), and the network
+//     collections of pinned names, nets/. It cannot write
 //     probers/ or health/. It reads and writes the DNSSEC key sets
 //     (public/) and may write but never read private keys (private/): it
 //     runs glbctl dnssec keygen and roll without seeing a private key.
@@ -110,6 +111,7 @@ func Roles(prefix string, probers []string) []Role {
 			prefixPerm(Read, prefix),
 			prefixPerm(ReadWrite, prefix+"regions/"),
 			prefixPerm(ReadWrite, prefix+"zones/"),
+			prefixPerm(ReadWrite, prefix+"nets/"),
 			prefixPerm(ReadWrite, KeysPrefix(prefix)+"public/"),
 			prefixPerm(Write, KeysPrefix(prefix)+"private/"),
 		}},

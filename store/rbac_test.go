@@ -73,8 +73,8 @@ func TestApplyRBACIdempotent(t *testing.T) {
 	}
 	want := map[string][]string{
 		"role glb-reader": {"read --prefix /glb-keys/", "read --prefix /glb/"},
-		"role glb-operator": {"read --prefix /glb/", "readwrite --prefix /glb-keys/public/", "readwrite --prefix /glb/regions/",
-			"readwrite --prefix /glb/zones/", "write --prefix /glb-keys/private/"},
+		"role glb-operator": {"read --prefix /glb/", "readwrite --prefix /glb-keys/public/", "readwrite --prefix /glb/nets/",
+			"readwrite --prefix /glb/regions/", "readwrite --prefix /glb/zones/", "write --prefix /glb-keys/private/"},
 		"role glb-prober-probe-1": {"read --prefix /glb/regions/", "write --prefix /glb/health/probe-1/", "write /glb/probers/probe-1"},
 		"role glb-prober-probe-2": {"read --prefix /glb/regions/", "write --prefix /glb/health/probe-2/", "write /glb/probers/probe-2"},
 		"user glb-reader":         {"glb-reader"},
@@ -85,9 +85,9 @@ func TestApplyRBACIdempotent(t *testing.T) {
 	if got := rolesOf(t, c); !maps.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("after the first run:\n got %v\nwant %v", got, want)
 	}
-	// 4 roles created, 13 grants, 4 users created, 4 roles bound.
-	if len(first.Changes) != 25 {
-		t.Errorf("first run: %d changes, want 25: %q", len(first.Changes), first.Changes)
+	// 4 roles created, 14 grants, 4 users created, 4 roles bound.
+	if len(first.Changes) != 26 {
+		t.Errorf("first run: %d changes, want 26: %q", len(first.Changes), first.Changes)
 	}
 	if !slices.Contains(first.Changes, "user glb-prober-probe-2: created without a password (it logs in with a client certificate whose CN is glb-prober-probe-2)") {
 		t.Errorf("first run does not say probe-2's user has no password: %q", first.Changes)

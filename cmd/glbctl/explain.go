@@ -23,7 +23,7 @@ const maxResponse = 16 << 20
 
 var explainCmd = &command{
 	name:     "explain",
-	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--endpoints] [-o table|json|yaml]",
+	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--endpoints] [-o table|json|yaml]",
 	summary:  "ask glbd why a client gets the answer it gets",
 	help: `Asks glbd (--glbd, its HTTP address) how it answers <name> (a full name,
 or label.zone) for a client at <client-ip>: where the client is, which
@@ -36,6 +36,7 @@ candidate's endpoints with the probers' reports on them.
 treated as down, up, with that weight, or at that load (utilization,
 e.g. eu-west=0.9: shedding by its watermarks) for this one answer;
 nothing is changed.
+--name-weight is a weight for the asked name only, as glbctl weight --name.
 A name that is not a GSLB name (no such name, or a static record) is an
 error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
@@ -46,7 +47,7 @@ error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
 var simulateCmd = &command{
 	name:     "simulate",
-	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--clients <file>] [-o table|json|yaml]",
+	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--clients <file>] [-o table|json|yaml]",
 	summary:  "ask glbd how traffic would split between regions, now and if",
 	help: `Asks glbd (--glbd) how the answers for <name> split between regions,
 as shares of the clients: now, and under the hypothesis given by --down,
@@ -66,6 +67,8 @@ type whatIf struct {
 	up     listFlag
 	weight listFlag
 	load   listFlag
+	// nameWeight: per-name weights of the asked name, region:n
+	nameWeight listFlag
 }
 
 func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
@@ -76,6 +79,7 @@ func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
 	fs.Var(&w.up, "up", "treat this region as up (repeatable)")
 	fs.Var(&w.weight, "weight", "treat a region as having this weight, as region:n (repeatable)")
 	fs.Var(&w.load, "load", "treat a region as having this load (utilization), as region=0.9 or region:0.9 (repeatable)")
+	fs.Var(&w.nameWeight, "name-weight", "treat a region as having this weight for the asked name only, as region:n (repeatable)")
 	return fs, w
 }
 
@@ -97,18 +101,8 @@ func (w *whatIf) query(q url.Values) error {
 	for _, r := range w.up {
 		q.Add("up", r)
 	}
-	for _, rw := range w.weight {
-		r, n, ok := strings.Cut(rw, ":")
-		if !ok {
-			return fmt.Errorf("%w: --weight %q: want region:n", errUsage, rw)
-		}
-		if err := checkRegion(r); err != nil {
-			return err
-		}
-		if _, err := schema.ParseWeight([]byte(n)); err != nil {
-			return fmt.Errorf("%w: --weight %q: %w", errUsage, rw, err)
-		}
-		q.Add("weight", r+":"+strings.TrimSpace(n))
+	if err := addRegionWeights(q, "weight", w.weight); err != nil {
+		return err
 	}
 	for _, rl := range w.load {
 		r, v, ok := splitLoad(rl)
@@ -123,12 +117,32 @@ func (w *whatIf) query(q url.Values) error {
 		}
 		q.Add("load", r+":"+strings.TrimSpace(v))
 	}
+	return addRegionWeights(q, "name_weight", w.nameWeight)
+}
+
+// addRegionWeights checks region:n values of a flag and adds them to q as
+// the parameter of the same name.
+func addRegionWeights(q url.Values, param string, vals []string) error {
+	flagName := "--" + strings.ReplaceAll(param, "_", "-")
+	for _, rw := range vals {
+		r, n, ok := strings.Cut(rw, ":")
+		if !ok {
+			return fmt.Errorf("%w: %s %q: want region:n", errUsage, flagName, rw)
+		}
+		if err := checkRegion(r); err != nil {
+			return err
+		}
+		if _, err := schema.ParseWeight([]byte(n)); err != nil {
+			return fmt.Errorf("%w: %s %q: %w", errUsage, flagName, rw, err)
+		}
+		q.Add(param, r+":"+strings.TrimSpace(n))
+	}
 	return nil
 }
 
 // describe says what the flags suppose, for simulate's header.
 func (w *whatIf) describe() string {
-	e := &explain.WhatIf{Down: w.down, Up: w.up, Weights: map[string]int{}}
+	e := &explain.WhatIf{Down: w.down, Up: w.up, Weights: map[string]int{}, NameWeights: map[string]int{}}
 	for _, rw := range w.weight {
 		r, n, _ := strings.Cut(rw, ":")
 		e.Weights[r], _ = strconv.Atoi(strings.TrimSpace(n))
@@ -139,6 +153,10 @@ func (w *whatIf) describe() string {
 			e.Loads = map[string]float64{}
 		}
 		e.Loads[r], _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+	}
+	for _, rw := range w.nameWeight {
+		r, n, _ := strings.Cut(rw, ":")
+		e.NameWeights[r], _ = strconv.Atoi(strings.TrimSpace(n))
 	}
 	return e.String()
 }

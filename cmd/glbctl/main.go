@@ -79,7 +79,7 @@ func init() {
 	// Set here rather than in the declaration: help refers to commands.
 	commands = []*command{
 		exportCmd, validateCmd, applyCmd, getCmd,
-		weightCmd, drainCmd, undrainCmd,
+		weightCmd, drainCmd, undrainCmd, adminCmd,
 		statusCmd, explainCmd, simulateCmd, rbacCmd, dnssecCmd, completionCmd, versionCmd, helpCmd,
 	}
 }

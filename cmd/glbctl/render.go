@@ -59,6 +59,9 @@ func renderExplain(w io.Writer, e *explain.Explanation) {
 		chosen = "none"
 	}
 	fmt.Fprintf(w, "tier: %s\n", dash(strings.Join(e.Tier, ", ")))
+	if e.TierRule != "" {
+		fmt.Fprintf(w, "tier rule: %s\n", e.TierRule)
+	}
 	fmt.Fprintf(w, "rule: %s; chosen: %s\n", dash(e.Rule), chosen)
 	if len(e.Shed) > 0 {
 		fmt.Fprintf(w, "shed: %s moved this client's subnet away (load past the low watermark)\n", strings.Join(e.Shed, ", "))
@@ -112,6 +115,12 @@ func notes(e *explain.Explanation, r explain.Region) string {
 	}
 	if r.Weight == 0 {
 		n = append(n, "drained")
+	}
+	if r.NameWeight {
+		n = append(n, "name weight")
+	}
+	if r.Admin != "" {
+		n = append(n, "admin "+r.Admin)
 	}
 	if r.FencedOut {
 		n = append(n, "fenced out")

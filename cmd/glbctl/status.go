@@ -21,7 +21,8 @@ var statusCmd = &command{
 	help: `Reads everything under the prefix and prints, in tables:
 
   - each region: its weight, whether it is up, and how many of its
-    endpoints are up;
+    endpoints are up; an admin state in force shows in HEALTH ("DOWN
+    (admin down until ...)"), one past its end as "expired: ..." in -o json;
   - each endpoint: the verdict, and each prober's report on it (up, RTT,
     age of the report);
   - the registered probers: id, location, version;
@@ -105,6 +106,9 @@ type regionRow struct {
 	EndpointsUp int    `json:"endpoints_up"`
 	Endpoints   int    `json:"endpoints"`
 	Check       string `json:"check"` // what is checked and where; "-" without a check
+	// Admin is the admin state in force ("admin down until ..."), or
+	// one that expired ("expired: down until ...").
+	Admin string `json:"admin,omitempty"`
 }
 
 type endpointRow struct {
@@ -114,6 +118,7 @@ type endpointRow struct {
 	UpVotes  int         `json:"up_votes"`
 	Votes    int         `json:"votes"`
 	Reports  []reportRow `json:"reports"`
+	Admin    string      `json:"admin,omitempty"` // the endpoint's own admin state in force
 }
 
 type reportRow struct {
@@ -150,12 +155,16 @@ func newStatusDoc(st *schema.State, prefix string, now time.Time) *statusDoc {
 	for _, id := range slices.Sorted(maps.Keys(st.Regions)) {
 		r, rh := st.Regions[id], view.Regions[id]
 		row := regionRow{Region: id, Weight: r.Weight, Up: rh.Up || !rh.Checked, Health: regionHealth(r, rh),
-			Endpoints: len(rh.Endpoints), Check: checkText(r.Region.Check)}
+			Endpoints: len(rh.Endpoints), Check: checkText(r.Region.Check), Admin: adminText(rh.Admin, rh.AdminUntil)}
+		if row.Admin == "" && r.Admin != nil {
+			row.Admin = "expired: " + r.Admin.String()
+		}
 		for _, ep := range rh.Endpoints {
 			if ep.Up {
 				row.EndpointsUp++
 			}
-			e := endpointRow{Region: id, Endpoint: ep.Endpoint, Up: ep.Up, UpVotes: ep.UpVotes, Votes: ep.Votes, Reports: []reportRow{}}
+			e := endpointRow{Region: id, Endpoint: ep.Endpoint, Up: ep.Up, UpVotes: ep.UpVotes, Votes: ep.Votes, Reports: []reportRow{},
+				Admin: adminText(ep.Admin, ep.AdminUntil)}
 			reports := st.Health[id][ep.Endpoint]
 			for _, p := range slices.Sorted(maps.Keys(reports)) {
 				rep := reports[p]
@@ -193,7 +202,9 @@ func drainedText(w int) string {
 
 func regionHealth(r *schema.RegionState, rh *health.RegionHealth) string {
 	switch {
-	case r.Region.Check == nil:
+	case rh.Admin != "":
+		return regionAdminHealth(rh)
+	case r.Region.Check == nil && rh.Up:
 		return "up (no check)"
 	case !rh.Checked:
 		return "up (no data)"
@@ -228,6 +239,9 @@ func printEndpoints(w io.Writer, rows []endpointRow) {
 		verdict := "up (no data)"
 		if ep.Votes > 0 {
 			verdict = fmt.Sprintf("%s %d/%d", upDown(ep.Up), ep.UpVotes, ep.Votes)
+		}
+		if ep.Admin != "" {
+			verdict = upDown(ep.Up) + " (" + ep.Admin + ")"
 		}
 		if len(ep.Reports) == 0 {
 			fmt.Fprintf(t, "%s\t%s\t%s\t-\t-\t-\t-\n", ep.Region, ep.Endpoint, verdict)

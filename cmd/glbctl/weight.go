@@ -22,7 +22,7 @@ const (
 
 var weightCmd = &command{
 	name:     "weight",
-	synopsis: "<region> [<n>] [--ramp <duration> [--steps <n>]]",
+	synopsis: "<region> [<n>] [--name <label> [--zone <zone>]] [--ramp <duration> [--steps <n>]]",
 	summary:  "show or set a region's weight, at once or in steps",
 	help: `Without <n>, shows the region's weight (100 when its weight key is
 absent). With <n> (0..1000), sets the weight key, which is what
@@ -38,15 +38,22 @@ changed its weight, the ramp stops, leaving the last step in place, and
 glbctl exits with 1 naming the step reached. Ctrl-C stops it the same way.
 A ramp does not start while the region is down.
 
-  glbctl weight eu-west 100 --ramp 10m --steps 10`,
+With --name <label>, the weight is the region's weight for that GSLB name
+only (<prefix>zones/<zone>/names/<label>/weights/<region>): the other
+names keep the region's weight. --zone says which zone the name is in; it
+may be left out when only one zone has a name with that label.
+
+  glbctl weight eu-west 100 --ramp 10m --steps 10
+  glbctl weight us-east 10 --name www`,
 	run: runWeight,
 }
 
 var drainCmd = &command{
 	name:     "drain",
-	synopsis: "<region> [--ramp <duration> [--steps <n>]]",
+	synopsis: "<region> [--name <label> [--zone <zone>]] [--ramp <duration> [--steps <n>]]",
 	summary:  "set a region's weight to 0: no new answers point at it",
-	help:     `Sets the region's weight to 0, as 'glbctl weight <region> 0'; --ramp as there.`,
+	help: `Sets the region's weight to 0, as 'glbctl weight <region> 0'; --ramp as there.
+With --name, for that name only: the other names still get the region.`,
 	run: func(ctx context.Context, a *app, c *command, args []string) error {
 		return runFixedWeight(ctx, a, c, args, 0)
 	},
@@ -54,21 +61,30 @@ var drainCmd = &command{
 
 var undrainCmd = &command{
 	name:     "undrain",
-	synopsis: "<region> [--ramp <duration> [--steps <n>]]",
+	synopsis: "<region> [--name <label> [--zone <zone>]] [--ramp <duration> [--steps <n>]]",
 	summary:  "set a region's weight back to 100, the default",
 	help: `Sets the region's weight to 100, the default, as 'glbctl weight <region>
 100' (and as 'etcdctl put <prefix>regions/<region>/weight 100'). A region
 that had another weight before it was drained does not get it back: set it
-with glbctl weight. --ramp as there.`,
+with glbctl weight. --ramp as there.
+
+With --name, deletes the name's own weight for the region, so the name
+follows the region's weight again (no --ramp: ramp with glbctl weight
+--name instead).`,
 	run: func(ctx context.Context, a *app, c *command, args []string) error {
-		return runFixedWeight(ctx, a, c, args, schema.DefaultWeight)
+		return runFixedWeight(ctx, a, c, args, undrainWeight)
 	},
 }
 
+// undrainWeight is undrain's weight: the default for a region, and for a
+// name its own weight deleted.
+const undrainWeight = -1
+
 // rampFlags are the flags of a weight change.
 type rampFlags struct {
-	ramp  time.Duration
-	steps int
+	ramp       time.Duration
+	steps      int
+	name, zone string // --name, --zone: the weight of one GSLB name
 }
 
 func (a *app) weightFlags(c *command) (*flag.FlagSet, *rampFlags) {
@@ -76,6 +92,8 @@ func (a *app) weightFlags(c *command) (*flag.FlagSet, *rampFlags) {
 	r := &rampFlags{}
 	fs.DurationVar(&r.ramp, "ramp", 0, "move the weight in steps over this long, e.g. 5m (0: at once)")
 	fs.IntVar(&r.steps, "steps", defaultSteps, "number of steps of a --ramp (1.."+strconv.Itoa(maxSteps)+")")
+	fs.StringVar(&r.name, "name", "", "the weight of this GSLB name only, by its label in the zone (e.g. www)")
+	fs.StringVar(&r.zone, "zone", "", "the zone of --name (needed only when several zones have that label)")
 	return fs, r
 }
 
@@ -112,7 +130,7 @@ func runWeight(ctx context.Context, a *app, c *command, args []string) error {
 		if r.ramp > 0 {
 			return fmt.Errorf("%w: --ramp needs the weight to move to", errUsage)
 		}
-		return a.showWeight(ctx, pos[0])
+		return a.showWeight(ctx, pos[0], r)
 	}
 	w, err := schema.ParseWeight([]byte(pos[1]))
 	if err != nil {
@@ -136,17 +154,21 @@ func runFixedWeight(ctx context.Context, a *app, c *command, args []string, w in
 	return a.setWeight(ctx, pos[0], w, r)
 }
 
-func (a *app) showWeight(ctx context.Context, region string) error {
+func (a *app) showWeight(ctx context.Context, region string, r *rampFlags) error {
 	adm, closeFn, err := a.admin()
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	cur, err := a.readWeight(ctx, adm, region)
+	t, err := a.target(ctx, adm, region, r)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "%s: %s\n", region, describeWeight(cur))
+	cur, err := a.readTarget(ctx, adm, t)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: %s\n", t, describeTarget(t, cur))
 	return nil
 }
 
@@ -178,22 +200,31 @@ func (a *app) setWeight(ctx context.Context, region string, w int, r *rampFlags)
 		return err
 	}
 	defer closeFn()
-	cur, err := a.readWeight(ctx, adm, region)
+	t, err := a.target(ctx, adm, region, r)
+	if err != nil {
+		return err
+	}
+	if w == undrainWeight && t.label == "" {
+		w = schema.DefaultWeight
+	}
+	if w == undrainWeight && r.ramp > 0 {
+		return fmt.Errorf("%w: undrain --name deletes the name's weight at once; ramp with glbctl weight --name", errUsage)
+	}
+	cur, err := a.readTarget(ctx, adm, t)
 	if err != nil {
 		return err
 	}
 	if r.ramp > 0 {
-		return a.ramp(ctx, adm, region, cur, w, r)
+		return a.ramp(ctx, adm, t, cur, w, r)
 	}
-	wctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-	defer cancel()
-	if _, err := adm.SetWeight(wctx, region, w, -1); err != nil {
-		if errors.Is(err, store.ErrNoRegion) {
-			return fmt.Errorf("region %q does not exist (no %s)", region, schema.RegionKey(a.g.prefix, region))
-		}
-		return a.etcdErr(err)
+	if _, err := a.writeTarget(ctx, adm, t, w, -1); err != nil {
+		return err
 	}
-	fmt.Fprintf(a.stdout, "%s: weight %s -> %d\n", region, weightText(cur), w)
+	if w == undrainWeight {
+		fmt.Fprintf(a.stdout, "%s: weight %s -> the region's (name weight deleted)\n", t, weightText(cur))
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "%s: weight %s -> %d\n", t, weightText(cur), w)
 	return nil
 }
 
@@ -208,13 +239,14 @@ func weightText(w store.Weight) string {
 // duration, checks the region's health and then writes, comparing on the
 // weight key's revision so that a concurrent change stops the ramp instead
 // of being overwritten.
-func (a *app) ramp(ctx context.Context, adm *store.Admin, region string, cur store.Weight, to int, r *rampFlags) error {
+func (a *app) ramp(ctx context.Context, adm *store.Admin, t weightTarget, cur store.Weight, to int, r *rampFlags) error {
+	region := t.region
 	if cur.Value < 0 {
-		return fmt.Errorf("the weight key of %s holds %q, not a weight; set one first", region, cur.Raw)
+		return fmt.Errorf("the weight key of %s holds %q, not a weight; set one first", t, cur.Raw)
 	}
 	from := cur.Value
 	if from == to {
-		fmt.Fprintf(a.stdout, "%s: weight is %d already\n", region, to)
+		fmt.Fprintf(a.stdout, "%s: weight is %d already\n", t, to)
 		return nil
 	}
 	if err := a.checkUp(ctx, adm, region); err != nil {
@@ -222,7 +254,7 @@ func (a *app) ramp(ctx context.Context, adm *store.Admin, region string, cur sto
 	}
 	every := r.ramp / time.Duration(r.steps)
 	fmt.Fprintf(a.stdout, "%s: ramping weight %d -> %d in %d steps over %s (one every %s); stops if %s goes down\n",
-		region, from, to, r.steps, r.ramp, every, region)
+		t, from, to, r.steps, r.ramp, every, region)
 	at, rev := from, cur.ModRevision
 	for i := 1; i <= r.steps; i++ {
 		stopped := func(why string) error {
@@ -238,19 +270,17 @@ func (a *app) ramp(ctx context.Context, adm *store.Admin, region string, cur sto
 		if next == at {
 			continue // small moves over many steps repeat a value
 		}
-		wctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-		newRev, err := adm.SetWeight(wctx, region, next, rev)
-		cancel()
+		newRev, err := a.writeTarget(ctx, adm, t, next, rev)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			return stopped("someone else changed the weight meanwhile")
 		case err != nil:
-			return stopped(a.etcdErr(err).Error())
+			return stopped(err.Error())
 		}
-		fmt.Fprintf(a.stdout, "step %d/%d: %s weight %d -> %d\n", i, r.steps, region, at, next)
+		fmt.Fprintf(a.stdout, "step %d/%d: %s weight %d -> %d\n", i, r.steps, t, at, next)
 		at, rev = next, newRev
 	}
-	fmt.Fprintf(a.stdout, "%s: ramp done, weight %d\n", region, at)
+	fmt.Fprintf(a.stdout, "%s: ramp done, weight %d\n", t, at)
 	return nil
 }
 

@@ -21,11 +21,14 @@ type WhatIf struct {
 	// force; the shed shares then follow the watermarks without the
 	// hysteresis in time, as they will once the load holds.
 	Loads map[string]float64 `json:"load,omitempty"`
+	// NameWeights are per-name weights of the asked name, by region, as
+	// if <name>/weights/<region> held them.
+	NameWeights map[string]int `json:"name_weight,omitempty"`
 }
 
 // Empty reports whether w changes nothing.
 func (w *WhatIf) Empty() bool {
-	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights)+len(w.Loads) == 0
+	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights)+len(w.Loads)+len(w.NameWeights) == 0
 }
 
 // String describes w in one line ("down a, b; weight c:0"), "" when empty.
@@ -45,6 +48,9 @@ func (w *WhatIf) String() string {
 	}
 	for _, r := range slices.Sorted(maps.Keys(w.Loads)) {
 		parts = append(parts, fmt.Sprintf("load %s:%g", r, w.Loads[r]))
+	}
+	for _, r := range slices.Sorted(maps.Keys(w.NameWeights)) {
+		parts = append(parts, fmt.Sprintf("name weight %s:%d", r, w.NameWeights[r]))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -72,6 +78,12 @@ type Explanation struct {
 	// any did (load-aware steering); then Chosen is where it went.
 	Shed   []string `json:"shed,omitempty"`
 	DNSSEC *DNSSEC  `json:"dnssec,omitempty"` // nil: the zone is not signed
+	// TierRule is the name's tier tolerance: "nearest", "10% or 100 km"
+	// (geo), "10% or 1.5 ms" (latency); "" for policies without one.
+	TierRule string `json:"tier_rule,omitempty"`
+	// Pin is the pinned network the client is in, which decided its
+	// regions instead of GeoIP; nil when it is in none.
+	Pin *Pin `json:"pin,omitempty"`
 }
 
 // DNSSEC says how the answer is signed for a query with DO set (explain
@@ -81,6 +93,13 @@ type DNSSEC struct {
 	KeyTag    uint16 `json:"key_tag,omitempty"`   // the key that signs the answer's RRsets
 	Algorithm uint8  `json:"algorithm,omitempty"` // 13 (ECDSA P-256) or 15 (Ed25519)
 	Reason    string `json:"reason,omitempty"`    // why not, when the zone says dnssec but is not signed
+}
+
+// Pin is a name's pin that matched the client.
+type Pin struct {
+	Key     string   `json:"key"`     // "<collection>/<location>"
+	Regions []string `json:"regions"` // the regions it pins to
+	Nets    []string `json:"nets"`    // the location's CIDRs
 }
 
 // Location is the client's GeoIP record.
@@ -104,6 +123,7 @@ type Fence struct {
 type Region struct {
 	ID         string     `json:"id"`
 	Weight     int        `json:"weight"`
+	NameWeight bool       `json:"name_weight,omitempty"` // weight is the name's own for the region`
 	Up         bool       `json:"up"`
 	Checked    bool       `json:"checked"`
 	FencedOut  bool       `json:"fenced_out"`
@@ -121,6 +141,10 @@ type Region struct {
 	LoadSource  string   `json:"load_source,omitempty"`
 	Shed        *Shed    `json:"shed,omitempty"`
 	KeepsClient *bool    `json:"keeps_client,omitempty"`
+	// Admin is the operator's admin state in force on the region ("up",
+	// "down"), overriding the probers; AdminUntil (RFC 3339) when it ends.
+	Admin      string `json:"admin,omitempty"`
+	AdminUntil string `json:"admin_until,omitempty"`
 }
 
 // Shed is a region's watermarks and the share of its clients it moves
@@ -138,6 +162,9 @@ type Endpoint struct {
 	UpVotes  int               `json:"up_votes"`
 	Votes    int               `json:"votes"`
 	Reports  map[string]Report `json:"reports"`
+	// Admin and AdminUntil: the endpoint's own admin state, as Region's.
+	Admin      string `json:"admin,omitempty"`
+	AdminUntil string `json:"admin_until,omitempty"`
 }
 
 // Report is one prober's report on an endpoint.

@@ -32,6 +32,7 @@ type Name struct {
 	onNoData    string
 	panicPct    int
 	hasChecks   bool // some region has a health check configured
+	tier        tier // the geo and latency tiers' tolerance
 	Regions     []*RegionAnswer
 	// CfgKey identifies everything above that selection reads, so that
 	// names configured alike share one ECS scope table.
@@ -40,6 +41,10 @@ type Name struct {
 	// (Handler.names) so that they outlast configuration changes; the
 	// snapshot's owner links them in before the swap (counters.go).
 	Counters any // *server.nameCounters
+	// Pins are the name's pinned networks; nil: none (pins.go). They are
+	// not part of CfgKey: scope tables hold GeoIP plans only, and pinned
+	// clients are answered, and scopes bounded, before the table is read.
+	Pins *Pins
 }
 
 // RegionAnswer is one region as answered with at one TTL: its position and
@@ -61,6 +66,9 @@ type RegionAnswer struct {
 	// aPos and aaaaPos give, for each RR, the position of its address in
 	// the region's addrs: the bit to test in the region's health mask.
 	aPos, aaaaPos []uint8
+	// NameWeight: Weight is the name's own weight for the region
+	// (<name>/weights/<region>), not the region's.
+	NameWeight bool
 }
 
 // Fence is a compiled geofence: the regions allowed per country, per
@@ -89,20 +97,25 @@ func (f *Fence) allowed(loc geo.Location) uint64 {
 type answerKey struct {
 	region           string
 	ttl, ttlDegraded uint32
+	weight           int // a per-name weight, or -1: the region's own
 }
 
 // answerCache holds the regionAnswers of one configuration build.
 type answerCache map[answerKey]*RegionAnswer
 
 // region returns the shared regionAnswer of region id at the given TTLs
-// (ttlDegraded 0: none), building it on first use.
-func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlDegraded uint32) *RegionAnswer {
-	k := answerKey{id, ttl, ttlDegraded}
+// (ttlDegraded 0: none) and weight (-1: the region's own), building it on
+// first use.
+func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlDegraded uint32, weight int) *RegionAnswer {
+	k := answerKey{id, ttl, ttlDegraded, weight}
 	if ra := c[k]; ra != nil {
 		return ra
 	}
 	ra := &RegionAnswer{ID: id, Idx: idx, Lat: r.Region.Lat, Lon: r.Region.Lon, Weight: r.Weight,
 		hasCheck: r.Region.Check != nil}
+	if weight >= 0 {
+		ra.Weight, ra.NameWeight = weight, true
+	}
 	for i, a := range r.Region.Addrs {
 		if a.Is4() {
 			ra.A = append(ra.A, addrRR("", a, ttl))
@@ -122,7 +135,7 @@ func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlD
 	return ra
 }
 
-func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) *Name {
+func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache, weights map[string]int) *Name {
 	ttl := nm.TTL
 	if ttl == 0 {
 		ttl = zoneTTL
@@ -140,12 +153,17 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
 	}
 	g.headroom = nm.Balance == schema.BalanceHeadroom
+	g.tier = tierOf(nm.Tier)
 	for _, id := range nm.Regions {
 		r := regions[id]
 		if r == nil {
 			continue // deleted after the name was accepted; the name serves the rest
 		}
-		ra := answers.region(id, r, idx[id], ttl, g.TTLDegraded)
+		w, ok := weights[id]
+		if !ok {
+			w = -1
+		}
+		ra := answers.region(id, r, idx[id], ttl, g.TTLDegraded, w)
 		g.hasChecks = g.hasChecks || ra.hasCheck
 		g.Regions = append(g.Regions, ra)
 	}
@@ -194,11 +212,15 @@ func (g *Name) configKey() uint64 {
 	w.str(g.onAllDown)
 	w.str(g.onNoData)
 	w.num(uint64(g.panicPct))
+	g.tier.hash(w)
 	for _, r := range g.Regions {
 		w.num(uint64(r.Idx))
 		w.num(math.Float64bits(r.Lat))
 		w.num(math.Float64bits(r.Lon))
 		w.flag(r.hasCheck)
+		// Per-name weights make names that are otherwise alike plan
+		// differently, so they must not share a scope table.
+		w.num(uint64(r.Weight))
 		w.num(uint64(len(r.A)))
 		w.num(uint64(len(r.aaaa)))
 	}

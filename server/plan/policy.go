@@ -73,7 +73,12 @@ func (g *Name) Plan(qtype uint16, loc geo.Location, found bool, ht *HealthTable)
 
 // TracedPlan is plan, recording its steps in tr when tr is not nil.
 func (g *Name) TracedPlan(qtype uint16, loc geo.Location, found bool, ht *HealthTable, tr *Trace) Plan {
-	allowed := g.Fence.allowed(loc)
+	return g.plan(qtype, loc, found, ht, tr, g.Fence.allowed(loc))
+}
+
+// plan is TracedPlan for the regions of allowed: the client's fence, or
+// its pin.
+func (g *Name) plan(qtype uint16, loc geo.Location, found bool, ht *HealthTable, tr *Trace, allowed uint64) Plan {
 	var family, live, up, checked uint64
 	for i, r := range g.Regions {
 		bit := uint64(1) << i
@@ -178,7 +183,7 @@ func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *Heal
 		return p
 	}
 	var score [maxCandidates]float64
-	floor := TierMinKm
+	floor := g.tier.km
 	if g.Policy == schema.PolicyLatency {
 		var order [maxProbers]int
 		var pdist [maxProbers]float64
@@ -194,7 +199,7 @@ func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *Heal
 				score[k] = geo.Distance(loc.Lat, loc.Lon, r.Lat, r.Lon) * MsPerKm
 			}
 		}
-		floor = TierMinMs
+		floor = g.tier.ms
 	} else {
 		for k, i := range p.Order[:p.N] {
 			r := g.Regions[i]
@@ -214,9 +219,9 @@ func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *Heal
 			p.Order[b], p.Order[b-1] = p.Order[b-1], p.Order[b]
 		}
 	}
-	limit := score[0] + max(score[0]*TierSlack, floor)
+	limit := score[0] + max(score[0]*g.tier.slack, floor)
 	p.NTier = 1
-	for p.NTier < p.N && score[p.NTier] <= limit {
+	for !g.tier.nearest && p.NTier < p.N && score[p.NTier] <= limit {
 		p.NTier++
 	}
 	return p

@@ -117,19 +117,7 @@ func (t *ScopeTable) Lookup(a netip.Addr) (*Plan, int, bool) {
 	if pi == noPlan {
 		return nil, 0, false
 	}
-	// Shorter prefixes are wider; the inside-the-run test is monotone in
-	// the length, so search for the shortest that passes.
-	lo, hi := 0, width
-	for lo < hi {
-		mid := (lo + hi) / 2
-		pf, pl := geo.Bounds(x, mid, width)
-		if !pf.Less(first) && !last.Less(pl) {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return &t.Plans[pi], lo, true
+	return &t.Plans[pi], widestIn(x, width, first, last), true
 }
 
 // Key is a plan's identity for folding: outcome, health handling, TTL

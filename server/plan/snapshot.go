@@ -100,6 +100,7 @@ func BuildConfig(st *schema.State) (*Config, []error) {
 			}
 		}
 	}
+	attachPins(c, st)
 	return c, warns
 }
 
@@ -154,7 +155,7 @@ func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx
 
 	for label, nm := range zs.Names {
 		owner := schema.Owner(zs.Name, label)
-		z.node(owner, origin).GSLB = buildName(zs.Name, label, owner, nm, zs.Zone.TTL, regions, idx, answers)
+		z.node(owner, origin).GSLB = buildName(zs.Name, label, owner, nm, zs.Zone.TTL, regions, idx, answers, zs.Weights[label])
 	}
 	return z, warns
 }

@@ -56,6 +56,10 @@ type regionJSON struct {
 	Endpoints []endpointJSON `json:"endpoints"`
 	Load      *float64       `json:"load,omitempty"` // nil: no load known
 	Shed      *shedJSON      `json:"shed,omitempty"` // nil: no watermarks
+	// Admin is the operator's admin state in force ("up", "down"), which
+	// overrides the probers; AdminUntil (RFC 3339) when it ends.
+	Admin      string `json:"admin,omitempty"`
+	AdminUntil string `json:"admin_until,omitempty"`
 }
 
 // shedJSON is a region's watermarks and the share it sheds now.
@@ -71,6 +75,9 @@ type endpointJSON struct {
 	UpVotes  int                            `json:"up_votes"`
 	Votes    int                            `json:"votes"`
 	Reports  map[string]schema.HealthReport `json:"reports"` // by prober id; up, rtt, time, error as in etcd
+	// Admin is the endpoint's own admin state in force, as the region's.
+	Admin      string `json:"admin,omitempty"`
+	AdminUntil string `json:"admin_until,omitempty"`
 }
 
 type proberJSON struct {
@@ -124,8 +131,10 @@ func statusOf(st *server.Status) *statusJSON {
 		if r.Shed != nil {
 			rj.Shed = &shedJSON{Low: r.Shed.Low, High: r.Shed.High, Share: r.ShedShare}
 		}
+		rj.Admin, rj.AdminUntil = r.Admin, rfc3339(r.AdminUntil)
 		for _, e := range r.Endpoints {
-			rj.Endpoints = append(rj.Endpoints, endpointJSON{Endpoint: e.Endpoint, Up: e.Up, UpVotes: e.UpVotes, Votes: e.Votes, Reports: e.Reports})
+			rj.Endpoints = append(rj.Endpoints, endpointJSON{Endpoint: e.Endpoint, Up: e.Up, UpVotes: e.UpVotes, Votes: e.Votes, Reports: e.Reports,
+				Admin: e.Admin, AdminUntil: rfc3339(e.AdminUntil)})
 		}
 		out.Regions = append(out.Regions, rj)
 	}

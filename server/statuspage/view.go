@@ -209,6 +209,8 @@ func statusRegionOf(r server.RegionStatus, cols []statusProberCol, now time.Time
 	switch {
 	case r.Weight == 0:
 		rv.Note = "drained"
+	case r.Admin != "":
+		rv.Note = adminNote(r.Admin, r.AdminUntil)
 	case !r.Checked:
 		rv.Note = "no fresh reports"
 	}
@@ -216,6 +218,9 @@ func statusRegionOf(r server.RegionStatus, cols []statusProberCol, now time.Time
 		ev := statusEndpointView{Addr: e.Endpoint, Up: e.Up, Votes: "–"}
 		if e.Votes > 0 {
 			ev.Votes = fmt.Sprintf("%d/%d", e.UpVotes, e.Votes)
+		}
+		if e.Admin != "" {
+			ev.Votes = adminNote(e.Admin, e.AdminUntil)
 		}
 		// A cell is coloured by whether the report counts and what it
 		// says, mirroring health.Aggregate: reports that are stale or

@@ -121,6 +121,7 @@ func (b *Builder) State(rev int64) (*State, []Rejection) {
 		Zones:          b.config.Zones,
 		Rejected:       slices.Clone(b.config.Rejected),
 	}
+	st.Nets = b.config.Nets
 	b.liveState(st)
 	slices.SortStableFunc(st.Rejected, func(x, y Rejection) int { return strings.Compare(x.Key, y.Key) })
 
@@ -235,7 +236,7 @@ func (b *Builder) configState(rev int64) *State {
 	keys := slices.Sorted(maps.Keys(b.entries))
 	// Order matters: regions and zones first, since names and records are
 	// checked against them.
-	for _, kinds := range [][]Kind{{KindRegion, KindZone}, {KindWeight, KindName}, {KindRecord}} {
+	for _, kinds := range [][]Kind{{KindRegion, KindZone, KindNets}, {KindWeight, KindName, KindAdmin}, {KindRecord, KindNameWeight}} {
 		for _, k := range keys {
 			if e := b.entries[k]; e.keyErr == nil && slices.Contains(kinds, e.key.Kind) {
 				a.add(k, e)
@@ -326,7 +327,7 @@ func (a *assembly) crossCheck(e *entry) error {
 			return fmt.Errorf("a CNAME is not allowed at the zone apex")
 		}
 	}
-	return nil
+	return a.crossCheckTraffic(e)
 }
 
 func (a *assembly) use(e *entry) {
@@ -354,6 +355,8 @@ func (a *assembly) use(e *entry) {
 		}
 		z.Records[k.Label][k.Type] = e.value.(*Record)
 		z.Serial = max(z.Serial, uint32(e.modRev))
+	default:
+		a.useTraffic(e)
 	}
 }
 

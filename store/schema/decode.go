@@ -59,6 +59,9 @@ func Decode(k Key, raw []byte) (any, error) {
 		}
 		return &h, h.Validate()
 	}
+	if v, ok, err := decodeTraffic(k, raw); ok {
+		return v, err
+	}
 	return nil, fmt.Errorf("%w: kind %s has no decoder", ErrBadKey, k.Kind)
 }
 

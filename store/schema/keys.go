@@ -38,7 +38,7 @@ func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
 	}
-	return "unknown"
+	return k.trafficName()
 }
 
 // Key is a parsed etcd key. Only the fields of its Kind are set.
@@ -99,6 +99,9 @@ func parseParts(p []string) (Key, error) {
 	case len(p) == 4 && p[0] == "health":
 		return parseHealth(p[1], p[2], p[3])
 	}
+	if k, ok, err := parseTrafficKey(p); ok {
+		return k, err
+	}
 	return Key{}, fmt.Errorf("%w: unknown key layout", ErrBadKey)
 }
 
@@ -125,7 +128,7 @@ func (k Key) String() string {
 		}
 		return "health/" + k.Prober + "/" + k.Region + "/" + k.Endpoint
 	}
-	return ""
+	return k.trafficString()
 }
 
 // parseHealth reads the three segments after "health/" in either layout.

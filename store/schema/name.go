@@ -62,6 +62,11 @@ type Name struct {
 	// regions' weights; "headroom" by weight × (1 − load), floor 0, so the
 	// least loaded region gets the most (see load.go).
 	Balance string `json:"balance,omitempty"`
+	// Tier is the geo and latency tiers' tolerance; nil: DefaultTier.
+	Tier *Tier `json:"tier,omitempty"`
+	// Pins maps "<collection>/<location>" to the regions that clients in
+	// that location's networks get, GeoIP skipped (nets.go).
+	Pins map[string][]string `json:"pins,omitempty"`
 }
 
 // Sticky keeps the choice inside a tier stable per client subnet, by
@@ -177,6 +182,10 @@ func (n *Name) Validate() error {
 	if f := n.Geofence; f != nil {
 		errs = append(errs, f.validate(n.Regions)...)
 	}
+	if n.Tier != nil {
+		errs = append(errs, n.Tier.validate())
+	}
+	errs = append(errs, validatePins(n.Pins, n.Regions)...)
 	return errors.Join(errs...)
 }
 

@@ -8,6 +8,7 @@ type State struct {
 	Regions  map[string]*RegionState // by region id
 	Zones    map[string]*ZoneState   // by zone name (lower case, no trailing dot)
 	Rejected []Rejection             // keys whose current value is refused, sorted by key
+	Nets     map[string]Nets         // network collections by id; nil when there are none
 
 	// ConfigRevision is the revision of the last change to Regions or
 	// Zones. States with the same ConfigRevision share those maps, so a
@@ -33,6 +34,11 @@ type RegionState struct {
 	ID     string
 	Region *Region
 	Weight int // 0..MaxWeight; DefaultWeight when the weight key is absent
+	// Admin and EndpointAdmin are the operator's admin states of the
+	// region and of its endpoints (by address text); nil when absent.
+	// Whether one is in force depends on the clock (AdminState.InForce).
+	Admin         *AdminState
+	EndpointAdmin map[string]*AdminState
 }
 
 // ZoneState is a zone's document with its names and static records.
@@ -42,6 +48,9 @@ type ZoneState struct {
 	Serial  uint32                        // SOA serial: Zone.SOA.Serial or the highest mod revision of its keys
 	Names   map[string]*Name              // GSLB names by label ("@" for the apex)
 	Records map[string]map[string]*Record // static records by label, then type
+	// Weights are per-name weights by label, then region: they override
+	// the region's weight for that name only. Nil when there are none.
+	Weights map[string]map[string]int
 }
 
 // Rejection records why the current value of a key is refused.

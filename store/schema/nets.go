@@ -1,0 +1,117 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Pinned networks: network collections shared by many names (Route 53's
+// CIDR collections, gdnsd's nets maps). <prefix>nets/<collection> holds a
+// JSON object from location names to CIDR lists; a name's "pins" field maps
+// "<collection>/<location>" to the regions a client in those networks gets,
+// GeoIP skipped.
+
+// KindNets is a network collection: <prefix>nets/<collection>. Counted with
+// the traffic kinds (traffic.go), clear of keys.go's.
+const KindNets Kind = 110
+
+// Limits of pinned networks.
+const (
+	MaxNetsPrefixes = 10000 // CIDRs in one collection
+	MaxNamePins     = 64    // pins of one name
+)
+
+// Nets is a network collection: CIDRs by location name.
+type Nets map[string][]netip.Prefix
+
+// NetsKey returns the etcd key of a network collection.
+func NetsKey(prefix, collection string) string { return prefix + "nets/" + collection }
+
+// decodeNets parses and checks a collection: location names are ids,
+// CIDRs are in canonical form (no host bits, IPv4 written as IPv4), and no
+// CIDR is listed twice, which would leave its location ambiguous. Nested
+// CIDRs of different locations are fine: the most specific one wins.
+func decodeNets(raw []byte) (Nets, error) {
+	var in map[string][]string
+	if err := decodeJSON(raw, &in); err != nil {
+		return nil, err
+	}
+	out := Nets{}
+	seen := map[netip.Prefix]string{}
+	var errs []error
+	total := 0
+	for _, loc := range slices.Sorted(maps.Keys(in)) {
+		if err := checkID("location", loc); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for i, s := range in[loc] {
+			total++
+			p, err := netip.ParsePrefix(s)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s[%d]: %q is not a CIDR", loc, i, s))
+				continue
+			case p.Addr().Is4In6() || p.Addr().Zone() != "":
+				errs = append(errs, fmt.Errorf("%s[%d]: %q: write IPv4 networks in IPv4 form, without a zone", loc, i, s))
+				continue
+			case p.Masked() != p:
+				errs = append(errs, fmt.Errorf("%s[%d]: %q has host bits set (want %s)", loc, i, s, p.Masked()))
+				continue
+			}
+			if other, dup := seen[p]; dup {
+				errs = append(errs, fmt.Errorf("%s[%d]: %s is listed for %q too", loc, i, p, other))
+				continue
+			}
+			seen[p] = loc
+			out[loc] = append(out[loc], p)
+		}
+	}
+	if total > MaxNetsPrefixes {
+		errs = append(errs, fmt.Errorf("%d CIDRs is more than %d", total, MaxNetsPrefixes))
+	}
+	if len(in) == 0 {
+		errs = append(errs, errors.New("the collection has no locations"))
+	}
+	return out, errors.Join(errs...)
+}
+
+// validatePins checks a name's pins on their own: keys are
+// "<collection>/<location>", regions among the name's.
+func validatePins(pins map[string][]string, regions []string) []error {
+	var errs []error
+	if len(pins) > MaxNamePins {
+		errs = append(errs, fmt.Errorf("%d pins is more than %d", len(pins), MaxNamePins))
+	}
+	for _, key := range slices.Sorted(maps.Keys(pins)) {
+		coll, loc, ok := strings.Cut(key, "/")
+		if !ok || checkID("collection", coll) != nil || checkID("location", loc) != nil {
+			errs = append(errs, fmt.Errorf("pins: %q is not <collection>/<location>", key))
+		}
+		if len(pins[key]) == 0 {
+			errs = append(errs, fmt.Errorf("pins.%s: no regions", key))
+		}
+		errs = append(errs, checkRegionList("pins."+key, pins[key], regions)...)
+	}
+	return errs
+}
+
+// crossCheckPins checks that every pin of a name names a collection etcd
+// holds, and a location in it.
+func (a *assembly) crossCheckPins(n *Name) error {
+	for _, key := range slices.Sorted(maps.Keys(n.Pins)) {
+		coll, loc, _ := strings.Cut(key, "/")
+		c := a.st.Nets[coll]
+		if c == nil {
+			return fmt.Errorf("pins: network collection %q does not exist (no valid %s)", coll, NetsKey(a.b.prefix, coll))
+		}
+		if _, ok := c[loc]; !ok {
+			return fmt.Errorf("pins: collection %q has no location %q (it has %v)", coll, loc, slices.Sorted(maps.Keys(c)))
+		}
+	}
+	return nil
+}
