@@ -30,7 +30,10 @@ const (
 	KindHealth       // <prefix>health/<prober>/<region>/<endpoint>, or the legacy <prefix>health/<region>/<endpoint>/<prober>
 )
 
-var kindNames = [...]string{"unknown", "region", "weight", "zone", "name", "record", "prober", "health"}
+// KindSchedule is <prefix>regions/<region>/schedule, a drain that runs itself.
+const KindSchedule = KindHealth + 1
+
+var kindNames = [...]string{"unknown", "region", "weight", "zone", "name", "record", "prober", "health", "schedule"}
 
 // String returns the kind as used in metric labels and log lines.
 func (k Kind) String() string {
@@ -83,6 +86,8 @@ func parseParts(p []string) (Key, error) {
 		return Key{Kind: KindRegion, Region: p[1]}, checkID("region", p[1])
 	case len(p) == 3 && p[0] == "regions" && p[2] == "weight":
 		return Key{Kind: KindWeight, Region: p[1]}, checkID("region", p[1])
+	case len(p) == 3 && p[0] == "regions" && p[2] == "schedule":
+		return Key{Kind: KindSchedule, Region: p[1]}, checkID("region", p[1])
 	case len(p) == 2 && p[0] == "zones":
 		return Key{Kind: KindZone, Zone: p[1]}, checkZone(p[1])
 	case len(p) == 4 && p[0] == "zones" && p[2] == "names":
@@ -106,6 +111,8 @@ func (k Key) String() string {
 		return "regions/" + k.Region
 	case KindWeight:
 		return "regions/" + k.Region + "/weight"
+	case KindSchedule:
+		return "regions/" + k.Region + "/schedule"
 	case KindZone:
 		return "zones/" + k.Zone
 	case KindName:
@@ -162,6 +169,9 @@ func RegionKey(prefix, region string) string { return prefix + "regions/" + regi
 
 // WeightKey returns the etcd key of a region's weight.
 func WeightKey(prefix, region string) string { return prefix + "regions/" + region + "/weight" }
+
+// ScheduleKey returns the etcd key of a region's drain schedule.
+func ScheduleKey(prefix, region string) string { return prefix + "regions/" + region + "/schedule" }
 
 // ZoneKey returns the etcd key of a zone's document.
 func ZoneKey(prefix, zone string) string { return prefix + "zones/" + zone }

@@ -29,6 +29,9 @@ type RegionState struct {
 	ID     string
 	Region *Region
 	Weight int // 0..MaxWeight; DefaultWeight when the weight key is absent
+	// Schedule is the region's drain schedule, nil when it has none. While
+	// it is in force it overrides Weight (see Schedule.WeightAt).
+	Schedule *Schedule
 }
 
 // ZoneState is a zone's document with its names and static records.
