@@ -45,6 +45,7 @@ type RegionStatus struct {
 	Checked   bool // some fresh prober reports on it
 	Up        bool // answered with (up, or no data)
 	Endpoints []EndpointStatus
+	Schedule  *ScheduleStatus // the region's drain schedule; nil without one
 }
 
 // EndpointStatus is one address of a region with each prober's report.
@@ -89,6 +90,7 @@ func (h *Handler) Status() *Status {
 	for i, r := range snap.Config.Regions {
 		rs := st.Regions[r.ID]
 		out := RegionStatus{ID: r.ID, Lat: rs.Region.Lat, Lon: rs.Region.Lon, Weight: rs.Weight, Up: snap.Health.Regions[i].Up}
+		out.Schedule = scheduleStatus(rs.Schedule, h.now())
 		var rh *health.RegionHealth
 		if view != nil {
 			rh = view.Regions[r.ID]

@@ -62,6 +62,7 @@ func runStatus(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "etcd revision %d, prefix %s\n\n", doc.Revision, doc.Prefix)
 	printRegions(a.stdout, doc.Regions)
+	printSchedules(a.stdout, doc.Regions)
 	fmt.Fprintln(a.stdout)
 	printEndpoints(a.stdout, doc.Endpoints)
 	fmt.Fprintln(a.stdout)
@@ -105,6 +106,9 @@ type regionRow struct {
 	EndpointsUp int    `json:"endpoints_up"`
 	Endpoints   int    `json:"endpoints"`
 	Check       string `json:"check"` // what is checked and where; "-" without a check
+	// Schedule is where the region's drain schedule stands; absent
+	// without one. Weight is then the schedule's weight in force.
+	Schedule string `json:"schedule,omitempty"`
 }
 
 type endpointRow struct {
@@ -151,6 +155,9 @@ func newStatusDoc(st *schema.State, prefix string, now time.Time) *statusDoc {
 		r, rh := st.Regions[id], view.Regions[id]
 		row := regionRow{Region: id, Weight: r.Weight, Up: rh.Up || !rh.Checked, Health: regionHealth(r, rh),
 			Endpoints: len(rh.Endpoints), Check: checkText(r.Region.Check)}
+		if r.Schedule != nil {
+			row.Weight, row.Schedule = r.Schedule.WeightAt(now, r.Weight), describeSchedule(r.Schedule, now)
+		}
 		for _, ep := range rh.Endpoints {
 			if ep.Up {
 				row.EndpointsUp++

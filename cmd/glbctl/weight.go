@@ -44,12 +44,28 @@ A ramp does not start while the region is down.
 
 var drainCmd = &command{
 	name:     "drain",
-	synopsis: "<region> [--ramp <duration> [--steps <n>]]",
-	summary:  "set a region's weight to 0: no new answers point at it",
-	help:     `Sets the region's weight to 0, as 'glbctl weight <region> 0'; --ramp as there.`,
-	run: func(ctx context.Context, a *app, c *command, args []string) error {
-		return runFixedWeight(ctx, a, c, args, 0)
-	},
+	synopsis: "<region> [--ramp <duration> [--steps <n>] | --steps <w>,<w>... --every <duration> [--expires <duration>] [--ttl-first] | --cancel]",
+	summary:  "set a region's weight to 0, at once, in steps, or by a schedule glbd runs",
+	help: `Sets the region's weight to 0, as 'glbctl weight <region> 0'; --ramp as there
+(glbctl runs the ramp and must stay running).
+
+With --every, --expires or --ttl-first, glbctl instead writes a drain
+schedule to <prefix>regions/<region>/schedule and returns: every glbd
+applies the step in force by its own clock, so the drain carries on with
+no glbctl running, across glbd restarts and etcd leader changes. The first
+of --steps (weights, default 0) applies at once, the next after each
+--every; the last holds until --expires (counted from now), when the
+weight key, which the schedule never writes, is in force again; without
+--expires it holds until --cancel. --ttl-first (default: the ttl_first
+field of the zones using the region) first lowers the TTL of the answers
+of every name using the region to its ttl_degraded (or 5s) and moves the
+first step one old TTL later, so resolvers' caches have emptied before the
+weights move. --cancel deletes the schedule.
+
+  glbctl drain eu-west --steps 50,10,0 --every 5m --expires 4h
+  glbctl drain eu-west --ttl-first
+  glbctl drain eu-west --cancel`,
+	run: runDrain,
 }
 
 var undrainCmd = &command{
@@ -59,7 +75,8 @@ var undrainCmd = &command{
 	help: `Sets the region's weight to 100, the default, as 'glbctl weight <region>
 100' (and as 'etcdctl put <prefix>regions/<region>/weight 100'). A region
 that had another weight before it was drained does not get it back: set it
-with glbctl weight. --ramp as there.`,
+with glbctl weight. --ramp as there. A drain schedule of the region (see
+glbctl drain) is deleted first.`,
 	run: func(ctx context.Context, a *app, c *command, args []string) error {
 		return runFixedWeight(ctx, a, c, args, schema.DefaultWeight)
 	},
@@ -133,6 +150,9 @@ func runFixedWeight(ctx context.Context, a *app, c *command, args []string, w in
 	if err := r.check(fs); err != nil {
 		return err
 	}
+	if err := a.undrainSchedule(ctx, pos[0]); err != nil {
+		return err
+	}
 	return a.setWeight(ctx, pos[0], w, r)
 }
 
@@ -147,7 +167,7 @@ func (a *app) showWeight(ctx context.Context, region string) error {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "%s: %s\n", region, describeWeight(cur))
-	return nil
+	return a.showSchedule(ctx, adm, region)
 }
 
 func describeWeight(w store.Weight) string {

@@ -54,6 +54,8 @@ type regionJSON struct {
 	Checked   bool           `json:"checked"`
 	Up        bool           `json:"up"`
 	Endpoints []endpointJSON `json:"endpoints"`
+	// Schedule is the region's drain schedule, absent without one.
+	Schedule *server.ScheduleStatus `json:"schedule,omitempty"`
 }
 
 type endpointJSON struct {
@@ -112,6 +114,7 @@ func statusOf(st *server.Status) *statusJSON {
 	}
 	for _, r := range st.Regions {
 		rj := regionJSON{ID: r.ID, Lat: r.Lat, Lon: r.Lon, Weight: r.Weight, Checked: r.Checked, Up: r.Up, Endpoints: []endpointJSON{}}
+		rj.Schedule = r.Schedule
 		for _, e := range r.Endpoints {
 			rj.Endpoints = append(rj.Endpoints, endpointJSON{Endpoint: e.Endpoint, Up: e.Up, UpVotes: e.UpVotes, Votes: e.Votes, Reports: e.Reports})
 		}
