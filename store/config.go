@@ -44,7 +44,8 @@ func NewAdmin(c *clientv3.Client, prefix string) *Admin { return &Admin{c: c, pr
 
 // ConfigSnapshot is the configuration part of the prefix, everything under
 // regions/ and zones/, as read at one revision. Prober and health keys are
-// left out: they change every few seconds and are not configuration.
+// left out: they change every few seconds and are not configuration; so are
+// drain schedules (regions/<region>/schedule), which glbctl drain owns.
 type ConfigSnapshot struct {
 	Revision     int64             // etcd revision of the read
 	Values       map[string]string // full key -> value
@@ -70,6 +71,11 @@ func (a *Admin) ReadConfig(ctx context.Context) (*ConfigSnapshot, error) {
 	s := &ConfigSnapshot{Revision: resp.Header.Revision, Values: map[string]string{}, ModRevisions: map[string]int64{}}
 	for _, r := range resp.Responses {
 		for _, kv := range r.GetResponseRange().Kvs {
+			if k, err := schema.ParseKey(a.prefix, string(kv.Key)); err == nil && k.Kind == schema.KindSchedule {
+				// A drain schedule is an operation in progress, not
+				// configuration: an apply must neither export nor delete it.
+				continue
+			}
 			s.Values[string(kv.Key)] = string(kv.Value)
 			s.ModRevisions[string(kv.Key)] = kv.ModRevision
 		}
