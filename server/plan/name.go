@@ -25,6 +25,7 @@ type Name struct {
 	Spread      bool
 	stickyV4    int // 0: not sticky
 	stickyV6    int
+	trickle     uint64 // failover: subnets hashing below this go to the standbys (trickle.go); 0: none
 	Fence       *Fence // nil: every client may get every region
 	fallback    uint64 // regions of the fallback outcome
 	onAllDown   string
@@ -138,6 +139,7 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 	if nm.Sticky != nil {
 		g.stickyV4, g.stickyV6 = nm.Sticky.Bits(true), nm.Sticky.Bits(false)
 	}
+	g.setTrickle(nm)
 	for _, id := range nm.Regions {
 		r := regions[id]
 		if r == nil {
@@ -191,6 +193,7 @@ func (g *Name) configKey() uint64 {
 	w.str(g.onAllDown)
 	w.str(g.onNoData)
 	w.num(uint64(g.panicPct))
+	w.num(g.trickle)
 	for _, r := range g.Regions {
 		w.num(uint64(r.Idx))
 		w.num(math.Float64bits(r.Lat))

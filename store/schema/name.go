@@ -58,7 +58,15 @@ type Name struct {
 	// threshold): mass failure is more likely the probers' view than the
 	// regions'. 0 turns it off.
 	PanicPercent int `json:"panic_percent,omitempty"`
+	// Trickle, for a failover name: the share of client subnets (0..0.5)
+	// sent to the standbys while the first region is up, so a standby is
+	// proven to take traffic before it has to. The subnets are chosen by
+	// hashing, per sticky subnet (default /24 and /56).
+	Trickle float64 `json:"trickle,omitempty"`
 }
+
+// MaxTrickle is the largest trickle share: more is a split, not a trickle.
+const MaxTrickle = 0.5
 
 // Sticky keeps the choice inside a tier stable per client subnet, by
 // rendezvous hashing: a client keeps its region while the set is unchanged,
@@ -169,6 +177,11 @@ func (n *Name) Validate() error {
 	}
 	if f := n.Geofence; f != nil {
 		errs = append(errs, f.validate(n.Regions)...)
+	}
+	if !(n.Trickle >= 0 && n.Trickle <= MaxTrickle) {
+		errs = append(errs, fmt.Errorf("trickle %v is outside 0..%v", n.Trickle, MaxTrickle))
+	} else if n.Trickle > 0 && n.PolicyOrDefault() != PolicyFailover {
+		errs = append(errs, fmt.Errorf("trickle is for the failover policy, not %q", n.PolicyOrDefault()))
 	}
 	return errors.Join(errs...)
 }

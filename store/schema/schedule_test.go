@@ -96,3 +96,17 @@ func TestScheduleKeyAndBuilder(t *testing.T) {
 		t.Fatalf("rejected: %+v", st.Rejected)
 	}
 }
+
+func TestTrickleValidate(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{`{"regions":["a","b"],"policy":"failover","trickle":0.01}`, ""},
+		{`{"regions":["a","b"],"policy":"failover","trickle":0.6}`, "trickle 0.6 is outside 0..0.5"},
+		{`{"regions":["a","b"],"policy":"failover","trickle":-0.1}`, "outside"},
+		{`{"regions":["a","b"],"trickle":0.01}`, `trickle is for the failover policy, not "geo"`},
+	} {
+		_, err := Decode(Key{Kind: KindName, Zone: "z.test", Label: "www"}, []byte(tc.doc))
+		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}
