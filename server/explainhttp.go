@@ -105,9 +105,13 @@ func parseQtype(s string) (uint16, error) {
 	return 0, fmt.Errorf("type %q: want A or AAAA", s)
 }
 
-// parseWhatIf reads repeated down=, up= and weight=region:n parameters.
+// parseWhatIf reads repeated down=, up= and weight=region:n parameters,
+// and at= (checked by whatIf, which has the clock).
 func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
 	w := explain.WhatIf{Down: v["down"], Up: v["up"]}
+	if at := v["at"]; len(at) > 0 {
+		w.At = at[len(at)-1]
+	}
 	for _, s := range v["weight"] {
 		id, n, ok := strings.Cut(s, ":")
 		weight, err := strconv.Atoi(n)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -225,4 +226,30 @@ func (s *ScheduleStatus) Text() string {
 		fmt.Fprintf(&b, ", expires at %s (back to the weight key)", s.Expires.UTC().Format(time.TimeOnly+"Z"))
 	}
 	return b.String()
+}
+
+// stateAt is the state in force at the what-if instant at (RFC 3339, or
+// "+<duration>" from now): the drain schedules evaluated then. "" is the
+// snapshot's own state.
+func (h *Handler) stateAt(cur *plan.Snapshot, at string) (*schema.State, error) {
+	if at == "" {
+		return cur.State, nil
+	}
+	now := h.now()
+	t, err := time.Parse(time.RFC3339, at)
+	if rel, ok := strings.CutPrefix(at, "+"); ok {
+		var d time.Duration
+		d, err = time.ParseDuration(rel)
+		t = now.Add(d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("at %q: want an RFC 3339 time or +<duration>", at)
+	}
+	h.mu.Lock()
+	src := h.state
+	h.mu.Unlock()
+	if src == nil {
+		return cur.State, nil
+	}
+	return applySchedules(src, t, nil).eff, nil
 }

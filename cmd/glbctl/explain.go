@@ -23,7 +23,7 @@ const maxResponse = 16 << 20
 
 var explainCmd = &command{
 	name:     "explain",
-	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--endpoints] [-o table|json|yaml]",
+	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--at <time>] [--endpoints] [-o table|json|yaml]",
 	summary:  "ask glbd why a client gets the answer it gets",
 	help: `Asks glbd (--glbd, its HTTP address) how it answers <name> (a full name,
 or label.zone) for a client at <client-ip>: where the client is, which
@@ -34,6 +34,8 @@ candidate's endpoints with the probers' reports on them.
 
 --down, --up and --weight answer "what if": the regions are treated as
 down, up, or with that weight for this one answer; nothing is changed.
+--at evaluates drain schedules at that time (RFC 3339, or +10m from now):
+"what will step 2 do?".
 A name that is not a GSLB name (no such name, or a static record) is an
 error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
@@ -44,11 +46,11 @@ error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
 var simulateCmd = &command{
 	name:     "simulate",
-	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--clients <file>] [-o table|json|yaml]",
+	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--at <time>] [--clients <file>] [-o table|json|yaml]",
 	summary:  "ask glbd how traffic would split between regions, now and if",
 	help: `Asks glbd (--glbd) how the answers for <name> split between regions,
 as shares of the clients: now, and under the hypothesis given by --down,
---up and --weight (nothing is changed). The clients are glbd's choice
+--up, --weight and --at (nothing is changed). The clients are glbd's choice
 (the networks of its GeoIP database), or the addresses in --clients, one
 per line (# comments and blank lines are skipped; - reads stdin).
 -o json and -o yaml write glbd's /simulate document.
@@ -63,6 +65,7 @@ type whatIf struct {
 	down   listFlag
 	up     listFlag
 	weight listFlag
+	at     string
 }
 
 func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
@@ -72,6 +75,7 @@ func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
 	fs.Var(&w.down, "down", "treat this region as down (repeatable)")
 	fs.Var(&w.up, "up", "treat this region as up (repeatable)")
 	fs.Var(&w.weight, "weight", "treat a region as having this weight, as region:n (repeatable)")
+	fs.StringVar(&w.at, "at", "", "evaluate drain schedules at this time: RFC 3339, or +<duration> from now (e.g. +10m)")
 	return fs, w
 }
 
@@ -89,6 +93,9 @@ func (w *whatIf) query(q url.Values) error {
 	}
 	for _, r := range w.down {
 		q.Add("down", r)
+	}
+	if w.at != "" {
+		q.Set("at", w.at)
 	}
 	for _, r := range w.up {
 		q.Add("up", r)

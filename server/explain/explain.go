@@ -17,10 +17,15 @@ type WhatIf struct {
 	Down    []string       `json:"down"`
 	Up      []string       `json:"up"`
 	Weights map[string]int `json:"weight"`
+	// At evaluates the drain schedules at another instant, RFC 3339 or
+	// "+<duration>" from glbd's clock: "what will step 2 do?".
+	At string `json:"at,omitempty"`
 }
 
 // Empty reports whether w changes nothing.
-func (w *WhatIf) Empty() bool { return w == nil || len(w.Down)+len(w.Up)+len(w.Weights) == 0 }
+func (w *WhatIf) Empty() bool {
+	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights) == 0 && w.At == ""
+}
 
 // String describes w in one line ("down a, b; weight c:0"), "" when empty.
 func (w *WhatIf) String() string {
@@ -36,6 +41,9 @@ func (w *WhatIf) String() string {
 	}
 	for _, r := range slices.Sorted(maps.Keys(w.Weights)) {
 		parts = append(parts, fmt.Sprintf("weight %s:%d", r, w.Weights[r]))
+	}
+	if w.At != "" {
+		parts = append(parts, "at "+w.At)
 	}
 	return strings.Join(parts, "; ")
 }
