@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -148,5 +149,31 @@ func TestDrainScheduleTTLFirst(t *testing.T) {
 	// The answers' TTL drops at once; the weight waits the hold.
 	if moved.Before(s.StepAt(0)) || moved.Sub(lowered) < hold-time.Second {
 		t.Fatalf("TTL lowered at %s, weight moved at %s: want the hold of %s between", lowered, moved, hold)
+	}
+}
+
+// TestDrainScheduleLeaderKilled: a schedule in a three-member cluster
+// keeps running when the leader is killed between its steps, and expires.
+func TestDrainScheduleLeaderKilled(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	c.Put(t, "/glb/regions/eu-west", `{"lat": 51.51, "lon": -0.13, "addrs": ["198.51.100.10", "198.51.100.11"]}`)
+	c.Put(t, "/glb/regions/eu-central", `{"lat": 50.11, "lon": 8.68, "addrs": ["198.51.100.20"]}`)
+	c.Put(t, "/glb/zones/gslb.example.test", `{"ns": [{"name": "ns1.example.net"}]}`)
+	c.Put(t, "/glb/zones/gslb.example.test/names/www", `{"regions": ["eu-west", "eu-central"]}`)
+	a := startApp(t, Config{Etcd: c.Endpoints()})
+	every := 3 * time.Second
+	start := time.Now().UTC()
+	doc, err := json.Marshal(&schema.Schedule{Steps: []int{10, 0}, Every: schema.Duration(every), Start: start,
+		Expires: start.Add(3 * every), Before: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Put(t, "/glb/regions/eu-west/schedule", string(doc))
+	waitFor(t, 2*time.Second, "step 1 (weight 10)", func() bool { return weightInForce(a, "eu-west") == 10 })
+	c.Kill(t, c.Leader(t))
+	waitFor(t, every+2*time.Second, "step 2 (drained) with the leader killed", func() bool { return london(t, a) == euCentralIPs })
+	waitFor(t, every+3*time.Second, "expiry", func() bool { return london(t, a) == euWestAddrs })
+	if time.Now().Before(start.Add(3 * every)) {
+		t.Fatalf("back to eu-west at %s, before the expiry at %s", time.Now(), start.Add(3*every))
 	}
 }
