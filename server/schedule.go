@@ -33,6 +33,9 @@ type scheduled struct {
 // built from the same state and the phases are the same, it returns prev,
 // so the snapshot's state stays the same pointer between steps.
 func applySchedules(st *schema.State, now time.Time, prev *scheduled) *scheduled {
+	if !hasSchedule(st) && (prev == nil || len(prev.phases) == 0) {
+		return &scheduled{src: st, eff: st} // the usual case, every health tick: no sorting, no maps
+	}
 	s := &scheduled{src: st, eff: st, phases: map[string]schema.Phase{}}
 	var keys []string
 	for _, id := range slices.Sorted(maps.Keys(st.Regions)) {
@@ -78,6 +81,15 @@ func applySchedules(st *schema.State, now time.Time, prev *scheduled) *scheduled
 	}
 	s.eff = &eff
 	return s
+}
+
+func hasSchedule(st *schema.State) bool {
+	for _, r := range st.Regions {
+		if r.Schedule != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // lowerTTLs returns zones with the names that use any of regions answering

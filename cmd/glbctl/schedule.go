@@ -273,3 +273,19 @@ func (a *app) undrainSchedule(ctx context.Context, region string) error {
 	}
 	return nil
 }
+
+// noteSchedule says, after a weight write, that a drain schedule in force
+// overrides the weight key until it ends.
+func (a *app) noteSchedule(ctx context.Context, adm *store.Admin, region string) error {
+	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	s, err := adm.Schedule(ctx, region)
+	if err != nil {
+		return a.etcdErr(err)
+	}
+	if s != nil && s.PhaseAt(a.now()).Active {
+		fmt.Fprintf(a.stdout, "note: %s has a drain %s, which overrides the weight key until it ends (glbctl drain %s --cancel)\n",
+			region, describeSchedule(s, a.now()), region)
+	}
+	return nil
+}

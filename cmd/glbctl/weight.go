@@ -214,7 +214,7 @@ func (a *app) setWeight(ctx context.Context, region string, w int, r *rampFlags)
 		return a.etcdErr(err)
 	}
 	fmt.Fprintf(a.stdout, "%s: weight %s -> %d\n", region, weightText(cur), w)
-	return nil
+	return a.noteSchedule(ctx, adm, region)
 }
 
 func weightText(w store.Weight) string {
