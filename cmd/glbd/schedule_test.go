@@ -66,8 +66,8 @@ func TestDrainScheduleRunsItself(t *testing.T) {
 	writeSchedule(t, srv, "eu-west", s)
 
 	// Step 1 at once, then step 2; eu-west keeps London while it has weight.
-	for _, w := range []int{50, 10} {
-		waitFor(t, every+2*time.Second, fmt.Sprintf("weight %d", w), func() bool { return weightInForce(r.a, "eu-west") == w })
+	for i, w := range []int{50, 10} {
+		waitFor(t, time.Until(s.StepAt(i))+3*time.Second, fmt.Sprintf("weight %d", w), func() bool { return weightInForce(r.a, "eu-west") == w })
 		if got, _ := londonAnswer(t, r.a); got != euWest {
 			t.Fatalf("at weight %d: %s, want %s", w, got, euWest)
 		}
@@ -81,7 +81,7 @@ func TestDrainScheduleRunsItself(t *testing.T) {
 	if got, want := weightInForce(r2.a, "eu-west"), s.WeightAt(time.Now(), 100); got != want && got != s.WeightAt(time.Now().Add(-time.Second), 100) {
 		t.Fatalf("after the restart: weight %d, want %d (the step in force)", got, want)
 	}
-	waitFor(t, 2*every, "step 3 (weight 0)", func() bool { got, _ := londonAnswer(t, r2.a); return got == euCentral })
+	waitFor(t, time.Until(s.StepAt(2))+3*time.Second, "step 3 (weight 0)", func() bool { got, _ := londonAnswer(t, r2.a); return got == euCentral })
 	if w := weightInForce(r2.a, "eu-west"); w != 0 || time.Now().Before(s.StepAt(2)) {
 		t.Fatalf("drained with weight %d at %s, step 3 is at %s", w, time.Now(), s.StepAt(2))
 	}
@@ -93,7 +93,7 @@ func TestDrainScheduleRunsItself(t *testing.T) {
 	}
 
 	// Expiry: the weight key (100) is in force again.
-	waitFor(t, 2*every, "expiry", func() bool { got, _ := londonAnswer(t, r2.a); return got == euWest })
+	waitFor(t, time.Until(s.Expires)+3*time.Second, "expiry", func() bool { got, _ := londonAnswer(t, r2.a); return got == euWest })
 	if time.Now().Before(s.Expires) || weightInForce(r2.a, "eu-west") != 100 {
 		t.Fatalf("back to eu-west at %s with weight %d; expires at %s", time.Now(), weightInForce(r2.a, "eu-west"), s.Expires)
 	}
@@ -161,7 +161,7 @@ func TestDrainScheduleLeaderKilled(t *testing.T) {
 	c.Put(t, "/glb/zones/gslb.example.test", `{"ns": [{"name": "ns1.example.net"}]}`)
 	c.Put(t, "/glb/zones/gslb.example.test/names/www", `{"regions": ["eu-west", "eu-central"]}`)
 	a := startApp(t, Config{Etcd: c.Endpoints()})
-	every := 3 * time.Second
+	every := 4 * time.Second
 	start := time.Now().UTC()
 	doc, err := json.Marshal(&schema.Schedule{Steps: []int{10, 0}, Every: schema.Duration(every), Start: start,
 		Expires: start.Add(3 * every), Before: 100})
@@ -169,10 +169,10 @@ func TestDrainScheduleLeaderKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Put(t, "/glb/regions/eu-west/schedule", string(doc))
-	waitFor(t, 2*time.Second, "step 1 (weight 10)", func() bool { return weightInForce(a, "eu-west") == 10 })
+	waitFor(t, 5*time.Second, "step 1 (weight 10)", func() bool { return weightInForce(a, "eu-west") == 10 })
 	c.Kill(t, c.Leader(t))
-	waitFor(t, every+2*time.Second, "step 2 (drained) with the leader killed", func() bool { return london(t, a) == euCentralIPs })
-	waitFor(t, every+3*time.Second, "expiry", func() bool { return london(t, a) == euWestAddrs })
+	waitFor(t, time.Until(start.Add(every))+5*time.Second, "step 2 (drained) with the leader killed", func() bool { return london(t, a) == euCentralIPs })
+	waitFor(t, time.Until(start.Add(3*every))+5*time.Second, "expiry", func() bool { return london(t, a) == euWestAddrs })
 	if time.Now().Before(start.Add(3 * every)) {
 		t.Fatalf("back to eu-west at %s, before the expiry at %s", time.Now(), start.Add(3*every))
 	}
