@@ -199,15 +199,15 @@ func (h *Handler) applySchedules(st *schema.State, now time.Time) *schema.State 
 // ScheduleStatus is a region's drain schedule and where it stands, for the
 // status page and glbctl.
 type ScheduleStatus struct {
-	Steps    []int         `json:"steps"`
-	Every    time.Duration `json:"every"`
-	Start    time.Time     `json:"start"`
-	Expires  time.Time     `json:"expires,omitzero"`
-	Before   int           `json:"before"`
-	TTLFirst bool          `json:"ttl_first,omitempty"`
-	Step     int           `json:"step"` // 1-based step in force; 0 before the first (or after expiry)
-	Active   bool          `json:"active"`
-	Next     time.Time     `json:"next,omitzero"` // the next change; zero: none
+	Steps    []int           `json:"steps"`
+	Every    schema.Duration `json:"every"`
+	Start    time.Time       `json:"start"`
+	Expires  time.Time       `json:"expires,omitzero"`
+	Before   int             `json:"before"`
+	TTLFirst bool            `json:"ttl_first,omitempty"`
+	Step     int             `json:"step"` // 1-based step in force; 0 before the first (or after expiry)
+	Active   bool            `json:"active"`
+	Next     time.Time       `json:"next,omitzero"` // the next change; zero: none
 }
 
 func scheduleStatus(sc *schema.Schedule, now time.Time) *ScheduleStatus {
@@ -215,7 +215,7 @@ func scheduleStatus(sc *schema.Schedule, now time.Time) *ScheduleStatus {
 		return nil
 	}
 	p := sc.PhaseAt(now)
-	return &ScheduleStatus{Steps: sc.Steps, Every: time.Duration(sc.Every), Start: sc.Start, Expires: sc.Expires,
+	return &ScheduleStatus{Steps: sc.Steps, Every: sc.Every, Start: sc.Start, Expires: sc.Expires,
 		Before: sc.Before, TTLFirst: sc.TTLFirst, Step: p.Step + 1, Active: p.Active, Next: p.Next}
 }
 
