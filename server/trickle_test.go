@@ -109,3 +109,18 @@ func TestTrickleScopeTruth(t *testing.T) {
 		t.Fatalf("answers %v: the standbys never answered", seen)
 	}
 }
+
+// TestTrickleNoAllocs: the trickle draw stays off the heap, as the rest of
+// the fast path.
+func TestTrickleNoAllocs(t *testing.T) {
+	h, _ := newTestHandler(t, trickleEdits(0.5))
+	snap := h.snap.Load()
+	g := snap.Config.Zones[testZone].Nodes["standby."+testZone].GSLB
+	client := netip.MustParseAddr("192.0.2.77")
+	loc, _, found := h.geo.Lookup(client)
+	p := g.Plan(dns.TypeA, loc, found, snap.Health)
+	var out [16]dns.RR
+	if n := testing.AllocsPerRun(1000, func() { g.Pick(&p, dns.TypeA, client, snap.Health, h.intn, out[:]) }); n != 0 {
+		t.Fatalf("%v allocs per trickle pick", n)
+	}
+}
