@@ -119,7 +119,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, []string{"region"})
 	m.scheduleSteps = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glb", Subsystem: "server", Name: "schedule_steps_total",
-		Help: "Drain-schedule phase changes applied, by region and what happened: step, ttl_first (TTLs lowered, weights held), expired, cancelled.",
+		Help: "Drain-schedule phase changes applied, by region and what happened: step, ttl_first (TTLs lowered, weights held), paused, expired, cancelled.",
 	}, []string{"region", "what"})
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
 	return m

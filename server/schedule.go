@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/server/plan"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -32,7 +33,10 @@ type scheduled struct {
 // applySchedules evaluates every region's schedule at now. When prev was
 // built from the same state and the phases are the same, it returns prev,
 // so the snapshot's state stays the same pointer between steps.
-func applySchedules(st *schema.State, now time.Time, prev *scheduled) *scheduled {
+//
+// down says whether a region is down now; it is asked only about the
+// receivers of a stop_on_unhealthy schedule in force.
+func applySchedules(st *schema.State, now time.Time, prev *scheduled, down func(string) bool) *scheduled {
 	if !hasSchedule(st) && (prev == nil || len(prev.phases) == 0) {
 		return &scheduled{src: st, eff: st} // the usual case, every health tick: no sorting, no maps
 	}
@@ -44,12 +48,15 @@ func applySchedules(st *schema.State, now time.Time, prev *scheduled) *scheduled
 			continue
 		}
 		p := sc.PhaseAt(now)
+		if p.Active && p.Step >= 0 && sc.StopOnUnhealthy {
+			p.Paused = slices.ContainsFunc(schema.Receivers(st, id), down)
+		}
 		s.phases[id] = p
 		if !p.Next.IsZero() && (s.next.IsZero() || p.Next.Before(s.next)) {
 			s.next = p.Next
 		}
 		if p.Active {
-			keys = append(keys, fmt.Sprintf("%s:%d:%d:%t", id, p.Step, p.Weight, sc.TTLFirst))
+			keys = append(keys, fmt.Sprintf("%s:%d:%d:%t:%t", id, p.Step, p.Weight, sc.TTLFirst, p.Paused))
 		}
 	}
 	s.key = strings.Join(keys, ",")
@@ -68,7 +75,7 @@ func applySchedules(st *schema.State, now time.Time, prev *scheduled) *scheduled
 			continue
 		}
 		rs := *st.Regions[id]
-		if p.Step >= 0 {
+		if p.Step >= 0 && !p.Paused {
 			rs.Weight = p.Weight
 		}
 		eff.Regions[id] = &rs
@@ -148,7 +155,7 @@ func (h *Handler) logPhases(prev, s *scheduled) {
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.phases)) {
 		p := s.phases[id]
-		if was, seen := old[id]; seen && p.Active == was.Active && p.Step == was.Step {
+		if was, seen := old[id]; seen && p.Active == was.Active && p.Step == was.Step && p.Paused == was.Paused {
 			continue
 		}
 		sc := s.src.Regions[id].Schedule
@@ -160,6 +167,10 @@ func (h *Handler) logPhases(prev, s *scheduled) {
 			h.log.Info("drain schedule expired: the weight key is in force again", "region", id,
 				"weight", s.src.Regions[id].Weight)
 			h.metrics.scheduleSteps.WithLabelValues(id, "expired").Inc()
+		case p.Paused:
+			h.log.Info("drain schedule paused: a receiving region is down, the weight key is in force", "region", id,
+				"step", p.Step+1, "steps", len(sc.Steps), "weight", s.src.Regions[id].Weight)
+			h.metrics.scheduleSteps.WithLabelValues(id, "paused").Inc()
 		case p.Step < 0:
 			h.log.Info("drain schedule holding: TTLs lowered, weights move at the first step", "region", id,
 				"first_step_at", sc.StepAt(0), "steps", len(sc.Steps))
@@ -183,7 +194,7 @@ func (h *Handler) logPhases(prev, s *scheduled) {
 // due. It returns the state to build from. h.mu is held.
 func (h *Handler) applySchedules(st *schema.State, now time.Time) *schema.State {
 	prev := h.sched
-	s := applySchedules(st, now, prev)
+	s := applySchedules(st, now, prev, h.downAt(st, now))
 	h.logPhases(prev, s)
 	h.sched = s
 	if !s.next.IsZero() {
@@ -207,16 +218,38 @@ type ScheduleStatus struct {
 	TTLFirst bool            `json:"ttl_first,omitempty"`
 	Step     int             `json:"step"` // 1-based step in force; 0 before the first (or after expiry)
 	Active   bool            `json:"active"`
-	Next     time.Time       `json:"next,omitzero"` // the next change; zero: none
+	Paused   bool            `json:"paused,omitempty"` // stop_on_unhealthy, and a receiving region is down
+	Next     time.Time       `json:"next,omitzero"`    // the next change; zero: none
 }
 
-func scheduleStatus(sc *schema.Schedule, now time.Time) *ScheduleStatus {
+func scheduleStatus(snap *plan.Snapshot, id string, sc *schema.Schedule, now time.Time) *ScheduleStatus {
 	if sc == nil {
 		return nil
 	}
 	p := sc.PhaseAt(now)
-	return &ScheduleStatus{Steps: sc.Steps, Every: sc.Every, Start: sc.Start, Expires: sc.Expires,
+	out := &ScheduleStatus{Steps: sc.Steps, Every: sc.Every, Start: sc.Start, Expires: sc.Expires,
 		Before: sc.Before, TTLFirst: sc.TTLFirst, Step: p.Step + 1, Active: p.Active, Next: p.Next}
+	if p.Active && p.Step >= 0 && sc.StopOnUnhealthy {
+		down := func(r string) bool {
+			i, ok := snap.Config.RegionIdx[r]
+			return ok && !snap.Health.Regions[i].Up
+		}
+		out.Paused = slices.ContainsFunc(schema.Receivers(snap.State, id), down)
+	}
+	return out
+}
+
+// downAt returns whether a region of st is down at now, by the probers'
+// reports; the health view is aggregated on the first question only.
+func (h *Handler) downAt(st *schema.State, now time.Time) func(string) bool {
+	var view *health.View
+	return func(id string) bool {
+		if view == nil {
+			view = health.Aggregate(st, now, h.policy)
+		}
+		rh := view.Regions[id]
+		return rh != nil && !rh.Up
+	}
 }
 
 // Text describes the schedule in one line, e.g. "drain schedule: step 2/3
@@ -226,6 +259,8 @@ func (s *ScheduleStatus) Text() string {
 	switch {
 	case !s.Active:
 		b.WriteString("drain schedule expired")
+	case s.Paused:
+		fmt.Fprintf(&b, "drain schedule paused at step %d/%d: a receiving region is down, the weight key is in force", s.Step, len(s.Steps))
 	case s.Step == 0:
 		fmt.Fprintf(&b, "drain schedule: TTLs lowered, step 1/%d (weight %d) at %s", len(s.Steps), s.Steps[0], s.Next.UTC().Format(time.TimeOnly+"Z"))
 	default:
@@ -263,5 +298,5 @@ func (h *Handler) stateAt(cur *plan.Snapshot, at string) (*schema.State, error) 
 	if src == nil {
 		return cur.State, nil
 	}
-	return applySchedules(src, t, nil).eff, nil
+	return applySchedules(src, t, nil, h.downAt(src, now)).eff, nil
 }

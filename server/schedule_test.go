@@ -92,3 +92,37 @@ func weightOf(h *Handler, region string) int {
 	}
 	return -1
 }
+
+// TestScheduleStopOnUnhealthy: while a region that takes the drained
+// region's traffic is down, the schedule pauses (the weight key is in
+// force, London keeps eu-west); when it is up again, the step returns.
+func TestScheduleStopOnUnhealthy(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: t0}
+	sched := map[string]any{"steps": []int{0}, "every": "5m", "start": t0.Format(time.RFC3339), "before": 100, "stop_on_unhealthy": true}
+	report := func(up bool) map[string]any {
+		return map[string]any{"up": up, "rtt": "10ms", "time": t0.Format(time.RFC3339Nano)}
+	}
+	edits := func(centralUp bool) map[string]any {
+		return map[string]any{"regions/eu-west/schedule": sched, "probers/p1": map[string]any{"lat": 50, "lon": 8},
+			"health/eu-central/198.51.100.20/p1": report(centralUp), "health/eu-central/2001:db8:4::20/p1": report(centralUp)}
+	}
+	reg := prometheus.NewRegistry()
+	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(reg), Rand: func(int) int { return 0 }, Now: clock.now})
+	for _, tc := range []struct {
+		centralUp bool
+		weight    int
+		paused    bool
+	}{{false, 100, true}, {true, 0, false}, {false, 100, true}} {
+		h.Apply(devState(t, edits(tc.centralUp)))
+		st := h.Status()
+		for _, r := range st.Regions {
+			if r.ID == "eu-west" && (r.Weight != tc.weight || r.Schedule == nil || r.Schedule.Paused != tc.paused) {
+				t.Errorf("eu-central up %v: eu-west weight %d, schedule %+v; want weight %d, paused %v", tc.centralUp, r.Weight, r.Schedule, tc.weight, tc.paused)
+			}
+		}
+	}
+	if got := testutil.ToFloat64(h.metrics.scheduleSteps.WithLabelValues("eu-west", "paused")); got != 2 {
+		t.Errorf("paused counted %v times, want 2", got)
+	}
+}

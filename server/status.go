@@ -90,7 +90,7 @@ func (h *Handler) Status() *Status {
 	for i, r := range snap.Config.Regions {
 		rs := st.Regions[r.ID]
 		out := RegionStatus{ID: r.ID, Lat: rs.Region.Lat, Lon: rs.Region.Lon, Weight: rs.Weight, Up: snap.Health.Regions[i].Up}
-		out.Schedule = scheduleStatus(rs.Schedule, h.now())
+		out.Schedule = scheduleStatus(snap, r.ID, rs.Schedule, h.now())
 		var rh *health.RegionHealth
 		if view != nil {
 			rh = view.Regions[r.ID]

@@ -22,6 +22,7 @@ type drainFlags struct {
 	expires  time.Duration
 	cancel   bool
 	ttlFirst bool
+	stop     bool
 }
 
 // scheduled says whether the flags ask for a schedule rather than a ramp or
@@ -30,7 +31,7 @@ func (d *drainFlags) scheduled(fs *flag.FlagSet) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "every", "expires", "cancel", "ttl-first":
+		case "every", "expires", "cancel", "ttl-first", "stop-on-unhealthy":
 			set = true
 		}
 	})
@@ -46,6 +47,7 @@ func runDrain(ctx context.Context, a *app, c *command, args []string) error {
 	fs.DurationVar(&d.expires, "expires", 0, "the schedule ends this long after now and the weight before returns (0: never)")
 	fs.BoolVar(&d.cancel, "cancel", false, "delete the region's schedule: its weight key is in force again at once")
 	fs.BoolVar(&d.ttlFirst, "ttl-first", false, "lower the answers' TTL first and move weights after one old TTL (default: the zones' ttl_first)")
+	fs.BoolVar(&d.stop, "stop-on-unhealthy", false, "pause the schedule (the weight key in force) while a region that takes the traffic is down")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -87,7 +89,8 @@ func runDrain(ctx context.Context, a *app, c *command, args []string) error {
 func (d *drainFlags) schedule(fs *flag.FlagSet, now time.Time) (*schema.Schedule, error) {
 	stepsSet := false
 	fs.Visit(func(f *flag.Flag) { stepsSet = stepsSet || f.Name == "steps" })
-	s := &schema.Schedule{Steps: []int{0}, Every: schema.Duration(d.every), Start: now.UTC().Truncate(time.Second)}
+	s := &schema.Schedule{Steps: []int{0}, Every: schema.Duration(d.every), Start: now.UTC().Truncate(time.Second),
+		StopOnUnhealthy: d.stop}
 	if stepsSet {
 		s.Steps = nil
 		for f := range strings.SplitSeq(d.steps, ",") {
@@ -179,6 +182,9 @@ func scheduleLines(s *schema.Schedule) []string {
 	}
 	for i, w := range s.Steps {
 		out = append(out, fmt.Sprintf("%s  step %d/%d: weight %d", clock(s.StepAt(i)), i+1, len(s.Steps), w))
+	}
+	if s.StopOnUnhealthy {
+		out = append(out, "pauses (the weight key in force) while a region that takes the traffic is down")
 	}
 	if s.Expires.IsZero() {
 		out = append(out, "never expires: the last step holds until --cancel")

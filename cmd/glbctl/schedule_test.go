@@ -44,6 +44,12 @@ func TestDrainSchedule(t *testing.T) {
 					t.Fatalf("schedule %+v", sc)
 				}
 			}},
+		{name: "stop on unhealthy", args: []string{"drain", "eu-west", "--stop-on-unhealthy", "--expires", "2h"}, stdout: "pauses (the weight key in force)",
+			check: func(t *testing.T, sc *schema.Schedule, _ time.Time) {
+				if sc == nil || !sc.StopOnUnhealthy || sc.Expires.Sub(sc.Start) != 2*time.Hour {
+					t.Fatalf("schedule %+v", sc)
+				}
+			}},
 		{name: "a list needs --every", args: []string{"drain", "eu-west", "--steps", "50,0", "--expires", "1h"}, code: 2, stderr: "needs --every"},
 		{name: "not with --ramp", args: []string{"drain", "eu-west", "--ramp", "1m", "--every", "1m"}, code: 2, stderr: "one or the other"},
 		{name: "bad weight", args: []string{"drain", "eu-west", "--steps", "50,x", "--every", "1m"}, code: 2, stderr: "not an integer"},

@@ -44,7 +44,7 @@ A ramp does not start while the region is down.
 
 var drainCmd = &command{
 	name:     "drain",
-	synopsis: "<region> [--ramp <duration> [--steps <n>] | --steps <w>,<w>... --every <duration> [--expires <duration>] [--ttl-first] | --cancel]",
+	synopsis: "<region> [--ramp <duration> [--steps <n>] | --steps <w>,<w>... --every <duration> [--expires <duration>] [--ttl-first] [--stop-on-unhealthy] | --cancel]",
 	summary:  "set a region's weight to 0, at once, in steps, or by a schedule glbd runs",
 	help: `Sets the region's weight to 0, as 'glbctl weight <region> 0'; --ramp as there
 (glbctl runs the ramp and must stay running).
@@ -60,7 +60,10 @@ weight key, which the schedule never writes, is in force again; without
 field of the zones using the region) first lowers the TTL of the answers
 of every name using the region to its ttl_degraded (or 5s) and moves the
 first step one old TTL later, so resolvers' caches have emptied before the
-weights move. --cancel deletes the schedule.
+weights move. --stop-on-unhealthy pauses the schedule while a region that
+shares a name with it (one that takes its traffic) is down: the weight key
+is in force meanwhile, and the step due by the clock returns when they are
+up again. --cancel deletes the schedule.
 
   glbctl drain eu-west --steps 50,10,0 --every 5m --expires 4h
   glbctl drain eu-west --ttl-first

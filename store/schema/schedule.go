@@ -38,6 +38,11 @@ type Schedule struct {
 	// TTL lasts while the schedule is in force.
 	TTLFirst bool     `json:"ttl_first,omitempty"`
 	Hold     Duration `json:"hold,omitempty"` // delay of the first step; glbctl sets it for --ttl-first
+	// StopOnUnhealthy pauses the schedule while a receiving region (one
+	// that shares a name with the scheduled region, see Receivers) is
+	// down: the weight key is in force meanwhile, and the step in force by
+	// the clock returns when they are up again.
+	StopOnUnhealthy bool `json:"stop_on_unhealthy,omitempty"`
 }
 
 // Validate checks the document on its own.
@@ -87,6 +92,7 @@ type Phase struct {
 	Weight int       // the weight in force; valid when Active and Step >= 0
 	Active bool      // false after Expires (or for a nil schedule): the weight key decides
 	Next   time.Time // the next instant the phase changes; zero: never
+	Paused bool      // StopOnUnhealthy and a receiving region is down: the weight key is in force (set by the server)
 }
 
 // PhaseAt evaluates the schedule at now. It is pure, so every glbd, and
@@ -119,6 +125,29 @@ func (s *Schedule) WeightAt(now time.Time, keyWeight int) int {
 		return p.Weight
 	}
 	return keyWeight
+}
+
+// Receivers returns, sorted, the regions of st that share a name with
+// region: where its traffic goes when it is drained.
+func Receivers(st *State, region string) []string {
+	set := map[string]bool{}
+	for _, z := range st.Zones {
+		for _, n := range z.Names {
+			if slices.Contains(n.Regions, region) {
+				for _, r := range n.Regions {
+					if r != region && st.Regions[r] != nil {
+						set[r] = true
+					}
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // LongestTTL returns the longest TTL glb answers with for names of st that
