@@ -202,11 +202,9 @@ func (a *app) cancelSchedule(ctx context.Context, adm *store.Admin, fs *flag.Fla
 	if other {
 		return fmt.Errorf("%w: --cancel takes no other flags", errUsage)
 	}
-	wctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-	defer cancel()
-	had, err := adm.DeleteSchedule(wctx, region)
+	had, err := a.deleteSchedule(ctx, adm, region)
 	if err != nil {
-		return a.etcdErr(err)
+		return err
 	}
 	if !had {
 		fmt.Fprintf(a.stdout, "%s: no drain schedule\n", region)
@@ -248,16 +246,25 @@ func printSchedules(w io.Writer, rows []regionRow) {
 
 // showSchedule prints the region's drain schedule, if it has one.
 func (a *app) showSchedule(ctx context.Context, adm *store.Admin, region string) error {
+	s, err := a.readSchedule(ctx, adm, region)
+	if err == nil && s != nil {
+		fmt.Fprintf(a.stdout, "%s: drain %s; weight in force %d\n", region, describeSchedule(s, a.now()), s.WeightAt(a.now(), s.Before))
+	}
+	return err
+}
+
+func (a *app) readSchedule(ctx context.Context, adm *store.Admin, region string) (*schema.Schedule, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
 	defer cancel()
 	s, err := adm.Schedule(ctx, region)
-	if err != nil {
-		return a.etcdErr(err)
-	}
-	if s != nil {
-		fmt.Fprintf(a.stdout, "%s: drain %s; weight in force %d\n", region, describeSchedule(s, a.now()), s.WeightAt(a.now(), s.Before))
-	}
-	return nil
+	return s, a.etcdErr(err)
+}
+
+func (a *app) deleteSchedule(ctx context.Context, adm *store.Admin, region string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	had, err := adm.DeleteSchedule(ctx, region)
+	return had, a.etcdErr(err)
 }
 
 // undrainSchedule deletes the drain schedule of undrain's region, which
@@ -268,26 +275,19 @@ func (a *app) undrainSchedule(ctx context.Context, region string) error {
 		return err
 	}
 	defer closeFn()
-	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-	defer cancel()
-	had, err := adm.DeleteSchedule(ctx, region)
-	if err != nil {
-		return a.etcdErr(err)
-	}
+	had, err := a.deleteSchedule(ctx, adm, region)
 	if had {
 		fmt.Fprintf(a.stdout, "%s: drain schedule cancelled\n", region)
 	}
-	return nil
+	return err
 }
 
 // noteSchedule says, after a weight write, that a drain schedule in force
 // overrides the weight key until it ends.
 func (a *app) noteSchedule(ctx context.Context, adm *store.Admin, region string) error {
-	ctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-	defer cancel()
-	s, err := adm.Schedule(ctx, region)
+	s, err := a.readSchedule(ctx, adm, region)
 	if err != nil {
-		return a.etcdErr(err)
+		return err
 	}
 	if s != nil && s.PhaseAt(a.now()).Active {
 		fmt.Fprintf(a.stdout, "note: %s has a drain %s, which overrides the weight key until it ends (glbctl drain %s --cancel)\n",
