@@ -13,6 +13,7 @@ REVISION := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git dif
 LDFLAGS  := -X github.com/glb-dns/glb/internal/version.version=$(VERSION) -X github.com/glb-dns/glb/internal/version.revision=$(REVISION)
 
 .PHONY: licenses dist dist-check image image-check k8s-check k8s-manifests
+.PHONY: ttl-first-measure
 .PHONY: all build run test test-short readme-check vet fmt-check bench mmdb promtool loadtest startup-check local-cluster deploy-check fuzz fuzz-smoke restart-check soak soak-short protocol-check clean
 
 all: build
@@ -74,6 +75,12 @@ promtool:
 	@command -v promtool >/dev/null 2>&1 || { echo "promtool not found: apt-get install -y prometheus"; \
 		$(SUDO) apt-get install -y prometheus; }
 	GLB_PROMTOOL=1 $(GO) test -count=1 -run '^TestPromtoolCheckMetrics$$' -v ./cmd/glbd
+
+## ttl-first-measure: a drain with and without TTL-first behind a real Unbound: how long clients still get the
+## drained region after the weight moved (about 80 s; installs Debian's unbound when missing; not part of make test)
+ttl-first-measure:
+	@command -v unbound >/dev/null 2>&1 || $(SUDO) apt-get install -y unbound
+	GLB_UNBOUND=1 $(GO) test -count=1 -run '^TestTTLFirstBehindUnbound$$' -v ./cmd/glbd
 
 ## loadtest: glbd vs gdnsd under dnsperf on loopback, server CPU per query (as root on Debian it
 ## installs dnsperf and gdnsd); LOADTEST_FLAGS=--quick for a smoke run

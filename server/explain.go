@@ -189,8 +189,12 @@ func explainEndpoints(snap *plan.Snapshot, r *plan.RegionAnswer, now time.Time) 
 // the ECS scope table of the asked name built for it, so the answer is
 // what the server would give once the changes were real.
 func (h *Handler) whatIf(cur *plan.Snapshot, w explain.WhatIf, name string, qtype uint16, withScope bool) (*plan.Snapshot, error) {
-	st := *cur.State
-	st.Regions = maps.Clone(cur.State.Regions)
+	base, err := h.stateAt(cur, w.At)
+	if err != nil {
+		return nil, err
+	}
+	st := *base
+	st.Regions = maps.Clone(base.Regions)
 	for id, n := range w.Weights {
 		r := st.Regions[id]
 		if r == nil {

@@ -105,10 +105,14 @@ func parseQtype(s string) (uint16, error) {
 	return 0, fmt.Errorf("type %q: want A or AAAA", s)
 }
 
-// parseWhatIf reads repeated down=, up=, weight=region:n and
-// load=region:utilization and name_weight=region:n parameters.
+// parseWhatIf reads repeated down=, up=, weight=region:n,
+// load=region:utilization and name_weight=region:n parameters, and at=
+// (checked by whatIf, which has the clock).
 func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
 	w := explain.WhatIf{Down: v["down"], Up: v["up"]}
+	if at := v["at"]; len(at) > 0 {
+		w.At = at[len(at)-1]
+	}
 	var err error
 	if w.Weights, err = parseRegionInts("weight", v["weight"]); err != nil {
 		return w, err

@@ -90,12 +90,17 @@ type Handler struct {
 	shedder    *plan.Shedder
 	loadSeries map[string]struct{}
 	staleLoads map[string]bool // regions whose prober loads are all stale, logged
+	// sched is the state in force with its drain schedules applied, and
+	// schedWake tells Run that the next phase change moved (schedule.go).
+	sched     *scheduled
+	schedWake chan time.Time
+	cfgSched  string // sched.key of the configuration in force
 }
 
 // NewHandler returns a Handler with no snapshot: until the first Apply it
 // answers SERVFAIL, since it cannot yet tell our names from others.
 func NewHandler(o Options) *Handler {
-	h := &Handler{scopeWant: make(chan struct{}, 1), configured: make(chan struct{}), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer, perZone: o.ZoneMetrics}
+	h := &Handler{schedWake: make(chan time.Time, 1), scopeWant: make(chan struct{}, 1), configured: make(chan struct{}), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer, perZone: o.ZoneMetrics}
 	h.sampler, _ = o.Observer.(SamplingObserver)
 	h.shedder = plan.NewShedder()
 	if h.log == nil {
@@ -140,12 +145,21 @@ func (h *Handler) Run(ctx context.Context) error {
 	refreshDone := make(chan struct{})
 	defer func() { <-refreshDone }()
 	go func() { defer close(refreshDone); h.runSignatureRefresh(ctx) }()
+	// step wakes Run at the next drain-schedule boundary, so a step lands
+	// on its instant rather than up to a health tick later.
+	step := time.NewTimer(time.Hour)
+	step.Stop()
+	defer step.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 			h.healthTick()
+		case <-step.C:
+			h.healthTick()
+		case next := <-h.schedWake:
+			step.Reset(max(next.Sub(h.now()), 0))
 		}
 	}
 }
@@ -176,9 +190,10 @@ const HealthTick = time.Second
 // the health tick and the scope worker all come through here.
 func (h *Handler) rebuild() {
 	st, now := h.state, h.now()
+	st = h.applySchedules(st, now)
 	cur := h.snap.Load()
 	cfg := (*plan.Config)(nil)
-	if cur != nil && cur.Config.Revision == st.ConfigRevision {
+	if cur != nil && cur.Config.Revision == st.ConfigRevision && h.cfgSched == h.sched.key {
 		cfg = cur.Config
 	} else {
 		var warns []error
@@ -187,6 +202,7 @@ func (h *Handler) rebuild() {
 			h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
 		}
 		h.linkCounters(cfg)
+		h.cfgSched = h.sched.key
 		h.metrics.snapWarnings.Add(float64(len(warns)))
 		h.setConfigMetrics(cfg, st)
 		h.log.Info("configuration snapshot built", "revision", st.ConfigRevision, "zones", len(cfg.Zones),

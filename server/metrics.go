@@ -37,6 +37,8 @@ type Metrics struct {
 	limits       *limit.Metrics // RRL and cookies
 	load         loadMetrics    // loadmetrics.go
 	dnssec       *dnssecMetrics // dnsseckeys.go
+	// scheduleSteps counts drain-schedule phase changes (schedule.go).
+	scheduleSteps *prometheus.CounterVec
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -118,6 +120,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "glb", Name: "region_weight",
 		Help: "Weight in force of each region of the configuration: 0 (drained) to 1000, 100 without a weight key.",
 	}, []string{"region"})
+	m.scheduleSteps = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glb", Subsystem: "server", Name: "schedule_steps_total",
+		Help: "Drain-schedule phase changes applied, by region and what happened: step, ttl_first (TTLs lowered, weights held), paused, expired, cancelled.",
+	}, []string{"region", "what"})
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
 	m.load = newLoadMetrics(f)
 	return m

@@ -111,6 +111,16 @@ func shares(snap *plan.Snapshot, name string, qtype uint16, units []unit) (map[s
 			}
 		case snap.Health.Shedding || g.Headroom():
 			loadShares(out, g, &p, snap.Health, float64(u.n))
+		case g.TrickleShare() > 0 && len(tier) == 1 && p.N > 1:
+			t := g.TrickleShare()
+			out[g.Regions[tier[0]].ID] += float64(u.n) * (1 - t)
+			sum := 0
+			for _, i := range p.Order[1:p.N] {
+				sum += plan.DrawWeight(g.Regions[i])
+			}
+			for _, i := range p.Order[1:p.N] {
+				out[g.Regions[i].ID] += float64(u.n) * t * float64(plan.DrawWeight(g.Regions[i])) / float64(sum)
+			}
 		default:
 			sum := 0
 			for _, i := range tier {

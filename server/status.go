@@ -54,6 +54,7 @@ type RegionStatus struct {
 	// the probers decide), AdminUntil when it ends (zero: never).
 	Admin      string
 	AdminUntil time.Time
+	Schedule   *ScheduleStatus // the region's drain schedule; nil without one
 }
 
 // EndpointStatus is one address of a region with each prober's report.
@@ -104,6 +105,7 @@ func (h *Handler) Status() *Status {
 			}
 			out.Shed, out.ShedShare = marks, share
 		}
+		out.Schedule = scheduleStatus(snap, r.ID, rs.Schedule, h.now())
 		var rh *health.RegionHealth
 		if view != nil {
 			rh = view.Regions[r.ID]

@@ -44,7 +44,8 @@ func NewAdmin(c *clientv3.Client, prefix string) *Admin { return &Admin{c: c, pr
 
 // ConfigSnapshot is the configuration part of the prefix, everything under
 // regions/ and zones/, as read at one revision. Prober and health keys are
-// left out: they change every few seconds and are not configuration.
+// left out: they change every few seconds and are not configuration; so are
+// drain schedules (regions/<region>/schedule), which glbctl drain owns.
 type ConfigSnapshot struct {
 	Revision     int64             // etcd revision of the read
 	Values       map[string]string // full key -> value

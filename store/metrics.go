@@ -71,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.cacheWrites.WithLabelValues("error")
 	// Every kind is exported from the start, so that a rate() over the
 	// counter works from the first rejection on.
-	for k := schema.KindUnknown; k <= schema.KindLoad; k++ {
+	for k := schema.KindUnknown; k <= schema.KindSchedule; k++ {
 		m.rejections.WithLabelValues(k.String())
 	}
 	return m

@@ -28,6 +28,7 @@ glb_store_rejections_total{kind="name"} 0
 glb_store_rejections_total{kind="prober"} 0
 glb_store_rejections_total{kind="record"} 0
 glb_store_rejections_total{kind="region"} 0
+glb_store_rejections_total{kind="schedule"} 0
 glb_store_rejections_total{kind="unknown"} 0
 glb_store_rejections_total{kind="weight"} 0
 glb_store_rejections_total{kind="zone"} 0

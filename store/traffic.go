@@ -114,9 +114,10 @@ func isOverride(prefix, key string) bool {
 		return false
 	}
 	// A region's load lies under regions/ too, and is live data (an
-	// autoscaler's): apply must neither show nor delete it.
+	// autoscaler's); a drain schedule is an operation in progress: apply
+	// must neither show nor delete either.
 	switch k.Kind {
-	case schema.KindNameWeight, schema.KindAdmin, schema.KindLoad:
+	case schema.KindNameWeight, schema.KindAdmin, schema.KindLoad, schema.KindSchedule:
 		return true
 	}
 	return false

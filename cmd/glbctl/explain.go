@@ -23,7 +23,7 @@ const maxResponse = 16 << 20
 
 var explainCmd = &command{
 	name:     "explain",
-	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--endpoints] [-o table|json|yaml]",
+	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--at <time>] [--endpoints] [-o table|json|yaml]",
 	summary:  "ask glbd why a client gets the answer it gets",
 	help: `Asks glbd (--glbd, its HTTP address) how it answers <name> (a full name,
 or label.zone) for a client at <client-ip>: where the client is, which
@@ -37,6 +37,8 @@ treated as down, up, with that weight, or at that load (utilization,
 e.g. eu-west=0.9: shedding by its watermarks) for this one answer;
 nothing is changed.
 --name-weight is a weight for the asked name only, as glbctl weight --name.
+--at evaluates drain schedules at that time (RFC 3339, or +10m from now):
+"what will step 2 do?".
 A name that is not a GSLB name (no such name, or a static record) is an
 error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
@@ -47,11 +49,11 @@ error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
 var simulateCmd = &command{
 	name:     "simulate",
-	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--clients <file>] [-o table|json|yaml]",
+	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--at <time>] [--clients <file>] [-o table|json|yaml]",
 	summary:  "ask glbd how traffic would split between regions, now and if",
 	help: `Asks glbd (--glbd) how the answers for <name> split between regions,
 as shares of the clients: now, and under the hypothesis given by --down,
---up, --weight and --load (nothing is changed). The clients are glbd's choice
+--up, --weight, --load, --name-weight and --at (nothing is changed). The clients are glbd's choice
 (the networks of its GeoIP database), or the addresses in --clients, one
 per line (# comments and blank lines are skipped; - reads stdin).
 -o json and -o yaml write glbd's /simulate document.
@@ -69,6 +71,7 @@ type whatIf struct {
 	load   listFlag
 	// nameWeight: per-name weights of the asked name, region:n
 	nameWeight listFlag
+	at         string
 }
 
 func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
@@ -80,6 +83,7 @@ func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
 	fs.Var(&w.weight, "weight", "treat a region as having this weight, as region:n (repeatable)")
 	fs.Var(&w.load, "load", "treat a region as having this load (utilization), as region=0.9 or region:0.9 (repeatable)")
 	fs.Var(&w.nameWeight, "name-weight", "treat a region as having this weight for the asked name only, as region:n (repeatable)")
+	fs.StringVar(&w.at, "at", "", "evaluate drain schedules at this time: RFC 3339, or +<duration> from now (e.g. +10m)")
 	return fs, w
 }
 
@@ -97,6 +101,9 @@ func (w *whatIf) query(q url.Values) error {
 	}
 	for _, r := range w.down {
 		q.Add("down", r)
+	}
+	if w.at != "" {
+		q.Set("at", w.at)
 	}
 	for _, r := range w.up {
 		q.Add("up", r)

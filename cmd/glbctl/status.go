@@ -63,6 +63,7 @@ func runStatus(ctx context.Context, a *app, c *command, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "etcd revision %d, prefix %s\n\n", doc.Revision, doc.Prefix)
 	printRegions(a.stdout, doc.Regions)
+	printSchedules(a.stdout, doc.Regions)
 	fmt.Fprintln(a.stdout)
 	printEndpoints(a.stdout, doc.Endpoints)
 	fmt.Fprintln(a.stdout)
@@ -109,6 +110,9 @@ type regionRow struct {
 	// Admin is the admin state in force ("admin down until ..."), or
 	// one that expired ("expired: down until ...").
 	Admin string `json:"admin,omitempty"`
+	// Schedule is where the region's drain schedule stands; absent
+	// without one. Weight is then the schedule's weight in force.
+	Schedule string `json:"schedule,omitempty"`
 }
 
 type endpointRow struct {
@@ -158,6 +162,9 @@ func newStatusDoc(st *schema.State, prefix string, now time.Time) *statusDoc {
 			Endpoints: len(rh.Endpoints), Check: checkText(r.Region.Check), Admin: adminText(rh.Admin, rh.AdminUntil)}
 		if row.Admin == "" && r.Admin != nil {
 			row.Admin = "expired: " + r.Admin.String()
+		}
+		if r.Schedule != nil {
+			row.Weight, row.Schedule = r.Schedule.WeightAt(now, r.Weight), describeSchedule(r.Schedule, now)
 		}
 		for _, ep := range rh.Endpoints {
 			if ep.Up {

@@ -50,13 +50,34 @@ may be left out when only one zone has a name with that label.
 
 var drainCmd = &command{
 	name:     "drain",
-	synopsis: "<region> [--name <label> [--zone <zone>]] [--ramp <duration> [--steps <n>]]",
-	summary:  "set a region's weight to 0: no new answers point at it",
-	help: `Sets the region's weight to 0, as 'glbctl weight <region> 0'; --ramp as there.
-With --name, for that name only: the other names still get the region.`,
-	run: func(ctx context.Context, a *app, c *command, args []string) error {
-		return runFixedWeight(ctx, a, c, args, 0)
-	},
+	synopsis: "<region> [--name <label> [--zone <zone>]] [--ramp <duration> [--steps <n>] | --steps <w>,<w>... --every <duration> [--expires <duration>] [--ttl-first] [--stop-on-unhealthy] | --cancel]",
+	summary:  "set a region's weight to 0, at once, in steps, or by a schedule glbd runs",
+	help: `Sets the region's weight to 0, as 'glbctl weight <region> 0'; --ramp as there
+(glbctl runs the ramp and must stay running).
+
+With --every, --expires or --ttl-first, glbctl instead writes a drain
+schedule to <prefix>regions/<region>/schedule and returns: every glbd
+applies the step in force by its own clock, so the drain carries on with
+no glbctl running, across glbd restarts and etcd leader changes. The first
+of --steps (weights, default 0) applies at once, the next after each
+--every; the last holds until --expires (counted from now), when the
+weight key, which the schedule never writes, is in force again; without
+--expires it holds until --cancel. --ttl-first (default: the ttl_first
+field of the zones using the region) first lowers the TTL of the answers
+of every name using the region to its ttl_degraded (or 5s) and moves the
+first step one old TTL later, so resolvers' caches have emptied before the
+weights move. --stop-on-unhealthy pauses the schedule while a region that
+shares a name with it (one that takes its traffic) is down: the weight key
+is in force meanwhile, and the step due by the clock returns when they are
+up again. --cancel deletes the schedule.
+
+  glbctl drain eu-west --steps 50,10,0 --every 5m --expires 4h
+  glbctl drain eu-west --ttl-first
+  glbctl drain eu-west --cancel
+
+With --name, the weight of that name only (at once or with --ramp): the
+other names still get the region. Schedules are per region for now.`,
+	run: runDrain,
 }
 
 var undrainCmd = &command{
@@ -66,11 +87,12 @@ var undrainCmd = &command{
 	help: `Sets the region's weight to 100, the default, as 'glbctl weight <region>
 100' (and as 'etcdctl put <prefix>regions/<region>/weight 100'). A region
 that had another weight before it was drained does not get it back: set it
-with glbctl weight. --ramp as there.
+with glbctl weight. --ramp as there. A drain schedule of the region (see
+glbctl drain) is deleted first.
 
 With --name, deletes the name's own weight for the region, so the name
 follows the region's weight again (no --ramp: ramp with glbctl weight
---name instead).`,
+--name instead); the region's schedule stays.`,
 	run: func(ctx context.Context, a *app, c *command, args []string) error {
 		return runFixedWeight(ctx, a, c, args, undrainWeight)
 	},
@@ -151,6 +173,11 @@ func runFixedWeight(ctx context.Context, a *app, c *command, args []string, w in
 	if err := r.check(fs); err != nil {
 		return err
 	}
+	if r.name == "" { // a name's weight leaves the region's schedule alone
+		if err := a.undrainSchedule(ctx, pos[0]); err != nil {
+			return err
+		}
+	}
 	return a.setWeight(ctx, pos[0], w, r)
 }
 
@@ -169,7 +196,10 @@ func (a *app) showWeight(ctx context.Context, region string, r *rampFlags) error
 		return err
 	}
 	fmt.Fprintf(a.stdout, "%s: %s\n", t, describeTarget(t, cur))
-	return nil
+	if t.label != "" {
+		return nil
+	}
+	return a.showSchedule(ctx, adm, t.region)
 }
 
 func describeWeight(w store.Weight) string {
@@ -225,7 +255,10 @@ func (a *app) setWeight(ctx context.Context, region string, w int, r *rampFlags)
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "%s: weight %s -> %d\n", t, weightText(cur), w)
-	return nil
+	if t.label != "" {
+		return nil
+	}
+	return a.noteSchedule(ctx, adm, t.region)
 }
 
 func weightText(w store.Weight) string {

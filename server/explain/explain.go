@@ -24,11 +24,14 @@ type WhatIf struct {
 	// NameWeights are per-name weights of the asked name, by region, as
 	// if <name>/weights/<region> held them.
 	NameWeights map[string]int `json:"name_weight,omitempty"`
+	// At evaluates the drain schedules at another instant, RFC 3339 or
+	// "+<duration>" from glbd's clock: "what will step 2 do?".
+	At string `json:"at,omitempty"`
 }
 
 // Empty reports whether w changes nothing.
 func (w *WhatIf) Empty() bool {
-	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights)+len(w.Loads)+len(w.NameWeights) == 0
+	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights)+len(w.Loads)+len(w.NameWeights) == 0 && w.At == ""
 }
 
 // String describes w in one line ("down a, b; weight c:0"), "" when empty.
@@ -51,6 +54,9 @@ func (w *WhatIf) String() string {
 	}
 	for _, r := range slices.Sorted(maps.Keys(w.NameWeights)) {
 		parts = append(parts, fmt.Sprintf("name weight %s:%d", r, w.NameWeights[r]))
+	}
+	if w.At != "" {
+		parts = append(parts, "at "+w.At)
 	}
 	return strings.Join(parts, "; ")
 }

@@ -19,18 +19,7 @@ func (g *Name) Draw(p *Plan, client netip.Addr, intn func(int) int) uint8 {
 		return tier[0]
 	}
 	if bits := g.StickyBits(client); bits > 0 {
-		subnet := netip.PrefixFrom(client, bits).Masked().Addr().As16()
-		best, bestScore := tier[0], math.Inf(-1)
-		for _, i := range tier {
-			// Weighted rendezvous hashing: -w/ln(u) with u uniform in
-			// (0,1) from the hash; the largest score wins, so a region
-			// leaving moves only its own clients.
-			u := (float64(hrwHash(subnet, g.Regions[i].ID)>>11) + 0.5) / (1 << 53)
-			if s := -float64(DrawWeight(g.Regions[i])) / math.Log(u); s > bestScore {
-				best, bestScore = i, s
-			}
-		}
-		return best
+		return g.hrw(netip.PrefixFrom(client, bits).Masked().Addr().As16(), tier)
 	}
 	total := 0
 	for _, i := range tier {
@@ -44,6 +33,20 @@ func (g *Name) Draw(p *Plan, client netip.Addr, intn func(int) int) uint8 {
 		n -= DrawWeight(g.Regions[i])
 	}
 	return tier[len(tier)-1]
+}
+
+// hrw picks one of regions for a client subnet by weighted rendezvous
+// hashing: -w/ln(u) with u uniform in (0,1) from the hash; the largest
+// score wins, so a region leaving moves only its own clients.
+func (g *Name) hrw(subnet [16]byte, regions []uint8) uint8 {
+	best, bestScore := regions[0], math.Inf(-1)
+	for _, i := range regions {
+		u := (float64(hrwHash(subnet, g.Regions[i].ID)>>11) + 0.5) / (1 << 53)
+		if s := -float64(DrawWeight(g.Regions[i])) / math.Log(u); s > bestScore {
+			best, bestScore = i, s
+		}
+	}
+	return best
 }
 
 // DrawWeight is a region's weight in draws; fallback regions may be
@@ -114,6 +117,9 @@ func (g *Name) Pick(p *Plan, qtype uint16, client netip.Addr, ht *HealthTable, i
 		return g.pickRoundRobin(p, qtype, ht, intn, out[:limit])
 	}
 	first, _ := g.Choose(p, client, ht, intn)
+	if g.trickle != 0 {
+		first = g.Trickle(p, client, first)
+	}
 	n := g.appendAddrs(p, first, qtype, ht, intn, out[:limit])
 	if g.Spread {
 		for _, i := range p.Order[:p.N] {

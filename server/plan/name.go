@@ -26,6 +26,7 @@ type Name struct {
 	headroom    bool // balance "headroom": tier weights scaled by spare capacity
 	stickyV4    int  // 0: not sticky
 	stickyV6    int
+	trickle     uint64 // failover: subnets hashing below this go to the standbys (trickle.go); 0: none
 	Fence       *Fence // nil: every client may get every region
 	fallback    uint64 // regions of the fallback outcome
 	onAllDown   string
@@ -154,6 +155,7 @@ func buildName(zoneLabel, label, owner string, nm *schema.Name, zoneTTL uint32, 
 	}
 	g.headroom = nm.Balance == schema.BalanceHeadroom
 	g.tier = tierOf(nm.Tier)
+	g.setTrickle(nm)
 	for _, id := range nm.Regions {
 		r := regions[id]
 		if r == nil {
@@ -213,6 +215,7 @@ func (g *Name) configKey() uint64 {
 	w.str(g.onNoData)
 	w.num(uint64(g.panicPct))
 	g.tier.hash(w)
+	w.num(g.trickle)
 	for _, r := range g.Regions {
 		w.num(uint64(r.Idx))
 		w.num(math.Float64bits(r.Lat))

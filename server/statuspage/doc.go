@@ -60,6 +60,8 @@ type regionJSON struct {
 	// overrides the probers; AdminUntil (RFC 3339) when it ends.
 	Admin      string `json:"admin,omitempty"`
 	AdminUntil string `json:"admin_until,omitempty"`
+	// Schedule is the region's drain schedule, absent without one.
+	Schedule *server.ScheduleStatus `json:"schedule,omitempty"`
 }
 
 // shedJSON is a region's watermarks and the share it sheds now.
@@ -132,6 +134,7 @@ func statusOf(st *server.Status) *statusJSON {
 			rj.Shed = &shedJSON{Low: r.Shed.Low, High: r.Shed.High, Share: r.ShedShare}
 		}
 		rj.Admin, rj.AdminUntil = r.Admin, rfc3339(r.AdminUntil)
+		rj.Schedule = r.Schedule
 		for _, e := range r.Endpoints {
 			rj.Endpoints = append(rj.Endpoints, endpointJSON{Endpoint: e.Endpoint, Up: e.Up, UpVotes: e.UpVotes, Votes: e.Votes, Reports: e.Reports,
 				Admin: e.Admin, AdminUntil: rfc3339(e.AdminUntil)})

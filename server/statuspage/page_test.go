@@ -490,3 +490,26 @@ func jsonKeys(v any, parent string) []string {
 	}
 	return out
 }
+
+// TestStatusSchedule: a region's drain schedule shows on the page, in the
+// region's note, and in /status.json with where it stands.
+func TestStatusSchedule(t *testing.T) {
+	f := newStatusFixture(t, nil)
+	edits := statusEdits(statusT0)
+	edits["regions/eu-west/schedule"] = fmt.Sprintf(`{"steps": [50, 0], "every": "5m", "start": %q, "before": 100}`,
+		statusT0.Format(time.RFC3339))
+	f.h.Apply(statusState(t, edits))
+	if _, page := f.get(t, "/"); !strings.Contains(page, "weight 50, drain schedule: step 1/2 (weight 50), next at") {
+		t.Errorf("page lacks the schedule")
+	}
+	_, body := f.get(t, "/status.json")
+	var doc statusDoc
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range doc.Status.Regions {
+		if r.ID == "eu-west" && (r.Schedule == nil || r.Schedule.Step != 1 || !r.Schedule.Active || r.Weight != 50) {
+			t.Errorf("eu-west in /status.json: weight %d, schedule %+v", r.Weight, r.Schedule)
+		}
+	}
+}

@@ -214,6 +214,9 @@ func statusRegionOf(r server.RegionStatus, cols []statusProberCol, now time.Time
 	case !r.Checked:
 		rv.Note = "no fresh reports"
 	}
+	if r.Schedule != nil && r.Schedule.Active {
+		rv.Note = r.Schedule.Text()
+	}
 	for _, e := range r.Endpoints {
 		ev := statusEndpointView{Addr: e.Endpoint, Up: e.Up, Votes: "–"}
 		if e.Votes > 0 {

@@ -236,7 +236,7 @@ func (b *Builder) configState(rev int64) *State {
 	keys := slices.Sorted(maps.Keys(b.entries))
 	// Order matters: regions and zones first, since names and records are
 	// checked against them.
-	for _, kinds := range [][]Kind{{KindRegion, KindZone, KindNets}, {KindWeight, KindName, KindAdmin}, {KindRecord, KindNameWeight}} {
+	for _, kinds := range [][]Kind{{KindRegion, KindZone, KindNets}, {KindWeight, KindSchedule, KindName, KindAdmin}, {KindRecord, KindNameWeight}} {
 		for _, k := range keys {
 			if e := b.entries[k]; e.keyErr == nil && slices.Contains(kinds, e.key.Kind) {
 				a.add(k, e)
@@ -304,7 +304,7 @@ func (a *assembly) reject(key string, e *entry, err error) {
 // crossCheck applies the checks that need other keys.
 func (a *assembly) crossCheck(e *entry) error {
 	switch e.key.Kind {
-	case KindWeight:
+	case KindWeight, KindSchedule:
 		// Refused rather than ignored, so that a drain of a mistyped region
 		// shows up as a rejected key instead of doing nothing silently.
 		if a.st.Regions[e.key.Region] == nil {
@@ -338,6 +338,10 @@ func (a *assembly) use(e *entry) {
 	case KindWeight:
 		if r := a.st.Regions[k.Region]; r != nil {
 			r.Weight = e.value.(int)
+		}
+	case KindSchedule:
+		if r := a.st.Regions[k.Region]; r != nil {
+			r.Schedule = e.value.(*Schedule)
 		}
 	case KindZone:
 		a.st.Zones[k.Zone] = &ZoneState{

@@ -9,7 +9,7 @@ import (
 )
 
 // Decode parses and validates the value stored at a key of the given kind. It
-// returns *Region, int (a weight), float64 (a load), *Zone, *Name, *Record, *ProberInfo or
+// returns *Region, int (a weight), float64 (a load), *Zone, *Name, *Record, *Schedule, *ProberInfo or
 // *HealthReport. JSON is
 // decoded strictly: an unknown field is an error, so a typo such as "wieght"
 // is reported instead of silently ignored.
@@ -28,6 +28,12 @@ func Decode(k Key, raw []byte) (any, error) {
 		return ParseWeight(raw)
 	case KindLoad:
 		return ParseLoad(raw)
+	case KindSchedule:
+		var s Schedule
+		if err := decodeJSON(raw, &s); err != nil {
+			return nil, err
+		}
+		return &s, s.Validate()
 	case KindZone:
 		var z Zone
 		if err := decodeJSON(raw, &z); err != nil {

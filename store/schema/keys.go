@@ -31,7 +31,10 @@ const (
 	KindLoad         // <prefix>regions/<region>/load
 )
 
-var kindNames = [...]string{"unknown", "region", "weight", "zone", "name", "record", "prober", "health", "load"}
+// KindSchedule is <prefix>regions/<region>/schedule, a drain that runs itself.
+const KindSchedule = KindLoad + 1
+
+var kindNames = [...]string{"unknown", "region", "weight", "zone", "name", "record", "prober", "health", "load", "schedule"}
 
 // String returns the kind as used in metric labels and log lines.
 func (k Kind) String() string {
@@ -86,6 +89,8 @@ func parseParts(p []string) (Key, error) {
 		return Key{Kind: KindWeight, Region: p[1]}, checkID("region", p[1])
 	case len(p) == 3 && p[0] == "regions" && p[2] == "load":
 		return Key{Kind: KindLoad, Region: p[1]}, checkID("region", p[1])
+	case len(p) == 3 && p[0] == "regions" && p[2] == "schedule":
+		return Key{Kind: KindSchedule, Region: p[1]}, checkID("region", p[1])
 	case len(p) == 2 && p[0] == "zones":
 		return Key{Kind: KindZone, Zone: p[1]}, checkZone(p[1])
 	case len(p) == 4 && p[0] == "zones" && p[2] == "names":
@@ -114,6 +119,8 @@ func (k Key) String() string {
 		return "regions/" + k.Region + "/weight"
 	case KindLoad:
 		return "regions/" + k.Region + "/load"
+	case KindSchedule:
+		return "regions/" + k.Region + "/schedule"
 	case KindZone:
 		return "zones/" + k.Zone
 	case KindName:
@@ -170,6 +177,9 @@ func RegionKey(prefix, region string) string { return prefix + "regions/" + regi
 
 // WeightKey returns the etcd key of a region's weight.
 func WeightKey(prefix, region string) string { return prefix + "regions/" + region + "/weight" }
+
+// ScheduleKey returns the etcd key of a region's drain schedule.
+func ScheduleKey(prefix, region string) string { return prefix + "regions/" + region + "/schedule" }
 
 // ZoneKey returns the etcd key of a zone's document.
 func ZoneKey(prefix, zone string) string { return prefix + "zones/" + zone }

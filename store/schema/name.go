@@ -67,7 +67,15 @@ type Name struct {
 	// Pins maps "<collection>/<location>" to the regions that clients in
 	// that location's networks get, GeoIP skipped (nets.go).
 	Pins map[string][]string `json:"pins,omitempty"`
+	// Trickle, for a failover name: the share of client subnets (0..0.5)
+	// sent to the standbys while the first region is up, so a standby is
+	// proven to take traffic before it has to. The subnets are chosen by
+	// hashing, per sticky subnet (default /24 and /56).
+	Trickle float64 `json:"trickle,omitempty"`
 }
+
+// MaxTrickle is the largest trickle share: more is a split, not a trickle.
+const MaxTrickle = 0.5
 
 // Sticky keeps the choice inside a tier stable per client subnet, by
 // rendezvous hashing: a client keeps its region while the set is unchanged,
@@ -186,6 +194,11 @@ func (n *Name) Validate() error {
 		errs = append(errs, n.Tier.validate())
 	}
 	errs = append(errs, validatePins(n.Pins, n.Regions)...)
+	if !(n.Trickle >= 0 && n.Trickle <= MaxTrickle) {
+		errs = append(errs, fmt.Errorf("trickle %v is outside 0..%v", n.Trickle, MaxTrickle))
+	} else if n.Trickle > 0 && n.PolicyOrDefault() != PolicyFailover {
+		errs = append(errs, fmt.Errorf("trickle is for the failover policy, not %q", n.PolicyOrDefault()))
+	}
 	return errors.Join(errs...)
 }
 

@@ -39,6 +39,9 @@ type RegionState struct {
 	// Whether one is in force depends on the clock (AdminState.InForce).
 	Admin         *AdminState
 	EndpointAdmin map[string]*AdminState
+	// Schedule is the region's drain schedule, nil when it has none. While
+	// it is in force it overrides Weight (see Schedule.WeightAt).
+	Schedule *Schedule
 }
 
 // ZoneState is a zone's document with its names and static records.

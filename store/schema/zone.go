@@ -26,6 +26,10 @@ type Zone struct {
 	TTL     uint32       `json:"ttl,omitempty"`     // default TTL of the zone's GSLB names; 0 means 30
 	SOA     SOATimers    `json:"soa,omitzero"`      // optional timers
 	DNSSEC  *DNSSEC      `json:"dnssec,omitempty"`  // present: the zone is signed (dnssec.go)
+	// TTLFirst makes glbctl drain stage its schedules TTL-first (see
+	// Schedule.TTLFirst) for regions that the zone's names use, unless
+	// --ttl-first=false says otherwise.
+	TTLFirst bool `json:"ttl_first,omitempty"`
 }
 
 // NameServer is one NS record of the zone, with glue addresses when the name
