@@ -49,8 +49,7 @@ func runDrain(ctx context.Context, a *app, c *command, args []string) error {
 	fs.DurationVar(&d.expires, "expires", 0, "the schedule ends this long after now and the weight before returns (0: never)")
 	fs.BoolVar(&d.cancel, "cancel", false, "delete the region's schedule: its weight key is in force again at once")
 	fs.BoolVar(&d.ttlFirst, "ttl-first", false, "lower the answers' TTL first and move weights after one old TTL (default: the zones' ttl_first)")
-	fs.StringVar(&d.name, "name", "", "the weight of this GSLB name only, by its label in the zone (e.g. www; not with a schedule)")
-	fs.StringVar(&d.zone, "zone", "", "the zone of --name (needed only when several zones have that label)")
+	nameFlags(fs, &d.name, &d.zone) // at once or with --ramp; a schedule is per region
 	fs.BoolVar(&d.stop, "stop-on-unhealthy", false, "pause the schedule (the weight key in force) while a region that takes the traffic is down")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {

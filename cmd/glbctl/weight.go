@@ -114,9 +114,15 @@ func (a *app) weightFlags(c *command) (*flag.FlagSet, *rampFlags) {
 	r := &rampFlags{}
 	fs.DurationVar(&r.ramp, "ramp", 0, "move the weight in steps over this long, e.g. 5m (0: at once)")
 	fs.IntVar(&r.steps, "steps", defaultSteps, "number of steps of a --ramp (1.."+strconv.Itoa(maxSteps)+")")
-	fs.StringVar(&r.name, "name", "", "the weight of this GSLB name only, by its label in the zone (e.g. www)")
-	fs.StringVar(&r.zone, "zone", "", "the zone of --name (needed only when several zones have that label)")
+	nameFlags(fs, &r.name, &r.zone)
 	return fs, r
+}
+
+// nameFlags registers --name and --zone, which point weight, drain and
+// undrain at one GSLB name's weight instead of the region's.
+func nameFlags(fs *flag.FlagSet, name, zone *string) {
+	fs.StringVar(name, "name", "", "the weight of this GSLB name only, by its label in the zone (e.g. www)")
+	fs.StringVar(zone, "zone", "", "the zone of --name (needed only when several zones have that label)")
 }
 
 // check checks the ramp flags; fs tells whether --steps was given, which
