@@ -87,6 +87,13 @@ ttl-first-measure:
 loadtest:
 	deploy/loadtest/run.sh $(LOADTEST_FLAGS)
 
+## scope-compare: the ECS scopes and regions glbd (tier off and default tier) and gdnsd return to the same random
+## and located client subnets, same regions and City database (deploy/loadtest/scope-compare.sh; needs gdnsd 3.x);
+## CITY_DB=/path/to/City.mmdb for a real database, SCOPE_FLAGS e.g. --n 10000 --ip 127.0.5.1
+.PHONY: scope-compare
+scope-compare:
+	CITY_DB=$(CITY_DB) deploy/loadtest/scope-compare.sh $(SCOPE_FLAGS)
+
 ## startup-check: glbd's start-up, SIGHUP reload and memory with a generated 1M-network City database
 ## and the test one (deploy/loadtest/startup.sh; STARTUP_FLAGS, e.g. --ip 127.0.5.1 or --glbd-flags "-memory-limit 64MiB")
 startup-check:

@@ -69,11 +69,32 @@ func newExchanger(server string) (*exchanger, error) {
 
 func (x *exchanger) Close() error { return x.conn.Close() }
 
-// addrs asks name A with ecs and returns the answer's addresses. A reply
-// with another id (a late reply to an earlier query) is skipped.
+// addrs asks name A with ecs and returns the answer's addresses.
 func (x *exchanger) addrs(name string, ecs netip.Prefix, timeout time.Duration) ([]netip.Addr, error) {
+	m, err := x.exchange(name, dns.TypeA, ecs, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if m.Rcode != dns.RcodeSuccess {
+		return nil, fmt.Errorf("rcode %s", dns.RcodeToString[m.Rcode])
+	}
+	var out []netip.Addr
+	for _, rr := range m.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			if ip, ok := netip.AddrFromSlice(a.A.To4()); ok {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out, nil
+}
+
+// exchange asks name qtype with ecs and returns the reply, whatever its
+// rcode. A reply with another id (a late reply to an earlier query) is
+// skipped.
+func (x *exchanger) exchange(name string, qtype uint16, ecs netip.Prefix, timeout time.Duration) (*dns.Msg, error) {
 	x.id++
-	q, err := query(x.id, name, dns.TypeA, ecs)
+	q, err := query(x.id, name, qtype, ecs)
 	if err != nil {
 		return nil, err
 	}
@@ -93,18 +114,7 @@ func (x *exchanger) addrs(name string, ecs netip.Prefix, timeout time.Duration) 
 		if err := m.Unpack(x.buf[:n]); err != nil || m.Id != x.id {
 			continue
 		}
-		if m.Rcode != dns.RcodeSuccess {
-			return nil, fmt.Errorf("rcode %s", dns.RcodeToString[m.Rcode])
-		}
-		var out []netip.Addr
-		for _, rr := range m.Answer {
-			if a, ok := rr.(*dns.A); ok {
-				if ip, ok := netip.AddrFromSlice(a.A.To4()); ok {
-					out = append(out, ip)
-				}
-			}
-		}
-		return out, nil
+		return m, nil
 	}
 	return nil, errors.New("too many stray replies")
 }

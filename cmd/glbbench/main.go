@@ -6,6 +6,7 @@
 //	glbbench propagation  time from an etcd put of a region weight to every instance answering accordingly
 //	glbbench stream       a steady stream of UDP queries with per-query latency, optionally
 //	                      changing a region's coordinates in etcd every few seconds
+//	glbbench scope        the ECS scopes and regions glbd and gdnsd return to the same client subnets
 //
 // It talks to etcd only through store.NewClient (store is the only package
 // that imports the etcd client) and to glbd only over DNS on loopback. Every
@@ -32,6 +33,8 @@ func main() {
 		err = propagation(args)
 	case "stream":
 		err = stream(args)
+	case "scope":
+		err = scopeCompare(args)
 	case "-h", "-help", "--help", "help":
 		usage()
 		return
@@ -47,10 +50,11 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprint(os.Stderr, `usage: glbbench genseed|load|propagation|stream [flags]
+	fmt.Fprint(os.Stderr, `usage: glbbench genseed|load|propagation|stream|scope [flags]
   genseed      write a seed of N names x M regions (glbctl's YAML layout)
   load         put every key of a seed file into etcd, concurrently
   propagation  etcd weight put -> every glbd answers accordingly, p50/p90/p99/max
   stream       paced UDP queries with latency per query; -change-every changes a region in etcd
+  scope        ECS scope and region of glbd vs gdnsd for random and located client subnets
 `)
 }
