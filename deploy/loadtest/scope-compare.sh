@@ -9,6 +9,7 @@
 #   deploy/loadtest/scope-compare.sh --ip A          loopback address to bind both servers to (default 127.0.0.1)
 #   deploy/loadtest/scope-compare.sh --out FILE      also write the report to FILE
 #   deploy/loadtest/scope-compare.sh --keep          keep the working directory (configs, logs, per-subnet detail)
+#   deploy/loadtest/scope-compare.sh --as-dev        the dev regions as they are (sa-east without IPv6, as run.sh)
 #
 # Both servers serve www.gslb.example.test with the regions of the dev
 # configuration (testdata/dev/config.json), without health checks, from the
@@ -16,6 +17,12 @@
 # (its gdnsd_config: region coordinates as auto_dc_coords, auto_dc_limit 1),
 # glbd in dev mode with two names over the same regions: www (the default
 # tier, 10 % or 100 km) and near (`"tier": "nearest"`, the tier off).
+# Unless --as-dev, every region gets an address of each family (sa-east,
+# which has no IPv6 one in the dev configuration, gets 2001:db8:7::30):
+# otherwise gdnsd answers AAAA for clients nearest sa-east with the
+# addresses run.sh's dcmap fills in (us-east's) while glbd falls through to
+# the region next nearest the client, and the two differ in decision, not
+# in how they fold decisions into scopes.
 # `glbbench scope` then sends the same client subnets with ECS to both:
 # uniformly random routable IPv4 /24s (A) and IPv6 /56s (AAAA), and a second
 # sample of each drawn the same way but kept only when the database locates
@@ -39,6 +46,7 @@ SEED=1
 IP=127.0.0.1
 OUT=""
 KEEP=false
+AS_DEV=false
 while [ $# -gt 0 ]; do
 	case $1 in
 	--db) DB=${2:?--db needs a file}; shift ;;
@@ -47,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--ip) IP=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
 	--keep) KEEP=true ;;
+	--as-dev) AS_DEV=true ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "scope-compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -96,6 +105,12 @@ DB=$(realpath "$DB") # gdnsd reads a relative path under its configuration direc
 # benchmarks configure gdnsd the same way.
 section=$(sed -n '/^# ---- configuration: glbd seed/,/^# ---- query files/p' "$ROOT/deploy/loadtest/run.sh")
 grep -q '^gdnsd_config() {' <<<"$section" || die "run.sh has no gdnsd_config in its configuration section"
+grep -q '"$ROOT/testdata/dev/config.json"' <<<"$section" || die "run.sh's configuration section no longer reads testdata/dev/config.json"
+if ! $AS_DEV; then
+	jq '.regions |= with_entries(if any(.value.addrs[]; test(":")) then . else .value.addrs += ["2001:db8:7::30"] end)' \
+		"$ROOT/testdata/dev/config.json" >"$WORK/dev-config.json"
+	section=${section//'"$ROOT/testdata/dev/config.json"'/'"$WORK/dev-config.json"'}
+fi
 eval "$section"
 # glbd's second name: the same, with the tier off.
 jq --arg zone "$ZONE" --arg name "$NAME" \
@@ -139,8 +154,9 @@ for _ in $(seq 1 600); do
 done
 [ $calm -ge 10 ] || die "glbd's scope tables were not built, or kept being rebuilt, within 300 s"
 
-out "# scope-compare: glbd ($(cd "$ROOT" && git rev-parse --short HEAD)) vs $(gdnsd -V 2>&1 | grep -o "gdnsd version [0-9.]*" | head -1); $(date -u +%FT%TZ)"
+out "# scope-compare: glbd ($COMMIT) vs $(gdnsd -V 2>&1 | grep -o "gdnsd version [0-9.]*" | head -1); $(date -u +%FT%TZ)"
 out "# database $DB ($(du -m "$DB" | cut -f1) MB); $N subnets per sample and family, seed $SEED"
 out "# glb names: tier = www (default tier), nearest = near (\"tier\": \"nearest\"); gdnsd: www (auto_dc_limit 1)"
+if $AS_DEV; then out "# regions as in testdata/dev/config.json (--as-dev)"; else out "# regions as in testdata/dev/config.json, with 2001:db8:7::30 for sa-east"; fi
 "$GLBBENCH" scope -glbd "$IP:$D" -gdnsd "$IP:$GD" -regions "$WORK/addr-region.txt" -geoip "$DB" \
 	-n "$N" -seed "$SEED" -detail "$WORK/detail.tsv" | tee -a "$WORK/report.txt"
