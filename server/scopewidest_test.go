@@ -3,10 +3,13 @@ package server
 import (
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glb-dns/glb/geo"
 )
@@ -42,6 +45,27 @@ func rangeStarts(part *geo.Partition, first, last geo.Addr128, v4 bool) (out []n
 	return out, gap
 }
 
+// widestHandler is healthHandler on the test database or, when
+// GLB_SCOPE_DB names one, on that City database (e.g. a real GeoLite2
+// City, which is never checked in: the test then takes about 3 minutes).
+func widestHandler(t *testing.T, edits map[string]any) *Handler {
+	t.Helper()
+	path := os.Getenv("GLB_SCOPE_DB")
+	if path == "" {
+		h, _ := healthHandler(t, edits)
+		return h
+	}
+	db, err := geo.Open(path)
+	if err != nil {
+		t.Fatalf("GLB_SCOPE_DB: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	h := NewHandler(Options{Geo: db, Metrics: NewMetrics(prometheus.NewRegistry()), Rand: func(int) int { return 0 },
+		Now: func() time.Time { return reportTime.Add(time.Second) }})
+	applyNow(h, devState(t, edits))
+	return h
+}
+
 // TestScopeIsWidest is the other half of the ECS scope property, the one
 // `make scope-compare` measures against gdnsd: the scope is the widest
 // prefix around the client over which the decision is one. For every
@@ -63,7 +87,7 @@ func TestScopeIsWidest(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for scenario, edits := range scenarios {
 		t.Run(scenario, func(t *testing.T) {
-			h, _ := healthHandler(t, edits)
+			h := widestHandler(t, edits)
 			part, err := h.geo.(Partitioner).Partition()
 			if err != nil {
 				t.Fatal(err)
