@@ -97,7 +97,7 @@ func (b *mmsgBatcher) recvmmsg(fd uintptr) (int, syscall.Errno) {
 		n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)),
 			unix.MSG_DONTWAIT, 0, 0)
 		if errno != unix.EINTR {
-			return int(n), errno
+			return syscallCount(n, errno)
 		}
 	}
 }
@@ -173,7 +173,16 @@ func (b *mmsgBatcher) sendmmsg(fd, from uintptr) (int, syscall.Errno) {
 		n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[from])),
 			uintptr(b.nOut)-from, unix.MSG_DONTWAIT, 0, 0)
 		if errno != unix.EINTR {
-			return int(n), errno
+			return syscallCount(n, errno)
 		}
 	}
+}
+
+// syscallCount is the count a system call returned: 0 when it failed,
+// where the raw result is -1.
+func syscallCount(n uintptr, errno syscall.Errno) (int, syscall.Errno) {
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), 0
 }

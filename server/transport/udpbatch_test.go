@@ -179,3 +179,57 @@ func TestSockaddrAddrPort(t *testing.T) {
 		})
 	}
 }
+
+// oversize answers like echo, except that a query with id 0xffff gets a
+// reply too large for any UDP datagram, which sendmmsg refuses.
+type oversize struct{}
+
+func (oversize) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
+	if len(pkt) >= 2 && pkt[0] == 0xff && pkt[1] == 0xff {
+		return append(dst, make([]byte, maxUDPReply-10)...), true
+	}
+	return echo{}.AnswerPacket(dst, pkt, remote, tcp)
+}
+
+// TestUDPReplyRefused: a reply the kernel refuses to send is skipped, and
+// the others of its batch and after it are still sent.
+func TestUDPReplyRefused(t *testing.T) {
+	addr := serve(t, NewServer("127.0.0.1:0", oversize{}, nil))
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	q := mkQuery("www."+testZone, dns.TypeA, "")
+	var want []uint16
+	for i, id := range []uint16{1, 0xffff, 2, 3, 0xffff, 4} {
+		q.Id = id
+		p, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(p); err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		if id != 0xffff {
+			want = append(want, id)
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	got := map[uint16]bool{}
+	buf := make([]byte, 512)
+	for len(got) < len(want) {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("answers to %v of %v: %v", got, want, err)
+		}
+		if n >= 2 {
+			got[uint16(buf[0])<<8|uint16(buf[1])] = true
+		}
+	}
+	for _, id := range want {
+		if !got[id] {
+			t.Errorf("no answer to id %d", id)
+		}
+	}
+}
