@@ -118,8 +118,8 @@ jq --arg zone "$ZONE" --arg name "$NAME" \
 	"$WORK/seed.json" >"$WORK/seed2.json"
 
 GD=$(free_port "$IP")
+LOOP=$IP # run.sh's gdnsd_config binds gdnsd to $LOOP
 gdnsd_config "$WORK/gdnsd" "$GD" "$DB"
-sed -i "s/listen => \[ 127.0.0.1:$GD \]/listen => [ $IP:$GD ]/" "$WORK/gdnsd/config"
 gdnsd -c "$WORK/gdnsd" checkconf >"$WORK/gdnsd-checkconf.log" 2>&1 ||
 	{ cat "$WORK/gdnsd-checkconf.log" >&2; die "gdnsd checkconf failed (try --keep)"; }
 start_bg gdnsd gdnsd -c "$WORK/gdnsd" start

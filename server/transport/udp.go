@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
 	"github.com/glb-dns/glb/internal/crash"
@@ -125,25 +123,48 @@ func (u *udpServer) serveBatches(c *net.UDPConn) (stopped bool) {
 			}
 		}
 	}()
-	b := newBatcher(c)
+	b, err := newMmsgBatcher(c)
+	if err != nil {
+		return true // the socket is closed
+	}
+	serve := func(fd uintptr) bool { return u.serveQueued(b, fd) }
 	// Checking stopping before each read, not only after a failed one,
 	// matters under steady load: a reader that always finds data would
 	// otherwise never see the past deadline.
 	for !u.stopping.Load() {
-		n, err := b.read()
-		if err != nil {
-			if u.stopping.Load() || errors.Is(err, net.ErrClosed) {
-				return true // what is still queued stays for drain
-			}
-			continue // e.g. ICMP errors surfacing on the socket: keep serving
+		// One Read call serves until the reader stops: serve waits
+		// through the poller whenever the queue is empty (see
+		// mmsgBatcher), and Read returns on the stopping deadline.
+		if err := b.rc.Read(serve); err != nil && (u.stopping.Load() || errors.Is(err, net.ErrClosed)) {
+			return true // what is still queued stays for drain
+		}
+	}
+	return true
+}
+
+// serveQueued reads and answers the datagrams queued on the socket, batch
+// by batch. It returns false to wait for more (the last read emptied the
+// queue) and true to return from Read: stopping, or a read error, e.g.
+// an ICMP error surfacing on the socket, after which the reader goes on.
+func (u *udpServer) serveQueued(b *mmsgBatcher, fd uintptr) bool {
+	for !u.stopping.Load() {
+		n, errno := b.recvmmsg(fd)
+		if errno == unix.EAGAIN || (errno == 0 && n == 0) {
+			return false
+		}
+		if errno != 0 {
+			return true
 		}
 		for i := range n {
 			pkt, from := b.packet(i)
-			reply, ok := u.h.AnswerPacket(b.out(i), pkt, from, false)
+			reply, ok := u.h.AnswerPacket(b.outBuffer(i), pkt, from, false)
 			b.reply(i, reply, ok)
 		}
 		// A failed write means the clients are gone; nobody to tell.
-		b.flush()
+		b.flush(fd)
+		if n < batchSize {
+			return false
+		}
 	}
 	return true
 }
@@ -234,83 +255,3 @@ const batchSize = 32
 // maxUDPReply bounds a reply buffer; replies are cut to the client's
 // buffer size, at most 65535.
 const maxUDPReply = 65535
-
-// batcher reads and writes datagrams in batches (recvmmsg, sendmmsg) on
-// Linux through golang.org/x/net, for an IPv4 or an IPv6 socket.
-type batcher struct {
-	read4  *ipv4.PacketConn
-	read6  *ipv6.PacketConn
-	in     []ipv4.Message // ipv4.Message and ipv6.Message are the same type
-	outMsg []ipv4.Message
-	outBuf [][]byte
-	nOut   int
-}
-
-func newBatcher(c *net.UDPConn) *batcher {
-	b := &batcher{in: make([]ipv4.Message, batchSize), outMsg: make([]ipv4.Message, batchSize), outBuf: make([][]byte, batchSize)}
-	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
-		b.read4 = ipv4.NewPacketConn(c)
-	} else {
-		b.read6 = ipv6.NewPacketConn(c)
-	}
-	for i := range b.in {
-		b.in[i].Buffers = [][]byte{make([]byte, maxUDPQuery)}
-		b.outBuf[i] = make([]byte, 0, 4096)
-		b.outMsg[i].Buffers = make([][]byte, 1)
-	}
-	return b
-}
-
-// read waits for at least one datagram and returns how many it read.
-func (b *batcher) read() (int, error) {
-	if b.read4 != nil {
-		return b.read4.ReadBatch(b.in, 0)
-	}
-	return b.read6.ReadBatch(b.in, 0)
-}
-
-// packet returns datagram i of the last read and its sender.
-func (b *batcher) packet(i int) ([]byte, netip.AddrPort) {
-	m := &b.in[i]
-	var from netip.AddrPort
-	if ua, ok := m.Addr.(*net.UDPAddr); ok {
-		from = ua.AddrPort()
-	}
-	return m.Buffers[0][:m.N], from
-}
-
-// out is the buffer to build reply i in.
-func (b *batcher) out(i int) []byte { return b.outBuf[i][:0] }
-
-// reply queues reply i (ok false: none) to datagram i's sender.
-func (b *batcher) reply(i int, reply []byte, ok bool) {
-	if !ok || len(reply) > maxUDPReply {
-		return
-	}
-	if cap(reply) > cap(b.outBuf[i]) {
-		b.outBuf[i] = reply[:0] // it grew: keep the bigger buffer
-	}
-	m := &b.outMsg[b.nOut]
-	m.Buffers[0], m.Addr = reply, b.in[i].Addr
-	b.nOut++
-}
-
-// flush writes the queued replies.
-func (b *batcher) flush() {
-	for sent := 0; sent < b.nOut; {
-		var n int
-		var err error
-		if b.read4 != nil {
-			n, err = b.read4.WriteBatch(b.outMsg[sent:b.nOut], 0)
-		} else {
-			n, err = b.read6.WriteBatch(b.outMsg[sent:b.nOut], 0)
-		}
-		// A message that fails (its client is gone) is skipped, not the
-		// rest of the batch.
-		if err != nil || n == 0 {
-			n++
-		}
-		sent += n
-	}
-	b.nOut = 0
-}
