@@ -122,6 +122,7 @@ func (b *Builder) State(rev int64) (*State, []Rejection) {
 		Rejected:       slices.Clone(b.config.Rejected),
 	}
 	st.Nets = b.config.Nets
+	st.NetASNs = b.config.NetASNs
 	b.liveState(st)
 	slices.SortStableFunc(st.Rejected, func(x, y Rejection) int { return strings.Compare(x.Key, y.Key) })
 

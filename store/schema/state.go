@@ -9,6 +9,7 @@ type State struct {
 	Zones    map[string]*ZoneState   // by zone name (lower case, no trailing dot)
 	Rejected []Rejection             // keys whose current value is refused, sorted by key
 	Nets     map[string]Nets         // network collections by id; nil when there are none
+	NetASNs  map[string]NetASNs      // the AS numbers of those collections, by id; nil when none lists any
 
 	// ConfigRevision is the revision of the last change to Regions or
 	// Zones. States with the same ConfigRevision share those maps, so a

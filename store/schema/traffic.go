@@ -191,7 +191,14 @@ func (a *assembly) useTraffic(e *entry) {
 		if a.st.Nets == nil {
 			a.st.Nets = map[string]Nets{}
 		}
-		a.st.Nets[k.Region] = e.value.(Nets)
+		v := e.value.(netsValue)
+		a.st.Nets[k.Region] = v.cidrs
+		if v.asns != nil {
+			if a.st.NetASNs == nil {
+				a.st.NetASNs = map[string]NetASNs{}
+			}
+			a.st.NetASNs[k.Region] = v.asns
+		}
 	case KindNameWeight:
 		z := a.st.Zones[k.Zone]
 		if z.Weights == nil {
