@@ -62,5 +62,5 @@ func untilText(t time.Time) string {
 
 // explainPin describes a pin for explain.
 func explainPin(p plan.Pin) *explain.Pin {
-	return &explain.Pin{Key: p.Key, Regions: p.RegionIDs, Nets: p.Nets}
+	return &explain.Pin{Key: p.Key, Regions: p.RegionIDs, Nets: p.Nets, ASNs: p.ASNs}
 }

@@ -106,6 +106,19 @@ type Pin struct {
 	Key     string   `json:"key"`     // "<collection>/<location>"
 	Regions []string `json:"regions"` // the regions it pins to
 	Nets    []string `json:"nets"`    // the location's CIDRs
+	// ASNs are the location's AS numbers ("AS64500"); By is what matched
+	// the client: "cidr", or "asn" (one of ASNs, by the ASN database),
+	// and then ASN says which, from the database.
+	ASNs []string `json:"asns,omitempty"`
+	By   string   `json:"by"`
+	ASN  *ASN     `json:"asn,omitempty"`
+}
+
+// ASN is the ASN database's record of the client that an ASN pin matched.
+type ASN struct {
+	Number  string `json:"number"`  // "AS64500"
+	Org     string `json:"org"`     // autonomous_system_organization
+	Network string `json:"network"` // the database network holding the client
 }
 
 // Location is the client's GeoIP record.
