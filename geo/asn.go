@@ -1,10 +1,10 @@
 package geo
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -38,7 +38,26 @@ type ASNTable struct {
 	r     *maxminddb.Reader // Lookup (explain); the file's bytes, read whole
 	asns  []uint32          // distinct ASNs, ascending
 	start []uint32          // nets[start[i]:start[i+1]] are asns[i]'s networks, in address order
-	nets  []netip.Prefix
+	nets  []asnNet
+}
+
+// asnNet is a network as numbers: 24 bytes and no pointers (a
+// netip.Prefix is 32 with one), so a 700,000-network table is 17 MB the
+// garbage collector does not scan.
+type asnNet struct {
+	first Addr128
+	bits  uint8
+	v4    bool
+}
+
+func (n asnNet) prefix() netip.Prefix {
+	if n.v4 {
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(n.first.Lo >> 24), byte(n.first.Lo >> 16), byte(n.first.Lo >> 8), byte(n.first.Lo)}), int(n.bits))
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], n.first.Hi)
+	binary.BigEndian.PutUint64(b[8:], n.first.Lo)
+	return netip.PrefixFrom(netip.AddrFrom16(b), int(n.bits))
 }
 
 // asnRecord is the part of a record glb reads. GeoLite2-ASN and DB-IP
@@ -60,23 +79,27 @@ func OpenASN(path string) (*ASNDB, error) {
 	return d, nil
 }
 
-// loadASN reads and indexes one version of the file. The file is read
-// into memory rather than mapped: it is small (a few MB), and a copy
-// cannot fault when the file is rewritten in place.
+// loadASN maps and indexes one version of the file. Mapped as the City
+// database is (openReader), for the same reason: the walk reads every
+// page once, and trimming gives them back, so the file costs page cache,
+// not heap; explain's lookups map the few pages they read again. So it
+// must be installed as the City database is, by a rename over the path.
 func loadASN(op, path string) (*ASNTable, error) {
-	data, err := os.ReadFile(path)
+	m, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s geoip asn db %q: %w", op, path, err)
 	}
-	r, err := maxminddb.OpenBytes(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s geoip asn db %q: %w", op, path, err)
+	r, err := maxminddb.OpenBytes(m.data)
+	if err == nil {
+		var t *ASNTable
+		if t, err = indexASN(r); err == nil {
+			runtime.AddCleanup(r, (*mapping).unmap, m)
+			m.trim()
+			return t, nil
+		}
 	}
-	t, err := indexASN(r)
-	if err != nil {
-		return nil, fmt.Errorf("%s geoip asn db %q: %w", op, path, err)
-	}
-	return t, nil
+	m.unmap() // never published
+	return nil, fmt.Errorf("%s geoip asn db %q: %w", op, path, err)
 }
 
 // indexASN validates r and builds its index by ASN.
@@ -89,7 +112,7 @@ func indexASN(r *maxminddb.Reader) (*ASNTable, error) {
 	}
 	type entry struct {
 		asn uint32
-		net netip.Prefix
+		net asnNet
 	}
 	var all []entry
 	byOffset := map[uintptr]uint32{} // networks share records: decode each once
@@ -117,12 +140,13 @@ func indexASN(r *maxminddb.Reader) (*ASNTable, error) {
 		if a := pfx.Addr(); a.Is4In6() {
 			pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
 		}
-		all = append(all, entry{asn, pfx})
+		first, _, v4 := prefixBounds(pfx)
+		all = append(all, entry{asn, asnNet{first, uint8(pfx.Bits()), v4}})
 	}
 	// The walk is in address order; a stable sort by ASN keeps it within
 	// each ASN.
 	slices.SortStableFunc(all, func(a, b entry) int { return int(int64(a.asn) - int64(b.asn)) })
-	t := &ASNTable{r: r, nets: make([]netip.Prefix, len(all))}
+	t := &ASNTable{r: r, nets: make([]asnNet, len(all))}
 	for i, e := range all {
 		if i == 0 || e.asn != all[i-1].asn {
 			t.asns = append(t.asns, e.asn)
@@ -183,8 +207,7 @@ func (d *ASNDB) Close() error {
 }
 
 // Networks returns the networks the database gives asn, in address order
-// (IPv4 ones in IPv4 form); none for an ASN it does not list. The slice
-// is the table's: do not modify it.
+// (IPv4 ones in IPv4 form); none for an ASN it does not list.
 func (t *ASNTable) Networks(asn uint32) []netip.Prefix {
 	if t == nil {
 		return nil
@@ -193,7 +216,12 @@ func (t *ASNTable) Networks(asn uint32) []netip.Prefix {
 	if !ok {
 		return nil
 	}
-	return t.nets[t.start[i]:t.start[i+1]]
+	nets := t.nets[t.start[i]:t.start[i+1]]
+	out := make([]netip.Prefix, len(nets))
+	for j, n := range nets {
+		out[j] = n.prefix()
+	}
+	return out
 }
 
 // Len is the number of networks with an ASN.
