@@ -213,6 +213,9 @@ func (h *Handler) whatIf(cur *plan.Snapshot, w explain.WhatIf, name string, qtyp
 			return nil, err
 		}
 	}
+	if err := whatIfTraffic(cur, &st, name, w); err != nil {
+		return nil, err
+	}
 	st.ConfigRevision = -1 // never equal to a real one
 	cfg, _ := plan.BuildConfigASN(&st, cur.Config.ASN)
 	view := health.Aggregate(&st, h.now(), h.policy)

@@ -125,6 +125,24 @@ func decodeNets(raw []byte) (netsValue, error) {
 	return netsValue{out, asns}, errors.Join(errs...)
 }
 
+// DecodeNets parses and checks a collection's JSON document as the
+// builder does, returning its CIDRs and its ASNs by location (what-if
+// collections of explain and simulate).
+func DecodeNets(raw []byte) (Nets, NetASNs, error) {
+	v, err := decodeNets(raw)
+	return v.cidrs, v.asns, err
+}
+
+// CheckPins checks a name's pins as the builder does: keys, regions among
+// the name's, and collections and locations that nets holds (what-if pins
+// of explain and simulate).
+func CheckPins(pins map[string][]string, regions []string, nets map[string]Nets) error {
+	if errs := validatePins(pins, regions); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return checkPinTargets(pins, nets, DefaultPrefix)
+}
+
 // validatePins checks a name's pins on their own: keys are
 // "<collection>/<location>", regions among the name's.
 func validatePins(pins map[string][]string, regions []string) []error {
@@ -148,11 +166,17 @@ func validatePins(pins map[string][]string, regions []string) []error {
 // crossCheckPins checks that every pin of a name names a collection etcd
 // holds, and a location in it.
 func (a *assembly) crossCheckPins(n *Name) error {
-	for _, key := range slices.Sorted(maps.Keys(n.Pins)) {
+	return checkPinTargets(n.Pins, a.st.Nets, a.b.prefix)
+}
+
+// checkPinTargets checks that every pin names a collection of nets, and a
+// location in it; prefix is for the message.
+func checkPinTargets(pins map[string][]string, nets map[string]Nets, prefix string) error {
+	for _, key := range slices.Sorted(maps.Keys(pins)) {
 		coll, loc, _ := strings.Cut(key, "/")
-		c := a.st.Nets[coll]
+		c := nets[coll]
 		if c == nil {
-			return fmt.Errorf("pins: network collection %q does not exist (no valid %s)", coll, NetsKey(a.b.prefix, coll))
+			return fmt.Errorf("pins: network collection %q does not exist (no valid %s)", coll, NetsKey(prefix, coll))
 		}
 		if _, ok := c[loc]; !ok {
 			return fmt.Errorf("pins: collection %q has no location %q (it has %v)", coll, loc, slices.Sorted(maps.Keys(c)))
