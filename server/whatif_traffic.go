@@ -18,7 +18,7 @@ import (
 // collections, tried on a copy of the state without writing etcd.
 
 // whatIfNone drops an admin state, a pin or a location in a what-if.
-const whatIfNone = "none"
+const whatIfNone = explain.None
 
 // parseWhatIfTraffic reads admin=<region>[/<endpoint>]:<state>,
 // pin=<collection>/<location>:<region>[,<region>...] and
@@ -26,7 +26,7 @@ const whatIfNone = "none"
 // same key wins.
 func parseWhatIfTraffic(w *explain.WhatIf, v map[string][]string) error {
 	for _, s := range v["admin"] {
-		key, state, ok := cutAdmin(s)
+		key, state, ok := explain.CutAdmin(s)
 		if !ok {
 			return fmt.Errorf("admin %q: want <region>[/<endpoint>]:<up|down|none>, e.g. eu-west:down or eu-west/192.0.2.10:up", s)
 		}
@@ -44,33 +44,17 @@ func parseWhatIfTraffic(w *explain.WhatIf, v map[string][]string) error {
 		{"nets", &w.Nets, "<collection>/<location>:<CIDR or ASN>[,...] or ...:none"},
 	} {
 		for _, s := range v[p.param] {
-			key, list, ok := strings.Cut(s, ":")
-			if !ok || !strings.Contains(key, "/") || list == "" {
+			key, list, ok := explain.CutList(s)
+			if !ok {
 				return fmt.Errorf("%s %q: want %s", p.param, s, p.want)
 			}
 			if *p.dst == nil {
 				*p.dst = map[string][]string{}
 			}
-			(*p.dst)[key] = strings.Split(list, ",")
+			(*p.dst)[key] = list
 		}
 	}
 	return nil
-}
-
-// cutAdmin splits "<key>:<state>" at the colon before the state: endpoint
-// addresses (IPv6) and expiry times hold colons too, but no address
-// holds ":up", ":down" or ":none" followed by a valid state.
-func cutAdmin(s string) (key, state string, ok bool) {
-	for i := range len(s) {
-		if s[i] != ':' || i == 0 {
-			continue
-		}
-		rest := s[i+1:]
-		if _, err := schema.ParseAdmin([]byte(rest)); err == nil || rest == whatIfNone {
-			return s[:i], rest, true
-		}
-	}
-	return "", "", false
 }
 
 // whatIfAdmin sets hypothetical admin states in st (its Regions map is a
