@@ -237,7 +237,7 @@ func (b *Builder) configState(rev int64) *State {
 	keys := slices.Sorted(maps.Keys(b.entries))
 	// Order matters: regions and zones first, since names and records are
 	// checked against them.
-	for _, kinds := range [][]Kind{{KindRegion, KindZone, KindNets}, {KindWeight, KindSchedule, KindName, KindAdmin}, {KindRecord, KindNameWeight}} {
+	for _, kinds := range [][]Kind{{KindRegion, KindZone, KindNets}, {KindWeight, KindSchedule, KindName, KindAdmin}, {KindRecord, KindNameWeight, KindNameSchedule}} {
 		for _, k := range keys {
 			if e := b.entries[k]; e.keyErr == nil && slices.Contains(kinds, e.key.Kind) {
 				a.add(k, e)

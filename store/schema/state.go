@@ -55,6 +55,10 @@ type ZoneState struct {
 	// Weights are per-name weights by label, then region: they override
 	// the region's weight for that name only. Nil when there are none.
 	Weights map[string]map[string]int
+	// Schedules are per-name drain schedules by label, then region
+	// (nameschedule.go): while one is in force its step replaces the
+	// name's weight of the region. Nil when there are none.
+	Schedules map[string]map[string]*Schedule
 }
 
 // Rejection records why the current value of a key is refused.
