@@ -23,7 +23,7 @@ type drainFlags struct {
 	cancel   bool
 	ttlFirst bool
 	stop     bool
-	name     string // --name, --zone: the weight of one GSLB name (not with a schedule)
+	name     string // --name, --zone: the weight (or schedule) of one GSLB name
 	zone     string
 }
 
@@ -49,7 +49,7 @@ func runDrain(ctx context.Context, a *app, c *command, args []string) error {
 	fs.DurationVar(&d.expires, "expires", 0, "the schedule ends this long after now and the weight before returns (0: never)")
 	fs.BoolVar(&d.cancel, "cancel", false, "delete the region's schedule: its weight key is in force again at once")
 	fs.BoolVar(&d.ttlFirst, "ttl-first", false, "lower the answers' TTL first and move weights after one old TTL (default: the zones' ttl_first)")
-	nameFlags(fs, &d.name, &d.zone) // at once or with --ramp; a schedule is per region
+	nameFlags(fs, &d.name, &d.zone) // at once, with --ramp, or a per-name schedule
 	fs.BoolVar(&d.stop, "stop-on-unhealthy", false, "pause the schedule (the weight key in force) while a region that takes the traffic is down")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
@@ -72,14 +72,14 @@ func runDrain(ctx context.Context, a *app, c *command, args []string) error {
 	if d.ramp != 0 {
 		return fmt.Errorf("%w: --ramp is run by glbctl, --every/--expires/--ttl-first by glbd: use one or the other", errUsage)
 	}
-	if d.name != "" {
-		return fmt.Errorf("%w: --name: drain schedules are per region; drain a name at once or with --ramp", errUsage)
-	}
 	adm, closeFn, err := a.admin()
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	if d.name != "" {
+		return a.nameSchedule(ctx, adm, fs, d, pos[0])
+	}
 	if d.cancel {
 		return a.cancelSchedule(ctx, adm, fs, pos[0])
 	}
