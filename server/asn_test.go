@@ -1,9 +1,7 @@
 package server
 
 import (
-	"encoding/json"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
@@ -158,14 +156,9 @@ func TestASNPinExplainHTTP(t *testing.T) {
 	defer srv.Close()
 	get := func(client string) explain.Explanation {
 		t.Helper()
-		resp, err := http.Get(srv.URL + "/explain?name=p.gslb.example.test&client=" + client + "&ecs=32")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var ex explain.Explanation
-		if err := json.NewDecoder(resp.Body).Decode(&ex); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("status %d, decode %v", resp.StatusCode, err)
+		if code := getJSON(t, srv, "/explain?name=p.gslb.example.test&client="+client+"&ecs=32", &ex); code != 200 {
+			t.Fatalf("status %d", code)
 		}
 		return ex
 	}

@@ -15,11 +15,7 @@ import (
 // name to st, a copy of cur's state: the name's zone is copied with its
 // weights, so the server's state is never touched.
 func whatIfNameWeights(cur *plan.Snapshot, st *schema.State, name string, weights map[string]int) error {
-	z := cur.Match(name)
-	var g *plan.Name
-	if z != nil && z.Nodes[name] != nil {
-		g = z.Nodes[name].GSLB
-	}
+	g := gslbName(cur, name)
 	if g == nil {
 		return fmt.Errorf("name_weight: %s is not a GSLB name", name)
 	}

@@ -29,19 +29,7 @@ func (a *Admin) SetNameSchedule(ctx context.Context, zone, label, region string,
 // NameSchedule reads a region's drain schedule for one name: nil when it
 // has none. A value glbd would refuse is an error naming the key.
 func (a *Admin) NameSchedule(ctx context.Context, zone, label, region string) (*schema.Schedule, error) {
-	sk := schema.NameScheduleKey(a.prefix, zone, label, region)
-	resp, err := a.c.Get(ctx, sk)
-	if err != nil {
-		return nil, fmt.Errorf("read drain schedule of %s for %s: %w", region, label, denied(OpRead, sk, false, err))
-	}
-	if len(resp.Kvs) == 0 {
-		return nil, nil
-	}
-	v, err := schema.Decode(schema.Key{Kind: schema.KindSchedule, Region: region}, resp.Kvs[0].Value)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sk, err)
-	}
-	return v.(*schema.Schedule), nil
+	return a.readSchedule(ctx, schema.NameScheduleKey(a.prefix, zone, label, region), "read drain schedule of "+region+" for "+label)
 }
 
 // DeleteNameSchedule deletes a region's drain schedule for one name; it

@@ -47,19 +47,9 @@ func (a *app) nameSchedule(ctx context.Context, adm *store.Admin, fs *flag.FlagS
 	if err != nil {
 		return err
 	}
-	cur, err := a.readTarget(ctx, adm, t)
+	st, err := a.scheduleBefore(ctx, adm, t, s)
 	if err != nil {
 		return err
-	}
-	if cur.Value < 0 {
-		return fmt.Errorf("the weight of %s holds %q, not a weight; set one first", t, cur.Raw)
-	}
-	s.Before = cur.Value
-	rctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-	st, err := adm.ReadState(rctx)
-	cancel()
-	if err != nil {
-		return a.etcdErr(err)
 	}
 	z := st.Zones[t.zone]
 	if z == nil || z.Names[t.label] == nil {
@@ -80,9 +70,8 @@ func (a *app) nameSchedule(ctx context.Context, adm *store.Admin, fs *flag.FlagS
 		ttl := max(cmp.Or(n.TTL, z.Zone.TTL, schema.DefaultNameTTL), n.TTLDegraded)
 		s.Hold = schema.Duration(time.Duration(ttl) * time.Second)
 	}
-	if !s.Expires.IsZero() && !s.Expires.After(s.StepAt(len(s.Steps)-1)) {
-		return fmt.Errorf("%w: --expires ends the schedule at %s, before its last step at %s", errUsage,
-			s.Expires.Format(time.TimeOnly), s.StepAt(len(s.Steps)-1).Format(time.TimeOnly))
+	if err := checkExpires(s); err != nil {
+		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, a.g.timeout)
 	defer cancel()
@@ -127,4 +116,34 @@ func printNameSchedules(w io.Writer, rows []nameScheduleRow) {
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s for %s: drain %s; name weight in force %d\n", r.Region, r.Name, r.Schedule, r.Weight)
 	}
+}
+
+// scheduleBefore fills in s.Before with t's weight in force (a region's
+// weight key, or a name's weight) and returns the state, which the rest
+// of the schedule (TTL-first and its hold) is drawn from.
+func (a *app) scheduleBefore(ctx context.Context, adm *store.Admin, t weightTarget, s *schema.Schedule) (*schema.State, error) {
+	cur, err := a.readTarget(ctx, adm, t)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Value < 0 {
+		return nil, fmt.Errorf("the weight of %s holds %q, not a weight; set one first", t, cur.Raw)
+	}
+	s.Before = cur.Value
+	rctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	st, err := adm.ReadState(rctx)
+	if err != nil {
+		return nil, a.etcdErr(err)
+	}
+	return st, nil
+}
+
+// checkExpires refuses a schedule that would expire before its last step.
+func checkExpires(s *schema.Schedule) error {
+	if !s.Expires.IsZero() && !s.Expires.After(s.StepAt(len(s.Steps)-1)) {
+		return fmt.Errorf("%w: --expires ends the schedule at %s, before its last step at %s", errUsage,
+			s.Expires.Format(time.TimeOnly), s.StepAt(len(s.Steps)-1).Format(time.TimeOnly))
+	}
+	return nil
 }

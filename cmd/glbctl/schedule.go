@@ -120,19 +120,9 @@ func (d *drainFlags) schedule(fs *flag.FlagSet, now time.Time) (*schema.Schedule
 }
 
 func (a *app) writeSchedule(ctx context.Context, adm *store.Admin, fs *flag.FlagSet, region string, s *schema.Schedule) error {
-	cur, err := a.readWeight(ctx, adm, region)
+	st, err := a.scheduleBefore(ctx, adm, weightTarget{region: region}, s)
 	if err != nil {
 		return err
-	}
-	if cur.Value < 0 {
-		return fmt.Errorf("the weight key of %s holds %q, not a weight; set one first", region, cur.Raw)
-	}
-	s.Before = cur.Value
-	rctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-	st, err := adm.ReadState(rctx)
-	cancel()
-	if err != nil {
-		return a.etcdErr(err)
 	}
 	s.TTLFirst = ttlFirstDefault(st, region)
 	fs.Visit(func(f *flag.Flag) {
@@ -143,9 +133,8 @@ func (a *app) writeSchedule(ctx context.Context, adm *store.Admin, fs *flag.Flag
 	if s.TTLFirst {
 		s.Hold = schema.Duration(time.Duration(schema.LongestTTL(st, region)) * time.Second)
 	}
-	if !s.Expires.IsZero() && !s.Expires.After(s.StepAt(len(s.Steps)-1)) {
-		return fmt.Errorf("%w: --expires ends the schedule at %s, before its last step at %s", errUsage,
-			s.Expires.Format(time.TimeOnly), s.StepAt(len(s.Steps)-1).Format(time.TimeOnly))
+	if err := checkExpires(s); err != nil {
+		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, a.g.timeout)
 	defer cancel()
