@@ -106,3 +106,46 @@ func TestNameScheduleByInjectedClock(t *testing.T) {
 		t.Errorf("cancelled counted %v times, want 1", got)
 	}
 }
+
+// TestNameScheduleStopOnUnhealthy: while another region of the name is
+// down, the name's schedule pauses (its weight before is in force); when
+// it is up again, the step returns. api does not list eu-central, so its
+// schedule of eu-west does not pause.
+func TestNameScheduleStopOnUnhealthy(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: t0}
+	sched := map[string]any{"steps": []int{0}, "every": "5m", "start": t0.Format(time.RFC3339), "before": 100, "stop_on_unhealthy": true}
+	report := func(up bool) map[string]any {
+		return map[string]any{"up": up, "rtt": "10ms", "time": t0.Format(time.RFC3339Nano)}
+	}
+	edits := func(centralUp bool) map[string]any {
+		return map[string]any{"zones/gslb.example.test/names/www/schedules/eu-west": sched,
+			"zones/gslb.example.test/names/api/schedules/eu-west": sched, "probers/p1": map[string]any{"lat": 50, "lon": 8},
+			"health/eu-central/198.51.100.20/p1": report(centralUp), "health/eu-central/2001:db8:4::20/p1": report(centralUp)}
+	}
+	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()), Rand: func(int) int { return 0 }, Now: clock.now})
+	weight := func(name string) int {
+		ex, err := h.Explain(ExplainRequest{Name: name, Client: netip.MustParseAddr("81.2.69.160")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ex.Regions {
+			if r.ID == "eu-west" {
+				return r.Weight
+			}
+		}
+		return -1
+	}
+	for _, tc := range []struct {
+		centralUp bool
+		www       int
+	}{{false, 100}, {true, 0}, {false, 100}} {
+		h.Apply(devState(t, edits(tc.centralUp)))
+		if got, api := weight("www"), weight("api"); got != tc.www || api != 0 {
+			t.Errorf("eu-central up %v: www's eu-west weight %d (want %d), api's %d (want 0)", tc.centralUp, got, tc.www, api)
+		}
+	}
+	if got := testutil.ToFloat64(h.metrics.nameScheduleSteps.WithLabelValues("www.gslb.example.test", "eu-west", "paused")); got != 2 {
+		t.Errorf("paused counted %v times, want 2", got)
+	}
+}
