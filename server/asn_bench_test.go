@@ -43,3 +43,22 @@ func TestASNPinFastPathAllocs(t *testing.T) {
 		t.Errorf("%v allocs per query with ASN pins, want 0", allocs)
 	}
 }
+
+// BenchmarkAnswerPacketASNPin measures the fast path for p's clients,
+// pinned by ASN, by CIDR and not pinned, in turn.
+func BenchmarkAnswerPacketASNPin(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "asn.mmdb")
+	writeASNFile(b, path, asnRows)
+	h, _ := asnHandler(b, path)
+	pkts := asnPinQueries(b)
+	remote := netip.MustParseAddrPort("127.0.0.1:5300")
+	out := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := h.AnswerPacket(out[:0], pkts[i%len(pkts)], remote, false); !ok {
+			b.Fatal("no reply")
+		}
+		i++
+	}
+}

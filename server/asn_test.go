@@ -35,7 +35,7 @@ var asnEdits = map[string]any{
 }
 
 // asnHandler serves asnEdits with the ASN database at path (none if "").
-func asnHandler(t *testing.T, path string) (*Handler, *geo.ASNDB) {
+func asnHandler(t testing.TB, path string) (*Handler, *geo.ASNDB) {
 	t.Helper()
 	var db *geo.ASNDB
 	if path != "" {
@@ -49,7 +49,7 @@ func asnHandler(t *testing.T, path string) (*Handler, *geo.ASNDB) {
 	return h, db
 }
 
-func writeASNFile(t *testing.T, path string, rows []geotest.ASNRow) {
+func writeASNFile(t testing.TB, path string, rows []geotest.ASNRow) {
 	t.Helper()
 	if err := (geotest.Options{IncludeReservedNetworks: true}).WriteASNFile(path, rows); err != nil {
 		t.Fatal(err)
