@@ -164,7 +164,7 @@ func TestASNPinExplainHTTP(t *testing.T) {
 	}
 	ex := get("81.2.68.5")
 	if p := ex.Pin; p == nil || p.Key != "corp/isp" || p.By != "asn" || p.ASN == nil ||
-		*p.ASN != (explain.ASN{Number: "AS64500", Org: "Example ISP", Network: "81.2.68.0/23"}) || len(p.ASNs) != 1 || ex.Chosen != "eu-central" {
+		*p.ASN != (explain.ASN{Number: "AS64500", Org: "Example ISP", Network: "81.2.68.0/23"}) || len(p.ASNs) != 1 || p.Nets == nil || ex.Chosen != "eu-central" {
 		t.Errorf("81.2.68.5: pin %+v, chosen %q", ex.Pin, ex.Chosen)
 	}
 	ex = get("81.2.69.200")

@@ -58,5 +58,9 @@ func untilText(t time.Time) string {
 
 // explainPin describes a pin for explain.
 func explainPin(p plan.Pin) *explain.Pin {
-	return &explain.Pin{Key: p.Key, Regions: p.RegionIDs, Nets: p.Nets, ASNs: p.ASNs}
+	nets := p.Nets
+	if nets == nil {
+		nets = []string{} // a location of ASNs only: still a list in JSON
+	}
+	return &explain.Pin{Key: p.Key, Regions: p.RegionIDs, Nets: nets, ASNs: p.ASNs}
 }
