@@ -147,3 +147,24 @@ func checkExpires(s *schema.Schedule) error {
 	}
 	return nil
 }
+
+// undrainNameSchedule deletes the name's drain schedule of undrain's
+// region, which would otherwise keep overriding the name's weight.
+func (a *app) undrainNameSchedule(ctx context.Context, region string, r *rampFlags) error {
+	adm, closeFn, err := a.admin()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	t, err := a.target(ctx, adm, region, r)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	had, err := adm.DeleteNameSchedule(dctx, t.zone, t.label, t.region)
+	if had {
+		fmt.Fprintf(a.stdout, "%s: drain schedule cancelled\n", t)
+	}
+	return a.etcdErr(err)
+}

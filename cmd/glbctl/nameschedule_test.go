@@ -77,4 +77,12 @@ func TestDrainNameSchedule(t *testing.T) {
 	if c := ctl(t, env, "drain", "eu-west", "--name", "www", "--cancel", "--every", "1m"); c.code != 2 {
 		t.Errorf("--cancel with --every: exit %d", c.code)
 	}
+	// undrain --name deletes the name's schedule, which would otherwise
+	// override the name's weight it sets.
+	if r := ctl(t, env, "drain", "eu-west", "--name", "www", "--expires", "1h"); r.code != 0 || read(t) == nil {
+		t.Fatal(r.stderr)
+	}
+	if r := ctl(t, env, "undrain", "eu-west", "--name", "www"); r.code != 0 || !strings.Contains(r.stdout, "drain schedule cancelled") || read(t) != nil {
+		t.Fatalf("undrain --name: %+v", r)
+	}
 }

@@ -191,6 +191,8 @@ func runFixedWeight(ctx context.Context, a *app, c *command, args []string, w in
 		if err := a.undrainSchedule(ctx, pos[0]); err != nil {
 			return err
 		}
+	} else if err := a.undrainNameSchedule(ctx, pos[0], r); err != nil {
+		return err
 	}
 	return a.setWeight(ctx, pos[0], w, r)
 }
