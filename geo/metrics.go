@@ -17,22 +17,28 @@ type Metrics struct {
 	panics         prometheus.Counter // glb_panics_total{component="geoip"}
 }
 
-// NewMetrics registers the GeoIP metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics registers the GeoIP (City) database's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics { return newMetrics(reg, "geoip") }
+
+// NewASNMetrics registers the ASN database's metrics with reg: the same
+// as NewMetrics's, named glb_geoip_asn_*.
+func NewASNMetrics(reg prometheus.Registerer) *Metrics { return newMetrics(reg, "geoip_asn") }
+
+func newMetrics(reg prometheus.Registerer, subsystem string) *Metrics {
 	f := promauto.With(reg)
 	gauge := func(name, help string) prometheus.Gauge {
-		return f.NewGauge(prometheus.GaugeOpts{Namespace: "glb", Subsystem: "geoip", Name: name, Help: help})
+		return f.NewGauge(prometheus.GaugeOpts{Namespace: "glb", Subsystem: subsystem, Name: name, Help: help})
 	}
 	m := &Metrics{
 		buildTime: gauge("build_timestamp_seconds", "Build time (metadata build_epoch) of the GeoIP database in use, in Unix seconds."),
 		reloads: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "glb", Subsystem: "geoip", Name: "reloads_total",
+			Namespace: "glb", Subsystem: subsystem, Name: "reloads_total",
 			Help: "Attempts to load a changed GeoIP database file, by result (ok, or error: the file was rejected and the database in use kept).",
 		}, []string{"result"}),
 		lastReload: gauge("last_reload_timestamp_seconds", "Unix time of the last successful load of the GeoIP database (the open at start-up, then each reload)."),
 		lastSuccessful: gauge("last_reload_successful",
 			"1 when the last attempt to load the GeoIP database file succeeded, 0 while the file on disk is rejected."),
-		panics: crash.Counter(reg, "geoip"),
+		panics: crash.Counter(reg, subsystem),
 	}
 	// Both results exist from the start, so rate() and increase() work from
 	// the first reload on.

@@ -33,6 +33,17 @@ type ReloaderConfig struct {
 	// (the server's ECS scope tables) can be rebuilt. Calls are serialised;
 	// it must not call back into the Reloader.
 	OnReload func()
+	// Component names the database in logs ("component") and in the
+	// reloader's name; default "geoip". The ASN database uses "geoip_asn".
+	Component string
+}
+
+// Reloadable is a database a Reloader keeps in step with its file: *DB
+// (City) and *ASNDB.
+type Reloadable interface {
+	Path() string
+	Reload() error // keeps the version in use on error
+	BuildTime() time.Time
 }
 
 // fileID is what tells one version of the database file from another
@@ -65,7 +76,7 @@ func statID(path string) fileID {
 // directory being replaced (as some updaters and volume mounts do), and a
 // stat every few seconds is nothing.
 type Reloader struct {
-	db       *DB
+	db       Reloadable
 	interval time.Duration
 	log      *slog.Logger
 	m        *Metrics
@@ -84,7 +95,7 @@ type Reloader struct {
 // NewReloader returns a Reloader of d. The file as it is now counts as
 // loaded, so create it right after Open: a change between the two would
 // only be noticed at the next change.
-func NewReloader(d *DB, cfg ReloaderConfig) *Reloader {
+func NewReloader(d Reloadable, cfg ReloaderConfig) *Reloader {
 	r := &Reloader{db: d, interval: cfg.Interval, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now, onReload: cfg.OnReload}
 	if r.interval <= 0 {
 		r.interval = DefaultPollInterval
@@ -92,14 +103,18 @@ func NewReloader(d *DB, cfg ReloaderConfig) *Reloader {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	r.log = r.log.With("component", "geoip")
+	component := cfg.Component
+	if component == "" {
+		component = "geoip"
+	}
+	r.log = r.log.With("component", component)
 	if r.m == nil {
 		r.m = NewMetrics(prometheus.NewRegistry())
 	}
 	if r.now == nil {
 		r.now = time.Now
 	}
-	r.life = lifecycle.New(lifecycle.Config{Name: "geoip reloader", Logger: r.log, Panics: r.m.panics})
+	r.life = lifecycle.New(lifecycle.Config{Name: component + " reloader", Logger: r.log, Panics: r.m.panics})
 	r.seen = statID(d.Path())
 	r.m.buildTime.Set(float64(d.BuildTime().Unix()))
 	r.m.lastReload.Set(float64(r.now().UnixNano()) / 1e9)
@@ -180,7 +195,7 @@ func (r *Reloader) rejected(err error) {
 
 // safeReload is d.Reload with a panic turned into an error: a damaged file
 // that trips the reader must cost one rejected reload, not the process.
-func safeReload(d *DB) (err error) {
+func safeReload(d Reloadable) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("reload geoip db %q: panic: %v\n%s", d.Path(), p, debug.Stack())

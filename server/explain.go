@@ -112,6 +112,7 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 			// fenced_out for the others), and GeoIP is skipped.
 			p = g.PinPlan(q.qtype, pin, snap.Health, tr)
 			ex.Pin = explainPin(g.Pins.Pin[pin])
+			explainASNPin(ex.Pin, g.Pins, snap.Config.ASN, located)
 			loc, found = geo.Location{}, false
 		} else {
 			p = g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
@@ -212,8 +213,11 @@ func (h *Handler) whatIf(cur *plan.Snapshot, w explain.WhatIf, name string, qtyp
 			return nil, err
 		}
 	}
+	if err := whatIfTraffic(cur, &st, name, w); err != nil {
+		return nil, err
+	}
 	st.ConfigRevision = -1 // never equal to a real one
-	cfg, _ := plan.BuildConfig(&st)
+	cfg, _ := plan.BuildConfigASN(&st, cur.Config.ASN)
 	view := health.Aggregate(&st, h.now(), h.policy)
 	regions := maps.Clone(view.Regions)
 	for _, force := range []struct {

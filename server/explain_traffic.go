@@ -15,11 +15,7 @@ import (
 // name to st, a copy of cur's state: the name's zone is copied with its
 // weights, so the server's state is never touched.
 func whatIfNameWeights(cur *plan.Snapshot, st *schema.State, name string, weights map[string]int) error {
-	z := cur.Match(name)
-	var g *plan.Name
-	if z != nil && z.Nodes[name] != nil {
-		g = z.Nodes[name].GSLB
-	}
+	g := gslbName(cur, name)
 	if g == nil {
 		return fmt.Errorf("name_weight: %s is not a GSLB name", name)
 	}
@@ -62,5 +58,9 @@ func untilText(t time.Time) string {
 
 // explainPin describes a pin for explain.
 func explainPin(p plan.Pin) *explain.Pin {
-	return &explain.Pin{Key: p.Key, Regions: p.RegionIDs, Nets: p.Nets}
+	nets := p.Nets
+	if nets == nil {
+		nets = []string{} // a location of ASNs only: still a list in JSON
+	}
+	return &explain.Pin{Key: p.Key, Regions: p.RegionIDs, Nets: nets, ASNs: p.ASNs}
 }

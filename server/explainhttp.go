@@ -120,6 +120,9 @@ func parseWhatIf(v map[string][]string) (explain.WhatIf, error) {
 	if w.NameWeights, err = parseRegionInts("name_weight", v["name_weight"]); err != nil {
 		return w, err
 	}
+	if err := parseWhatIfTraffic(&w, v); err != nil {
+		return w, err
+	}
 	for _, s := range v["load"] {
 		id, n, ok := strings.Cut(s, ":")
 		load, err := strconv.ParseFloat(n, 64)

@@ -41,6 +41,9 @@ type Options struct {
 	// of per name: a series per name x region is what most of the heap
 	// holds with thousands of names, and more than a Prometheus wants.
 	ZoneMetrics bool
+	// ASN resolves the ASN pins of network collections; nil: no ASN
+	// database, and ASNs pin nothing (asn.go).
+	ASN *geo.ASNDB
 }
 
 // Handler is the dns.Handler for every zone glb serves. Its only shared
@@ -67,6 +70,7 @@ type Handler struct {
 	perZone    bool                // Options.ZoneMetrics
 	totals     regionTotals        // answers per region, for the status page (counters.go)
 	dnssec     dnssecState         // keys and signers (dnsseckeys.go)
+	asn        *geo.ASNDB          // Options.ASN
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*plan.ScopeTable
@@ -102,6 +106,7 @@ type Handler struct {
 func NewHandler(o Options) *Handler {
 	h := &Handler{schedWake: make(chan time.Time, 1), scopeWant: make(chan struct{}, 1), configured: make(chan struct{}), geo: o.Geo, metrics: o.Metrics, log: o.Logger, intn: o.Rand, now: o.Now, maxUDP: o.MaxUDPSize, policy: o.Health, observer: o.Observer, perZone: o.ZoneMetrics}
 	h.sampler, _ = o.Observer.(SamplingObserver)
+	h.asn = o.ASN
 	h.shedder = plan.NewShedder()
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -193,11 +198,12 @@ func (h *Handler) rebuild() {
 	st = h.applySchedules(st, now)
 	cur := h.snap.Load()
 	cfg := (*plan.Config)(nil)
-	if cur != nil && cur.Config.Revision == st.ConfigRevision && h.cfgSched == h.sched.key {
+	if cur != nil && cur.Config.Revision == st.ConfigRevision && h.cfgSched == h.sched.key && cur.Config.ASN == h.asn.Table() {
 		cfg = cur.Config
 	} else {
 		var warns []error
-		cfg, warns = plan.BuildConfig(st)
+		cfg, warns = plan.BuildConfigASN(st, h.asn.Table())
+		h.noteASNPins(cfg)
 		for _, w := range warns {
 			h.log.Warn("record left out of snapshot", "revision", st.Revision, "err", w)
 		}

@@ -39,6 +39,8 @@ type Metrics struct {
 	dnssec       *dnssecMetrics // dnsseckeys.go
 	// scheduleSteps counts drain-schedule phase changes (schedule.go).
 	scheduleSteps *prometheus.CounterVec
+	// nameScheduleSteps counts per-name schedule phase changes (nameschedule.go).
+	nameScheduleSteps *prometheus.CounterVec
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -124,6 +126,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "glb", Subsystem: "server", Name: "schedule_steps_total",
 		Help: "Drain-schedule phase changes applied, by region and what happened: step, ttl_first (TTLs lowered, weights held), paused, expired, cancelled.",
 	}, []string{"region", "what"})
+	m.nameScheduleSteps = newNameScheduleSteps(f)
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
 	m.load = newLoadMetrics(f)
 	return m

@@ -28,6 +28,9 @@ type scheduled struct {
 	key    string        // the phases in force, "" when none: configurations differ when keys do
 	phases map[string]schema.Phase
 	next   time.Time // the earliest next phase change; zero: none
+	// namePhases are the per-name schedules' phases by nameSchedID
+	// (nameschedule.go).
+	namePhases map[string]schema.Phase
 }
 
 // applySchedules evaluates every region's schedule at now. When prev was
@@ -37,7 +40,7 @@ type scheduled struct {
 // down says whether a region is down now; it is asked only about the
 // receivers of a stop_on_unhealthy schedule in force.
 func applySchedules(st *schema.State, now time.Time, prev *scheduled, down func(string) bool) *scheduled {
-	if !hasSchedule(st) && (prev == nil || len(prev.phases) == 0) {
+	if !hasSchedule(st) && !hasNameSchedule(st) && (prev == nil || len(prev.phases)+len(prev.namePhases) == 0) {
 		return &scheduled{src: st, eff: st} // the usual case, every health tick: no sorting, no maps
 	}
 	s := &scheduled{src: st, eff: st, phases: map[string]schema.Phase{}}
@@ -59,9 +62,10 @@ func applySchedules(st *schema.State, now time.Time, prev *scheduled, down func(
 			keys = append(keys, fmt.Sprintf("%s:%d:%d:%t:%t", id, p.Step, p.Weight, sc.TTLFirst, p.Paused))
 		}
 	}
+	keys = append(keys, s.addNamePhases(st, now, down)...)
 	s.key = strings.Join(keys, ",")
 	if prev != nil && prev.src == st && prev.key == s.key {
-		prev.next, prev.phases = s.next, s.phases
+		prev.next, prev.phases, prev.namePhases = s.next, s.phases, s.namePhases
 		return prev
 	}
 	if s.key == "" {
@@ -86,6 +90,7 @@ func applySchedules(st *schema.State, now time.Time, prev *scheduled, down func(
 	if len(ttlFirst) > 0 {
 		eff.Zones = lowerTTLs(st.Zones, ttlFirst)
 	}
+	eff.Zones = applyNamePhases(eff.Zones, st, s.namePhases)
 	s.eff = &eff
 	return s
 }
@@ -111,20 +116,14 @@ func lowerTTLs(zones map[string]*schema.ZoneState, regions []string) map[string]
 			if !slices.ContainsFunc(n.Regions, func(r string) bool { return slices.Contains(regions, r) }) {
 				continue
 			}
-			low := n.TTLDegraded
-			if low == 0 {
-				low = schema.DefaultTTLFirst
-			}
-			ttl := cmpOr(n.TTL, z.Zone.TTL, schema.DefaultNameTTL)
-			if ttl <= low {
+			c, ok := loweredTTL(z, n)
+			if !ok {
 				continue
 			}
 			if names == nil {
 				names = maps.Clone(z.Names)
 			}
-			c := *n
-			c.TTL, c.TTLDegraded = low, min(cmpOr(n.TTLDegraded, low), low)
-			names[label] = &c
+			names[label] = c
 		}
 		if names != nil {
 			zc := *z
@@ -133,6 +132,22 @@ func lowerTTLs(zones map[string]*schema.ZoneState, regions []string) map[string]
 		}
 	}
 	return out
+}
+
+// loweredTTL is n of zone z answering with a low TTL during a TTL-first
+// hold: its ttl_degraded, or schema.DefaultTTLFirst seconds; ok is false
+// when its TTL is that low already.
+func loweredTTL(z *schema.ZoneState, n *schema.Name) (*schema.Name, bool) {
+	low := n.TTLDegraded
+	if low == 0 {
+		low = schema.DefaultTTLFirst
+	}
+	if cmpOr(n.TTL, z.Zone.TTL, schema.DefaultNameTTL) <= low {
+		return nil, false
+	}
+	c := *n
+	c.TTL, c.TTLDegraded = low, min(cmpOr(n.TTLDegraded, low), low)
+	return &c, true
 }
 
 // cmpOr returns the first of vs that is not zero.
@@ -196,6 +211,7 @@ func (h *Handler) applySchedules(st *schema.State, now time.Time) *schema.State 
 	prev := h.sched
 	s := applySchedules(st, now, prev, h.downAt(st, now))
 	h.logPhases(prev, s)
+	h.logNamePhases(prev, s)
 	h.sched = s
 	if !s.next.IsZero() {
 		select {

@@ -42,7 +42,7 @@ func (h *Handler) Simulate(req SimulateRequest) (*explain.Simulation, error) {
 	if req.Clients != nil {
 		for _, a := range req.Clients {
 			loc, _, found := h.geo.Lookup(a)
-			units = append(units, unit{loc: loc, found: found, n: 1})
+			units = append(units, unit{loc: loc, found: found, n: 1, addr: a})
 		}
 	} else {
 		p, ok := h.geo.(Partitioner)
@@ -79,6 +79,9 @@ type unit struct {
 	loc   geo.Location
 	found bool
 	n     int
+	// addr is the client of a sample, whose pins count; the GeoIP
+	// networks are counted by location, where pins cannot be seen.
+	addr netip.Addr
 }
 
 // partitionUnits counts the networks with a record per location.
@@ -100,6 +103,9 @@ func shares(snap *plan.Snapshot, name string, qtype uint16, units []unit) (map[s
 	total := 0.0
 	for _, u := range units {
 		p := g.Plan(qtype, u.loc, u.found, snap.Health)
+		if pin, _, pinned := g.Pins.Find(u.addr); pinned {
+			p = g.PinPlan(qtype, pin, snap.Health, nil)
+		}
 		total += float64(u.n)
 		tier := p.Tier()
 		switch {

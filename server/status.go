@@ -35,6 +35,9 @@ type NameStatus struct {
 	Regions []string
 	TTL     uint32
 	Answers int
+	// Schedules are the name's drain schedules by region (per-name
+	// schedules); nil without any.
+	Schedules map[string]*ScheduleStatus
 }
 
 // RegionStatus is one region with its weight and health.
@@ -91,7 +94,8 @@ func (h *Handler) Status() *Status {
 			if ttl == 0 {
 				ttl = schema.DefaultNameTTL
 			}
-			z.Names = append(z.Names, NameStatus{Label: label, Policy: n.PolicyOrDefault(), Regions: n.Regions, TTL: ttl, Answers: n.AnswersOrDefault()})
+			z.Names = append(z.Names, NameStatus{Label: label, Policy: n.PolicyOrDefault(), Regions: n.Regions, TTL: ttl, Answers: n.AnswersOrDefault(),
+				Schedules: nameScheduleStatus(snap, zs, label, h.now())})
 		}
 		s.Zones = append(s.Zones, z)
 	}

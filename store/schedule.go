@@ -37,15 +37,20 @@ func (a *Admin) SetSchedule(ctx context.Context, region string, s *schema.Schedu
 // Schedule reads a region's drain schedule: nil when it has none. A value
 // glbd would refuse is an error naming the key.
 func (a *Admin) Schedule(ctx context.Context, region string) (*schema.Schedule, error) {
-	sk := schema.ScheduleKey(a.prefix, region)
+	return a.readSchedule(ctx, schema.ScheduleKey(a.prefix, region), fmt.Sprintf("read drain schedule of region %q", region))
+}
+
+// readSchedule reads the schedule at key sk (a region's or a name's): nil
+// when absent; what leads the error of a failed read.
+func (a *Admin) readSchedule(ctx context.Context, sk, what string) (*schema.Schedule, error) {
 	resp, err := a.c.Get(ctx, sk)
 	if err != nil {
-		return nil, fmt.Errorf("read drain schedule of region %q: %w", region, denied(OpRead, sk, false, err))
+		return nil, fmt.Errorf("%s: %w", what, denied(OpRead, sk, false, err))
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, nil
 	}
-	v, err := schema.Decode(schema.Key{Kind: schema.KindSchedule, Region: region}, resp.Kvs[0].Value)
+	v, err := schema.Decode(schema.Key{Kind: schema.KindSchedule}, resp.Kvs[0].Value)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sk, err)
 	}

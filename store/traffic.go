@@ -117,7 +117,7 @@ func isOverride(prefix, key string) bool {
 	// autoscaler's); a drain schedule is an operation in progress: apply
 	// must neither show nor delete either.
 	switch k.Kind {
-	case schema.KindNameWeight, schema.KindAdmin, schema.KindLoad, schema.KindSchedule:
+	case schema.KindNameWeight, schema.KindAdmin, schema.KindLoad, schema.KindSchedule, schema.KindNameSchedule:
 		return true
 	}
 	return false

@@ -23,7 +23,7 @@ const maxResponse = 16 << 20
 
 var explainCmd = &command{
 	name:     "explain",
-	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--at <time>] [--endpoints] [-o table|json|yaml]",
+	synopsis: "<name> <client-ip> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--at <time>] [--admin <region>[/<endpoint>]:<state>]... [--pin <coll>/<loc>:<regions>]... [--nets <coll>/<loc>:<nets>]... [--endpoints] [-o table|json|yaml]",
 	summary:  "ask glbd why a client gets the answer it gets",
 	help: `Asks glbd (--glbd, its HTTP address) how it answers <name> (a full name,
 or label.zone) for a client at <client-ip>: where the client is, which
@@ -39,6 +39,13 @@ nothing is changed.
 --name-weight is a weight for the asked name only, as glbctl weight --name.
 --at evaluates drain schedules at that time (RFC 3339, or +10m from now):
 "what will step 2 do?".
+--admin sets an admin state as glbctl admin would: eu-west:down,
+eu-west/192.0.2.10:up, "eu-west:down until 2026-12-06T08:00:00Z", or
+eu-west:none for none. --pin tries a pin of the asked name
+(corp/office:us-east,eu-west, or corp/office:none to drop it), --nets a
+location of a network collection (corp/office:81.2.69.0/24,AS64500, or
+:none): as if the keys held them, checked as they would be. The answer
+says when a pin (by CIDR or by ASN) or an admin state decided.
 A name that is not a GSLB name (no such name, or a static record) is an
 error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
@@ -49,13 +56,15 @@ error, as in simulate. -o json and -o yaml write glbd's /explain document.
 
 var simulateCmd = &command{
 	name:     "simulate",
-	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--at <time>] [--clients <file>] [-o table|json|yaml]",
+	synopsis: "<name> [--type A|AAAA] [--down <region>]... [--up <region>]... [--weight <region>:<n>]... [--load <region>=<u>]... [--name-weight <region>:<n>]... [--at <time>] [--admin <region>[/<endpoint>]:<state>]... [--pin <coll>/<loc>:<regions>]... [--nets <coll>/<loc>:<nets>]... [--clients <file>] [-o table|json|yaml]",
 	summary:  "ask glbd how traffic would split between regions, now and if",
 	help: `Asks glbd (--glbd) how the answers for <name> split between regions,
 as shares of the clients: now, and under the hypothesis given by --down,
 --up, --weight, --load, --name-weight and --at (nothing is changed). The clients are glbd's choice
 (the networks of its GeoIP database), or the addresses in --clients, one
 per line (# comments and blank lines are skipped; - reads stdin).
+--admin, --pin and --nets are explain's; pins only count for --clients
+(the GeoIP networks are counted by location, where pins cannot be seen).
 -o json and -o yaml write glbd's /simulate document.
 
   glbctl simulate www.gslb.example.test --down eu-west`,
@@ -72,6 +81,8 @@ type whatIf struct {
 	// nameWeight: per-name weights of the asked name, region:n
 	nameWeight listFlag
 	at         string
+	// admin, pin and nets: traffic operations tried (whatif_traffic.go)
+	admin, pin, nets repeatFlag
 }
 
 func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
@@ -84,6 +95,9 @@ func (a *app) whatIfFlags(c *command) (*flag.FlagSet, *whatIf) {
 	fs.Var(&w.load, "load", "treat a region as having this load (utilization), as region=0.9 or region:0.9 (repeatable)")
 	fs.Var(&w.nameWeight, "name-weight", "treat a region as having this weight for the asked name only, as region:n (repeatable)")
 	fs.StringVar(&w.at, "at", "", "evaluate drain schedules at this time: RFC 3339, or +<duration> from now (e.g. +10m)")
+	fs.Var(&w.admin, "admin", "treat a region or endpoint as having this admin state, as eu-west:down, eu-west/192.0.2.10:up or eu-west:none (repeatable)")
+	fs.Var(&w.pin, "pin", "treat the asked name as pinning a location to regions, as corp/office:us-east,eu-west or corp/office:none (repeatable)")
+	fs.Var(&w.nets, "nets", "treat a network collection's location as listing these CIDRs and ASNs, as corp/office:81.2.69.0/24,AS64500 or corp/office:none (repeatable)")
 	return fs, w
 }
 
@@ -123,6 +137,9 @@ func (w *whatIf) query(q url.Values) error {
 			return fmt.Errorf("%w: --load %q: %w", errUsage, rl, err)
 		}
 		q.Add("load", r+":"+strings.TrimSpace(v))
+	}
+	if err := w.trafficQuery(q); err != nil {
+		return err
 	}
 	return addRegionWeights(q, "name_weight", w.nameWeight)
 }
@@ -165,6 +182,7 @@ func (w *whatIf) describe() string {
 		r, n, _ := strings.Cut(rw, ":")
 		e.NameWeights[r], _ = strconv.Atoi(strings.TrimSpace(n))
 	}
+	w.describeTraffic(e)
 	return e.String()
 }
 

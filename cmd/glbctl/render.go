@@ -30,6 +30,9 @@ func renderExplain(w io.Writer, e *explain.Explanation) {
 		fence = fmt.Sprintf("rule %s allows %s", e.Fence.Rule, strings.Join(e.Fence.Allowed, ", "))
 	}
 	fmt.Fprintf(w, "policy: %s; geofence: %s\n", e.Policy, fence)
+	if p := e.Pin; p != nil {
+		fmt.Fprintf(w, "pinned: %s to %s, by %s; GeoIP skipped\n", p.Key, strings.Join(p.Regions, ", "), pinMatch(p))
+	}
 	if s := e.WhatIf.String(); s != "" {
 		fmt.Fprintf(w, "what if: %s\n", s)
 	}
@@ -187,3 +190,15 @@ func renderSimulate(w io.Writer, s *explain.Simulation, hypothesis string) {
 }
 
 func percent(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+
+// pinMatch says how a pin matched: by one of its CIDRs, or by the
+// client's AS (with the ASN database's record).
+func pinMatch(p *explain.Pin) string {
+	if p.By != "asn" {
+		return "CIDR (" + strings.Join(p.Nets, ", ") + ")"
+	}
+	if a := p.ASN; a != nil {
+		return fmt.Sprintf("ASN %s %q (ASN database network %s)", a.Number, a.Org, a.Network)
+	}
+	return "ASN (" + strings.Join(p.ASNs, ", ") + ")"
+}

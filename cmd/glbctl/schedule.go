@@ -23,7 +23,7 @@ type drainFlags struct {
 	cancel   bool
 	ttlFirst bool
 	stop     bool
-	name     string // --name, --zone: the weight of one GSLB name (not with a schedule)
+	name     string // --name, --zone: the weight (or schedule) of one GSLB name
 	zone     string
 }
 
@@ -49,7 +49,7 @@ func runDrain(ctx context.Context, a *app, c *command, args []string) error {
 	fs.DurationVar(&d.expires, "expires", 0, "the schedule ends this long after now and the weight before returns (0: never)")
 	fs.BoolVar(&d.cancel, "cancel", false, "delete the region's schedule: its weight key is in force again at once")
 	fs.BoolVar(&d.ttlFirst, "ttl-first", false, "lower the answers' TTL first and move weights after one old TTL (default: the zones' ttl_first)")
-	nameFlags(fs, &d.name, &d.zone) // at once or with --ramp; a schedule is per region
+	nameFlags(fs, &d.name, &d.zone) // at once, with --ramp, or a per-name schedule
 	fs.BoolVar(&d.stop, "stop-on-unhealthy", false, "pause the schedule (the weight key in force) while a region that takes the traffic is down")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
@@ -72,14 +72,14 @@ func runDrain(ctx context.Context, a *app, c *command, args []string) error {
 	if d.ramp != 0 {
 		return fmt.Errorf("%w: --ramp is run by glbctl, --every/--expires/--ttl-first by glbd: use one or the other", errUsage)
 	}
-	if d.name != "" {
-		return fmt.Errorf("%w: --name: drain schedules are per region; drain a name at once or with --ramp", errUsage)
-	}
 	adm, closeFn, err := a.admin()
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	if d.name != "" {
+		return a.nameSchedule(ctx, adm, fs, d, pos[0])
+	}
 	if d.cancel {
 		return a.cancelSchedule(ctx, adm, fs, pos[0])
 	}
@@ -120,19 +120,9 @@ func (d *drainFlags) schedule(fs *flag.FlagSet, now time.Time) (*schema.Schedule
 }
 
 func (a *app) writeSchedule(ctx context.Context, adm *store.Admin, fs *flag.FlagSet, region string, s *schema.Schedule) error {
-	cur, err := a.readWeight(ctx, adm, region)
+	st, err := a.scheduleBefore(ctx, adm, weightTarget{region: region}, s)
 	if err != nil {
 		return err
-	}
-	if cur.Value < 0 {
-		return fmt.Errorf("the weight key of %s holds %q, not a weight; set one first", region, cur.Raw)
-	}
-	s.Before = cur.Value
-	rctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-	st, err := adm.ReadState(rctx)
-	cancel()
-	if err != nil {
-		return a.etcdErr(err)
 	}
 	s.TTLFirst = ttlFirstDefault(st, region)
 	fs.Visit(func(f *flag.Flag) {
@@ -143,9 +133,8 @@ func (a *app) writeSchedule(ctx context.Context, adm *store.Admin, fs *flag.Flag
 	if s.TTLFirst {
 		s.Hold = schema.Duration(time.Duration(schema.LongestTTL(st, region)) * time.Second)
 	}
-	if !s.Expires.IsZero() && !s.Expires.After(s.StepAt(len(s.Steps)-1)) {
-		return fmt.Errorf("%w: --expires ends the schedule at %s, before its last step at %s", errUsage,
-			s.Expires.Format(time.TimeOnly), s.StepAt(len(s.Steps)-1).Format(time.TimeOnly))
+	if err := checkExpires(s); err != nil {
+		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, a.g.timeout)
 	defer cancel()

@@ -64,6 +64,7 @@ func runStatus(ctx context.Context, a *app, c *command, args []string) error {
 	fmt.Fprintf(a.stdout, "etcd revision %d, prefix %s\n\n", doc.Revision, doc.Prefix)
 	printRegions(a.stdout, doc.Regions)
 	printSchedules(a.stdout, doc.Regions)
+	printNameSchedules(a.stdout, doc.NameSchedules)
 	fmt.Fprintln(a.stdout)
 	printEndpoints(a.stdout, doc.Endpoints)
 	fmt.Fprintln(a.stdout)
@@ -97,6 +98,8 @@ type statusDoc struct {
 	Endpoints []endpointRow `json:"endpoints"`
 	Probers   []proberRow   `json:"probers"`
 	Rejected  []rejectedRow `json:"rejected"`
+	// NameSchedules are the per-name drain schedules; absent without any.
+	NameSchedules []nameScheduleRow `json:"name_schedules,omitempty"`
 }
 
 type regionRow struct {
@@ -155,7 +158,7 @@ type rejectedRow struct {
 func newStatusDoc(st *schema.State, prefix string, now time.Time) *statusDoc {
 	view := health.Aggregate(st, now, health.DefaultPolicy)
 	d := &statusDoc{Revision: st.Revision, Prefix: prefix, Regions: []regionRow{}, Endpoints: []endpointRow{},
-		Probers: proberRows(st, now), Rejected: []rejectedRow{}}
+		Probers: proberRows(st, now), Rejected: []rejectedRow{}, NameSchedules: nameScheduleRows(st, now)}
 	for _, id := range slices.Sorted(maps.Keys(st.Regions)) {
 		r, rh := st.Regions[id], view.Regions[id]
 		row := regionRow{Region: id, Weight: r.Weight, Up: rh.Up || !rh.Checked, Health: regionHealth(r, rh),

@@ -75,8 +75,16 @@ up again. --cancel deletes the schedule.
   glbctl drain eu-west --ttl-first
   glbctl drain eu-west --cancel
 
-With --name, the weight of that name only (at once or with --ramp): the
-other names still get the region. Schedules are per region for now.`,
+With --name, the weight of that name only (at once, with --ramp, or by a
+schedule): the other names still get the region. A schedule with --name
+goes to <prefix>zones/<zone>/names/<label>/schedules/<region> and moves the
+name's weight of the region as a region's schedule moves the region's
+weight; --ttl-first lowers that name's TTL only, --stop-on-unhealthy
+watches the name's other regions, and on expiry or --cancel --name the
+name's weight before is in force again.
+
+  glbctl drain eu-west --name www --steps 50,0 --every 10m --expires 2h
+  glbctl drain eu-west --name www --cancel`,
 	run: runDrain,
 }
 
@@ -183,6 +191,8 @@ func runFixedWeight(ctx context.Context, a *app, c *command, args []string, w in
 		if err := a.undrainSchedule(ctx, pos[0]); err != nil {
 			return err
 		}
+	} else if err := a.undrainNameSchedule(ctx, pos[0], r); err != nil {
+		return err
 	}
 	return a.setWeight(ctx, pos[0], w, r)
 }

@@ -36,6 +36,8 @@ type app struct {
 	stdout   io.Writer
 	geo      *geo.DB
 	reloader *geo.Reloader
+	asn      *geo.ASNDB    // -geoip-asn; nil without
+	asnLoad  *geo.Reloader // asn's reloader; nil without
 	// hup delivers SIGHUP, which reloads the GeoIP database; run sets it,
 	// tests send on it. nil means no signal is caught.
 	hup     chan os.Signal
@@ -83,6 +85,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		}
 	}
 	a.closers = append(a.closers, a.geo.Close)
+	if cfg.GeoIPASN != "" {
+		if a.asn, err = geo.OpenASN(cfg.GeoIPASN); err != nil {
+			return nil, badFileError{fmt.Errorf("-geoip-asn: %w", err)}
+		}
+	}
 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	version.Register(reg, version.Get())
@@ -107,9 +114,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	metrics := server.NewMetrics(reg)
 	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: metrics, Logger: log,
 		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer, RRL: cfg.Limits.RRL, Cookies: cfg.Limits.Cookies,
-		ZoneMetrics: !cfg.NameMetrics})
+		ZoneMetrics: !cfg.NameMetrics, ASN: a.asn})
 	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
 		OnReload: a.handler.GeoReloaded})
+	if a.asn != nil {
+		a.asnLoad = geo.NewReloader(a.asn, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewASNMetrics(reg),
+			Component: "geoip_asn", OnReload: a.handler.ASNReloaded})
+	}
 	onState := a.handler.Apply
 	if cfg.Dev {
 		write := func(ctx context.Context, prefix string, kvs map[string]string) (bool, error) {
@@ -167,6 +178,9 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	if a.cfg.GeoIPPoll > 0 {
 		g.Go(func() error { return a.reloader.Run(ctx) })
+		if a.asnLoad != nil {
+			g.Go(func() error { return a.asnLoad.Run(ctx) })
+		}
 	}
 	g.Go(func() error {
 		for {
@@ -175,6 +189,9 @@ func (a *app) Run(ctx context.Context) error {
 				return nil
 			case <-a.hup: // a nil channel never delivers
 				_ = a.reloader.Reload() // logged and counted by the reloader
+				if a.asnLoad != nil {
+					_ = a.asnLoad.Reload()
+				}
 			}
 		}
 	})

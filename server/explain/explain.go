@@ -27,11 +27,23 @@ type WhatIf struct {
 	// At evaluates the drain schedules at another instant, RFC 3339 or
 	// "+<duration>" from glbd's clock: "what will step 2 do?".
 	At string `json:"at,omitempty"`
+	// Admin are admin states by "<region>" or "<region>/<endpoint>", as if
+	// the admin key held them: "up", "down" (either optionally followed by
+	// " until <RFC 3339 time>"), or "none" as if the key were absent.
+	Admin map[string]string `json:"admin,omitempty"`
+	// Pins are pins of the asked name by "<collection>/<location>", as if
+	// its pins field held them besides its own: the regions, or ["none"]
+	// to drop the pin.
+	Pins map[string][]string `json:"pin,omitempty"`
+	// Nets are locations of network collections by
+	// "<collection>/<location>", as if /glb/nets/<collection> listed them:
+	// their CIDRs and ASNs ("AS64500"), or ["none"] to drop the location.
+	Nets map[string][]string `json:"nets,omitempty"`
 }
 
 // Empty reports whether w changes nothing.
 func (w *WhatIf) Empty() bool {
-	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights)+len(w.Loads)+len(w.NameWeights) == 0 && w.At == ""
+	return w == nil || len(w.Down)+len(w.Up)+len(w.Weights)+len(w.Loads)+len(w.NameWeights)+len(w.Admin)+len(w.Pins)+len(w.Nets) == 0 && w.At == ""
 }
 
 // String describes w in one line ("down a, b; weight c:0"), "" when empty.
@@ -57,6 +69,15 @@ func (w *WhatIf) String() string {
 	}
 	if w.At != "" {
 		parts = append(parts, "at "+w.At)
+	}
+	for _, k := range slices.Sorted(maps.Keys(w.Admin)) {
+		parts = append(parts, "admin "+k+":"+w.Admin[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(w.Pins)) {
+		parts = append(parts, "pin "+k+":"+strings.Join(w.Pins[k], ","))
+	}
+	for _, k := range slices.Sorted(maps.Keys(w.Nets)) {
+		parts = append(parts, "nets "+k+":"+strings.Join(w.Nets[k], ","))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -106,6 +127,19 @@ type Pin struct {
 	Key     string   `json:"key"`     // "<collection>/<location>"
 	Regions []string `json:"regions"` // the regions it pins to
 	Nets    []string `json:"nets"`    // the location's CIDRs
+	// ASNs are the location's AS numbers ("AS64500"); By is what matched
+	// the client: "cidr", or "asn" (one of ASNs, by the ASN database),
+	// and then ASN says which, from the database.
+	ASNs []string `json:"asns,omitempty"`
+	By   string   `json:"by"`
+	ASN  *ASN     `json:"asn,omitempty"`
+}
+
+// ASN is the ASN database's record of the client that an ASN pin matched.
+type ASN struct {
+	Number  string `json:"number"`  // "AS64500"
+	Org     string `json:"org"`     // autonomous_system_organization
+	Network string `json:"network"` // the database network holding the client
 }
 
 // Location is the client's GeoIP record.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/glb-dns/glb/geo"
@@ -19,9 +20,18 @@ import (
 // answered alike, so its scope may cover the range; an unpinned client's
 // scope must not reach into any range (its neighbours there are answered
 // differently), so Find bounds it by the gap between ranges.
+//
+// A location's ASNs join its CIDRs here: each becomes the networks the
+// ASN database gives it when the snapshot is built, so Find needs no ASN
+// lookup and a pinned-by-ASN range bounds scopes exactly as a CIDR does
+// (an answer's scope never spans a network of another AS). Where a CIDR
+// and an ASN pin both cover an address, the CIDR wins (asnpins.go).
 type Pins struct {
 	v4, v6 []pinRange // sorted, disjoint
 	Pin    []Pin      // by index, in key order
+	// ASNUnresolved is set when a pin lists ASNs but the snapshot was
+	// built without an ASN database: those ASNs pin nothing.
+	ASNUnresolved bool
 }
 
 // Pin is one of a name's pins.
@@ -30,34 +40,53 @@ type Pin struct {
 	Regions   uint64   // mask over the name's regions
 	RegionIDs []string // the same as ids, for explain
 	Nets      []string // the location's CIDRs, for explain
+	ASNs      []string // the location's AS numbers ("AS64500"), for explain
 }
 
 type pinRange struct {
 	first, last geo.Addr128
 	pin         uint8
+	byASN       bool // pinned through an ASN, not a CIDR
 }
 
-// attachPins compiles each name's pins from st's network collections.
-// Pins of a collection or location that is gone (a name's last good value
-// kept after its collection was deleted) pin nothing.
-func attachPins(c *Config, st *schema.State) {
+// attachPins compiles each name's pins from st's network collections and
+// the ASN database asn (nil: none, and ASNs pin nothing). Pins of a
+// collection or location that is gone (a name's last good value kept
+// after its collection was deleted) pin nothing.
+func attachPins(c *Config, st *schema.State, asn *geo.ASNTable) {
 	for _, g := range c.Names {
 		zs := st.Zones[g.Zone]
 		if zs == nil || zs.Names[g.Label] == nil || len(zs.Names[g.Label].Pins) == 0 {
 			continue
 		}
-		g.Pins = buildPins(g, zs.Names[g.Label].Pins, st.Nets)
+		g.Pins = buildPins(g, zs.Names[g.Label].Pins, st.Nets, asnSource{st.NetASNs, asn})
 	}
 }
 
-func buildPins(g *Name, pins map[string][]string, nets map[string]schema.Nets) *Pins {
+func buildPins(g *Name, pins map[string][]string, nets map[string]schema.Nets, asns asnSource) *Pins {
 	type cidr struct {
 		first, last geo.Addr128
 		bits        int
 		pin         uint8
 	}
 	var v4, v6 []cidr
+	// The ASN networks go in their own lists: a CIDR pin must win over
+	// them whatever their widths (overlayPins), which one sweep by
+	// specificity would not do. An ASN's networks never nest with another
+	// ASN's, so their sweep is a plain one.
+	var asn4, asn6 []cidr
+	add := func(dst4, dst6 *[]cidr, p netip.Prefix, idx uint8) {
+		x, is4 := geo.AddrOf(p.Addr())
+		if is4 {
+			f, l := geo.Bounds(x, p.Bits(), 32)
+			*dst4 = append(*dst4, cidr{f, l, p.Bits(), idx})
+		} else {
+			f, l := geo.Bounds(x, p.Bits(), 128)
+			*dst6 = append(*dst6, cidr{f, l, p.Bits(), idx})
+		}
+	}
 	ps := &Pins{}
+	taken := map[uint32]bool{} // an ASN in two pins: the first key's
 	for _, key := range slices.Sorted(maps.Keys(pins)) {
 		coll, loc, _ := strings.Cut(key, "/")
 		pin := Pin{Key: key}
@@ -72,13 +101,20 @@ func buildPins(g *Name, pins map[string][]string, nets map[string]schema.Nets) *
 		idx := uint8(len(ps.Pin))
 		for _, p := range nets[coll][loc] {
 			pin.Nets = append(pin.Nets, p.String())
-			x, is4 := geo.AddrOf(p.Addr())
-			if is4 {
-				f, l := geo.Bounds(x, p.Bits(), 32)
-				v4 = append(v4, cidr{f, l, p.Bits(), idx})
-			} else {
-				f, l := geo.Bounds(x, p.Bits(), 128)
-				v6 = append(v6, cidr{f, l, p.Bits(), idx})
+			add(&v4, &v6, p, idx)
+		}
+		for _, asn := range asns.of(coll, loc) {
+			pin.ASNs = append(pin.ASNs, "AS"+strconv.FormatUint(uint64(asn), 10))
+			if asns.table == nil {
+				ps.ASNUnresolved = true
+				continue
+			}
+			if taken[asn] {
+				continue
+			}
+			taken[asn] = true
+			for _, p := range asns.table.Networks(asn) {
+				add(&asn4, &asn6, p, idx)
 			}
 		}
 		ps.Pin = append(ps.Pin, pin)
@@ -110,7 +146,7 @@ func buildPins(g *Name, pins map[string][]string, nets map[string]schema.Nets) *
 			if n := len(out); n > 0 && out[n-1].pin == pin && out[n-1].last.Next() == pos {
 				out[n-1].last = last
 			} else {
-				out = append(out, pinRange{pos, last, pin})
+				out = append(out, pinRange{pos, last, pin, false})
 			}
 			if last == (geo.Addr128{Hi: math.MaxUint64, Lo: math.MaxUint64}) {
 				done = true
@@ -138,7 +174,8 @@ func buildPins(g *Name, pins map[string][]string, nets map[string]schema.Nets) *
 		}
 		return out
 	}
-	ps.v4, ps.v6 = flatten(v4), flatten(v6)
+	ps.v4 = overlayPins(flatten(v4), byASN(flatten(asn4)))
+	ps.v6 = overlayPins(flatten(v6), byASN(flatten(asn6)))
 	return ps
 }
 

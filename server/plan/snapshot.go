@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/health"
 	"github.com/glb-dns/glb/store/schema"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	Regions   []*regionInfo    // every region; health tables align with this
 	RegionIdx map[string]int
 	Names     []*Name // every GSLB name of every zone
+	// ASN is the ASN database the pins were resolved with (nil: none);
+	// a new one means a new configuration (asnpins.go).
+	ASN *geo.ASNTable
 }
 
 // regionInfo is a region as the health table sees it.
@@ -82,7 +86,11 @@ func Build(st *schema.State, v *health.View) (*Snapshot, []error) {
 
 // BuildConfig builds the configuration part of a snapshot from st; the
 // errors are the records left out (the rest is still built).
-func BuildConfig(st *schema.State) (*Config, []error) {
+func BuildConfig(st *schema.State) (*Config, []error) { return BuildConfigASN(st, nil) }
+
+// BuildConfigASN is BuildConfig with the ASN database asn resolving the
+// ASN pins (nil: they pin nothing).
+func BuildConfigASN(st *schema.State, asn *geo.ASNTable) (*Config, []error) {
 	c := &Config{Revision: st.ConfigRevision, Zones: make(map[string]*Zone, len(st.Zones)), RegionIdx: map[string]int{}}
 	for _, id := range slices.Sorted(maps.Keys(st.Regions)) {
 		c.RegionIdx[id] = len(c.Regions)
@@ -100,7 +108,8 @@ func BuildConfig(st *schema.State) (*Config, []error) {
 			}
 		}
 	}
-	attachPins(c, st)
+	c.ASN = asn
+	attachPins(c, st, asn)
 	return c, warns
 }
 

@@ -44,6 +44,8 @@ type nameJSON struct {
 	Regions []string `json:"regions"`
 	TTL     uint32   `json:"ttl"`
 	Answers int      `json:"answers"`
+	// Schedules are the name's drain schedules by region, absent without.
+	Schedules map[string]*server.ScheduleStatus `json:"schedules,omitempty"`
 }
 
 type regionJSON struct {
@@ -124,7 +126,7 @@ func statusOf(st *server.Status) *statusJSON {
 	for _, z := range st.Zones {
 		zj := zoneJSON{Name: z.Name, Names: []nameJSON{}}
 		for _, n := range z.Names {
-			zj.Names = append(zj.Names, nameJSON{Label: n.Label, Policy: n.Policy, Regions: n.Regions, TTL: n.TTL, Answers: n.Answers})
+			zj.Names = append(zj.Names, nameJSON{Label: n.Label, Policy: n.Policy, Regions: n.Regions, TTL: n.TTL, Answers: n.Answers, Schedules: n.Schedules})
 		}
 		out.Zones = append(out.Zones, zj)
 	}

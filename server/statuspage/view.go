@@ -99,6 +99,9 @@ type statusNameView struct {
 	TTL     uint32
 	Answers int
 	Regions []statusNameRegion
+	// Schedules say where the name's drain schedules stand, one line a
+	// region: "eu-west: drain schedule: step 1/2 (weight 50), ...".
+	Schedules []string
 }
 
 // statusNameRegion is a region of a name; State is "missing" for a region
@@ -268,6 +271,11 @@ func statusZoneOf(z server.ZoneStatus, states map[string]string) statusZoneView 
 				s = "missing" // a region deleted after the name was accepted
 			}
 			nv.Regions = append(nv.Regions, statusNameRegion{ID: id, State: s})
+		}
+		for _, id := range slices.Sorted(maps.Keys(n.Schedules)) {
+			if sc := n.Schedules[id]; sc.Active {
+				nv.Schedules = append(nv.Schedules, id+": "+sc.Text())
+			}
 		}
 		zv.Names = append(zv.Names, nv)
 	}

@@ -122,6 +122,7 @@ func (b *Builder) State(rev int64) (*State, []Rejection) {
 		Rejected:       slices.Clone(b.config.Rejected),
 	}
 	st.Nets = b.config.Nets
+	st.NetASNs = b.config.NetASNs
 	b.liveState(st)
 	slices.SortStableFunc(st.Rejected, func(x, y Rejection) int { return strings.Compare(x.Key, y.Key) })
 
@@ -236,7 +237,7 @@ func (b *Builder) configState(rev int64) *State {
 	keys := slices.Sorted(maps.Keys(b.entries))
 	// Order matters: regions and zones first, since names and records are
 	// checked against them.
-	for _, kinds := range [][]Kind{{KindRegion, KindZone, KindNets}, {KindWeight, KindSchedule, KindName, KindAdmin}, {KindRecord, KindNameWeight}} {
+	for _, kinds := range [][]Kind{{KindRegion, KindZone, KindNets}, {KindWeight, KindSchedule, KindName, KindAdmin}, {KindRecord, KindNameWeight, KindNameSchedule}} {
 		for _, k := range keys {
 			if e := b.entries[k]; e.keyErr == nil && slices.Contains(kinds, e.key.Kind) {
 				a.add(k, e)

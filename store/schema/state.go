@@ -9,6 +9,7 @@ type State struct {
 	Zones    map[string]*ZoneState   // by zone name (lower case, no trailing dot)
 	Rejected []Rejection             // keys whose current value is refused, sorted by key
 	Nets     map[string]Nets         // network collections by id; nil when there are none
+	NetASNs  map[string]NetASNs      // the AS numbers of those collections, by id; nil when none lists any
 
 	// ConfigRevision is the revision of the last change to Regions or
 	// Zones. States with the same ConfigRevision share those maps, so a
@@ -54,6 +55,10 @@ type ZoneState struct {
 	// Weights are per-name weights by label, then region: they override
 	// the region's weight for that name only. Nil when there are none.
 	Weights map[string]map[string]int
+	// Schedules are per-name drain schedules by label, then region
+	// (nameschedule.go): while one is in force its step replaces the
+	// name's weight of the region. Nil when there are none.
+	Schedules map[string]map[string]*Schedule
 }
 
 // Rejection records why the current value of a key is refused.

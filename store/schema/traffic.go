@@ -28,6 +28,8 @@ func (k Kind) trafficName() string {
 		return "admin"
 	case KindNets:
 		return "nets"
+	case KindNameSchedule:
+		return "name_schedule"
 	}
 	return "unknown"
 }
@@ -102,6 +104,9 @@ func parseTrafficKey(p []string) (k Key, ok bool, err error) {
 	case len(p) == 6 && p[0] == "zones" && p[2] == "names" && p[4] == "weights":
 		k = Key{Kind: KindNameWeight, Zone: p[1], Label: p[3], Region: p[5]}
 		return k, true, errors.Join(checkZone(p[1]), checkLabel(p[3]), checkID("region", p[5]))
+	case len(p) == 6 && p[0] == "zones" && p[2] == "names" && p[4] == "schedules":
+		k = Key{Kind: KindNameSchedule, Zone: p[1], Label: p[3], Region: p[5]}
+		return k, true, errors.Join(checkZone(p[1]), checkLabel(p[3]), checkID("region", p[5]))
 	case len(p) == 2 && p[0] == "nets":
 		return Key{Kind: KindNets, Region: p[1]}, true, checkID("collection", p[1])
 	case len(p) == 3 && p[0] == "regions" && p[2] == "admin":
@@ -122,6 +127,8 @@ func (k Key) trafficString() string {
 	switch k.Kind {
 	case KindNameWeight:
 		return "zones/" + k.Zone + "/names/" + k.Label + "/weights/" + k.Region
+	case KindNameSchedule:
+		return "zones/" + k.Zone + "/names/" + k.Label + "/schedules/" + k.Region
 	case KindNets:
 		return "nets/" + k.Region
 	case KindAdmin:
@@ -146,6 +153,9 @@ func decodeTraffic(k Key, raw []byte) (v any, ok bool, err error) {
 	case KindNets:
 		n, err := decodeNets(raw)
 		return n, true, err
+	case KindNameSchedule:
+		v, err := Decode(Key{Kind: KindSchedule}, raw)
+		return v, true, err
 	}
 	return nil, false, nil
 }
@@ -159,7 +169,7 @@ func (a *assembly) crossCheckTraffic(e *entry) error {
 	switch k.Kind {
 	case KindName:
 		return a.crossCheckPins(e.value.(*Name))
-	case KindNameWeight:
+	case KindNameWeight, KindNameSchedule:
 		z := a.st.Zones[k.Zone]
 		if z == nil {
 			return fmt.Errorf("zone %q has no valid %s document", k.Zone, ZoneKey(a.b.prefix, k.Zone))
@@ -191,7 +201,14 @@ func (a *assembly) useTraffic(e *entry) {
 		if a.st.Nets == nil {
 			a.st.Nets = map[string]Nets{}
 		}
-		a.st.Nets[k.Region] = e.value.(Nets)
+		v := e.value.(netsValue)
+		a.st.Nets[k.Region] = v.cidrs
+		if v.asns != nil {
+			if a.st.NetASNs == nil {
+				a.st.NetASNs = map[string]NetASNs{}
+			}
+			a.st.NetASNs[k.Region] = v.asns
+		}
 	case KindNameWeight:
 		z := a.st.Zones[k.Zone]
 		if z.Weights == nil {
@@ -201,6 +218,15 @@ func (a *assembly) useTraffic(e *entry) {
 			z.Weights[k.Label] = map[string]int{}
 		}
 		z.Weights[k.Label][k.Region] = e.value.(int)
+	case KindNameSchedule:
+		z := a.st.Zones[k.Zone]
+		if z.Schedules == nil {
+			z.Schedules = map[string]map[string]*Schedule{}
+		}
+		if z.Schedules[k.Label] == nil {
+			z.Schedules[k.Label] = map[string]*Schedule{}
+		}
+		z.Schedules[k.Label][k.Region] = e.value.(*Schedule)
 	case KindAdmin:
 		r := a.st.Regions[k.Region]
 		if r == nil {

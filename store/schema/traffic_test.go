@@ -70,6 +70,24 @@ func TestTrafficKeys(t *testing.T) {
 		{name: "nets listing a CIDR twice", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"a": ["10.0.0.0/8"], "b": ["10.0.0.0/8"]}`, 30)},
 			reject: "listed for"},
 		{name: "nets typo", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": "81.2.69.0/24"}`, 30)}, reject: "bad JSON"},
+		{name: "nets with ASNs", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["81.2.69.0/24", "AS64500"], "partner": ["AS4294967295"]}`, 30),
+			put(kWWW, `{"regions": ["eu-west", "us-east"], "pins": {"corp/partner": ["us-east"]}}`, 31)},
+			check: func(t *testing.T, st *State) {
+				if n := st.Nets["corp"]["office"]; len(n) != 1 || n[0].String() != "81.2.69.0/24" {
+					t.Errorf("nets %v", st.Nets)
+				}
+				if a := st.NetASNs["corp"]; len(a) != 2 || len(a["office"]) != 1 || a["office"][0] != 64500 || a["partner"][0] != 4294967295 {
+					t.Errorf("asns %v", st.NetASNs)
+				}
+				if _, ok := st.Zones[testZone].Names["www"].Pins["corp/partner"]; !ok {
+					t.Error("a pin of a location with only ASNs was refused")
+				}
+			}},
+		{name: "nets with a lower-case ASN", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["as64500"]}`, 30)}, reject: "is not an AS number"},
+		{name: "nets with AS0", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["AS0"]}`, 30)}, reject: "is not an AS number"},
+		{name: "nets with an ASN too large", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["AS4294967296"]}`, 30)}, reject: "is not an AS number"},
+		{name: "nets listing an ASN twice", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"a": ["AS64500"], "b": ["AS64500"]}`, 30)},
+			reject: "AS64500 is listed for"},
 		{name: "pins", ops: []kv{put(NetsKey(DefaultPrefix, "corp"), `{"office": ["81.2.69.0/24"]}`, 30),
 			put(kWWW, `{"regions": ["eu-west", "us-east"], "pins": {"corp/office": ["us-east"]}}`, 31)},
 			check: func(t *testing.T, st *State) {

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/glb-dns/glb/server/explain"
+)
+
+// TestRenderExplainPin: the explanation says when a pin decided, and how
+// it matched the client.
+func TestRenderExplainPin(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pin  *explain.Pin
+		want string // "" : no pinned line
+	}{
+		{"unpinned", nil, ""},
+		{"by CIDR", &explain.Pin{Key: "corp/office", Regions: []string{"eu-west"}, Nets: []string{"81.2.69.128/25"}, By: "cidr"},
+			"pinned: corp/office to eu-west, by CIDR (81.2.69.128/25); GeoIP skipped"},
+		{"by ASN", &explain.Pin{Key: "corp/isp", Regions: []string{"eu-central", "eu-west"}, ASNs: []string{"AS64500"}, By: "asn",
+			ASN: &explain.ASN{Number: "AS64500", Org: "Example ISP", Network: "81.2.68.0/23"}},
+			`pinned: corp/isp to eu-central, eu-west, by ASN AS64500 "Example ISP" (ASN database network 81.2.68.0/23); GeoIP skipped`},
+	} {
+		var b bytes.Buffer
+		renderExplain(&b, &explain.Explanation{Name: "p.gslb.example.test.", Pin: tc.pin})
+		line := ""
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.HasPrefix(l, "pinned:") {
+				line = l
+			}
+		}
+		if line != tc.want {
+			t.Errorf("%s: pinned line %q, want %q", tc.name, line, tc.want)
+		}
+	}
+}
