@@ -56,8 +56,12 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		return dst, false
 	}
 	n := z.Nodes[string(name)]
-	if n == nil || n.GSLB == nil || n.CNAME != nil || (f.do && z.Signed) {
-		return dst, false // signed answers: the general path (dnssecanswer.go)
+	if n == nil || n.GSLB == nil || n.CNAME != nil {
+		return dst, false
+	}
+	zs, signs := fastSigning(snap, z, f.do)
+	if !signs {
+		return dst, false // a signed zone without usable keys: the general path answers SERVFAIL
 	}
 	g := n.GSLB
 	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.Label
@@ -65,7 +69,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	if f.opt {
 		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, h.maxUDP))
 	}
-	if !q.tcp && f.maxReply(g.Answers) > q.udpSize {
+	if !q.tcp && f.maxReply(g.Answers)+sigRoom(zs) > q.udpSize {
 		return dst, false // might need truncation: the general path does it
 	}
 	q.client = q.remote
@@ -105,7 +109,11 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	}
 	h.answerPlan(q, g, &p)
 	q.fast = true // finish counts it with the name's resolved counters
-	return f.writeReply(dst, pkt, q, &h.cookies), true
+	sig, ok := h.fastSig(zs, g, q)
+	if !ok {
+		return dnswire.ServFail(dst, pkt)
+	}
+	return f.writeReply(dst, pkt, q, &h.cookies, sig), true
 }
 
 // maxReply bounds the size of a reply with n addresses.
@@ -233,7 +241,8 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 // writeReply appends the reply: header, the question as asked, the answers
 // with their owner compressed to the question name, and the OPT with the
 // ECS scope and our cookie, in the general path's order.
-func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieSecrets) []byte {
+// sig, when not nil, is the answers' RRSIG from its type on (fastdnssec.go).
+func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieSecrets, sig []byte) []byte {
 	nOpt := uint16(0)
 	if f.opt {
 		nOpt = 1
@@ -242,7 +251,11 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 	dst = binary.BigEndian.AppendUint16(dst, f.id)
 	dst = binary.BigEndian.AppendUint16(dst, flags)
 	dst = binary.BigEndian.AppendUint16(dst, 1)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(q.nFastAns))
+	nAns := q.nFastAns
+	if sig != nil {
+		nAns++
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(nAns))
 	dst = binary.BigEndian.AppendUint16(dst, 0)
 	dst = binary.BigEndian.AppendUint16(dst, nOpt)
 	dst = append(dst, pkt[12:f.qEnd]...)
@@ -256,6 +269,10 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 			dst = appendRRHeader(dst, dns.TypeAAAA, v.Hdr.Ttl, 16)
 			dst = append(dst, v.AAAA.To16()...)
 		}
+	}
+	if sig != nil {
+		dst = append(dst, 0xc0, 12)
+		dst = append(dst, sig...)
 	}
 	if f.opt {
 		dst = append(dst, 0) // root owner

@@ -56,6 +56,7 @@ type cacheShard struct {
 // cacheEntry is immutable once stored: a refresh replaces it whole.
 type cacheEntry struct {
 	sigs       []dns.RR // one RRSIG
+	wire       []byte   // the RRSIG in wire form after its owner name, for the fast path (AddrSig)
 	refreshAt  int64    // unix seconds: Refresh signs again from here on
 	serveUntil int64    // unix seconds: Sigs signs again from here on
 	rrset      []dns.RR // what was signed, for Refresh
@@ -92,14 +93,7 @@ func (c *Cache) Key(rrset []dns.RR) (RRsetKey, error) {
 		return RRsetKey{}, fmt.Errorf("cache key: empty RRset")
 	}
 	h := rrset[0].Header()
-	var hdr [8]byte
-	binary.BigEndian.PutUint16(hdr[0:], h.Rrtype)
-	binary.BigEndian.PutUint16(hdr[2:], h.Class)
-	binary.BigEndian.PutUint32(hdr[4:], h.Ttl)
-	name := dns.CanonicalName(h.Name)
-	var k RRsetKey
-	k.a = maphash.String(c.seedA, name) ^ maphash.Bytes(c.seedA, hdr[:])
-	k.b = maphash.String(c.seedB, name) + maphash.Bytes(c.seedB, hdr[:])
+	k := c.keyStart(dns.CanonicalName(h.Name), h)
 	buf := make([]byte, 512)
 	for _, rr := range rrset {
 		if need := 12 + dns.Len(rr); need > len(buf) {
@@ -109,12 +103,30 @@ func (c *Cache) Key(rrset []dns.RR) (RRsetKey, error) {
 		if err != nil {
 			return RRsetKey{}, fmt.Errorf("cache key of %s/%s: %w", h.Name, dns.TypeToString[h.Rrtype], err)
 		}
-		// Adding the records' hashes makes the key independent of
-		// their order.
-		k.a += maphash.Bytes(c.seedA, rd)
-		k.b += maphash.Bytes(c.seedB, rd) * 0x9e3779b97f4a7c15
+		c.keyAdd(&k, rd)
 	}
 	return k, nil
+}
+
+// keyStart returns the key of an RRset of the canonical owner name and
+// h's type, class and TTL, before its records are added (keyAdd). Key
+// and AddrKey both build keys this way, so that they agree.
+func (c *Cache) keyStart(name string, h *dns.RR_Header) RRsetKey {
+	var hdr [8]byte
+	binary.BigEndian.PutUint16(hdr[0:], h.Rrtype)
+	binary.BigEndian.PutUint16(hdr[2:], h.Class)
+	binary.BigEndian.PutUint32(hdr[4:], h.Ttl)
+	var k RRsetKey
+	k.a = maphash.String(c.seedA, name) ^ maphash.Bytes(c.seedA, hdr[:])
+	k.b = maphash.String(c.seedB, name) + maphash.Bytes(c.seedB, hdr[:])
+	return k
+}
+
+// keyAdd adds one record's data in wire form to k. Adding the records'
+// hashes makes the key independent of their order.
+func (c *Cache) keyAdd(k *RRsetKey, rd []byte) {
+	k.a += maphash.Bytes(c.seedA, rd)
+	k.b += maphash.Bytes(c.seedB, rd) * 0x9e3779b97f4a7c15
 }
 
 // rdata returns rr's data in wire form (without its header). It packs rr
@@ -140,22 +152,32 @@ func rdata(rr dns.RR, buf []byte) ([]byte, error) {
 // storing them on a miss. On a hit it allocates nothing. The returned
 // slice is shared: do not change it.
 func (c *Cache) Sigs(k RRsetKey, rrset []dns.RR) ([]dns.RR, error) {
+	e, err := c.entryOr(k, c.s.cfg.Now().Unix(), func() []dns.RR { return rrset })
+	if err != nil {
+		return nil, err
+	}
+	return e.sigs, nil
+}
+
+// entryOr returns the entry of key k, serving at unix time now; on a
+// miss it signs the RRset that set returns (records with their owner)
+// and stores it.
+func (c *Cache) entryOr(k RRsetKey, now int64, set func() []dns.RR) (*cacheEntry, error) {
 	sh := &c.shards[k.a%cacheShards]
-	now := c.s.cfg.Now().Unix()
 	sh.mu.RLock()
 	e := sh.m[k]
 	sh.mu.RUnlock()
 	if e != nil && now < e.serveUntil {
 		sh.hits.Add(1)
-		return e.sigs, nil
+		return e, nil
 	}
 	c.misses.Add(1)
-	e, err := c.sign(rrset)
+	e, err := c.sign(set())
 	if err != nil {
 		return nil, err
 	}
 	c.store(sh, k, e)
-	return e.sigs, nil
+	return e, nil
 }
 
 // sign makes a new entry for rrset.
@@ -165,9 +187,14 @@ func (c *Cache) sign(rrset []dns.RR) (*cacheEntry, error) {
 		return nil, err
 	}
 	c.signs.Add(1)
+	wire, err := sigWire(sig)
+	if err != nil {
+		return nil, err
+	}
 	ttl := time.Duration(rrset[0].Header().Ttl) * time.Second
 	return &cacheEntry{
 		sigs:       []dns.RR{sig},
+		wire:       wire,
 		refreshAt:  exp.Add(-c.margin).Unix(),
 		serveUntil: exp.Add(-max(c.margin/2, ttl)).Unix(),
 		rrset:      slices.Clone(rrset),

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"bufio"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/dnssec"
+)
+
+// testNetworks returns one address of every network of the test GeoIP
+// database, so that a table over them reaches every region it places.
+func testNetworks(t testing.TB) []netip.Prefix {
+	t.Helper()
+	f, err := os.Open("../testdata/geoip/networks.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []netip.Prefix
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		field, _, _ := strings.Cut(sc.Text(), ",")
+		if p, err := netip.ParsePrefix(field); err == nil {
+			out = append(out, p)
+		}
+	}
+	if len(out) < 10 {
+		t.Fatalf("only %d networks in the test database", len(out))
+	}
+	return out
+}
+
+// verifyAnswerSigs checks that the answer section is RRsets each followed
+// by an RRSIG that verifies with the zone's data key at now, and returns
+// how many signatures it verified.
+func verifyAnswerSigs(t *testing.T, what string, m *dns.Msg, key *dns.DNSKEY) int {
+	t.Helper()
+	n := 0
+	var set []dns.RR
+	for _, rr := range m.Answer {
+		sig, ok := rr.(*dns.RRSIG)
+		if !ok {
+			set = append(set, rr)
+			continue
+		}
+		if err := sig.Verify(key, set); err != nil {
+			t.Errorf("%s: RRSIG over %d records does not verify: %v\n%v", what, len(set), err, m)
+		}
+		n++
+		set = nil
+	}
+	if len(set) > 0 {
+		t.Errorf("%s: %d answer records without an RRSIG after them\n%v", what, len(set), m)
+	}
+	return n
+}
+
+// TestFastPathSignedMatchesGeneralPath: DO queries of the signed zone for
+// every GSLB name, family and network of the test database (as ECS and as
+// the source address), over UDP and TCP, are answered by the fast path,
+// byte for byte as the general path answers them with the same draws, and
+// every signature verifies.
+func TestFastPathSignedMatchesGeneralPath(t *testing.T) {
+	for _, alg := range []uint8{dnssec.AlgECDSAP256, dnssec.AlgEd25519} {
+		h, _ := newTestHandler(t, nil)
+		ks, zk := zoneKeys(t, alg, false, 1)
+		h.ApplyKeys(map[string]*ZoneKeys{strings.TrimSuffix(testZone, "."): zk})
+		key := ks.DNSKEYs()[0].(*dns.DNSKEY)
+		tookFast := false
+		fastHook = func() { tookFast = true }
+		t.Cleanup(func() { fastHook = nil })
+
+		regions := map[string]bool{}
+		fastN := 0
+		for _, name := range []string{"www", "api", "WwW"} {
+			for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				for _, p := range testNetworks(t) {
+					for _, viaECS := range []bool{true, false} {
+						remote := netip.AddrPortFrom(p.Addr().Next(), 5300)
+						ecs := ""
+						if viaECS {
+							remote = netip.MustParseAddrPort("127.0.0.1:5300")
+							ecs = p.String()
+						}
+						q := mkQuery(name+"."+testZone, qtype, ecs)
+						if q.IsEdns0() == nil {
+							q.SetEdns0(1232, false)
+						}
+						q.IsEdns0().SetDo()
+						pkt, err := q.Pack()
+						if err != nil {
+							t.Fatal(err)
+						}
+						for _, tcp := range []bool{false, true} {
+							what := dns.TypeToString[qtype] + " " + name + " from " + remote.Addr().String() + " ECS " + ecs
+							var outs [2]*dns.Msg
+							for k, noFast := range []bool{false, true} {
+								draws := rand.New(rand.NewPCG(uint64(fastN), 7))
+								h.intn = func(n int) int { return draws.IntN(n) }
+								h.noFast, tookFast = noFast, false
+								out, ok := h.AnswerPacket(nil, pkt, remote, tcp)
+								if !ok {
+									t.Fatalf("%s: no reply", what)
+								}
+								if k == 0 && !tookFast {
+									t.Fatalf("%s: the fast path declined a DO query of a signed GSLB name", what)
+								}
+								outs[k] = new(dns.Msg)
+								if err := outs[k].Unpack(out); err != nil {
+									t.Fatalf("%s: reply does not parse: %v", what, err)
+								}
+							}
+							fastN++
+							if a, b := canonical(outs[0]), canonical(outs[1]); a != b {
+								t.Fatalf("%s: fast and general paths differ:\nfast:\n%s\ngeneral:\n%s", what, a, b)
+							}
+							m := outs[0]
+							if o := m.IsEdns0(); o == nil || !o.Do() || m.AuthenticatedData {
+								t.Errorf("%s: DO not echoed or AD set: %v", what, m)
+							}
+							if verifyAnswerSigs(t, what, m, key) != 1 {
+								t.Errorf("%s: want one signed RRset in the answer:\n%v", what, m)
+							}
+							for _, rr := range m.Answer {
+								switch v := rr.(type) {
+								case *dns.A:
+									regions[v.A.String()] = true
+								case *dns.AAAA:
+									regions[v.AAAA.String()] = true
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		h.noFast = false
+		if len(regions) < 8 {
+			t.Errorf("algorithm %d: answers used %d addresses, want most regions' (%v)", alg, len(regions), regions)
+		}
+		t.Logf("algorithm %d: %d DO queries on both paths, %d addresses answered", alg, fastN, len(regions))
+	}
+}
+
+// TestFastPathSignedAllocs: a DO query whose signature is cached costs no
+// allocation, for both families, with and without ECS; and the first
+// query of an RRset signs once, later ones hit.
+func TestFastPathSignedAllocs(t *testing.T) {
+	h, _ := newTestHandler(t, nil)
+	_, zk := zoneKeys(t, dnssec.AlgECDSAP256, false, 1)
+	h.ApplyKeys(map[string]*ZoneKeys{strings.TrimSuffix(testZone, "."): zk})
+	zs := h.snap.Load().DNSSEC.Zones[testZone]
+	remote := netip.MustParseAddrPort("127.0.0.1:5300")
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+		ecs   string
+	}{
+		{"A ECS London", dns.TypeA, "81.2.69.0/24"},
+		{"AAAA ECS Tokyo", dns.TypeAAAA, "2001:218:1::/48"},
+		{"A no ECS", dns.TypeA, ""},
+	} {
+		q := mkQuery("api."+testZone, c.qtype, c.ecs) // one address per answer: one RRset per region
+		if q.IsEdns0() == nil {
+			q.SetEdns0(1232, false)
+		}
+		q.IsEdns0().SetDo()
+		pkt, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, 0, 1232)
+		before := zs.Answers.Stats()
+		if _, ok := h.AnswerPacket(out[:0], pkt, remote, false); !ok {
+			t.Fatalf("%s: no reply", c.name)
+		}
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, ok := h.AnswerPacket(out[:0], pkt, remote, false); !ok {
+				t.Fatal("no reply")
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocs per signed query on a cache hit, want 0", c.name, allocs)
+		}
+		after := zs.Answers.Stats()
+		if signs := after.Signs - before.Signs; signs > 1 || after.Hits-before.Hits < 200 {
+			t.Errorf("%s: %d signs and %d hits for 202 queries of one RRset; want at most 1 sign, the rest hits", c.name, signs, after.Hits-before.Hits)
+		}
+	}
+}
