@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -36,9 +37,9 @@ type fastQuery struct {
 	cookieLen int
 }
 
-// fastAnswer answers pkt into dst when it can; handled false means the
-// general path must answer (and nothing was counted).
-func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled bool) {
+// fastAnswer answers pkt, received at now, into dst when it can; handled
+// false means the general path must answer (and nothing was counted).
+func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []byte, handled bool) {
 	if q.observe || h.noFast {
 		return dst, false // observers get the query and reply as messages
 	}
@@ -109,7 +110,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	}
 	h.answerPlan(q, g, &p)
 	q.fast = true // finish counts it with the name's resolved counters
-	sig, ok := h.fastSig(zs, g, q)
+	sig, ok := fastSig(zs, g, q, now)
 	if !ok {
 		return dnswire.ServFail(dst, pkt)
 	}

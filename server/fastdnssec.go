@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/glb-dns/glb/server/plan"
 )
 
@@ -33,15 +35,41 @@ func sigRoom(zs *plan.ZoneSigning) int {
 	return zs.Signer.MaxRRSIGLen()
 }
 
-// fastSig returns the RRSIG of the answers q drew for g, in wire form from
-// its type on; nil when there is nothing to sign. ok is false when the
+// fastSig returns the RRSIG of the answers q drew for g, valid at now, in
+// wire form from its type on; nil when there is nothing to sign. ok is false when the
 // signature cannot be made, which a checked key and the name's own
 // records never cause; the reply is then SERVFAIL, as on the general
 // path (a wrong answer is worse than none).
-func (h *Handler) fastSig(zs *plan.ZoneSigning, g *plan.Name, q *query) (sig []byte, ok bool) {
+func fastSig(zs *plan.ZoneSigning, g *plan.Name, q *query, now time.Time) (sig []byte, ok bool) {
 	if zs == nil || q.nFastAns == 0 {
 		return nil, true
 	}
-	sig, err := zs.Answers.AddrSig(g.Owner, q.fastAns[:q.nFastAns], h.now())
+	rrs := q.fastAns[:q.nFastAns]
+	hd := rrs[0].Header()
+	var err error
+	if start, ok := g.SigKeyStart(zs.Answers, hd.Rrtype, hd.Ttl); ok {
+		sig, err = zs.Answers.AddrSigFrom(start, g.Owner, rrs, now)
+	} else {
+		sig, err = zs.Answers.AddrSig(g.Owner, rrs, now) // keys not made yet for these
+	}
 	return sig, err == nil
+}
+
+// prepareSigKeys makes, for each GSLB name of a signed zone, the start of
+// its answers' signature cache keys (plan.Name.SetSigKeys), so that DO
+// queries hash only their records. Names and caches that have them
+// already are skipped, so a rebuild for health costs a pass of pointer
+// compares. h.mu is held.
+func prepareSigKeys(snap *plan.Snapshot) {
+	for _, z := range snap.Config.Zones {
+		zs := snap.DNSSEC.For(z)
+		if zs == nil || !z.Signed {
+			continue
+		}
+		for _, n := range z.Nodes {
+			if n.GSLB != nil {
+				n.GSLB.SetSigKeys(zs.Answers)
+			}
+		}
+	}
 }

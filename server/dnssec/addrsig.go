@@ -20,7 +20,18 @@ import (
 // whose own owner names are ignored. It equals Key of the same records
 // carrying owner, and allocates nothing.
 func (c *Cache) AddrKey(owner string, rrs []dns.RR) RRsetKey {
-	k := c.keyStart(owner, rrs[0].Header())
+	h := rrs[0].Header()
+	return c.addAddrs(c.KeyStart(owner, h.Rrtype, h.Ttl), rrs)
+}
+
+// KeyStart returns the key of an RRset of owner, class IN, type and TTL
+// before its records are added: what a name can keep ready for its
+// answers (AddrSigFrom), since only the records vary per query.
+func (c *Cache) KeyStart(owner string, rrtype uint16, ttl uint32) RRsetKey {
+	return c.keyStart(owner, &dns.RR_Header{Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl})
+}
+
+func (c *Cache) addAddrs(k RRsetKey, rrs []dns.RR) RRsetKey {
 	for _, rr := range rrs {
 		switch v := rr.(type) {
 		case *dns.A:
@@ -41,6 +52,16 @@ func (c *Cache) AddrSig(owner string, rrs []dns.RR, now time.Time) ([]byte, erro
 	if len(rrs) == 0 {
 		return nil, fmt.Errorf("signature of %s: empty RRset", owner)
 	}
+	h := rrs[0].Header()
+	return c.AddrSigFrom(c.KeyStart(owner, h.Rrtype, h.Ttl), owner, rrs, now)
+}
+
+// AddrSigFrom is AddrSig with the key's start made already: start must be
+// KeyStart(owner, the records' type, their TTL).
+func (c *Cache) AddrSigFrom(start RRsetKey, owner string, rrs []dns.RR, now time.Time) ([]byte, error) {
+	if len(rrs) == 0 {
+		return nil, fmt.Errorf("signature of %s: empty RRset", owner)
+	}
 	for _, rr := range rrs {
 		switch rr.(type) {
 		case *dns.A, *dns.AAAA:
@@ -48,9 +69,8 @@ func (c *Cache) AddrSig(owner string, rrs []dns.RR, now time.Time) ([]byte, erro
 			return nil, fmt.Errorf("signature of %s: %s is not an address record", owner, dns.TypeToString[rr.Header().Rrtype])
 		}
 	}
-	k := c.AddrKey(owner, rrs)
 	// Sign copies with the owner only on a miss: the records are shared.
-	e, err := c.entryOr(k, now.Unix(), func() []dns.RR {
+	e, err := c.entryOr(c.addAddrs(start, rrs), now.Unix(), func() []dns.RR {
 		set := make([]dns.RR, len(rrs))
 		for i, rr := range rrs {
 			set[i] = dns.Copy(rr)

@@ -1,6 +1,10 @@
 package plan
 
-import "github.com/glb-dns/glb/server/dnssec"
+import (
+	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/dnssec"
+)
 
 // Signing is the DNSSEC part of a snapshot: the signer and signature
 // caches of each signed zone whose keys are usable, by origin. It is
@@ -37,4 +41,48 @@ func (n *Name) Families() (v4, v6 bool) {
 		v6 = v6 || len(r.aaaa) > 0
 	}
 	return v4, v6
+}
+
+// SigKeys are the starts of the signature cache keys of a name's answer
+// RRsets (dnssec.Cache.KeyStart: owner, type and TTL), made for one cache
+// when the snapshot is built, so that a DO query adds only its records'
+// addresses to find its signature.
+type SigKeys struct {
+	Cache *dnssec.Cache
+	start [2][2]dnssec.RRsetKey // [A, AAAA][TTL, degraded TTL]
+}
+
+// SetSigKeys makes g's keys for cache c, unless it has them. The keys sit
+// behind an atomic pointer because a Name outlives the signing it was
+// built with: snapshots in use share it while new keys come in.
+func (g *Name) SetSigKeys(c *dnssec.Cache) {
+	if k := g.sigKeys.Load(); k != nil && k.Cache == c {
+		return
+	}
+	k := &SigKeys{Cache: c}
+	for i, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		k.start[i][0] = c.KeyStart(g.Owner, t, g.TTL)
+		k.start[i][1] = c.KeyStart(g.Owner, t, g.TTLDegraded)
+	}
+	g.sigKeys.Store(k)
+}
+
+// SigKeyStart returns the start of the key of g's RRset of rrtype at ttl
+// in cache c; ok false when g has no keys made for c (SetSigKeys).
+func (g *Name) SigKeyStart(c *dnssec.Cache, rrtype uint16, ttl uint32) (start dnssec.RRsetKey, ok bool) {
+	k := g.sigKeys.Load()
+	if k == nil || k.Cache != c {
+		return start, false
+	}
+	i := 0
+	if rrtype == dns.TypeAAAA {
+		i = 1
+	}
+	switch {
+	case ttl == g.TTL:
+		return k.start[i][0], true
+	case ttl == g.TTLDegraded && ttl != 0:
+		return k.start[i][1], true
+	}
+	return start, false
 }
