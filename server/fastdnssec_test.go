@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/glb-dns/glb/server/dnssec"
 )
@@ -192,5 +193,64 @@ func TestFastPathSignedAllocs(t *testing.T) {
 		if signs := after.Signs - before.Signs; signs > 1 || after.Hits-before.Hits < 200 {
 			t.Errorf("%s: %d signs and %d hits for 202 queries of one RRset; want at most 1 sign, the rest hits", c.name, signs, after.Hits-before.Hits)
 		}
+	}
+}
+
+// TestSignatureCacheMetrics: the signature caches' hits and misses are
+// exported by zone and cache, over UDP and TCP, through the fast path and
+// the general path, and a key change (new caches) never takes the totals
+// back.
+func TestSignatureCacheMetrics(t *testing.T) {
+	h, reg, addr, _ := signedHandler(t)
+	zone := strings.TrimSuffix(testZone, ".")
+	_, zk := zoneKeys(t, dnssec.AlgECDSAP256, false, 1)
+	h.ApplyKeys(map[string]*ZoneKeys{zone: zk})
+	get := func(which, cache string) float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "glb_dnssec_signature_cache_"+which+"_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				if labels["zone"] == zone && labels["cache"] == cache {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	www, nope := "www."+testZone, "nope."+testZone
+	for _, step := range []struct {
+		name, net, qname string
+		want             [4]float64 // answers hits, misses; denials hits, misses
+	}{
+		{"first answer signs", "udp", www, [4]float64{0, 1, 0, 0}},
+		{"then hits, UDP", "udp", www, [4]float64{1, 1, 0, 0}},
+		{"then hits, TCP", "tcp", www, [4]float64{2, 1, 0, 0}},
+		{"a missing name signs its SOA and NSEC", "udp", nope, [4]float64{2, 2, 0, 1}},
+		{"asked again, both hit", "tcp", nope, [4]float64{3, 2, 1, 1}},
+	} {
+		exchange(t, step.net, addr, doQuery(step.qname, dns.TypeA))
+		got := [4]float64{get("hits", "answers"), get("misses", "answers"), get("hits", "denials"), get("misses", "denials")}
+		if got != step.want {
+			t.Errorf("%s: answers hits, misses; denials hits, misses = %v, want %v", step.name, got, step.want)
+		}
+	}
+	_, zk2 := zoneKeys(t, dnssec.AlgECDSAP256, false, 2) // a new key: new caches
+	h.ApplyKeys(map[string]*ZoneKeys{zone: zk2})
+	exchange(t, "udp", addr, doQuery(www, dns.TypeA))
+	if got := [2]float64{get("hits", "answers"), get("misses", "answers")}; got != [2]float64{3, 3} {
+		t.Errorf("after a key change: answers hits, misses = %v, want [3 3] (the retired cache's counts kept)", got)
+	}
+	if _, err := testutil.GatherAndLint(reg); err != nil {
+		t.Error(err)
 	}
 }
