@@ -70,6 +70,38 @@ func (h *Handler) signReply(q *query, opt *dns.OPT) {
 		return
 	}
 	m.Ns, _ = h.signSection(q, m.Ns)
+	m.Extra = signGlue(q, m.Extra)
+}
+
+// signGlue returns the additional section with an RRSIG after each A and
+// AAAA RRset of an in-zone name server: authoritative data of a signed
+// zone, which RFC 4035 section 3.1.1 asks to be signed. Glue below a zone
+// cut (a delegation's) is not the zone's data and stays unsigned, and so
+// do other records (the OPT). A signature that cannot be made leaves its
+// RRset unsigned: the additional section is optional, the answer is not.
+func signGlue(q *query, extra []dns.RR) []dns.RR {
+	var out []dns.RR
+	for i := 0; i < len(extra); {
+		hd := extra[i].Header()
+		j := i + 1
+		for j < len(extra) && extra[j].Header().Rrtype == hd.Rrtype && strings.EqualFold(extra[j].Header().Name, hd.Name) {
+			j++
+		}
+		out = append(out, extra[i:j]...)
+		if hd.Rrtype == dns.TypeA || hd.Rrtype == dns.TypeAAAA {
+			owner := strings.ToLower(hd.Name)
+			z := q.snap.Match(owner)
+			if zs := q.snap.DNSSEC.For(z); zs != nil && z.Signed && !z.BelowCut(owner) {
+				if k, err := zs.Answers.Key(extra[i:j]); err == nil {
+					if sigs, err := zs.Answers.Sigs(k, extra[i:j]); err == nil && len(sigs) > 0 {
+						out = append(out, sigs[0])
+					}
+				}
+			}
+		}
+		i = j
+	}
+	return out
 }
 
 // compactDenial rewrites a NXDOMAIN or NODATA of zone z (RFC 9824): the

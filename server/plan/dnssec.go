@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"strings"
+
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/server/dnssec"
@@ -85,4 +87,22 @@ func (g *Name) SigKeyStart(c *dnssec.Cache, rrtype uint16, ttl uint32) (start dn
 		return k.start[i][1], true
 	}
 	return start, false
+}
+
+// BelowCut reports whether name (lower case, fully qualified, inside z)
+// is at or below a zone cut: a name other than the apex with NS records,
+// on the way up from name. Records there are a delegation's glue, not
+// the zone's own data, and are never signed (RFC 4035 section 2.2).
+func (z *Zone) BelowCut(name string) bool {
+	for n := name; len(n) > len(z.Name); {
+		if node := z.Nodes[n]; node != nil && len(node.RRsets[dns.TypeNS]) > 0 {
+			return true
+		}
+		i := strings.IndexByte(n, '.')
+		if i < 0 {
+			break
+		}
+		n = n[i+1:]
+	}
+	return false
 }
