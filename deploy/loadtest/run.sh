@@ -12,6 +12,7 @@
 #   deploy/loadtest/run.sh --duration N  seconds per mode (default 10; 2 with --quick)
 #   deploy/loadtest/run.sh --out FILE    also write the report to FILE
 #   deploy/loadtest/run.sh --keep        keep the working directory (logs, configs, dnsperf output)
+#   deploy/loadtest/run.sh --dnssec      DNSSEC instead: glbd with and without DO, beside Knot (dnssec.sh; its own options follow)
 #
 # Modes, each run for --duration seconds against one server at a time:
 #   noecs  40% A www, 40% AAAA www, 20% NXDOMAIN (A and AAAA), EDNS0 without ECS
@@ -50,6 +51,7 @@ GDNSD=true
 KEEP=false
 DUR=""
 OUT=""
+for arg in "$@"; do [ "$arg" != --dnssec ] || exec "$(dirname "$0")/dnssec.sh" "$@"; done
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=true ;;
