@@ -60,11 +60,11 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 	if n == nil || n.GSLB == nil || n.CNAME != nil {
 		return dst, false
 	}
-	zs, signs := fastSigning(snap, z, f.do)
+	g := n.GSLB
+	zs, keys, signs := fastSigning(snap, z, g, f.do)
 	if !signs {
 		return dst, false // a signed zone without usable keys: the general path answers SERVFAIL
 	}
-	g := n.GSLB
 	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.Label
 	q.udpSize = dns.MinMsgSize
 	if f.opt {
@@ -110,7 +110,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 	}
 	h.answerPlan(q, g, &p)
 	q.fast = true // finish counts it with the name's resolved counters
-	sig, ok := fastSig(zs, g, q, now)
+	sig, ok := fastSig(zs, keys, g, q, now)
 	if !ok {
 		return dnswire.ServFail(dst, pkt)
 	}

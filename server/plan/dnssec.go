@@ -45,37 +45,38 @@ func (n *Name) Families() (v4, v6 bool) {
 	return v4, v6
 }
 
-// SigKeys are the starts of the signature cache keys of a name's answer
-// RRsets (dnssec.Cache.KeyStart: owner, type and TTL), made for one cache
-// when the snapshot is built, so that a DO query adds only its records'
-// addresses to find its signature.
+// SigKeys are what a DO answer of a GSLB name needs from its zone's
+// signing, made when the snapshot is built: the signing itself and the
+// starts of the signature cache keys of the name's answer RRsets
+// (dnssec.Cache.KeyStart: owner, type and TTL), so that a DO query adds
+// only its records' addresses to find its signature.
 type SigKeys struct {
-	Cache *dnssec.Cache
+	Zone  *ZoneSigning
 	start [2][2]dnssec.RRsetKey // [A, AAAA][TTL, degraded TTL]
 }
 
-// SetSigKeys makes g's keys for cache c, unless it has them. The keys sit
-// behind an atomic pointer because a Name outlives the signing it was
-// built with: snapshots in use share it while new keys come in.
-func (g *Name) SetSigKeys(c *dnssec.Cache) {
-	if k := g.sigKeys.Load(); k != nil && k.Cache == c {
+// SetSigKeys makes g's keys for the signing zs, unless it has them. They
+// sit behind an atomic pointer because a Name outlives the signing it
+// was built with: snapshots in use share it while new keys come in, and
+// a query of one of them may take the newer keys, which are in force.
+func (g *Name) SetSigKeys(zs *ZoneSigning) {
+	if k := g.sigKeys.Load(); k != nil && k.Zone == zs {
 		return
 	}
-	k := &SigKeys{Cache: c}
+	k := &SigKeys{Zone: zs}
 	for i, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		k.start[i][0] = c.KeyStart(g.Owner, t, g.TTL)
-		k.start[i][1] = c.KeyStart(g.Owner, t, g.TTLDegraded)
+		k.start[i][0] = zs.Answers.KeyStart(g.Owner, t, g.TTL)
+		k.start[i][1] = zs.Answers.KeyStart(g.Owner, t, g.TTLDegraded)
 	}
 	g.sigKeys.Store(k)
 }
 
-// SigKeyStart returns the start of the key of g's RRset of rrtype at ttl
-// in cache c; ok false when g has no keys made for c (SetSigKeys).
-func (g *Name) SigKeyStart(c *dnssec.Cache, rrtype uint16, ttl uint32) (start dnssec.RRsetKey, ok bool) {
-	k := g.sigKeys.Load()
-	if k == nil || k.Cache != c {
-		return start, false
-	}
+// SigKeys returns g's keys; nil when none were made (not signed yet).
+func (g *Name) SigKeys() *SigKeys { return g.sigKeys.Load() }
+
+// Start returns the start of the key of g's RRset of rrtype at ttl in
+// k's answer cache; ok false for a TTL that is neither of g's.
+func (k *SigKeys) Start(g *Name, rrtype uint16, ttl uint32) (start dnssec.RRsetKey, ok bool) {
 	i := 0
 	if rrtype == dns.TypeAAAA {
 		i = 1
