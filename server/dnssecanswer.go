@@ -82,11 +82,7 @@ func (h *Handler) signReply(q *query, opt *dns.OPT) {
 func signGlue(q *query, extra []dns.RR) []dns.RR {
 	var out []dns.RR
 	for i := 0; i < len(extra); {
-		hd := extra[i].Header()
-		j := i + 1
-		for j < len(extra) && extra[j].Header().Rrtype == hd.Rrtype && strings.EqualFold(extra[j].Header().Name, hd.Name) {
-			j++
-		}
+		hd, j := extra[i].Header(), rrsetEnd(extra, i)
 		out = append(out, extra[i:j]...)
 		if hd.Rrtype == dns.TypeA || hd.Rrtype == dns.TypeAAAA {
 			owner := strings.ToLower(hd.Name)
@@ -194,11 +190,7 @@ func (h *Handler) signSection(q *query, sec []dns.RR) ([]dns.RR, bool) {
 	}
 	out := make([]dns.RR, 0, len(sec)+4)
 	for i := 0; i < len(sec); {
-		hd := sec[i].Header()
-		j := i + 1
-		for j < len(sec) && sec[j].Header().Rrtype == hd.Rrtype && strings.EqualFold(sec[j].Header().Name, hd.Name) {
-			j++
-		}
+		hd, j := sec[i].Header(), rrsetEnd(sec, i)
 		out = append(out, sec[i:j]...)
 		if hd.Rrtype != dns.TypeRRSIG && hd.Rrtype != dns.TypeNSEC {
 			z := q.snap.Match(strings.ToLower(hd.Name))
@@ -218,6 +210,17 @@ func (h *Handler) signSection(q *query, sec []dns.RR) ([]dns.RR, bool) {
 		i = j
 	}
 	return out, true
+}
+
+// rrsetEnd returns the end of the RRset that starts at sec[i]: the
+// records of its owner and type that follow it in a row.
+func rrsetEnd(sec []dns.RR, i int) int {
+	hd := sec[i].Header()
+	j := i + 1
+	for j < len(sec) && sec[j].Header().Rrtype == hd.Rrtype && strings.EqualFold(sec[j].Header().Name, hd.Name) {
+		j++
+	}
+	return j
 }
 
 // sigOf returns the RRSIG of rrset from cache, or answers SERVFAIL.

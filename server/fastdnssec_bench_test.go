@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/server/dnssec"
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // BenchmarkAnswerPacketDORatio measures each query with DO against a
@@ -36,17 +37,7 @@ func BenchmarkAnswerPacketDORatio(b *testing.B) {
 			h.ApplyKeys(map[string]*ZoneKeys{strings.TrimSuffix(testZone, "."): zk})
 			var pkts [2][]byte
 			for i, do := range []bool{false, true} {
-				q := mkQuery(bc.qname+"."+testZone, bc.qtype, bc.ecs)
-				if q.IsEdns0() == nil {
-					q.SetEdns0(1232, false)
-				}
-				if do {
-					q.IsEdns0().SetDo()
-				}
-				var err error
-				if pkts[i], err = q.Pack(); err != nil {
-					b.Fatal(err)
-				}
+				pkts[i] = queryPacket(b, bc.qname+"."+testZone, bc.qtype, bc.ecs, do)
 			}
 			remote := netip.MustParseAddrPort("127.0.0.1:5300")
 			out := make([]byte, 0, 1232)
@@ -86,27 +77,25 @@ func BenchmarkAnswerPacketFirstSign(b *testing.B) {
 			h, _ := newTestHandler(b, nil)
 			_, zk := zoneKeys(b, alg, false, 1)
 			h.ApplyKeys(map[string]*ZoneKeys{strings.TrimSuffix(testZone, "."): zk})
-			q := mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")
-			q.IsEdns0().SetDo()
-			pkt, err := q.Pack()
-			if err != nil {
-				b.Fatal(err)
-			}
+			pkt := queryPacket(b, "www."+testZone, dns.TypeA, "81.2.69.0/24", true)
 			remote := netip.MustParseAddrPort("127.0.0.1:5300")
 			out := make([]byte, 0, 1232)
-			zs := h.snap.Load().DNSSEC.Zones[testZone]
+			snap := h.snap.Load()
+			zs, g := snap.DNSSEC.Zones[testZone], snap.Config.Zones[testZone].Nodes["www."+testZone].GSLB
+			var fresh *plan.ZoneSigning
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				fresh := *zs
-				fresh.Answers = dnssec.NewCache(zs.Signer, 0)
-				h.snap.Load().DNSSEC.Zones[testZone] = &fresh // the benchmark owns this handler
+				// A new signing with an empty cache where the query looks
+				// for its signature (the benchmark owns this handler).
+				fresh = &plan.ZoneSigning{Signer: zs.Signer, Answers: dnssec.NewCache(zs.Signer, 0), Denials: zs.Denials}
+				g.SetSigKeys(fresh)
 				b.StartTimer()
 				if _, ok := h.AnswerPacket(out[:0], pkt, remote, false); !ok {
 					b.Fatal("no reply")
 				}
 			}
-			if st := h.snap.Load().DNSSEC.Zones[testZone].Answers.Stats(); st.Signs != 1 {
+			if st := fresh.Answers.Stats(); st.Signs != 1 {
 				b.Fatalf("last query: %d signs, want 1", st.Signs)
 			}
 		})

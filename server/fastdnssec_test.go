@@ -37,6 +37,24 @@ func testNetworks(t testing.TB) []netip.Prefix {
 	return out
 }
 
+// queryPacket returns a query for name and qtype in wire form, with EDNS
+// (1232 bytes), the ECS option ecs unless it is "", and DO when do.
+func queryPacket(t testing.TB, name string, qtype uint16, ecs string, do bool) []byte {
+	t.Helper()
+	q := mkQuery(name, qtype, ecs)
+	if q.IsEdns0() == nil {
+		q.SetEdns0(1232, false)
+	}
+	if do {
+		q.IsEdns0().SetDo()
+	}
+	pkt, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkt
+}
+
 // verifyAnswerSigs checks that the answer section is RRsets each followed
 // by an RRSIG that verifies with the zone's data key at now, and returns
 // how many signatures it verified.
@@ -89,15 +107,7 @@ func TestFastPathSignedMatchesGeneralPath(t *testing.T) {
 							remote = netip.MustParseAddrPort("127.0.0.1:5300")
 							ecs = p.String()
 						}
-						q := mkQuery(name+"."+testZone, qtype, ecs)
-						if q.IsEdns0() == nil {
-							q.SetEdns0(1232, false)
-						}
-						q.IsEdns0().SetDo()
-						pkt, err := q.Pack()
-						if err != nil {
-							t.Fatal(err)
-						}
+						pkt := queryPacket(t, name+"."+testZone, qtype, ecs, true)
 						for _, tcp := range []bool{false, true} {
 							what := dns.TypeToString[qtype] + " " + name + " from " + remote.Addr().String() + " ECS " + ecs
 							var outs [2]*dns.Msg
@@ -167,15 +177,7 @@ func TestFastPathSignedAllocs(t *testing.T) {
 		{"AAAA ECS Tokyo", dns.TypeAAAA, "2001:218:1::/48"},
 		{"A no ECS", dns.TypeA, ""},
 	} {
-		q := mkQuery("api."+testZone, c.qtype, c.ecs) // one address per answer: one RRset per region
-		if q.IsEdns0() == nil {
-			q.SetEdns0(1232, false)
-		}
-		q.IsEdns0().SetDo()
-		pkt, err := q.Pack()
-		if err != nil {
-			t.Fatal(err)
-		}
+		pkt := queryPacket(t, "api."+testZone, c.qtype, c.ecs, true) // one address per answer: one RRset per region
 		out := make([]byte, 0, 1232)
 		before := zs.Answers.Stats()
 		if _, ok := h.AnswerPacket(out[:0], pkt, remote, false); !ok {
