@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -254,5 +256,82 @@ func TestSignatureCacheMetrics(t *testing.T) {
 	}
 	if _, err := testutil.GatherAndLint(reg); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestFastPathSignedKeyChange: DO queries answered on several goroutines
+// while the keys change (new signer, new caches, new key starts on every
+// name) always carry a signature that verifies with one of the keys in
+// force at the time; run with -race, it also checks that the names' keys
+// are swapped safely under the queries.
+func TestFastPathSignedKeyChange(t *testing.T) {
+	h, _ := newTestHandler(t, nil)
+	zone := strings.TrimSuffix(testZone, ".")
+	var keys []*dns.DNSKEY
+	var zks []*ZoneKeys
+	for rev := range 4 {
+		ks, zk := zoneKeys(t, dnssec.AlgEd25519, false, int64(rev+1))
+		keys, zks = append(keys, ks.DNSKEYs()[0].(*dns.DNSKEY)), append(zks, zk)
+	}
+	h.ApplyKeys(map[string]*ZoneKeys{zone: zks[0]})
+	pkts := [][]byte{
+		queryPacket(t, "www."+testZone, dns.TypeA, "81.2.69.0/24", true),
+		queryPacket(t, "www."+testZone, dns.TypeAAAA, "2001:218:1::/48", true),
+		queryPacket(t, "api."+testZone, dns.TypeA, "", true),
+	}
+	remote := netip.MustParseAddrPort("127.0.0.1:5300")
+	done := make(chan struct{})
+	errs := make(chan string, 8)
+	var answered atomic.Int64
+	for w := range 3 {
+		go func() {
+			defer func() { errs <- "" }()
+			out := make([]byte, 0, 1232)
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				reply, ok := h.AnswerPacket(out[:0], pkts[(w+i)%len(pkts)], remote, false)
+				m := new(dns.Msg)
+				if !ok || m.Unpack(reply) != nil || len(m.Answer) < 2 {
+					errs <- "a DO query got no signed answer"
+					return
+				}
+				sig, _ := m.Answer[len(m.Answer)-1].(*dns.RRSIG)
+				verified := false
+				for _, k := range keys {
+					if sig != nil && sig.KeyTag == k.KeyTag() && sig.Verify(k, m.Answer[:len(m.Answer)-1]) == nil {
+						verified = true
+					}
+				}
+				if !verified {
+					errs <- "answer does not verify with any of the keys: " + m.String()
+					return
+				}
+				answered.Add(1)
+			}
+		}()
+	}
+	for _, zk := range zks[1:] {
+		h.ApplyKeys(map[string]*ZoneKeys{zone: zk})
+		from := answered.Load() // queries answered on each key, before the next
+		waitUntil(t, 10*time.Second, "queries on the new key", func() bool { return answered.Load() >= from+50 })
+	}
+	close(done)
+	for range 3 {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+	// After the last change, answers are signed by the last key.
+	reply, _ := h.AnswerPacket(nil, pkts[0], remote, false)
+	m := new(dns.Msg)
+	if err := m.Unpack(reply); err != nil {
+		t.Fatal(err)
+	}
+	if sig := sigOf(m, dns.TypeA); sig == nil || sig.KeyTag != keys[len(keys)-1].KeyTag() {
+		t.Errorf("after the last key change: signature %v, want key %d's", sig, keys[len(keys)-1].KeyTag())
 	}
 }
