@@ -12,7 +12,6 @@
 #   deploy/loadtest/run.sh --duration N  seconds per mode (default 10; 2 with --quick)
 #   deploy/loadtest/run.sh --out FILE    also write the report to FILE
 #   deploy/loadtest/run.sh --keep        keep the working directory (logs, configs, dnsperf output)
-#   deploy/loadtest/run.sh --dnssec      DNSSEC instead: glbd with and without DO, beside Knot (dnssec.sh; its own options follow)
 #
 # Modes, each run for --duration seconds against one server at a time:
 #   noecs  40% A www, 40% AAAA www, 20% NXDOMAIN (A and AAAA), EDNS0 without ECS
@@ -42,7 +41,11 @@
 # Every process it starts is its child, started under `setpriv --pdeathsig
 # KILL`, and stopped by the EXIT trap (also on Ctrl-C); every dnsperf run is
 # bounded by -l and by `timeout`.
+#
+# --dnssec runs deploy/loadtest/dnssec.sh instead, with the other arguments:
+# glbd's CPU per query with and without DO, beside Knot signing the same zone.
 set -euo pipefail
+for arg in "$@"; do [ "$arg" != --dnssec ] || exec "$(dirname "$0")/dnssec.sh" "$@"; done
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 QUICK=false
@@ -51,7 +54,6 @@ GDNSD=true
 KEEP=false
 DUR=""
 OUT=""
-for arg in "$@"; do [ "$arg" != --dnssec ] || exec "$(dirname "$0")/dnssec.sh" "$@"; done
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=true ;;
