@@ -335,3 +335,52 @@ func TestFastPathSignedKeyChange(t *testing.T) {
 		t.Errorf("after the last key change: signature %v, want key %d's", sig, keys[len(keys)-1].KeyTag())
 	}
 }
+
+// TestFastPathSignedTruncation: a DO answer that might not fit the
+// client's UDP size with its RRSIG is left to the general path, which
+// truncates it (TC); over TCP, and over UDP with room, it comes whole and
+// verifies.
+func TestFastPathSignedTruncation(t *testing.T) {
+	var addrs []string
+	for i := range 16 {
+		addrs = append(addrs, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x99, 15: byte(i + 1)}).String())
+	}
+	h, _ := newTestHandler(t, map[string]any{
+		"regions/many":                       map[string]any{"lat": 51.5, "lon": -0.1, "addrs": addrs},
+		"zones/gslb.example.test/names/many": map[string]any{"regions": []string{"many"}, "answers": 16},
+	})
+	ks, zk := zoneKeys(t, dnssec.AlgECDSAP256, false, 1)
+	h.ApplyKeys(map[string]*ZoneKeys{strings.TrimSuffix(testZone, "."): zk})
+	key := ks.DNSKEYs()[0].(*dns.DNSKEY)
+	// The hook is set before the server starts and cleared after it stops
+	// (cleanups run last first): its goroutines read it.
+	var tookFast atomic.Bool
+	fastHook = func() { tookFast.Store(true) }
+	t.Cleanup(func() { fastHook = nil })
+	addr := startServer(t, h)
+	for _, c := range []struct {
+		name     string
+		net      string
+		size     uint16
+		fast, tc bool
+	}{
+		{"UDP at 512: truncated by the general path", "udp", 512, false, true},
+		{"UDP at 1232: whole, fast", "udp", 1232, true, false},
+		{"TCP: whole, fast", "tcp", 512, true, false},
+	} {
+		q := new(dns.Msg)
+		q.SetQuestion("many."+testZone, dns.TypeAAAA)
+		q.SetEdns0(c.size, true)
+		tookFast.Store(false)
+		m := exchange(t, c.net, addr, q)
+		if tookFast.Load() != c.fast || m.Truncated != c.tc {
+			t.Errorf("%s: fast path %v, TC %v; want %v, %v", c.name, tookFast.Load(), m.Truncated, c.fast, c.tc)
+		}
+		if !c.tc {
+			if len(m.Answer) != 17 {
+				t.Errorf("%s: %d answers, want 16 and the RRSIG", c.name, len(m.Answer))
+			}
+			verifyAnswerSigs(t, c.name, m, key)
+		}
+	}
+}
