@@ -70,7 +70,7 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 	if f.opt {
 		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, h.maxUDP))
 	}
-	if !q.tcp && f.maxReply(g.Answers)+sigRoom(zs) > q.udpSize {
+	if !q.tcp && f.maxReply(g.Answers)+sigRoom(zs, keys) > q.udpSize {
 		return dst, false // might need truncation: the general path does it
 	}
 	q.client = q.remote

@@ -36,9 +36,12 @@ func fastSigning(snap *plan.Snapshot, z *plan.Zone, g *plan.Name, do bool) (zs *
 }
 
 // sigRoom is the room an answer's RRSIG may take in the reply.
-func sigRoom(zs *plan.ZoneSigning) int {
-	if zs == nil {
+func sigRoom(zs *plan.ZoneSigning, keys *plan.SigKeys) int {
+	switch {
+	case zs == nil:
 		return 0
+	case keys != nil:
+		return keys.SigRoom
 	}
 	return zs.Signer.MaxRRSIGLen()
 }

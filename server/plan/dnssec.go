@@ -51,8 +51,12 @@ func (n *Name) Families() (v4, v6 bool) {
 // (dnssec.Cache.KeyStart: owner, type and TTL), so that a DO query adds
 // only its records' addresses to find its signature.
 type SigKeys struct {
-	Zone  *ZoneSigning
-	start [2][2]dnssec.RRsetKey // [A, AAAA][TTL, degraded TTL]
+	Zone *ZoneSigning
+	// SigRoom bounds the wire length of one RRSIG of the zone's signer
+	// (dnssec.Signer.MaxRRSIGLen), kept here so a query reads it from
+	// the memory it reads anyway.
+	SigRoom int
+	start   [2][2]dnssec.RRsetKey // [A, AAAA][TTL, degraded TTL]
 }
 
 // SetSigKeys makes g's keys for the signing zs, unless it has them. They
@@ -63,7 +67,7 @@ func (g *Name) SetSigKeys(zs *ZoneSigning) {
 	if k := g.sigKeys.Load(); k != nil && k.Zone == zs {
 		return
 	}
-	k := &SigKeys{Zone: zs}
+	k := &SigKeys{Zone: zs, SigRoom: zs.Signer.MaxRRSIGLen()}
 	for i, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		k.start[i][0] = zs.Answers.KeyStart(g.Owner, t, g.TTL)
 		k.start[i][1] = zs.Answers.KeyStart(g.Owner, t, g.TTLDegraded)
