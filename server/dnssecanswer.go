@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -80,6 +81,9 @@ func (h *Handler) signReply(q *query, opt *dns.OPT) {
 // do other records (the OPT). A signature that cannot be made leaves its
 // RRset unsigned: the additional section is optional, the answer is not.
 func signGlue(q *query, extra []dns.RR) []dns.RR {
+	if !slices.ContainsFunc(extra, func(rr dns.RR) bool { t := rr.Header().Rrtype; return t == dns.TypeA || t == dns.TypeAAAA }) {
+		return extra // the OPT alone, most of the time
+	}
 	var out []dns.RR
 	for i := 0; i < len(extra); {
 		hd, j := extra[i].Header(), rrsetEnd(extra, i)

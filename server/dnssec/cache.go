@@ -168,13 +168,16 @@ func rdata(rr dns.RR, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The message header is 12 bytes, then the owner name and 10 bytes;
-	// the owner name's wire length is found by unpacking it.
-	_, off, err := dns.UnpackDomainName(b, 12)
-	if err != nil {
-		return nil, err
+	// The message header is 12 bytes, then the owner name (labels up to
+	// the root's empty one: nothing is compressed) and 10 bytes.
+	off := 12
+	for off < len(b) && b[off] != 0 {
+		off += int(b[off]) + 1
 	}
-	return b[off+10:], nil
+	if off+11 > len(b) {
+		return nil, fmt.Errorf("pack %s: short record", rr.Header().Name)
+	}
+	return b[off+11:], nil
 }
 
 // Sigs returns the RRSIGs of the RRset whose key is k, signing and
