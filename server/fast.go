@@ -31,6 +31,7 @@ type fastQuery struct {
 	qtype     uint16
 	opt       bool
 	do        bool
+	co        bool // Compact Answers OK (RFC 9824)
 	udpSize   int
 	ecs       dnswire.ClientSubnet
 	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
@@ -57,7 +58,10 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 		return dst, false
 	}
 	n := z.Nodes[string(name)]
-	if n == nil || n.GSLB == nil || n.CNAME != nil {
+	if n == nil {
+		return h.fastDenial(dst, pkt, q, &f, snap, z, now) // fastdenial.go
+	}
+	if n.GSLB == nil || n.CNAME != nil {
 		return dst, false
 	}
 	g := n.GSLB
@@ -201,6 +205,7 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 		return 0, false
 	}
 	f.do = ttl&(1<<15) != 0
+	f.co = ttl&(1<<14) != 0
 	rdlen := int(binary.BigEndian.Uint16(pkt[off+9:]))
 	off += 11
 	end := off + rdlen
@@ -275,6 +280,12 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 		dst = append(dst, 0xc0, 12)
 		dst = append(dst, sig...)
 	}
+	return f.appendOPT(dst, q, cookies)
+}
+
+// appendOPT appends the reply's OPT record, when the query had one: DO
+// echoed, the ECS option with the answer's scope, and our cookie.
+func (f *fastQuery) appendOPT(dst []byte, q *query, cookies *limit.CookieSecrets) []byte {
 	if f.opt {
 		dst = append(dst, 0) // root owner
 		dst = binary.BigEndian.AppendUint16(dst, dns.TypeOPT)

@@ -84,6 +84,18 @@ func (c *Cache) AddrSigFrom(start RRsetKey, owner string, rrs []dns.RR, now time
 	return e.wire, nil
 }
 
+// Wire returns the RRSIG of the RRset whose key is k, in wire form from
+// its type on, serving at now; on a miss it signs the RRset that set
+// returns (records with their owner) and stores it. On a hit it
+// allocates nothing. The returned bytes are shared: do not change them.
+func (c *Cache) Wire(k RRsetKey, now time.Time, set func() []dns.RR) ([]byte, error) {
+	e, err := c.entryOr(k, now.Unix(), set)
+	if err != nil {
+		return nil, err
+	}
+	return e.wire, nil
+}
+
 // sigWire returns sig in wire form without its owner name: type, class,
 // TTL, data length and data (the signer's name is never compressed, RFC
 // 4034 section 3.1.7).

@@ -1,7 +1,9 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -25,6 +27,40 @@ type ZoneSigning struct {
 	Signer  *dnssec.Signer
 	Answers *dnssec.Cache
 	Denials *dnssec.Cache
+	// negSOA is the zone's negative SOA in wire form, for the fast
+	// path's denials (NegSOA); made on first use.
+	negSOA atomic.Pointer[NegSOAWire]
+}
+
+// NegSOAWire is a zone's negative SOA ready to write after its owner
+// name (type, class, TTL, data length and data) and the key of its RRSIG
+// in the zone's answers cache.
+type NegSOAWire struct {
+	SOA  *dns.SOA
+	Wire []byte
+	Key  dnssec.RRsetKey
+}
+
+// NegSOA returns z's negative SOA in wire form. It is made on the first
+// call for each SOA (a new configuration has a new one) and kept: the
+// SOA is the same for every denial of the zone.
+func (zs *ZoneSigning) NegSOA(z *Zone) (*NegSOAWire, error) {
+	if w := zs.negSOA.Load(); w != nil && w.SOA == z.NegSOA {
+		return w, nil
+	}
+	soa := dns.Copy(z.NegSOA) // PackRR writes the record's length: never the shared one
+	buf := make([]byte, dns.Len(soa)+16)
+	n, err := dns.PackRR(soa, buf, 0, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("pack the negative SOA of %s: %w", z.Name, err)
+	}
+	k, err := zs.Answers.Key([]dns.RR{z.NegSOA})
+	if err != nil {
+		return nil, err
+	}
+	w := &NegSOAWire{SOA: z.NegSOA, Wire: buf[len(z.Name)+1 : n : n], Key: k} // the owner is the apex, uncompressed
+	zs.negSOA.Store(w)
+	return w, nil
 }
 
 // For returns the signing of zone z, nil when it has none.
