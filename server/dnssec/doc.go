@@ -45,5 +45,6 @@
 // name when the snapshot is built (plan.SigKeys), the drawn addresses are
 // added per query, and the signature comes back in wire form, with no
 // packing or allocation on a hit. Both keys agree, so the paths share
-// entries. An hourly loop calls Cache.Refresh.
+// entries; its denials of missing names (server/fastdenial.go) take
+// their signatures with Cache.Wire. An hourly loop calls Cache.Refresh.
 package dnssec
