@@ -65,12 +65,10 @@ func (h *Handler) fastDenial(dst, pkt []byte, q *query, f *fastQuery, snap *plan
 	if err != nil {
 		return dnswire.ServFail(dst, pkt)
 	}
-	set := []dns.RR{nsec}
-	k, err := zs.Denials.Key(set)
-	if err != nil {
-		return dnswire.ServFail(dst, pkt)
-	}
-	nsecSig, err := zs.Denials.Wire(k, now, func() []dns.RR { return set })
+	// The NSEC is packed already: its key from those bytes (after type,
+	// class, TTL and data length) is Key's.
+	k := zs.Denials.KeyOne(nsec.Hdr.Name, dns.TypeNSEC, nsec.Hdr.Ttl, nsecWire[10:])
+	nsecSig, err := zs.Denials.Wire(k, now, func() []dns.RR { return []dns.RR{nsec} })
 	if err != nil {
 		return dnswire.ServFail(dst, pkt)
 	}

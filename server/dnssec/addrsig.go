@@ -84,6 +84,16 @@ func (c *Cache) AddrSigFrom(start RRsetKey, owner string, rrs []dns.RR, now time
 	return e.wire, nil
 }
 
+// KeyOne returns the key of an RRset of one record of owner (canonical),
+// class IN, rrtype and ttl whose data in wire form is rdata (names
+// uncompressed): Key of that RRset, without packing it again when the
+// caller has its wire form already.
+func (c *Cache) KeyOne(owner string, rrtype uint16, ttl uint32, rdata []byte) RRsetKey {
+	k := c.KeyStart(owner, rrtype, ttl)
+	c.keyAdd(&k, rdata)
+	return k
+}
+
 // Wire returns the RRSIG of the RRset whose key is k, in wire form from
 // its type on, serving at now; on a miss it signs the RRset that set
 // returns (records with their owner) and stores it. On a hit it

@@ -77,3 +77,25 @@ func TestAddrSig(t *testing.T) {
 		t.Error("AddrSig signed a TXT record: it takes address records only")
 	}
 }
+
+// TestKeyOne: the key of a one-record RRset from its packed data is
+// Key's, for the records the fast path's denials key this way.
+func TestKeyOne(t *testing.T) {
+	cache := newCache(t, newClock(), 0)
+	for _, r := range []dns.RR{
+		DenyName("nope.gslb.example.com.", 30),
+		DenyName("a.b.gslb.example.com.", 300),
+		rr(t, "gslb.example.com. 30 IN SOA ns1.gslb.example.com. hostmaster.gslb.example.com. 1 3600 600 86400 30"),
+	} {
+		k, err := cache.Key([]dns.RR{r})
+		must(t, err)
+		buf := make([]byte, 512)
+		n, err := dns.PackRR(dns.Copy(r), buf, 0, nil, false)
+		must(t, err)
+		h := r.Header()
+		rd := buf[len(h.Name)+1+10 : n] // after the owner (uncompressed), type, class, TTL and length
+		if got := cache.KeyOne(h.Name, h.Rrtype, h.Ttl, rd); got != k {
+			t.Errorf("%v: KeyOne %v, Key %v", r, got, k)
+		}
+	}
+}
