@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -70,6 +71,37 @@ func (h *Handler) signReply(q *query, opt *dns.OPT) {
 		return
 	}
 	m.Ns, _ = h.signSection(q, m.Ns)
+	m.Extra = signGlue(q, m.Extra)
+}
+
+// signGlue returns the additional section with an RRSIG after each A and
+// AAAA RRset of an in-zone name server: authoritative data of a signed
+// zone, which RFC 4035 section 3.1.1 asks to be signed. Glue below a zone
+// cut (a delegation's) is not the zone's data and stays unsigned, and so
+// do other records (the OPT). A signature that cannot be made leaves its
+// RRset unsigned: the additional section is optional, the answer is not.
+func signGlue(q *query, extra []dns.RR) []dns.RR {
+	if !slices.ContainsFunc(extra, func(rr dns.RR) bool { t := rr.Header().Rrtype; return t == dns.TypeA || t == dns.TypeAAAA }) {
+		return extra // the OPT alone, most of the time
+	}
+	var out []dns.RR
+	for i := 0; i < len(extra); {
+		hd, j := extra[i].Header(), rrsetEnd(extra, i)
+		out = append(out, extra[i:j]...)
+		if hd.Rrtype == dns.TypeA || hd.Rrtype == dns.TypeAAAA {
+			owner := strings.ToLower(hd.Name)
+			z := q.snap.Match(owner)
+			if zs := q.snap.DNSSEC.For(z); zs != nil && z.Signed && !z.BelowCut(owner) {
+				if k, err := zs.Answers.Key(extra[i:j]); err == nil {
+					if sigs, err := zs.Answers.Sigs(k, extra[i:j]); err == nil && len(sigs) > 0 {
+						out = append(out, sigs[0])
+					}
+				}
+			}
+		}
+		i = j
+	}
+	return out
 }
 
 // compactDenial rewrites a NXDOMAIN or NODATA of zone z (RFC 9824): the
@@ -162,11 +194,7 @@ func (h *Handler) signSection(q *query, sec []dns.RR) ([]dns.RR, bool) {
 	}
 	out := make([]dns.RR, 0, len(sec)+4)
 	for i := 0; i < len(sec); {
-		hd := sec[i].Header()
-		j := i + 1
-		for j < len(sec) && sec[j].Header().Rrtype == hd.Rrtype && strings.EqualFold(sec[j].Header().Name, hd.Name) {
-			j++
-		}
+		hd, j := sec[i].Header(), rrsetEnd(sec, i)
 		out = append(out, sec[i:j]...)
 		if hd.Rrtype != dns.TypeRRSIG && hd.Rrtype != dns.TypeNSEC {
 			z := q.snap.Match(strings.ToLower(hd.Name))
@@ -186,6 +214,17 @@ func (h *Handler) signSection(q *query, sec []dns.RR) ([]dns.RR, bool) {
 		i = j
 	}
 	return out, true
+}
+
+// rrsetEnd returns the end of the RRset that starts at sec[i]: the
+// records of its owner and type that follow it in a row.
+func rrsetEnd(sec []dns.RR, i int) int {
+	hd := sec[i].Header()
+	j := i + 1
+	for j < len(sec) && sec[j].Header().Rrtype == hd.Rrtype && strings.EqualFold(sec[j].Header().Name, hd.Name) {
+		j++
+	}
+	return j
 }
 
 // sigOf returns the RRSIG of rrset from cache, or answers SERVFAIL.

@@ -36,8 +36,9 @@ type dnssecState struct {
 	seen     map[string]*ZoneKeys // the last keys received, by zone (fully qualified)
 	signing  *plan.Signing        // in force; shared by the snapshots built since
 	unsigned atomic.Pointer[[]string]
-	listed   bool                // keys were received once: before that, no zone is said to lack them
-	cacheCfg dnssec.SignerConfig // tests inject the clock
+	listed   bool                              // keys were received once: before that, no zone is said to lack them
+	cacheCfg dnssec.SignerConfig               // tests inject the clock
+	retired  map[sigCacheKey]dnssec.CacheStats // counts of caches replaced by key changes (dnsseccachemetrics.go)
 }
 
 // dnssecMetrics are the DNSSEC metrics.
@@ -46,10 +47,12 @@ type dnssecMetrics struct {
 	unsigned  *prometheus.GaugeVec
 	servfail  *prometheus.CounterVec
 	refreshed prometheus.Counter
+	caches    *sigCacheCollector
 }
 
-func newDNSSECMetrics(f promauto.Factory) *dnssecMetrics {
+func newDNSSECMetrics(f promauto.Factory, reg prometheus.Registerer) *dnssecMetrics {
 	return &dnssecMetrics{
+		caches: newSigCacheCollector(reg),
 		keyErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "glb", Subsystem: "dnssec", Name: "key_errors_total",
 			Help: "DNSSEC key sets or private keys refused (corrupt, missing, not matching); the keys in force stay.",
@@ -81,6 +84,7 @@ const denialCacheSize = 10_000
 func (h *Handler) ApplyKeys(zones map[string]*ZoneKeys) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.metrics.dnssec.caches.from.Store(h)
 	d := &h.dnssec
 	var cur map[string]*plan.ZoneSigning
 	if d.signing != nil {
@@ -105,6 +109,9 @@ func (h *Handler) ApplyKeys(zones map[string]*ZoneKeys) {
 			h.log.Error("dnssec keys refused; the keys in force stay", "zone", origin, "key", zk.Name, "err", err)
 			h.metrics.dnssec.keyErrors.WithLabelValues(strings.TrimSuffix(origin, ".")).Inc()
 			continue
+		}
+		if old := next[origin]; old != nil {
+			h.retireCaches(origin, old.Answers, old.Denials)
 		}
 		next[origin], changed = zs, true
 		h.log.Info("dnssec keys in force", "zone", origin, "revision", zk.Revision, "data_key_tag", dataKeyTag(zs.Signer),

@@ -36,6 +36,9 @@
 //	explain.go, simulate.go, explainhttp.go, status.go   read-only views over plan
 //	dnsseckeys.go   DNSSEC keys to signers in the snapshot (ApplyKeys), the signature refresh
 //	dnssecanswer.go the general path's signing of DO answers and compact denial
+//	fastdnssec.go   the fast path's DO answers: the drawn RRset's signature from the cache
+//	fastdenial.go   the fast path's DO denials of missing names (compact denial)
+//	dnsseccachemetrics.go  the signature caches' hits and misses, read at scrape time
 //
 // Related packages: plan (the decision), dnswire (wire format), limit
 // (RRL and cookies), transport (sockets), explain (the /explain and

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -30,15 +31,16 @@ type fastQuery struct {
 	qtype     uint16
 	opt       bool
 	do        bool
+	co        bool // Compact Answers OK (RFC 9824)
 	udpSize   int
 	ecs       dnswire.ClientSubnet
 	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
 	cookieLen int
 }
 
-// fastAnswer answers pkt into dst when it can; handled false means the
-// general path must answer (and nothing was counted).
-func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled bool) {
+// fastAnswer answers pkt, received at now, into dst when it can; handled
+// false means the general path must answer (and nothing was counted).
+func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []byte, handled bool) {
 	if q.observe || h.noFast {
 		return dst, false // observers get the query and reply as messages
 	}
@@ -56,16 +58,23 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 		return dst, false
 	}
 	n := z.Nodes[string(name)]
-	if n == nil || n.GSLB == nil || n.CNAME != nil || (f.do && z.Signed) {
-		return dst, false // signed answers: the general path (dnssecanswer.go)
+	if n == nil {
+		return h.fastDenial(dst, pkt, q, &f, snap, z, now) // fastdenial.go
+	}
+	if n.GSLB == nil || n.CNAME != nil {
+		return dst, false
 	}
 	g := n.GSLB
+	zs, keys, signs := fastSigning(snap, z, g, f.do)
+	if !signs {
+		return dst, false // a signed zone without usable keys: the general path answers SERVFAIL
+	}
 	q.snap, q.qtype, q.ecs, q.zone = snap, f.qtype, f.ecs, z.Label
 	q.udpSize = dns.MinMsgSize
 	if f.opt {
 		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, h.maxUDP))
 	}
-	if !q.tcp && f.maxReply(g.Answers) > q.udpSize {
+	if !q.tcp && f.maxReply(g.Answers)+sigRoom(zs, keys) > q.udpSize {
 		return dst, false // might need truncation: the general path does it
 	}
 	q.client = q.remote
@@ -105,7 +114,11 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query) (out []byte, handled boo
 	}
 	h.answerPlan(q, g, &p)
 	q.fast = true // finish counts it with the name's resolved counters
-	return f.writeReply(dst, pkt, q, &h.cookies), true
+	sig, ok := fastSig(zs, keys, g, q, now)
+	if !ok {
+		return dnswire.ServFail(dst, pkt)
+	}
+	return f.writeReply(dst, pkt, q, &h.cookies, sig), true
 }
 
 // maxReply bounds the size of a reply with n addresses.
@@ -192,6 +205,7 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 		return 0, false
 	}
 	f.do = ttl&(1<<15) != 0
+	f.co = ttl&(1<<14) != 0
 	rdlen := int(binary.BigEndian.Uint16(pkt[off+9:]))
 	off += 11
 	end := off + rdlen
@@ -233,7 +247,8 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 // writeReply appends the reply: header, the question as asked, the answers
 // with their owner compressed to the question name, and the OPT with the
 // ECS scope and our cookie, in the general path's order.
-func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieSecrets) []byte {
+// sig, when not nil, is the answers' RRSIG from its type on (fastdnssec.go).
+func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieSecrets, sig []byte) []byte {
 	nOpt := uint16(0)
 	if f.opt {
 		nOpt = 1
@@ -242,7 +257,11 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 	dst = binary.BigEndian.AppendUint16(dst, f.id)
 	dst = binary.BigEndian.AppendUint16(dst, flags)
 	dst = binary.BigEndian.AppendUint16(dst, 1)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(q.nFastAns))
+	nAns := q.nFastAns
+	if sig != nil {
+		nAns++
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(nAns))
 	dst = binary.BigEndian.AppendUint16(dst, 0)
 	dst = binary.BigEndian.AppendUint16(dst, nOpt)
 	dst = append(dst, pkt[12:f.qEnd]...)
@@ -257,6 +276,16 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 			dst = append(dst, v.AAAA.To16()...)
 		}
 	}
+	if sig != nil {
+		dst = append(dst, 0xc0, 12)
+		dst = append(dst, sig...)
+	}
+	return f.appendOPT(dst, q, cookies)
+}
+
+// appendOPT appends the reply's OPT record, when the query had one: DO
+// echoed, the ECS option with the answer's scope, and our cookie.
+func (f *fastQuery) appendOPT(dst []byte, q *query, cookies *limit.CookieSecrets) []byte {
 	if f.opt {
 		dst = append(dst, 0) // root owner
 		dst = binary.BigEndian.AppendUint16(dst, dns.TypeOPT)

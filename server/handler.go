@@ -228,6 +228,7 @@ func (h *Handler) rebuild() {
 	h.logHealthChanges(cur, cfg, ht)
 	snap := &plan.Snapshot{Revision: st.Revision, Config: cfg, Health: ht, State: st, Built: now, Scopes: scopes, DNSSEC: h.dnssec.signing}
 	h.checkSigning(snap)
+	prepareSigKeys(snap)
 	h.snap.Store(snap)
 	if cur == nil {
 		close(h.configured)

@@ -117,7 +117,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	m.limits = limit.NewMetrics(reg)
-	m.dnssec = newDNSSECMetrics(f)
+	m.dnssec = newDNSSECMetrics(f, reg)
 	m.regionWeight = f.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "glb", Name: "region_weight",
 		Help: "Weight in force of each region of the configuration: 0 (drained) to 1000, 100 without a weight key.",

@@ -43,7 +43,7 @@ func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp b
 			reply, ok = dnswire.ServFail(dst, pkt)
 		}
 	}()
-	if out, handled := h.fastAnswer(dst, pkt, q); handled {
+	if out, handled := h.fastAnswer(dst, pkt, q, start); handled {
 		if fastHook != nil {
 			fastHook()
 		}

@@ -50,7 +50,11 @@
 # Every process it starts is its child, started under `setpriv --pdeathsig
 # KILL`, and stopped by the EXIT trap (also on Ctrl-C); every dnsperf run is
 # bounded by -l and by `timeout`.
+#
+# --dnssec runs deploy/loadtest/dnssec.sh instead, with the other arguments:
+# glbd's CPU per query with and without DO, beside Knot signing the same zone.
 set -euo pipefail
+for arg in "$@"; do [ "$arg" != --dnssec ] || exec "$(dirname "$0")/dnssec.sh" "$@"; done
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 QUICK=false

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,8 @@ type Cache struct {
 	s      *Signer
 	seedA  maphash.Seed
 	seedB  maphash.Seed
+	mixA   uint64 // keys of the mixes of addresses (keyAdd)
+	mixB   uint64
 	max    int // per shard
 	margin time.Duration
 	shards [cacheShards]cacheShard
@@ -56,6 +59,7 @@ type cacheShard struct {
 // cacheEntry is immutable once stored: a refresh replaces it whole.
 type cacheEntry struct {
 	sigs       []dns.RR // one RRSIG
+	wire       []byte   // the RRSIG in wire form after its owner name, for the fast path (AddrSig)
 	refreshAt  int64    // unix seconds: Refresh signs again from here on
 	serveUntil int64    // unix seconds: Sigs signs again from here on
 	rrset      []dns.RR // what was signed, for Refresh
@@ -73,7 +77,7 @@ func NewCache(s *Signer, size int) *Cache {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	c := &Cache{s: s, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed(), max: max(1, size/cacheShards)}
+	c := &Cache{s: s, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed(), mixA: rand.Uint64(), mixB: rand.Uint64(), max: max(1, size/cacheShards)}
 	c.margin = (s.cfg.Validity - s.cfg.Jitter) / 3
 	for i := range c.shards {
 		c.shards[i].m = make(map[RRsetKey]*cacheEntry)
@@ -92,14 +96,7 @@ func (c *Cache) Key(rrset []dns.RR) (RRsetKey, error) {
 		return RRsetKey{}, fmt.Errorf("cache key: empty RRset")
 	}
 	h := rrset[0].Header()
-	var hdr [8]byte
-	binary.BigEndian.PutUint16(hdr[0:], h.Rrtype)
-	binary.BigEndian.PutUint16(hdr[2:], h.Class)
-	binary.BigEndian.PutUint32(hdr[4:], h.Ttl)
-	name := dns.CanonicalName(h.Name)
-	var k RRsetKey
-	k.a = maphash.String(c.seedA, name) ^ maphash.Bytes(c.seedA, hdr[:])
-	k.b = maphash.String(c.seedB, name) + maphash.Bytes(c.seedB, hdr[:])
+	k := c.keyStart(dns.CanonicalName(h.Name), h)
 	buf := make([]byte, 512)
 	for _, rr := range rrset {
 		if need := 12 + dns.Len(rr); need > len(buf) {
@@ -109,12 +106,56 @@ func (c *Cache) Key(rrset []dns.RR) (RRsetKey, error) {
 		if err != nil {
 			return RRsetKey{}, fmt.Errorf("cache key of %s/%s: %w", h.Name, dns.TypeToString[h.Rrtype], err)
 		}
-		// Adding the records' hashes makes the key independent of
-		// their order.
+		c.keyAdd(&k, rd)
+	}
+	return k, nil
+}
+
+// keyStart returns the key of an RRset of the canonical owner name and
+// h's type, class and TTL, before its records are added (keyAdd). Key
+// and AddrKey both build keys this way, so that they agree.
+func (c *Cache) keyStart(name string, h *dns.RR_Header) RRsetKey {
+	var hdr [8]byte
+	binary.BigEndian.PutUint16(hdr[0:], h.Rrtype)
+	binary.BigEndian.PutUint16(hdr[2:], h.Class)
+	binary.BigEndian.PutUint32(hdr[4:], h.Ttl)
+	var k RRsetKey
+	k.a = maphash.String(c.seedA, name) ^ maphash.Bytes(c.seedA, hdr[:])
+	k.b = maphash.String(c.seedB, name) + maphash.Bytes(c.seedB, hdr[:])
+	return k
+}
+
+// keyAdd adds one record's data in wire form to k. Adding the records'
+// hashes makes the key independent of their order. Data of 4 or 16 bytes
+// (an A or AAAA record's address, which the DO fast path adds per query)
+// is mixed with the cache's secret keys instead of hashed: a bijection of
+// the 4 bytes, and for 16 one that no one without the keys can steer,
+// at a fraction of a hash call's cost; the type in the key's start keeps
+// other data of those lengths apart.
+func (c *Cache) keyAdd(k *RRsetKey, rd []byte) {
+	switch len(rd) {
+	case 4:
+		x := uint64(binary.BigEndian.Uint32(rd))
+		k.a += mix64(x ^ c.mixA)
+		k.b += mix64(x^c.mixB) * 0x9e3779b97f4a7c15
+	case 16:
+		x, y := binary.BigEndian.Uint64(rd), binary.BigEndian.Uint64(rd[8:])
+		k.a += mix64(mix64(x^c.mixA) + y)
+		k.b += mix64(mix64(x^c.mixB)+y) * 0x9e3779b97f4a7c15
+	default:
 		k.a += maphash.Bytes(c.seedA, rd)
 		k.b += maphash.Bytes(c.seedB, rd) * 0x9e3779b97f4a7c15
 	}
-	return k, nil
+}
+
+// mix64 is splitmix64's finaliser: a bijection that spreads every input
+// bit over the output.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // rdata returns rr's data in wire form (without its header). It packs rr
@@ -127,35 +168,48 @@ func rdata(rr dns.RR, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The message header is 12 bytes, then the owner name and 10 bytes;
-	// the owner name's wire length is found by unpacking it.
-	_, off, err := dns.UnpackDomainName(b, 12)
-	if err != nil {
-		return nil, err
+	// The message header is 12 bytes, then the owner name (labels up to
+	// the root's empty one: nothing is compressed) and 10 bytes.
+	off := 12
+	for off < len(b) && b[off] != 0 {
+		off += int(b[off]) + 1
 	}
-	return b[off+10:], nil
+	if off+11 > len(b) {
+		return nil, fmt.Errorf("pack %s: short record", rr.Header().Name)
+	}
+	return b[off+11:], nil
 }
 
 // Sigs returns the RRSIGs of the RRset whose key is k, signing and
 // storing them on a miss. On a hit it allocates nothing. The returned
 // slice is shared: do not change it.
 func (c *Cache) Sigs(k RRsetKey, rrset []dns.RR) ([]dns.RR, error) {
+	e, err := c.entryOr(k, c.s.cfg.Now().Unix(), func() []dns.RR { return rrset })
+	if err != nil {
+		return nil, err
+	}
+	return e.sigs, nil
+}
+
+// entryOr returns the entry of key k, serving at unix time now; on a
+// miss it signs the RRset that set returns (records with their owner)
+// and stores it.
+func (c *Cache) entryOr(k RRsetKey, now int64, set func() []dns.RR) (*cacheEntry, error) {
 	sh := &c.shards[k.a%cacheShards]
-	now := c.s.cfg.Now().Unix()
 	sh.mu.RLock()
 	e := sh.m[k]
 	sh.mu.RUnlock()
 	if e != nil && now < e.serveUntil {
 		sh.hits.Add(1)
-		return e.sigs, nil
+		return e, nil
 	}
 	c.misses.Add(1)
-	e, err := c.sign(rrset)
+	e, err := c.sign(set())
 	if err != nil {
 		return nil, err
 	}
 	c.store(sh, k, e)
-	return e.sigs, nil
+	return e, nil
 }
 
 // sign makes a new entry for rrset.
@@ -165,9 +219,14 @@ func (c *Cache) sign(rrset []dns.RR) (*cacheEntry, error) {
 		return nil, err
 	}
 	c.signs.Add(1)
+	wire, err := sigWire(sig)
+	if err != nil {
+		return nil, err
+	}
 	ttl := time.Duration(rrset[0].Header().Ttl) * time.Second
 	return &cacheEntry{
 		sigs:       []dns.RR{sig},
+		wire:       wire,
 		refreshAt:  exp.Add(-c.margin).Unix(),
 		serveUntil: exp.Add(-max(c.margin/2, ttl)).Unix(),
 		rrset:      slices.Clone(rrset),

@@ -37,9 +37,14 @@
 // does not decode is refused, logged with its etcd key and reason and
 // counted, and the zone keeps its last good Signer; a zone that has none
 // answers DO queries SERVFAIL and is reported loudly, never served
-// unsigned in silence. The query path (server/dnssecanswer.go) computes
-// each answer RRset's RRsetKey and calls Cache.Sigs; denials of random
-// names go to a Cache of their own (see DenyName). An hourly loop calls
-// Cache.Refresh. Still to do: precompute each region's RRsetKey in the
-// plan, so that a DO answer hashes nothing per query.
+// unsigned in silence. The general path (server/dnssecanswer.go)
+// computes each answer RRset's RRsetKey and calls Cache.Sigs; denials of
+// random names go to a Cache of their own (see DenyName). The fast path
+// (server/fastdnssec.go) answers DO queries for GSLB names with
+// Cache.AddrSigFrom: the key's start (owner, type, TTL) is made once per
+// name when the snapshot is built (plan.SigKeys), the drawn addresses are
+// added per query, and the signature comes back in wire form, with no
+// packing or allocation on a hit. Both keys agree, so the paths share
+// entries; its denials of missing names (server/fastdenial.go) take
+// their signatures with Cache.Wire. An hourly loop calls Cache.Refresh.
 package dnssec

@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/bits"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -46,6 +47,9 @@ type Name struct {
 	// not part of CfgKey: scope tables hold GeoIP plans only, and pinned
 	// clients are answered, and scopes bounded, before the table is read.
 	Pins *Pins
+	// sigKeys are the signature cache keys' starts of the name's answers
+	// in a signed zone (dnssec.go); nil: none made.
+	sigKeys atomic.Pointer[SigKeys]
 }
 
 // RegionAnswer is one region as answered with at one TTL: its position and
