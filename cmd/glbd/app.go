@@ -168,6 +168,12 @@ func (a *app) Run(ctx context.Context) error {
 	if a.cfg.GeoIPPoll > 0 {
 		g.Go(func() error { return a.reloader.Run(ctx) })
 	}
+	// Open checked the database's structure only, so that DNS answers
+	// without waiting for the whole file to be read; the full verification
+	// runs now, beside the answers, and reports a failure itself (log,
+	// glb_geoip_verified, /readyz). It takes no context: at worst a stop
+	// waits for its second.
+	g.Go(func() error { _ = a.reloader.Verify(); return nil })
 	g.Go(func() error {
 		for {
 			select {
