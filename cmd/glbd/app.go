@@ -105,7 +105,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	metrics := server.NewMetrics(reg)
-	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: metrics, Logger: log,
+	a.handler = server.NewHandler(server.Options{Geo: trimmingGeo{a.geo}, Metrics: metrics, Logger: log,
 		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer, RRL: cfg.Limits.RRL, Cookies: cfg.Limits.Cookies,
 		ZoneMetrics: !cfg.NameMetrics})
 	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
