@@ -35,6 +35,7 @@ type app struct {
 	log      *slog.Logger
 	stdout   io.Writer
 	geo      *geo.DB
+	served   servedGeo // geo as the handler sees it (geoload.go)
 	reloader *geo.Reloader
 	// hup delivers SIGHUP, which reloads the GeoIP database; run sets it,
 	// tests send on it. nil means no signal is caught.
@@ -105,7 +106,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	metrics := server.NewMetrics(reg)
-	a.handler = server.NewHandler(server.Options{Geo: trimmingGeo{a.geo}, Metrics: metrics, Logger: log,
+	a.served = newServedGeo(a.geo)
+	a.handler = server.NewHandler(server.Options{Geo: a.served, Metrics: metrics, Logger: log,
 		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer, RRL: cfg.Limits.RRL, Cookies: cfg.Limits.Cookies,
 		ZoneMetrics: !cfg.NameMetrics})
 	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
@@ -170,10 +172,9 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	// Open checked the database's structure only, so that DNS answers
 	// without waiting for the whole file to be read; the full verification
-	// runs now, beside the answers, and reports a failure itself (log,
-	// glb_geoip_verified, /readyz). It takes no context: at worst a stop
-	// waits for its second.
-	g.Go(func() error { _ = a.reloader.Verify(); return nil })
+	// runs beside the answers and reports a failure itself (log,
+	// glb_geoip_verified, /readyz).
+	g.Go(func() error { a.verifyInBackground(ctx); return nil })
 	g.Go(func() error {
 		for {
 			select {

@@ -8,26 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/glb-dns/glb/geo"
 )
-
-// trimmingGeo is the GeoIP database as the server sees it: its TrimPages,
-// which the server calls once a database's scope tables are in (start-up,
-// each reload), also gives back the resident pages of glbd's own code and
-// read-only data. About 24 MB of them are resident after start-up, most
-// touched once by package initialisation (protobuf descriptors, gRPC, the
-// etcd client) and never again; the pages the process goes on using come
-// back at a minor fault each, from the page cache, where the others stay
-// too until the kernel needs the memory. Every method but TrimPages is the
-// database's own, so the server's interfaces (Partitioner, ...) still hold.
-type trimmingGeo struct{ *geo.DB }
-
-// TrimPages gives back the database's pages, then the executable's.
-func (g trimmingGeo) TrimPages() {
-	g.DB.TrimPages()
-	_, _ = trimExecutable() // best effort: nothing to do about a failure
-}
 
 // trimExecutable drops the resident pages of the executable's read-only
 // mappings (code, read-only data) from the process with MADV_DONTNEED and

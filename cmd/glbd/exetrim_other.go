@@ -2,11 +2,5 @@
 
 package main
 
-import "github.com/glb-dns/glb/geo"
-
-// trimmingGeo is the GeoIP database as the server sees it; only Linux
-// also gives back the executable's pages (exetrim_linux.go).
-type trimmingGeo struct{ *geo.DB }
-
-// trimExecutable does nothing here.
+// trimExecutable does nothing but on Linux (exetrim_linux.go).
 func trimExecutable() (kB int, err error) { return 0, nil }
