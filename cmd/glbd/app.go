@@ -106,7 +106,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	metrics := server.NewMetrics(reg)
-	a.served = newServedGeo(a.geo)
+	a.served = newServedGeo(a.geo, os.Getenv("GOGC") == "") // GOGC in the environment is the operator's
 	a.handler = server.NewHandler(server.Options{Geo: a.served, Metrics: metrics, Logger: log,
 		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer, RRL: cfg.Limits.RRL, Cookies: cfg.Limits.Cookies,
 		ZoneMetrics: !cfg.NameMetrics})

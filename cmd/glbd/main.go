@@ -262,7 +262,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	log := logformat.New(stderr, cfg.LogFormat, cfg.LogLevel)
-	cfg.Runtime.apply(env)
+	cfg.Runtime.apply()
 	// SIGTERM and SIGINT cancel ctx, which starts the graceful shutdown;
 	// a second one kills the process (NotifyContext stops catching them).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

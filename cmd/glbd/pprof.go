@@ -36,23 +36,10 @@ func (r *runtimeFlags) register(fs *flag.FlagSet) {
 	})
 }
 
-// defaultGCPercent is glbd's GOGC unless the environment sets one. Go's
-// 100 lets the heap grow to twice what is live before it collects: with a
-// GeoLite2-City database about 50 MB are live (the partition and scope
-// tables) and the answers' small garbage would take the heap to 100 MB
-// within minutes. Those tables hold no pointers, so a collection only
-// marks the few MB of the rest and a lower GOGC costs little CPU: 25 keeps
-// the headroom at a quarter of the live heap.
-const defaultGCPercent = 25
-
-// apply sets the memory limit when one was given, and glbd's GOGC unless
-// env (the environment) sets GOGC, which the runtime has read already.
-func (r *runtimeFlags) apply(env func(string) string) {
+// apply sets the memory limit when one was given.
+func (r *runtimeFlags) apply() {
 	if r.MemoryLimit > 0 {
 		debug.SetMemoryLimit(r.MemoryLimit)
-	}
-	if env("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
 	}
 }
 
