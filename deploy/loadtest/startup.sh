@@ -102,6 +102,23 @@ over10() {
 		END {printf "%d of %d", c - b, c}'
 }
 
+# first_answer PID PORT T0 NAME: polls the server PID on $IP:PORT every
+# 10 ms (an A query with ECS that must come back NOERROR with addresses)
+# and reports the first correct answer in ms after T0; NAME.log is its log.
+first_answer() {
+	local pid=$1 p=$2 t0=$3 name=$4 a
+	for _ in $(seq 1 3000); do
+		kill -0 "$pid" 2>/dev/null || { tail -20 "$WORK/$name.log" >&2; die "$name exited"; }
+		a=$(dig +tries=1 +time=1 +norec "@$IP" -p "$p" n00000.gslb.example.test A +subnet=81.2.69.0/24 2>/dev/null || true)
+		if grep -q "status: NOERROR" <<<"$a" && grep -qP "\tIN\tA\t" <<<"$a"; then
+			out "first correct answer: $(($(now_ms) - t0)) ms after start"
+			return 0
+		fi
+		sleep 0.01
+	done
+	die "$name: no answer within 30 s"
+}
+
 # gdnsd_config DIR PORT DB: gdnsd 3 serving the names of seed.yaml, each
 # the nearest of its 20 regions by the database's coordinates (gdnsd's
 # geoip plugin with auto_dc_coords; glbd does more, but this is the work of
@@ -158,7 +175,7 @@ PY
 # its "Loading GeoIP2 database" line, less the change quiescence it waits
 # for and says it waits for).
 measure_gdnsd() {
-	local db=$1 tag=$2 dir D pid first t0 t1 q
+	local db=$1 tag=$2 dir D pid t0 t1 q
 	dir=$WORK/gdnsd-$tag D=$(port)
 	cp "$db" "$WORK/gdnsd-$tag.mmdb" # its own copy, replaced to reload it
 	gdnsd_config "$dir" "$D" "$WORK/gdnsd-$tag.mmdb"
@@ -170,15 +187,7 @@ measure_gdnsd() {
 	t0=$(now_ms)
 	start_bg "gdnsd-$tag" gdnsd -c "$dir" start
 	pid=$BG_PID
-	first=""
-	for _ in $(seq 1 3000); do
-		kill -0 "$pid" 2>/dev/null || { tail -20 "$WORK/gdnsd-$tag.log" >&2; die "gdnsd exited"; }
-		a=$(dig +tries=1 +time=1 +norec "@$IP" -p "$D" n00000.gslb.example.test A +subnet=81.2.69.0/24 2>/dev/null || true)
-		if grep -q "status: NOERROR" <<<"$a" && grep -qP "\tIN\tA\t" <<<"$a"; then first=$(($(now_ms) - t0)); break; fi
-		sleep 0.01
-	done
-	[ -n "$first" ] || die "gdnsd: no answer within 30 s"
-	out "first correct answer: $first ms after start"
+	first_answer "$pid" "$D" "$t0" "gdnsd-$tag"
 	sleep 3
 	out "memory at idle: $(mem "$pid" "")$(gdnsd_children "$pid")"
 	"$GLBBENCH" stream -dns "$IP:$D" -rate "$RATE" -duration "${DUR}s" -names "$NAMES" >"$WORK/gdnsd-$tag.stream" 2>&1 || true
@@ -234,15 +243,7 @@ for db in "${DBS[@]}"; do
 	t0=$(now_ms)
 	start_bg "$tag" "$MEASURED" -etcd "$ETCD" -geoip "$db" -cache-file "" -geoip-poll 0 -dns "$IP:$D" -http "$IP:$H" -log-level debug "${EXTRA[@]}"
 	pid=$BG_PID
-	first=""
-	for _ in $(seq 1 3000); do
-		kill -0 "$pid" 2>/dev/null || { tail -20 "$WORK/$tag.log" >&2; die "glbd exited"; }
-		a=$(dig +tries=1 +time=1 +norec "@$IP" -p "$D" n00000.gslb.example.test A +subnet=81.2.69.0/24 2>/dev/null || true)
-		if grep -q "status: NOERROR" <<<"$a" && grep -qP "\tIN\tA\t" <<<"$a"; then first=$(($(now_ms) - t0)); break; fi
-		sleep 0.01
-	done
-	[ -n "$first" ] || die "no answer within 30 s"
-	out "first correct answer: $first ms after start"
+	first_answer "$pid" "$D" "$t0" "$tag"
 	for _ in $(seq 1 1200); do [ "$(hist_count "$IP:$H" glb_server_scope_build_duration_seconds)" -ge 1 ] && break; sleep 0.05; done
 	out "ECS scope tables in: $(($(now_ms) - t0)) ms after start; $(grep -o 'tables=.*' "$WORK/$tag.log" | head -1)"
 	sleep 3
