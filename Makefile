@@ -95,7 +95,8 @@ scope-compare:
 	CITY_DB=$(CITY_DB) deploy/loadtest/scope-compare.sh $(SCOPE_FLAGS)
 
 ## startup-check: glbd's start-up, SIGHUP reload and memory with a generated 1M-network City database
-## and the test one (deploy/loadtest/startup.sh; STARTUP_FLAGS, e.g. --ip 127.0.5.1 or --glbd-flags "-memory-limit 64MiB")
+## and the test one (deploy/loadtest/startup.sh; STARTUP_FLAGS, e.g. --ip 127.0.5.1, --glbd-flags "-memory-limit 64MiB",
+## --db /path/GeoLite2-City.mmdb, --gdnsd to measure gdnsd on the same database and regions in the same run)
 startup-check:
 	deploy/loadtest/startup.sh $(STARTUP_FLAGS)
 

@@ -24,7 +24,7 @@ func TestOpenErrors(t *testing.T) {
 		random[i] = byte(rng.Uint32())
 	}
 	// Keep the metadata (at the end) but overwrite the search tree and data
-	// section, so only a full verification notices.
+	// section, so only a check of those notices.
 	damaged := append([]byte(nil), good...)
 	for i := range len(damaged) / 2 {
 		damaged[i] = 0xff

@@ -55,9 +55,12 @@ type DB struct {
 }
 
 // Open memory-maps the City database at path and checks that it is usable:
-// the file exists, its metadata and search tree are well formed, and its
-// database_type contains "City" (GeoIP2-City, GeoLite2-City,
-// DBIP-City-Lite, GLB-Test-City, ...). Errors name the path.
+// the file exists, its database_type contains "City" (GeoIP2-City,
+// GeoLite2-City, DBIP-City-Lite, GLB-Test-City, ...), and its structure
+// passes a quick check (check.go: the metadata, the sizes of its sections,
+// a sample of the tree and of the records). The full verification, which
+// reads the whole file, is left to Verify, so that a server can answer
+// meanwhile. Errors name the path.
 func Open(path string) (*DB, error) {
 	mr, err := openReader("open", path)
 	if err != nil {
@@ -74,11 +77,15 @@ func Open(path string) (*DB, error) {
 type mappedReader struct {
 	r *maxminddb.Reader
 	m *mapping
+	// verified is set once Reader.Verify passed: at once for a reload's
+	// reader, by DB.Verify for Open's.
+	verified atomic.Bool
 }
 
 // openReader maps, opens and validates one reader; Open and Reload share
-// it so a reload applies exactly the checks the first open did. op ("open"
-// or "reload") leads the error text.
+// it so a reload applies the checks the first open did, and more: op
+// ("open" or "reload") leads the error text, and a reload verifies the
+// whole file before it is used, where Open only checks its structure.
 func openReader(op, path string) (*mappedReader, error) {
 	m, err := mapFile(path)
 	if err != nil {
@@ -89,21 +96,25 @@ func openReader(op, path string) (*mappedReader, error) {
 		m.unmap()
 		return nil, fmt.Errorf("%s geoip db %q: %w", op, path, err)
 	}
-	if err := validate(r); err != nil {
+	full := op != "open"
+	if err := validate(r, m.data, full); err != nil {
 		m.unmap() // never published, so nothing can be reading it
 		return nil, fmt.Errorf("%s geoip db %q: %w", op, path, err)
 	}
 	runtime.AddCleanup(r, (*mapping).unmap, m)
-	m.trim() // Verify read every page
-	return &mappedReader{r: r, m: m}, nil
+	mr := &mappedReader{r: r, m: m}
+	mr.verified.Store(full)
+	m.trim() // Verify read every page, the quick check every page of the tree
+	return mr, nil
 }
 
 // validate rejects databases glb cannot use. maxminddb.Open reads only the
 // metadata, so a file cut short or damaged inside the tree or data section
-// would otherwise open cleanly and fail later on the query path; Verify
-// walks the whole file once, off the query path, to catch that here
-// (about 0.5 s for a 57 MB database).
-func validate(r *maxminddb.Reader) error {
+// would otherwise open cleanly and fail later on the query path. With full,
+// Reader.Verify walks the whole file once, off the query path, to catch
+// that here (about 0.8 s for a GeoLite2-City file); without, quickCheck
+// samples it (a few milliseconds).
+func validate(r *maxminddb.Reader, data []byte, full bool) error {
 	t := r.Metadata.DatabaseType
 	// Substring, not an allow-list: vendors add City variants
 	// (GeoIP2-City-Europe, DBIP-City-Lite, ...) and all share the schema.
@@ -116,10 +127,51 @@ func validate(r *maxminddb.Reader) error {
 		// tree with IPv4 aliases.
 		return fmt.Errorf("database type %q has ip_version %d, want 6: %w", t, r.Metadata.IPVersion, ErrNotCity)
 	}
+	if !full {
+		if err := quickCheck(r, data); err != nil {
+			return fmt.Errorf("check database: %w", err)
+		}
+		return nil
+	}
 	if err := r.Verify(); err != nil {
 		return fmt.Errorf("verify database: %w", err)
 	}
 	return nil
+}
+
+// Verify fully verifies the database in use (maxminddb's Reader.Verify:
+// every tree node and every record), if that has not been done: Open only
+// checks the structure, so that the server answers while this runs. A
+// reloaded database was verified before it was swapped in. On error the
+// database stays in use (there is nothing else to answer from); the caller
+// reports it. The file's pages read here are given back afterwards.
+func (d *DB) Verify() (err error) {
+	mr := d.reader.Load()
+	if mr == nil {
+		return fmt.Errorf("verify geoip db %q: %w", d.path, ErrClosed)
+	}
+	if mr.verified.Load() {
+		return nil
+	}
+	defer func() {
+		// A damaged file must cost a failed verification, not the process.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("verify geoip db %q: panic: %v", d.path, p)
+		}
+	}()
+	if err := mr.r.Verify(); err != nil {
+		return fmt.Errorf("verify geoip db %q: %w", d.path, err)
+	}
+	mr.verified.Store(true)
+	mr.m.trim()
+	return nil
+}
+
+// Verified reports whether the database in use passed the full
+// verification (Verify, or the one a reload does).
+func (d *DB) Verified() bool {
+	mr := d.reader.Load()
+	return mr != nil && mr.verified.Load()
 }
 
 // Path returns the file the DB was opened from and reloads from.

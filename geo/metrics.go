@@ -15,6 +15,7 @@ type Metrics struct {
 	lastReload     prometheus.Gauge
 	lastSuccessful prometheus.Gauge
 	panics         prometheus.Counter // glb_panics_total{component="geoip"}
+	verified       prometheus.Gauge
 }
 
 // NewMetrics registers the GeoIP (City) database's metrics with reg.
@@ -39,6 +40,8 @@ func newMetrics(reg prometheus.Registerer, subsystem string) *Metrics {
 		lastSuccessful: gauge("last_reload_successful",
 			"1 when the last attempt to load the GeoIP database file succeeded, 0 while the file on disk is rejected."),
 		panics: crash.Counter(reg, subsystem),
+		verified: gauge("verified",
+			"1 once the GeoIP database in use passed the full verification (every tree node and record), 0 while it runs after start-up and when it failed."),
 	}
 	// Both results exist from the start, so rate() and increase() work from
 	// the first reload on.

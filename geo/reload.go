@@ -44,6 +44,10 @@ type Reloadable interface {
 	Path() string
 	Reload() error // keeps the version in use on error
 	BuildTime() time.Time
+	// Verify runs the full verification a load may have left for later,
+	// and Verified says whether the version in use has passed it.
+	Verify() error
+	Verified() bool
 }
 
 // fileID is what tells one version of the database file from another
@@ -90,6 +94,9 @@ type Reloader struct {
 	polls atomic.Int64
 
 	life *lifecycle.Lifecycle
+
+	verifyMu  sync.Mutex
+	verifyErr error // why the full verification of the database in use failed; nil when it passed or is pending
 }
 
 // NewReloader returns a Reloader of d. The file as it is now counts as
@@ -119,7 +126,49 @@ func NewReloader(d Reloadable, cfg ReloaderConfig) *Reloader {
 	r.m.buildTime.Set(float64(d.BuildTime().Unix()))
 	r.m.lastReload.Set(float64(r.now().UnixNano()) / 1e9)
 	r.m.lastSuccessful.Set(1)
+	r.m.verified.Set(b2f(d.Verified()))
 	return r
+}
+
+// Verify runs the full verification of the database in use that Open left
+// for later (DB.Verify), and reports its outcome: the glb_geoip_verified
+// gauge, an error logged with the path, and Verification. glbd calls it once
+// in the background at start-up, while it answers; the database stays in
+// use either way, as it is all there is to answer from, and a reload (of a
+// good file) replaces it. It holds off reloads while it runs (about a
+// second for a GeoLite2-City file).
+func (r *Reloader) Verify() error {
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	start := r.now()
+	err := r.db.Verify()
+	r.verifyMu.Lock()
+	r.verifyErr = err
+	r.verifyMu.Unlock()
+	r.m.verified.Set(b2f(err == nil))
+	if err != nil {
+		r.log.Error("geoip database failed its full verification; it stays in use until a good file replaces it: some lookups may find nothing",
+			"path", r.db.Path(), "err", err)
+		return err
+	}
+	r.log.Debug("geoip database verified", "path", r.db.Path(), "duration_seconds", r.now().Sub(start).Seconds())
+	return nil
+}
+
+// Verification reports the full verification of the database in use:
+// done once it passed, and err when it failed (done is then false).
+// Neither while it is pending.
+func (r *Reloader) Verification() (done bool, err error) {
+	r.verifyMu.Lock()
+	defer r.verifyMu.Unlock()
+	return r.db.Verified(), r.verifyErr
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Run checks the file every Interval until ctx is cancelled or Close is
@@ -179,6 +228,10 @@ func (r *Reloader) load(reason string) error {
 	r.m.buildTime.Set(float64(bt.Unix()))
 	r.m.lastReload.Set(float64(r.now().UnixNano()) / 1e9)
 	r.m.lastSuccessful.Set(1)
+	r.m.verified.Set(1) // a reload verifies the whole file before the swap
+	r.verifyMu.Lock()
+	r.verifyErr = nil
+	r.verifyMu.Unlock()
 	r.log.Info("geoip database reloaded", "path", r.db.Path(), "build_time", bt.UTC().Format(time.RFC3339), "reason", reason)
 	if r.onReload != nil {
 		r.onReload()

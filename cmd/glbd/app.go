@@ -35,6 +35,7 @@ type app struct {
 	log      *slog.Logger
 	stdout   io.Writer
 	geo      *geo.DB
+	served   servedGeo // geo as the handler sees it (geoload.go)
 	reloader *geo.Reloader
 	asn      *geo.ASNDB    // -geoip-asn; nil without
 	asnLoad  *geo.Reloader // asn's reloader; nil without
@@ -112,7 +113,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		return nil, err
 	}
 	metrics := server.NewMetrics(reg)
-	a.handler = server.NewHandler(server.Options{Geo: a.geo, Metrics: metrics, Logger: log,
+	a.served = newServedGeo(a.geo, os.Getenv("GOGC") == "") // GOGC in the environment is the operator's
+	a.handler = server.NewHandler(server.Options{Geo: a.served, Metrics: metrics, Logger: log,
 		Health: health.Policy{Quorum: cfg.Quorum}, Observer: observer, RRL: cfg.Limits.RRL, Cookies: cfg.Limits.Cookies,
 		ZoneMetrics: !cfg.NameMetrics, ASN: a.asn})
 	a.reloader = geo.NewReloader(a.geo, geo.ReloaderConfig{Interval: cfg.GeoIPPoll, Logger: log, Metrics: geo.NewMetrics(reg),
@@ -182,6 +184,11 @@ func (a *app) Run(ctx context.Context) error {
 			g.Go(func() error { return a.asnLoad.Run(ctx) })
 		}
 	}
+	// Open checked the database's structure only, so that DNS answers
+	// without waiting for the whole file to be read; the full verification
+	// runs beside the answers and reports a failure itself (log,
+	// glb_geoip_verified, /readyz).
+	g.Go(func() error { a.verifyInBackground(ctx); return nil })
 	g.Go(func() error {
 		for {
 			select {

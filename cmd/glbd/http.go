@@ -86,6 +86,10 @@ type readiness struct {
 type readinessGeoIP struct {
 	Path      string `json:"path"`
 	BuildTime string `json:"build_time,omitempty"` // RFC 3339; absent when no database is loaded
+	// Verified is "yes" once the database in use passed the full
+	// verification, "pending" while it runs after start-up (answers are
+	// served meanwhile), "failed" when it did not pass (see reasons).
+	Verified string `json:"verified"`
 }
 
 type readinessEtcd struct {
@@ -114,6 +118,18 @@ func (a *app) readiness() readiness {
 	}
 	if a.geo.Loaded() {
 		r.GeoIP.BuildTime = a.geo.BuildTime().UTC().Format(time.RFC3339)
+		switch done, err := a.reloader.Verification(); {
+		case done:
+			r.GeoIP.Verified = "yes"
+		case err != nil:
+			// Before the check moved behind the first answer, such a file
+			// stopped glbd at start-up; unready is the milder equivalent.
+			r.GeoIP.Verified = "failed"
+			r.Ready = false
+			r.Reasons = append(r.Reasons, fmt.Sprintf("the GeoIP database failed its full verification (%v): some clients may get answers without geography; install a good file and reload", err))
+		default:
+			r.GeoIP.Verified = "pending"
+		}
 	} else {
 		r.Ready = false
 		r.Reasons = append(r.Reasons, "no GeoIP database loaded")

@@ -49,6 +49,7 @@ var documentedMetrics = []string{
 	"glb_geoip_reloads_total",
 	"glb_geoip_last_reload_timestamp_seconds",
 	"glb_geoip_last_reload_successful",
+	"glb_geoip_verified",
 	"glb_build_info",
 }
 
