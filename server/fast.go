@@ -58,11 +58,19 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 		return dst, false
 	}
 	n := z.Nodes[string(name)]
-	if n == nil {
+	signed := f.do && z.Signed // the answer must be signed (or SERVFAIL)
+	switch {
+	case n == nil && signed:
 		return h.fastDenial(dst, pkt, q, &f, snap, z, now) // fastdenial.go
-	}
-	if n.GSLB == nil || n.CNAME != nil {
+	case n == nil:
+		return h.fastNegative(dst, pkt, q, &f, snap, z, dns.RcodeNameError) // fastneg.go
+	case n.CNAME != nil:
 		return dst, false
+	case n.GSLB == nil || !addrType(f.qtype):
+		if len(n.RRsets[f.qtype]) > 0 || signed {
+			return dst, false // static data, or a signed denial: the general path
+		}
+		return h.fastNegative(dst, pkt, q, &f, snap, z, dns.RcodeSuccess)
 	}
 	g := n.GSLB
 	zs, keys, signs := fastSigning(snap, z, g, f.do)
@@ -103,15 +111,21 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 	q.scope = max(q.scope, pinBits) // an unpinned client's scope stays clear of pinned networks
 	switch p.Outcome {
 	case plan.OutcomeNormal, plan.OutcomeFailOpen, plan.OutcomeFallback, plan.OutcomePanic:
+	case plan.OutcomeNone, plan.OutcomeDrained, plan.OutcomeNoData:
+		if zs != nil || !f.fitsNegative(z, q, h.maxUDP) {
+			return dst, false // a signed denial, or one that might need truncation
+		}
+		h.readFastCookie(q, &f, pkt)
+		q.recordOutcome(g, &p)
+		q.fast = true
+		return f.writeNegative(dst, pkt, q, z, dns.RcodeSuccess, &h.cookies), true
 	default:
-		return dst, false // NODATA and SERVFAIL carry more than addresses
+		return dst, false // SERVFAIL: the general path
 	}
 
 	// From here on the general path would answer the same way, so the
 	// decision's side effects (draws, counters) happen here once.
-	if f.cookieAt > 0 {
-		h.readCookie(q, pkt[f.cookieAt:f.cookieAt+f.cookieLen]) // well-formed: parse checked
-	}
+	h.readFastCookie(q, &f, pkt)
 	h.answerPlan(q, g, &p)
 	q.fast = true // finish counts it with the name's resolved counters
 	sig, ok := fastSig(zs, keys, g, q, now)
@@ -178,8 +192,8 @@ func (f *fastQuery) parse(pkt []byte) bool {
 	class := binary.BigEndian.Uint16(pkt[off+2:])
 	off += 4
 	f.qEnd = off
-	if class != dns.ClassINET || (f.qtype != dns.TypeA && f.qtype != dns.TypeAAAA) {
-		return false
+	if _, ok := fastNegType(f.qtype); class != dns.ClassINET || !ok {
+		return false // A and AAAA, or a type that may be denied (fastneg.go)
 	}
 	if dh.AR == 1 {
 		var ok bool

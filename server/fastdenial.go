@@ -19,8 +19,8 @@ import (
 // Random names are what an attack on a signed zone sends, and each needs
 // its own signature (signed once, then from the denials cache); the rest
 // of the answer costs no message building or packing. A query with
-// Compact Answers OK (NXDOMAIN and CO in the reply) or without DO, and a
-// zone without usable keys, go the general way.
+// Compact Answers OK (NXDOMAIN and CO in the reply) and a zone without
+// usable keys go the general way; one without DO is fastneg.go's.
 
 // fastDenial answers pkt, a query for a name of zone z that z does not
 // have, when it can; handled false means the general path must answer
@@ -38,7 +38,7 @@ func (h *Handler) fastDenial(dst, pkt []byte, q *query, f *fastQuery, snap *plan
 		return dst, false
 	}
 	nsec := dnssec.DenyName(string(f.name[:f.nameLen]), z.NegSOA.Hdr.Ttl)
-	nsecWire, err := afterOwner(nsec)
+	nsecWire, err := plan.PackAfterOwner(nsec)
 	if err != nil {
 		return dst, false
 	}
@@ -91,20 +91,4 @@ func (h *Handler) fastDenial(dst, pkt []byte, q *query, f *fastQuery, snap *plan
 		dst = append(dst, rr.wire...)
 	}
 	return f.appendOPT(dst, q, &h.cookies), true
-}
-
-// afterOwner returns rr in wire form without its owner name (type, class,
-// TTL, data length and data), its names uncompressed. rr must be the
-// caller's own: packing writes its data length.
-func afterOwner(rr dns.RR) ([]byte, error) {
-	buf := make([]byte, dns.Len(rr)+16)
-	n, err := dns.PackRR(rr, buf, 0, nil, false)
-	if err != nil {
-		return nil, err
-	}
-	off := 0
-	for off < n && buf[off] != 0 {
-		off += int(buf[off]) + 1
-	}
-	return buf[off+1 : n : n], nil
 }

@@ -1,0 +1,265 @@
+package server
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// negEdits add to the dev configuration what denials can be about: an
+// unsigned zone beside the signed one, GSLB names with IPv4 only
+// (NODATA for AAAA) and all drained, and an empty non-terminal.
+var negEdits = map[string]any{
+	"zones/plain.example.test": map[string]any{"ns": []map[string]any{{"name": "ns1.plain.example.test", "addrs": []string{"192.0.2.54"}}},
+		"contact": "hostmaster@example.test", "ttl": 60, "soa": map[string]any{"minimum": 45}},
+	"zones/plain.example.test/names/www":                 map[string]any{"regions": []string{"us-east", "eu-west"}},
+	"zones/plain.example.test/names/v4":                  map[string]any{"regions": []string{"sa-east"}},
+	"zones/plain.example.test/records/@/TXT":             map[string]any{"values": []string{"plain"}},
+	"zones/plain.example.test/records/a.deep/MX":         map[string]any{"values": []string{"10 mail.plain.example.test."}},
+	"zones/gslb.example.test/names/v4only":               map[string]any{"regions": []string{"sa-east"}},
+	"zones/gslb.example.test/names/gone":                 map[string]any{"regions": []string{"sa-east"}},
+	"zones/gslb.example.test/names/gone/weights/sa-east": "0",
+	"zones/gslb.example.test/records/x.ent/TXT":          map[string]any{"values": []string{"hi"}},
+}
+
+// negHandler serves the dev configuration with negEdits, with a fixed
+// clock and cookie secret so that cookies in queries can be valid.
+func negHandler(t testing.TB) (*Handler, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	now := time.Unix(1700000000, 0)
+	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(reg), Cookies: &testCookies, Now: func() time.Time { return now }})
+	applyNow(h, devState(t, negEdits))
+	return h, reg
+}
+
+// negQuery is one query shape of the denial tests.
+type negQuery struct {
+	edns, do, co, cookie bool
+	ecs                  string
+}
+
+func (nq negQuery) String() string {
+	return fmt.Sprintf("edns=%v do=%v co=%v cookie=%v ecs=%q", nq.edns, nq.do, nq.co, nq.cookie, nq.ecs)
+}
+
+var negQueries = []negQuery{
+	{},
+	{edns: true},
+	{edns: true, ecs: "81.2.69.0/24"},
+	{edns: true, ecs: "2001:218:1::/48", cookie: true},
+	{edns: true, ecs: "0.0.0.0/0"},
+	{edns: true, do: true},
+	{edns: true, do: true, ecs: "81.2.69.0/24", cookie: true},
+	{edns: true, do: true, co: true},
+}
+
+func (nq negQuery) packet(t testing.TB, name string, qtype uint16, remote netip.Addr) []byte {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.Id = 0x4242
+	if nq.edns {
+		m.SetEdns0(1232, nq.do)
+		o := m.IsEdns0()
+		o.SetCo(nq.co)
+		if nq.ecs != "" {
+			o.Option = append(o.Option, ecsOption(nq.ecs))
+		}
+		if nq.cookie {
+			o.Option = append(o.Option, randomCookie(rand.New(rand.NewPCG(1, 2)), remote, 1700000000))
+		}
+	}
+	pkt, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkt
+}
+
+// negNames returns every name of every zone of h's snapshot, names that
+// do not exist beside and below them, and mixed-case forms.
+func negNames(h *Handler) []string {
+	var out []string
+	for _, z := range h.snap.Load().Config.Zones {
+		out = append(out, "nope."+z.Name, "NoPe."+strings.ToUpper(z.Name), "a.b.c.missing."+z.Name)
+		for name := range z.Nodes {
+			out = append(out, name, strings.ToUpper(name[:1])+name[1:], "x."+name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// isDenial reports whether m is a negative answer: NXDOMAIN, or NOERROR
+// with no answer and a SOA in the authority section.
+func isDenial(m *dns.Msg) bool {
+	if len(m.Answer) > 0 || len(m.Ns) == 0 || m.Ns[0].Header().Rrtype != dns.TypeSOA {
+		return false
+	}
+	return m.Rcode == dns.RcodeNameError || m.Rcode == dns.RcodeSuccess
+}
+
+// TestFastNegativeMatchesGeneralPath is the differential test of the
+// fast path's denials: every name of every zone, names that do not exist
+// and every type the fast path parses, in every query shape, over UDP and
+// TCP, answered once with the fast path and once forced through the DNS
+// library. The replies must parse to the same message, and every unsigned
+// denial must take the fast path.
+func TestFastNegativeMatchesGeneralPath(t *testing.T) {
+	h, _ := negHandler(t)
+	tookFast := false
+	fastHook = func() { tookFast = true }
+	t.Cleanup(func() { fastHook = nil })
+	remote := netip.MustParseAddrPort("192.0.2.99:5300")
+	counts := map[string]int{}
+	n := 0
+	for _, name := range negNames(h) {
+		z := h.snap.Load().Match(strings.ToLower(name))
+		for _, qtype := range fastNegTypes {
+			for _, nq := range negQueries {
+				pkt := nq.packet(t, name, qtype, remote.Addr())
+				for _, tcp := range []bool{false, true} {
+					what := fmt.Sprintf("%s %s %s tcp=%v", name, dns.TypeToString[qtype], nq, tcp)
+					var outs [2]*dns.Msg
+					var fast bool
+					for k, noFast := range []bool{false, true} {
+						draws := rand.New(rand.NewPCG(uint64(n), 5))
+						h.intn = func(n int) int { return draws.IntN(n) }
+						h.noFast, tookFast = noFast, false
+						out, ok := h.AnswerPacket(nil, pkt, remote, tcp)
+						if !ok {
+							t.Fatalf("%s: no reply", what)
+						}
+						if k == 0 {
+							fast = tookFast
+						}
+						outs[k] = new(dns.Msg)
+						if err := outs[k].Unpack(out); err != nil {
+							t.Fatalf("%s: reply does not parse: %v", what, err)
+						}
+					}
+					n++
+					if a, b := canonical(outs[0]), canonical(outs[1]); a != b {
+						t.Fatalf("%s: fast and general paths differ:\nfast:\n%s\ngeneral:\n%s", what, a, b)
+					}
+					m := outs[1]
+					if !isDenial(m) {
+						continue
+					}
+					signed := nq.do && z.Signed
+					kind := dns.RcodeToString[m.Rcode]
+					if signed {
+						kind += " signed"
+					}
+					counts[kind]++
+					if !signed && !fast {
+						t.Errorf("%s: the unsigned denial (%s) took the general path", what, kind)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d queries on both paths; denials: %v", n, counts)
+	if counts["NXDOMAIN"] < 100 || counts["NOERROR"] < 100 {
+		t.Errorf("too few unsigned denials compared: %v", counts)
+	}
+}
+
+// TestFastNegativeOverTheWire: denials asked of a real listener over UDP
+// and TCP come from the fast path with the zone's negative SOA (its TTL
+// the SOA's minimum), the general path's ECS scope echoed, and are
+// counted in glb_dns_queries_total under their zone, type, rcode and
+// transport, like the general path's.
+func TestFastNegativeOverTheWire(t *testing.T) {
+	h, _ := negHandler(t)
+	var fastN atomic.Int64
+	fastHook = func() { fastN.Add(1) }
+	t.Cleanup(func() { fastHook = nil })
+	addr := startServer(t, h)
+	const plain = "plain.example.test."
+	for _, c := range []struct {
+		name      string
+		qtype     uint16
+		ecs       string
+		rcode     int
+		zone      string
+		scope     int // -1: no ECS in the reply
+		negTTL    uint32
+		wantOwner string
+	}{
+		{"nope." + testZone, dns.TypeA, "", dns.RcodeNameError, testZone, -1, 30, testZone},
+		{"Deep.Missing." + testZone, dns.TypeAAAA, "81.2.69.0/24", dns.RcodeNameError, testZone, 0, 30, testZone},
+		{"www." + testZone, dns.TypeTXT, "2001:218:1::/48", dns.RcodeSuccess, testZone, 0, 30, testZone},
+		{"ent." + testZone, dns.TypeA, "", dns.RcodeSuccess, testZone, -1, 30, testZone},
+		{"x." + plain, dns.TypeMX, "81.2.69.0/24", dns.RcodeNameError, plain, 0, 45, plain},
+		{"v4." + plain, dns.TypeAAAA, "", dns.RcodeSuccess, plain, -1, 45, plain},
+		{plain, dns.TypeA, "", dns.RcodeSuccess, plain, -1, 45, plain},
+	} {
+		for _, network := range []string{"udp", "tcp"} {
+			what := fmt.Sprintf("%s %s %s over %s", c.name, dns.TypeToString[c.qtype], c.ecs, network)
+			ctr := h.metrics.queries.WithLabelValues(strings.TrimSuffix(c.zone, "."), qtypeLabel(c.qtype), rcodeLabel(c.rcode), network)
+			before, fastBefore := testutil.ToFloat64(ctr), fastN.Load()
+			m := exchange(t, network, addr, mkQuery(c.name, c.qtype, c.ecs))
+			if fastN.Load() != fastBefore+1 {
+				t.Errorf("%s: not answered by the fast path", what)
+			}
+			if m.Rcode != c.rcode || !m.Authoritative || len(m.Answer) != 0 || len(m.Ns) != 1 {
+				t.Fatalf("%s: want %s, authoritative, the SOA alone in authority; got\n%v", what, dns.RcodeToString[c.rcode], m)
+			}
+			soa, ok := m.Ns[0].(*dns.SOA)
+			if !ok || soa.Hdr.Name != c.wantOwner || soa.Hdr.Ttl != c.negTTL {
+				t.Errorf("%s: authority %v, want the SOA of %s with TTL %d", what, m.Ns[0], c.wantOwner, c.negTTL)
+			}
+			if got := replyScope(m); got != c.scope {
+				t.Errorf("%s: ECS scope %d, want %d", what, got, c.scope)
+			}
+			if got := testutil.ToFloat64(ctr) - before; got != 1 {
+				t.Errorf("%s: glb_dns_queries_total went up by %v, want 1", what, got)
+			}
+		}
+	}
+}
+
+// TestFastNegativeAllocs: an unsigned denial costs no allocation, with
+// and without EDNS, ECS and a cookie, for a missing name, a missing type
+// of a static name and of a GSLB name.
+func TestFastNegativeAllocs(t *testing.T) {
+	h, _ := negHandler(t)
+	remote := netip.MustParseAddrPort("192.0.2.99:5300")
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+		nq    negQuery
+	}{
+		{"nope." + testZone, dns.TypeA, negQuery{}},
+		{"nope." + testZone, dns.TypeAAAA, negQuery{edns: true, ecs: "81.2.69.0/24"}},
+		{"a.b.nope." + testZone, dns.TypeA, negQuery{edns: true, ecs: "2001:218:1::/48", cookie: true}},
+		{"www." + testZone, dns.TypeTXT, negQuery{edns: true}},
+		{"v4only." + testZone, dns.TypeAAAA, negQuery{edns: true, ecs: "81.2.69.0/24"}},
+		{"nope.plain.example.test.", dns.TypeA, negQuery{edns: true, do: true}},
+	} {
+		pkt := c.nq.packet(t, c.name, c.qtype, remote.Addr())
+		out := make([]byte, 0, 1232)
+		if _, ok := h.AnswerPacket(out[:0], pkt, remote, false); !ok {
+			t.Fatalf("%s: no reply", c.name)
+		}
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, ok := h.AnswerPacket(out[:0], pkt, remote, false); !ok {
+				t.Fatal("no reply")
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s %s %s: %v allocs per denial, want 0", c.name, dns.TypeToString[c.qtype], c.nq, allocs)
+		}
+	}
+}
