@@ -32,6 +32,7 @@ type fastQuery struct {
 	opt       bool
 	do        bool
 	co        bool // Compact Answers OK (RFC 9824)
+	echoCO    bool // the reply echoes CO: a compact NXDOMAIN (fastdenial.go)
 	udpSize   int
 	ecs       dnswire.ClientSubnet
 	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
@@ -61,14 +62,17 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 	signed := f.do && z.Signed // the answer must be signed (or SERVFAIL)
 	switch {
 	case n == nil && signed:
-		return h.fastDenial(dst, pkt, q, &f, snap, z, now) // fastdenial.go
+		return h.fastDenial(dst, pkt, q, &f, snap, z, nil, nil, nil, now) // fastdenial.go
 	case n == nil:
 		return h.fastNegative(dst, pkt, q, &f, snap, z, dns.RcodeNameError) // fastneg.go
 	case n.CNAME != nil:
 		return dst, false
 	case n.GSLB == nil || !addrType(f.qtype):
-		if len(n.RRsets[f.qtype]) > 0 || signed {
-			return dst, false // static data, or a signed denial: the general path
+		if len(n.RRsets[f.qtype]) > 0 {
+			return dst, false // static data: the general path
+		}
+		if signed {
+			return h.fastDenial(dst, pkt, q, &f, snap, z, n, nil, nil, now)
 		}
 		return h.fastNegative(dst, pkt, q, &f, snap, z, dns.RcodeSuccess)
 	}
@@ -112,8 +116,11 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 	switch p.Outcome {
 	case plan.OutcomeNormal, plan.OutcomeFailOpen, plan.OutcomeFallback, plan.OutcomePanic:
 	case plan.OutcomeNone, plan.OutcomeDrained, plan.OutcomeNoData:
-		if zs != nil || !f.fitsNegative(z, q, h.maxUDP) {
-			return dst, false // a signed denial, or one that might need truncation
+		if zs != nil {
+			return h.fastDenial(dst, pkt, q, &f, snap, z, n, g, &p, now)
+		}
+		if !f.fitsNegative(z, q, h.maxUDP) {
+			return dst, false // might need truncation: the general path does it
 		}
 		h.readFastCookie(q, &f, pkt)
 		q.recordOutcome(g, &p)
@@ -307,6 +314,9 @@ func (f *fastQuery) appendOPT(dst []byte, q *query, cookies *limit.CookieSecrets
 		var ttl uint32
 		if f.do {
 			ttl = 1 << 15
+		}
+		if f.echoCO {
+			ttl |= 1 << 14
 		}
 		dst = binary.BigEndian.AppendUint32(dst, ttl)
 		n := (int(f.ecs.Source) + 7) / 8 // address octets, as in the query

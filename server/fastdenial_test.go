@@ -15,8 +15,8 @@ import (
 // names that do not exist, with and without ECS and a cookie, over UDP and
 // TCP, are answered by the fast path byte for byte as the general path
 // answers them (the same caches, so the same signatures), with a SOA and
-// an NSEC whose RRSIGs verify; with Compact Answers OK they go the general
-// way (NXDOMAIN, CO echoed).
+// an NSEC whose RRSIGs verify; with Compact Answers OK too (NXDOMAIN, CO
+// echoed).
 func TestFastDenialMatchesGeneralPath(t *testing.T) {
 	for _, alg := range []uint8{dnssec.AlgECDSAP256, dnssec.AlgEd25519} {
 		h, _ := newTestHandler(t, nil)
@@ -56,8 +56,8 @@ func TestFastDenialMatchesGeneralPath(t *testing.T) {
 								if !ok {
 									t.Fatalf("%s: no reply", what)
 								}
-								if k == 0 && tookFast == opts.co {
-									t.Fatalf("%s (CO %v): fast path %v", what, opts.co, tookFast)
+								if k == 0 && !tookFast {
+									t.Fatalf("%s (CO %v): not answered by the fast path", what, opts.co)
 								}
 								outs[k] = new(dns.Msg)
 								if err := outs[k].Unpack(out); err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/glb-dns/glb/server/dnssec"
 )
 
 // negEdits add to the dev configuration what denials can be about: an
@@ -31,15 +33,17 @@ var negEdits = map[string]any{
 	"zones/gslb.example.test/records/x.ent/TXT":          map[string]any{"values": []string{"hi"}},
 }
 
-// negHandler serves the dev configuration with negEdits, with a fixed
-// clock and cookie secret so that cookies in queries can be valid.
-func negHandler(t testing.TB) (*Handler, *prometheus.Registry) {
+// negHandler serves the dev configuration with negEdits, its zone
+// signed with a fresh ECDSA key (returned), with a fixed clock and cookie
+// secret so that cookies in queries can be valid.
+func negHandler(t testing.TB) (*Handler, *dns.DNSKEY) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
 	now := time.Unix(1700000000, 0)
-	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(reg), Cookies: &testCookies, Now: func() time.Time { return now }})
+	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()), Cookies: &testCookies, Now: func() time.Time { return now }})
 	applyNow(h, devState(t, negEdits))
-	return h, reg
+	ks, zk := zoneKeys(t, dnssec.AlgECDSAP256, false, 1)
+	h.ApplyKeys(map[string]*ZoneKeys{strings.TrimSuffix(testZone, "."): zk})
+	return h, ks.DNSKEYs()[0].(*dns.DNSKEY)
 }
 
 // negQuery is one query shape of the denial tests.
@@ -113,10 +117,11 @@ func isDenial(m *dns.Msg) bool {
 // fast path's denials: every name of every zone, names that do not exist
 // and every type the fast path parses, in every query shape, over UDP and
 // TCP, answered once with the fast path and once forced through the DNS
-// library. The replies must parse to the same message, and every unsigned
-// denial must take the fast path.
+// library. The replies must parse to the same message, every denial must
+// take the fast path, and the signed ones carry RRSIGs over the SOA and
+// the NSEC that verify.
 func TestFastNegativeMatchesGeneralPath(t *testing.T) {
-	h, _ := negHandler(t)
+	h, key := negHandler(t)
 	tookFast := false
 	fastHook = func() { tookFast = true }
 	t.Cleanup(func() { fastHook = nil })
@@ -162,16 +167,43 @@ func TestFastNegativeMatchesGeneralPath(t *testing.T) {
 						kind += " signed"
 					}
 					counts[kind]++
-					if !signed && !fast {
-						t.Errorf("%s: the unsigned denial (%s) took the general path", what, kind)
+					if !fast {
+						t.Errorf("%s: the denial (%s) took the general path", what, kind)
+					}
+					if signed {
+						verifyDenial(t, what, m, key)
 					}
 				}
 			}
 		}
 	}
 	t.Logf("%d queries on both paths; denials: %v", n, counts)
-	if counts["NXDOMAIN"] < 100 || counts["NOERROR"] < 100 {
-		t.Errorf("too few unsigned denials compared: %v", counts)
+	for _, kind := range []string{"NXDOMAIN", "NOERROR", "NXDOMAIN signed", "NOERROR signed"} {
+		if counts[kind] < 100 {
+			t.Errorf("too few denials compared: %v", counts)
+		}
+	}
+}
+
+// verifyDenial checks a signed denial: the SOA, its RRSIG, the NSEC at
+// the name and its RRSIG, each verified with key.
+func verifyDenial(t *testing.T, what string, m *dns.Msg, key *dns.DNSKEY) {
+	t.Helper()
+	if len(m.Ns) != 4 {
+		t.Fatalf("%s: %d records in authority, want SOA, NSEC and their RRSIGs:\n%v", what, len(m.Ns), m)
+	}
+	for i := 0; i < 4; i += 2 {
+		sig, ok := m.Ns[i+1].(*dns.RRSIG)
+		if !ok {
+			t.Fatalf("%s: %v is not followed by its RRSIG", what, m.Ns[i])
+		}
+		if err := sig.Verify(key, m.Ns[i:i+1]); err != nil {
+			t.Errorf("%s: RRSIG over %s does not verify: %v", what, dns.TypeToString[sig.TypeCovered], err)
+		}
+	}
+	nsec, ok := m.Ns[2].(*dns.NSEC)
+	if !ok || !strings.EqualFold(nsec.Hdr.Name, m.Question[0].Name) {
+		t.Errorf("%s: %v, want an NSEC at the name", what, m.Ns[2])
 	}
 }
 
@@ -230,9 +262,10 @@ func TestFastNegativeOverTheWire(t *testing.T) {
 	}
 }
 
-// TestFastNegativeAllocs: an unsigned denial costs no allocation, with
-// and without EDNS, ECS and a cookie, for a missing name, a missing type
-// of a static name and of a GSLB name.
+// TestFastNegativeAllocs: a denial costs no allocation, with and without
+// EDNS, ECS and a cookie, for a missing name, a missing type of a static
+// name and of a GSLB name; signed too once its NSEC's signature is
+// cached (the first query signs), with and without Compact Answers OK.
 func TestFastNegativeAllocs(t *testing.T) {
 	h, _ := negHandler(t)
 	remote := netip.MustParseAddrPort("192.0.2.99:5300")
@@ -247,6 +280,12 @@ func TestFastNegativeAllocs(t *testing.T) {
 		{"www." + testZone, dns.TypeTXT, negQuery{edns: true}},
 		{"v4only." + testZone, dns.TypeAAAA, negQuery{edns: true, ecs: "81.2.69.0/24"}},
 		{"nope.plain.example.test.", dns.TypeA, negQuery{edns: true, do: true}},
+		{"nope." + testZone, dns.TypeA, negQuery{edns: true, do: true}},
+		{"nope." + testZone, dns.TypeAAAA, negQuery{edns: true, do: true, co: true, ecs: "81.2.69.0/24", cookie: true}},
+		{"www." + testZone, dns.TypeTXT, negQuery{edns: true, do: true}},
+		{testZone, dns.TypeA, negQuery{edns: true, do: true}},
+		{"ent." + testZone, dns.TypeMX, negQuery{edns: true, do: true, ecs: "2001:218:1::/48"}},
+		{"v4only." + testZone, dns.TypeAAAA, negQuery{edns: true, do: true, ecs: "81.2.69.0/24"}},
 	} {
 		pkt := c.nq.packet(t, c.name, c.qtype, remote.Addr())
 		out := make([]byte, 0, 1232)
