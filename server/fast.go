@@ -274,18 +274,11 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 	if f.opt {
 		nOpt = 1
 	}
-	flags := uint16(dnswire.FlagQR|dnswire.FlagAA) | f.flags&(dnswire.FlagRD|dnswire.FlagCD)
-	dst = binary.BigEndian.AppendUint16(dst, f.id)
-	dst = binary.BigEndian.AppendUint16(dst, flags)
-	dst = binary.BigEndian.AppendUint16(dst, 1)
 	nAns := q.nFastAns
 	if sig != nil {
 		nAns++
 	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(nAns))
-	dst = binary.BigEndian.AppendUint16(dst, 0)
-	dst = binary.BigEndian.AppendUint16(dst, nOpt)
-	dst = append(dst, pkt[12:f.qEnd]...)
+	dst = f.appendHeader(dst, pkt, dns.RcodeSuccess, uint16(nAns), 0, nOpt)
 	for _, rr := range q.fastAns[:q.nFastAns] {
 		dst = append(dst, 0xc0, 12) // pointer to the question name
 		switch v := rr.(type) {
@@ -302,6 +295,19 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 		dst = append(dst, sig...)
 	}
 	return f.appendOPT(dst, q, cookies)
+}
+
+// appendHeader appends the reply's header, authoritative, with rcode
+// and the counts of its sections, and the question as asked.
+func (f *fastQuery) appendHeader(dst, pkt []byte, rcode int, an, ns, ar uint16) []byte {
+	flags := uint16(dnswire.FlagQR|dnswire.FlagAA) | f.flags&(dnswire.FlagRD|dnswire.FlagCD) | uint16(rcode)
+	dst = binary.BigEndian.AppendUint16(dst, f.id)
+	dst = binary.BigEndian.AppendUint16(dst, flags)
+	dst = binary.BigEndian.AppendUint16(dst, 1)
+	dst = binary.BigEndian.AppendUint16(dst, an)
+	dst = binary.BigEndian.AppendUint16(dst, ns)
+	dst = binary.BigEndian.AppendUint16(dst, ar)
+	return append(dst, pkt[12:f.qEnd]...)
 }
 
 // appendOPT appends the reply's OPT record, when the query had one: DO

@@ -104,14 +104,7 @@ func (h *Handler) fastDenial(dst, pkt []byte, q *query, f *fastQuery, snap *plan
 		return dnswire.ServFail(dst, pkt)
 	}
 
-	flags := uint16(dnswire.FlagQR|dnswire.FlagAA) | f.flags&(dnswire.FlagRD|dnswire.FlagCD) | uint16(rcode)
-	dst = binary.BigEndian.AppendUint16(dst, f.id)
-	dst = binary.BigEndian.AppendUint16(dst, flags)
-	dst = binary.BigEndian.AppendUint16(dst, 1)
-	dst = binary.BigEndian.AppendUint16(dst, 0)
-	dst = binary.BigEndian.AppendUint16(dst, 4)
-	dst = binary.BigEndian.AppendUint16(dst, 1) // the OPT: DO was set
-	dst = append(dst, pkt[12:f.qEnd]...)
+	dst = f.appendHeader(dst, pkt, rcode, 0, 4, 1) // one OPT: DO was set
 	// The apex is the question name's suffix: point at it.
 	apex := uint16(f.qEnd - 4 - (len(z.Name) + 1))
 	for _, rr := range [...]struct {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/glb-dns/glb/server/dnswire"
 	"github.com/glb-dns/glb/server/limit"
 	"github.com/glb-dns/glb/server/plan"
 )
@@ -101,14 +100,7 @@ func (f *fastQuery) writeNegative(dst, pkt []byte, q *query, z *plan.Zone, rcode
 	if f.opt {
 		nOpt = 1
 	}
-	flags := uint16(dnswire.FlagQR|dnswire.FlagAA) | f.flags&(dnswire.FlagRD|dnswire.FlagCD) | uint16(rcode)
-	dst = binary.BigEndian.AppendUint16(dst, f.id)
-	dst = binary.BigEndian.AppendUint16(dst, flags)
-	dst = binary.BigEndian.AppendUint16(dst, 1)
-	dst = binary.BigEndian.AppendUint16(dst, 0)
-	dst = binary.BigEndian.AppendUint16(dst, 1)
-	dst = binary.BigEndian.AppendUint16(dst, nOpt)
-	dst = append(dst, pkt[12:f.qEnd]...)
+	dst = f.appendHeader(dst, pkt, rcode, 0, 1, nOpt)
 	// The question name is f.name in wire form from offset 12; the apex
 	// is its suffix (each label one length byte before its dot).
 	dst = binary.BigEndian.AppendUint16(dst, 0xc000|uint16(12+f.nameLen-len(z.Name)))

@@ -122,9 +122,6 @@ func isDenial(m *dns.Msg) bool {
 // the NSEC that verify.
 func TestFastNegativeMatchesGeneralPath(t *testing.T) {
 	h, key := negHandler(t)
-	tookFast := false
-	fastHook = func() { tookFast = true }
-	t.Cleanup(func() { fastHook = nil })
 	remote := netip.MustParseAddrPort("192.0.2.99:5300")
 	counts := map[string]int{}
 	n := 0
@@ -135,29 +132,8 @@ func TestFastNegativeMatchesGeneralPath(t *testing.T) {
 				pkt := nq.packet(t, name, qtype, remote.Addr())
 				for _, tcp := range []bool{false, true} {
 					what := fmt.Sprintf("%s %s %s tcp=%v", name, dns.TypeToString[qtype], nq, tcp)
-					var outs [2]*dns.Msg
-					var fast bool
-					for k, noFast := range []bool{false, true} {
-						draws := rand.New(rand.NewPCG(uint64(n), 5))
-						h.intn = func(n int) int { return draws.IntN(n) }
-						h.noFast, tookFast = noFast, false
-						out, ok := h.AnswerPacket(nil, pkt, remote, tcp)
-						if !ok {
-							t.Fatalf("%s: no reply", what)
-						}
-						if k == 0 {
-							fast = tookFast
-						}
-						outs[k] = new(dns.Msg)
-						if err := outs[k].Unpack(out); err != nil {
-							t.Fatalf("%s: reply does not parse: %v", what, err)
-						}
-					}
+					m, fast := answerBothWays(t, h, what, pkt, remote, tcp, uint64(n))
 					n++
-					if a, b := canonical(outs[0]), canonical(outs[1]); a != b {
-						t.Fatalf("%s: fast and general paths differ:\nfast:\n%s\ngeneral:\n%s", what, a, b)
-					}
-					m := outs[1]
 					if !isDenial(m) {
 						continue
 					}
@@ -301,4 +277,38 @@ func TestFastNegativeAllocs(t *testing.T) {
 			t.Errorf("%s %s %s: %v allocs per denial, want 0", c.name, dns.TypeToString[c.qtype], c.nq, allocs)
 		}
 	}
+}
+
+// answerBothWays answers pkt with h twice, through the fast path when it
+// takes the query and forced through the general path, with the same
+// random draws (seed), and fails the test unless both replies parse to
+// the same message. It returns the general path's reply and whether the
+// fast path answered.
+func answerBothWays(t *testing.T, h *Handler, what string, pkt []byte, remote netip.AddrPort, tcp bool, seed uint64) (m *dns.Msg, fast bool) {
+	t.Helper()
+	tookFast := false
+	fastHook = func() { tookFast = true }
+	defer func() { fastHook = nil }()
+	var outs [2]*dns.Msg
+	for k, noFast := range []bool{false, true} {
+		draws := rand.New(rand.NewPCG(seed, 5))
+		h.intn = func(n int) int { return draws.IntN(n) }
+		h.noFast, tookFast = noFast, false
+		out, ok := h.AnswerPacket(nil, pkt, remote, tcp)
+		if !ok {
+			t.Fatalf("%s: no reply", what)
+		}
+		if k == 0 {
+			fast = tookFast
+		}
+		outs[k] = new(dns.Msg)
+		if err := outs[k].Unpack(out); err != nil {
+			t.Fatalf("%s: reply does not parse: %v", what, err)
+		}
+	}
+	h.noFast = false
+	if a, b := canonical(outs[0]), canonical(outs[1]); a != b {
+		t.Fatalf("%s: fast and general paths differ:\nfast:\n%s\ngeneral:\n%s", what, a, b)
+	}
+	return outs[1], fast
 }
