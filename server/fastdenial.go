@@ -94,6 +94,7 @@ func (h *Handler) fastDenial(dst, pkt []byte, q *query, f *fastQuery, snap *plan
 	q.fast, q.fastRcode = true, rcode
 	soaSig, err := zs.Answers.Wire(soa.Key, now, func() []dns.RR { return []dns.RR{z.NegSOA} })
 	if err != nil {
+		q.fastRcode = dns.RcodeServerFailure // counted as such
 		return dnswire.ServFail(dst, pkt)
 	}
 	// The NSEC is packed already: its key from those bytes (after type,
@@ -101,6 +102,7 @@ func (h *Handler) fastDenial(dst, pkt []byte, q *query, f *fastQuery, snap *plan
 	k := cache.KeyOneBytes(name, dns.TypeNSEC, ttl, nsec[10:])
 	nsecSig, err := cache.Wire(k, now, func() []dns.RR { return []dns.RR{denialNSEC(string(name), ttl, n == nil, types)} })
 	if err != nil {
+		q.fastRcode = dns.RcodeServerFailure // counted as such
 		return dnswire.ServFail(dst, pkt)
 	}
 
