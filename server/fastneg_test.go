@@ -189,7 +189,7 @@ func verifyDenial(t *testing.T, what string, m *dns.Msg, key *dns.DNSKEY) {
 // counted in glb_dns_queries_total under their zone, type, rcode and
 // transport, like the general path's.
 func TestFastNegativeOverTheWire(t *testing.T) {
-	h, _ := negHandler(t)
+	h, key := negHandler(t)
 	var fastN atomic.Int64
 	fastHook = func() { fastN.Add(1) }
 	t.Cleanup(func() { fastHook = nil })
@@ -234,6 +234,35 @@ func TestFastNegativeOverTheWire(t *testing.T) {
 			if got := testutil.ToFloat64(ctr) - before; got != 1 {
 				t.Errorf("%s: glb_dns_queries_total went up by %v, want 1", what, got)
 			}
+		}
+	}
+	// Signed denials (DO): the fast path too, signatures that verify, and
+	// NXDOMAIN with CO echoed when the query says Compact Answers OK.
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+		co    bool
+		rcode int
+	}{
+		{"nope." + testZone, dns.TypeA, false, dns.RcodeSuccess},
+		{"nope." + testZone, dns.TypeAAAA, true, dns.RcodeNameError},
+		{"www." + testZone, dns.TypeMX, true, dns.RcodeSuccess},
+		{"v4only." + testZone, dns.TypeAAAA, false, dns.RcodeSuccess},
+	} {
+		for _, network := range []string{"udp", "tcp"} {
+			what := fmt.Sprintf("DO %s %s CO %v over %s", c.name, dns.TypeToString[c.qtype], c.co, network)
+			q := mkQuery(c.name, c.qtype, "")
+			q.SetEdns0(1232, true)
+			q.IsEdns0().SetCo(c.co)
+			fastBefore := fastN.Load()
+			m := exchange(t, network, addr, q)
+			if fastN.Load() != fastBefore+1 {
+				t.Errorf("%s: not answered by the fast path", what)
+			}
+			if m.Rcode != c.rcode || m.IsEdns0() == nil || !m.IsEdns0().Do() || m.IsEdns0().Co() != (c.rcode == dns.RcodeNameError) {
+				t.Errorf("%s: rcode %s, OPT %v; want %s, DO, CO only with NXDOMAIN", what, dns.RcodeToString[m.Rcode], m.IsEdns0(), dns.RcodeToString[c.rcode])
+			}
+			verifyDenial(t, what, m, key)
 		}
 	}
 }
