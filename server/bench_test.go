@@ -68,7 +68,10 @@ func BenchmarkAnswerPacket(b *testing.B) {
 		{"fast_A_ECS_London", mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")},
 		{"fast_AAAA_ECS_Tokyo", mkQuery("www."+testZone, dns.TypeAAAA, "2001:218:1::/48")},
 		{"fast_A_noEDNS", mkQuery("www."+testZone, dns.TypeA, "")},
-		{"general_NXDOMAIN", mkQuery("nope."+testZone, dns.TypeA, "")},
+		{"neg_NXDOMAIN", mkQuery("nope."+testZone, dns.TypeA, "")},
+		{"neg_NXDOMAIN_AAAA_ECS_London", mkQuery("nope."+testZone, dns.TypeAAAA, "81.2.69.0/24")},
+		{"neg_NODATA_TXT_www", mkQuery("www."+testZone, dns.TypeTXT, "")},
+		{"neg_NODATA_AAAA_ECS_mail", mkQuery("mail."+testZone, dns.TypeAAAA, "81.2.69.0/24")},
 		{"general_MX", mkQuery(testZone, dns.TypeMX, "")},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

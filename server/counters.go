@@ -60,6 +60,15 @@ func (h *Handler) linkCounters(cfg *plan.Config) {
 		names[k], g.Counters = c, c
 	}
 	h.names = names
+	zones := make(map[string]*zoneCounters, len(cfg.Zones))
+	for _, z := range cfg.Zones {
+		c := h.zones[z.Label]
+		if c == nil {
+			c = &zoneCounters{}
+		}
+		zones[z.Label], z.Counters = c, c
+	}
+	h.zones = zones
 }
 
 // counters returns the counters of g: linked by the snapshot's owner; a
@@ -205,5 +214,48 @@ func (h *Handler) countQuery(q *query, qtype uint16, rcode int) {
 			return
 		}
 	}
+	if q.fast && q.fastZone != nil {
+		if c, ok := q.fastZone.Counters.(*zoneCounters); ok {
+			if ctr := c.query(h, q, qtype, rcode); ctr != nil {
+				ctr.Inc()
+				return
+			}
+		}
+	}
 	h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport).Inc()
+}
+
+// zoneCounters are the glb_dns_queries_total series of one zone that the
+// fast path's denials count, resolved on first use: a denial names no
+// GSLB name, so it has no name's counters, and a labelled lookup per
+// query allocates.
+type zoneCounters struct {
+	queries [2][2][len(fastNegTypes)]atomic.Pointer[prometheus.Counter] // [udp, tcp][NOERROR, NXDOMAIN][fastNegTypes]
+}
+
+// query returns the counter of q's transport, qtype and rcode; nil for
+// an rcode or type it does not keep.
+func (c *zoneCounters) query(h *Handler, q *query, qtype uint16, rcode int) prometheus.Counter {
+	i, j := 0, 0
+	if q.tcp {
+		i = 1
+	}
+	switch rcode {
+	case dns.RcodeSuccess:
+	case dns.RcodeNameError:
+		j = 1
+	default:
+		return nil
+	}
+	k, ok := fastNegType(qtype)
+	if !ok {
+		return nil
+	}
+	p := c.queries[i][j][k].Load()
+	if p == nil {
+		ctr := h.metrics.queries.WithLabelValues(q.zone, qtypeLabel(qtype), rcodeLabel(rcode), q.transport)
+		p = &ctr
+		c.queries[i][j][k].Store(p)
+	}
+	return *p
 }

@@ -153,31 +153,40 @@ func hasNegSOA(m *dns.Msg, z *plan.Zone) bool {
 // that family, the apex's key types; never the type denied, so the bitmap
 // tells the truth about this answer whatever health or drains decided.
 func nodeTypes(zs *plan.ZoneSigning, z *plan.Zone, n *plan.Node, apex bool, denied uint16) []uint16 {
-	var types []uint16
+	types := appendNodeTypes(nil, zs, n, apex, denied)
+	slices.Sort(types)
+	return slices.Compact(types)
+}
+
+// appendNodeTypes appends nodeTypes' types to dst, unsorted and maybe
+// repeated; the fast path's denials (fastdenial.go) call it with an array
+// of their own.
+func appendNodeTypes(dst []uint16, zs *plan.ZoneSigning, n *plan.Node, apex bool, denied uint16) []uint16 {
+	start := len(dst)
 	if n != nil {
 		for t, rrs := range n.RRsets {
 			if len(rrs) > 0 {
-				types = append(types, t)
+				dst = append(dst, t)
 			}
 		}
 		if n.CNAME != nil {
-			types = append(types, dns.TypeCNAME)
+			dst = append(dst, dns.TypeCNAME)
 		}
 		if n.GSLB != nil {
 			v4, v6 := n.GSLB.Families()
 			if v4 {
-				types = append(types, dns.TypeA)
+				dst = append(dst, dns.TypeA)
 			}
 			if v6 {
-				types = append(types, dns.TypeAAAA)
+				dst = append(dst, dns.TypeAAAA)
 			}
 		}
 	}
 	if apex {
-		types = zs.Signer.ApexTypes(types...)
+		dst = zs.Signer.AppendApexTypes(dst)
 	}
-	out := types[:0]
-	for _, t := range types {
+	out := dst[:start]
+	for _, t := range dst[start:] {
 		if t != denied {
 			out = append(out, t)
 		}

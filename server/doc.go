@@ -20,7 +20,7 @@
 //	transport/udp.go   the reply goes out with the batch (sendmmsg)
 //
 // The general path (anything the fast path declines: other types, CNAMEs,
-// NXDOMAIN, observers, truncation) is pipeline.go's answer: the DNS
+// static data, signed NODATA, observers, truncation) is pipeline.go's answer: the DNS
 // library parses, resolve.go locates (zones, CNAME chains, static data),
 // pick.go has plan plan and draw for GSLB names, and the reply is packed
 // into the same buffer. A differential test holds the two paths to the same answers.
@@ -38,6 +38,8 @@
 //	dnssecanswer.go the general path's signing of DO answers and compact denial
 //	fastdnssec.go   the fast path's DO answers: the drawn RRset's signature from the cache
 //	fastdenial.go   the fast path's DO denials of missing names (compact denial)
+//	fastneg.go      the fast path's unsigned denials: NXDOMAIN and NODATA with the
+//	                zone's negative SOA packed in advance (plan.Zone.NegWire)
 //	dnsseccachemetrics.go  the signature caches' hits and misses, read at scrape time
 //
 // Related packages: plan (the decision), dnswire (wire format), limit

@@ -32,6 +32,7 @@ type fastQuery struct {
 	opt       bool
 	do        bool
 	co        bool // Compact Answers OK (RFC 9824)
+	echoCO    bool // the reply echoes CO: a compact NXDOMAIN (fastdenial.go)
 	udpSize   int
 	ecs       dnswire.ClientSubnet
 	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
@@ -58,11 +59,22 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 		return dst, false
 	}
 	n := z.Nodes[string(name)]
-	if n == nil {
-		return h.fastDenial(dst, pkt, q, &f, snap, z, now) // fastdenial.go
-	}
-	if n.GSLB == nil || n.CNAME != nil {
+	signed := f.do && z.Signed // the answer must be signed (or SERVFAIL)
+	switch {
+	case n == nil && signed:
+		return h.fastDenial(dst, pkt, q, &f, snap, z, nil, nil, nil, now) // fastdenial.go
+	case n == nil:
+		return h.fastNegative(dst, pkt, q, &f, snap, z, dns.RcodeNameError) // fastneg.go
+	case n.CNAME != nil:
 		return dst, false
+	case n.GSLB == nil || !addrType(f.qtype):
+		if len(n.RRsets[f.qtype]) > 0 {
+			return dst, false // static data: the general path
+		}
+		if signed {
+			return h.fastDenial(dst, pkt, q, &f, snap, z, n, nil, nil, now)
+		}
+		return h.fastNegative(dst, pkt, q, &f, snap, z, dns.RcodeSuccess)
 	}
 	g := n.GSLB
 	zs, keys, signs := fastSigning(snap, z, g, f.do)
@@ -103,15 +115,24 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 	q.scope = max(q.scope, pinBits) // an unpinned client's scope stays clear of pinned networks
 	switch p.Outcome {
 	case plan.OutcomeNormal, plan.OutcomeFailOpen, plan.OutcomeFallback, plan.OutcomePanic:
+	case plan.OutcomeNone, plan.OutcomeDrained, plan.OutcomeNoData:
+		if zs != nil {
+			return h.fastDenial(dst, pkt, q, &f, snap, z, n, g, &p, now)
+		}
+		if !f.fitsNegative(z, q, h.maxUDP) {
+			return dst, false // might need truncation: the general path does it
+		}
+		h.readFastCookie(q, &f, pkt)
+		q.recordOutcome(g, &p)
+		q.fast = true
+		return f.writeNegative(dst, pkt, q, z, dns.RcodeSuccess, &h.cookies), true
 	default:
-		return dst, false // NODATA and SERVFAIL carry more than addresses
+		return dst, false // SERVFAIL: the general path
 	}
 
 	// From here on the general path would answer the same way, so the
 	// decision's side effects (draws, counters) happen here once.
-	if f.cookieAt > 0 {
-		h.readCookie(q, pkt[f.cookieAt:f.cookieAt+f.cookieLen]) // well-formed: parse checked
-	}
+	h.readFastCookie(q, &f, pkt)
 	h.answerPlan(q, g, &p)
 	q.fast = true // finish counts it with the name's resolved counters
 	sig, ok := fastSig(zs, keys, g, q, now)
@@ -178,8 +199,8 @@ func (f *fastQuery) parse(pkt []byte) bool {
 	class := binary.BigEndian.Uint16(pkt[off+2:])
 	off += 4
 	f.qEnd = off
-	if class != dns.ClassINET || (f.qtype != dns.TypeA && f.qtype != dns.TypeAAAA) {
-		return false
+	if _, ok := fastNegType(f.qtype); class != dns.ClassINET || !ok {
+		return false // A and AAAA, or a type that may be denied (fastneg.go)
 	}
 	if dh.AR == 1 {
 		var ok bool
@@ -253,18 +274,11 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 	if f.opt {
 		nOpt = 1
 	}
-	flags := uint16(dnswire.FlagQR|dnswire.FlagAA) | f.flags&(dnswire.FlagRD|dnswire.FlagCD)
-	dst = binary.BigEndian.AppendUint16(dst, f.id)
-	dst = binary.BigEndian.AppendUint16(dst, flags)
-	dst = binary.BigEndian.AppendUint16(dst, 1)
 	nAns := q.nFastAns
 	if sig != nil {
 		nAns++
 	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(nAns))
-	dst = binary.BigEndian.AppendUint16(dst, 0)
-	dst = binary.BigEndian.AppendUint16(dst, nOpt)
-	dst = append(dst, pkt[12:f.qEnd]...)
+	dst = f.appendHeader(dst, pkt, dns.RcodeSuccess, uint16(nAns), 0, nOpt)
 	for _, rr := range q.fastAns[:q.nFastAns] {
 		dst = append(dst, 0xc0, 12) // pointer to the question name
 		switch v := rr.(type) {
@@ -283,6 +297,19 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 	return f.appendOPT(dst, q, cookies)
 }
 
+// appendHeader appends the reply's header, authoritative, with rcode
+// and the counts of its sections, and the question as asked.
+func (f *fastQuery) appendHeader(dst, pkt []byte, rcode int, an, ns, ar uint16) []byte {
+	flags := uint16(dnswire.FlagQR|dnswire.FlagAA) | f.flags&(dnswire.FlagRD|dnswire.FlagCD) | uint16(rcode)
+	dst = binary.BigEndian.AppendUint16(dst, f.id)
+	dst = binary.BigEndian.AppendUint16(dst, flags)
+	dst = binary.BigEndian.AppendUint16(dst, 1)
+	dst = binary.BigEndian.AppendUint16(dst, an)
+	dst = binary.BigEndian.AppendUint16(dst, ns)
+	dst = binary.BigEndian.AppendUint16(dst, ar)
+	return append(dst, pkt[12:f.qEnd]...)
+}
+
 // appendOPT appends the reply's OPT record, when the query had one: DO
 // echoed, the ECS option with the answer's scope, and our cookie.
 func (f *fastQuery) appendOPT(dst []byte, q *query, cookies *limit.CookieSecrets) []byte {
@@ -293,6 +320,9 @@ func (f *fastQuery) appendOPT(dst []byte, q *query, cookies *limit.CookieSecrets
 		var ttl uint32
 		if f.do {
 			ttl = 1 << 15
+		}
+		if f.echoCO {
+			ttl |= 1 << 14
 		}
 		dst = binary.BigEndian.AppendUint32(dst, ttl)
 		n := (int(f.ecs.Source) + 7) / 8 // address octets, as in the query

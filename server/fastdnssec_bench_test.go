@@ -17,8 +17,7 @@ import (
 // 64 so that both see the same load on a shared machine: ns/unsigned,
 // ns/DO and their ratio, the figure the DO fast path is held to (1.2).
 // The DO queries hit the signature cache (a first query signs, outside
-// the timing); NXDOMAIN and NODATA take the general path and sign each
-// compact denial once.
+// the timing), compact denials of NXDOMAIN and NODATA included.
 func BenchmarkAnswerPacketDORatio(b *testing.B) {
 	for _, bc := range []struct {
 		name, qname string

@@ -83,6 +83,9 @@ type Handler struct {
 	// outside the snapshot: guarded by mu, linked into each new
 	// configuration by rebuild.
 	names map[nameKey]*nameCounters
+	// zones holds the per-zone counters of the fast path's denials, by
+	// zone label, linked like names (counters.go).
+	zones map[string]*zoneCounters
 
 	// The gauge series set by the last rebuild (guarded by mu), so that
 	// the next one deletes only those that went away.

@@ -47,7 +47,7 @@ func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp b
 		if fastHook != nil {
 			fastHook()
 		}
-		h.finish(q, start, dns.RcodeSuccess)
+		h.finish(q, start, q.fastRcode)
 		return out, true
 	}
 

@@ -37,6 +37,10 @@ type query struct {
 
 	tcp  bool // transport is "tcp"
 	fast bool // answered by the fast path (fast.go)
+	// fastRcode is the rcode of a fast-path reply (fastneg.go's NXDOMAIN),
+	// and fastZone the zone of a fast-path denial, whose counters count it.
+	fastRcode int
+	fastZone  *plan.Zone
 
 	// The fast path builds no dns.Msg: answers go here instead.
 	fastAns  [schema.MaxAnswers]dns.RR

@@ -2,6 +2,7 @@ package dnssec
 
 import (
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/miekg/dns"
@@ -90,6 +91,18 @@ func (c *Cache) AddrSigFrom(start RRsetKey, owner string, rrs []dns.RR, now time
 // caller has its wire form already.
 func (c *Cache) KeyOne(owner string, rrtype uint16, ttl uint32, rdata []byte) RRsetKey {
 	k := c.KeyStart(owner, rrtype, ttl)
+	c.keyAdd(&k, rdata)
+	return k
+}
+
+// KeyOneBytes is KeyOne with the owner in bytes (canonical, presentation
+// form), as the fast path holds the query name: the same key, without
+// making a string of it.
+func (c *Cache) KeyOneBytes(owner []byte, rrtype uint16, ttl uint32, rdata []byte) RRsetKey {
+	hdr := keyHeader(&dns.RR_Header{Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl})
+	var k RRsetKey
+	k.a = maphash.Bytes(c.seedA, owner) ^ maphash.Bytes(c.seedA, hdr[:])
+	k.b = maphash.Bytes(c.seedB, owner) + maphash.Bytes(c.seedB, hdr[:])
 	c.keyAdd(&k, rdata)
 	return k
 }

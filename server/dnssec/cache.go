@@ -115,14 +115,21 @@ func (c *Cache) Key(rrset []dns.RR) (RRsetKey, error) {
 // h's type, class and TTL, before its records are added (keyAdd). Key
 // and AddrKey both build keys this way, so that they agree.
 func (c *Cache) keyStart(name string, h *dns.RR_Header) RRsetKey {
-	var hdr [8]byte
-	binary.BigEndian.PutUint16(hdr[0:], h.Rrtype)
-	binary.BigEndian.PutUint16(hdr[2:], h.Class)
-	binary.BigEndian.PutUint32(hdr[4:], h.Ttl)
+	hdr := keyHeader(h)
 	var k RRsetKey
 	k.a = maphash.String(c.seedA, name) ^ maphash.Bytes(c.seedA, hdr[:])
 	k.b = maphash.String(c.seedB, name) + maphash.Bytes(c.seedB, hdr[:])
 	return k
+}
+
+// keyHeader is what a key's start hashes of h besides the owner name:
+// type, class and TTL.
+func keyHeader(h *dns.RR_Header) [8]byte {
+	var hdr [8]byte
+	binary.BigEndian.PutUint16(hdr[0:], h.Rrtype)
+	binary.BigEndian.PutUint16(hdr[2:], h.Class)
+	binary.BigEndian.PutUint32(hdr[4:], h.Ttl)
+	return hdr
 }
 
 // keyAdd adds one record's data in wire form to k. Adding the records'

@@ -123,12 +123,19 @@ func (s *Signer) CDNSKEY() []dns.RR { return s.cdnskey }
 // bitmap of a denial at the apex: SOA, NS, DNSKEY, CDS, CDNSKEY, and the
 // given ones (static records, A/AAAA of a GSLB name at the apex).
 func (s *Signer) ApexTypes(more ...uint16) []uint16 {
-	types := append([]uint16{dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY}, more...)
-	if len(s.cds) > 0 {
-		types = append(types, dns.TypeCDS, dns.TypeCDNSKEY)
-	}
+	types := s.AppendApexTypes(slices.Clone(more))
 	slices.Sort(types)
 	return slices.Compact(types)
+}
+
+// AppendApexTypes appends the types ApexTypes adds to dst, unsorted: the
+// fast path builds a bitmap in an array of its own, without allocating.
+func (s *Signer) AppendApexTypes(dst []uint16) []uint16 {
+	dst = append(dst, dns.TypeSOA, dns.TypeNS, dns.TypeDNSKEY)
+	if len(s.cds) > 0 {
+		dst = append(dst, dns.TypeCDS, dns.TypeCDNSKEY)
+	}
+	return dst
 }
 
 // keyFor returns the key that signs RRsets of type t.

@@ -65,6 +65,12 @@ type Zone struct {
 	NegSOA *dns.SOA // the SOA for negative answers: TTL = min(SOA TTL, minimum), RFC 2308
 	Nodes  map[string]*Node
 	Signed bool // the zone document says "dnssec": answers to DO queries must be signed
+	// NegWire is NegSOA packed after its owner (negwire.go), for the fast
+	// path's denials; nil if it would not pack.
+	NegWire []byte
+	// Counters are the zone's query counters for the fast path's denials,
+	// which live outside the snapshot like a Name's (server/counters.go).
+	Counters any // *server.zoneCounters
 }
 
 // Node is one owner name in a zone. Empty non-terminals exist as nodes with
@@ -136,6 +142,7 @@ func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx
 	neg := *z.SOA
 	neg.Hdr.Ttl = min(t.TTL, t.Minimum)
 	z.NegSOA = &neg
+	z.NegWire = negWire(neg)
 	apex := z.node(origin, origin)
 	apex.RRsets[dns.TypeSOA] = []dns.RR{z.SOA}
 	apex.RRsets[dns.TypeNS] = ns
