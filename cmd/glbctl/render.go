@@ -155,6 +155,9 @@ func renderSimulate(w io.Writer, s *explain.Simulation, hypothesis string) {
 	if s.WhatIfApplied && hypothesis != "" {
 		fmt.Fprintf(w, "what if: %s\n", hypothesis)
 	}
+	if s.PinsNotCounted {
+		fmt.Fprintln(w, "pins: NOT counted: the GeoIP networks are counted by location, which no pin matches; --clients FILE counts them")
+	}
 	fmt.Fprintln(w)
 	regions := slices.Collect(maps.Keys(s.Now))
 	for r := range s.WhatIf {

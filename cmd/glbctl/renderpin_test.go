@@ -36,3 +36,16 @@ func TestRenderExplainPin(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulatePinsNotCounted: a simulation over the GeoIP networks of a
+// name with pins says, in the table, that pins were not counted.
+func TestSimulatePinsNotCounted(t *testing.T) {
+	for _, notCounted := range []bool{true, false} {
+		var b strings.Builder
+		renderSimulate(&b, &explain.Simulation{Name: "intranet.gslb.example.test.", Type: "A", Basis: "geoip networks",
+			Clients: 10, Now: map[string]float64{"eu-west": 1}, PinsNotCounted: notCounted}, "")
+		if got := strings.Contains(b.String(), "pins: NOT counted"); got != notCounted {
+			t.Errorf("pins_not_counted %v: output\n%s", notCounted, b.String())
+		}
+	}
+}
