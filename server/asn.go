@@ -63,3 +63,8 @@ func explainASNPin(p *explain.Pin, ps *plan.Pins, asn *geo.ASNTable, client neti
 		p.ASN = &explain.ASN{Number: "AS" + strconv.FormatUint(uint64(n), 10), Org: org, Network: network.String()}
 	}
 }
+
+// pinTierRule is /explain's tier_rule for a pinned client of a geo or
+// latency name: the pin has no location to rank its regions by, so they
+// all share the traffic by weight (plan.Name.PinPlan).
+const pinTierRule = "the pin's regions, by weight (no location to rank by)"
