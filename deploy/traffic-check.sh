@@ -178,8 +178,11 @@ glbctl drain eu-west --steps 50,10,0 --every 4s --expires 20s &&
 printf '%6s  %-24s  %-16s  %-18s  %s\n' t "glbctl status" "www eu-west" "split eu-west" check
 steps_seen=" "
 row_fails=0
+# Steps begin on whole seconds (glbd's and glbctl's clock): sampling at
+# half past keeps each row half a second from any step's instant.
+base=$(awk -v a="$t0" 'BEGIN { b = int(a) + 0.5; if (b < a + 0.05) b += 1; printf "%.3f", b }')
 for i in $(seq 0 25); do
-	next=$(awk -v a="$t0" -v i="$i" 'BEGIN { printf "%.3f", a + i }')
+	next=$(awk -v a="$base" -v i="$i" 'BEGIN { printf "%.3f", a + i }')
 	now=$(date +%s.%N)
 	sleep "$(awk -v n="$next" -v t="$now" 'BEGIN { d = n - t; print (d > 0 ? d : 0) }')"
 	before=$(status_weight)
