@@ -129,10 +129,11 @@ clients() {
 	done >"$1"
 }
 # share FILE REGEX: "k n", the queries of FILE (one dig, in order) with an
-# address matching REGEX in their answer, and the queries answered.
+# address matching REGEX in their answer, and the queries asked (a
+# question line each: ";name. IN A"; dig's own ";;" lines are not).
 share() {
 	dig @"$IP" -p $DNS_PORT +noall +question +answer +tries=2 +time=2 -f "$1" |
-		awk -v re="^($2)\$" '/^;/ { n++; next } $4 == "A" || $4 == "AAAA" { if ($5 ~ re) hit[n] = 1 }
+		awk -v re="^($2)\$" '/^;;/ { next } /^;/ { n++; next } $4 == "A" || $4 == "AAAA" { if ($5 ~ re) hit[n] = 1 }
 			END { print length(hit), n + 0 }'
 }
 # answer NAME CLIENT: "addresses... scope" of one query with ECS CLIENT.
@@ -142,15 +143,16 @@ answer() {
 }
 # wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.25 s.
 wait_for() {
-	local until=$((SECONDS + $1)) what=$2
+	local secs=$1 what=$2 until=$((SECONDS + $1))
 	shift 2
 	while ! "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $until ] && { fail "$what (waited $1 s)"; return 1; }
+		[ $SECONDS -ge $until ] && { fail "$what (waited $secs s)"; return 1; }
 		sleep 0.25
 	done
 }
+# all_of / none_of FILE REGEX N: all N queries answered, all / none matching.
 all_of() { [ "$(share "$1" "$2")" = "$3 $3" ]; }
-none_of() { set -- "$(share "$1" "$2")"; [ "${1% *}" = 0 ] && [ "${1#* }" -gt 0 ]; }
+none_of() { [ "$(share "$1" "$2")" = "0 $3" ]; }
 
 clients "$WORK/www.q" www 20 81.2.69
 clients "$WORK/api.q" api 20 81.2.69
@@ -218,7 +220,7 @@ case "$steps_seen" in *" 0 "*100*) pass "a. weights seen in order, back to 100 a
 
 echo "== b. glbctl drain eu-west --name www"
 glbctl drain eu-west --name www || true
-wait_for 5 "b. www's London clients leave eu-west" none_of "$WORK/www.q" "$EU_WEST" &&
+wait_for 5 "b. www's London clients leave eu-west" none_of "$WORK/www.q" "$EU_WEST" 20 &&
 	pass "b. www's 20 London clients: none get eu-west"
 all_of "$WORK/api.q" "$EU_WEST" 20 && pass "b. api's 20 London clients still get eu-west" ||
 	fail "b. api's London clients: $(share "$WORK/api.q" "$EU_WEST") get eu-west, want all"
@@ -258,7 +260,7 @@ grep -q 'pinned: tc/office' "$WORK/explain.txt" &&
 echo "== d. glbctl admin eu-west down --expires 6s"
 glbctl admin eu-west down --expires 6s || true
 t1=$SECONDS
-wait_for 3 "d. admin down takes eu-west out" none_of "$WORK/www.q" "$EU_WEST" &&
+wait_for 3 "d. admin down takes eu-west out" none_of "$WORK/www.q" "$EU_WEST" 20 &&
 	pass "d. admin down: none of www's London clients get eu-west"
 status=$("$WORK/glbctl" status 2>&1) || true
 grep -q 'admin down until' <<<"$status" && pass "d. glbctl status shows the admin state" ||
@@ -269,13 +271,13 @@ wait_for 10 "d. eu-west back after the admin state expired" all_of "$WORK/www.q"
 backend=$(awk '$1 == "eu-west" && match($0, / http [0-9.]+:[0-9]+ /) { print substr($0, RSTART + 6, RLENGTH - 7); exit }' <<<"$status")
 echo "== d. eu-west's backend ($backend) fails; glbctl admin eu-west up --expires 6s"
 curl -sf -X POST "http://$backend/fail" >/dev/null || fail "d. cannot make eu-west's backend fail at $backend"
-wait_for 10 "d. the probers take eu-west out when its backend fails" none_of "$WORK/www.q" "$EU_WEST" &&
+wait_for 10 "d. the probers take eu-west out when its backend fails" none_of "$WORK/www.q" "$EU_WEST" 20 &&
 	pass "d. backend failing: eu-west out by the probers"
 glbctl admin eu-west up --expires 6s || true
 t1=$SECONDS
 wait_for 3 "d. admin up answers with eu-west despite the probers" all_of "$WORK/www.q" "$EU_WEST" 20 &&
 	pass "d. admin up: all 20 get eu-west though the probers say down"
-wait_for 10 "d. the probers decide again after admin up expired" none_of "$WORK/www.q" "$EU_WEST" &&
+wait_for 10 "d. the probers decide again after admin up expired" none_of "$WORK/www.q" "$EU_WEST" 20 &&
 	pass "d. admin up expired after $((SECONDS - t1)) s: eu-west out again"
 curl -sf -X POST "http://$backend/recover" >/dev/null || true
 wait_for 10 "d. eu-west back when its backend recovers" all_of "$WORK/www.q" "$EU_WEST" 20 &&
