@@ -106,6 +106,13 @@ RESTARTS ?= 10
 restart-check:
 	deploy/restart-check.sh --restarts $(RESTARTS)
 
+## traffic-check: the traffic operations end to end against glbd -dev with the real glbctl, etcdctl and dig:
+## a three-step drain (a timeline of the shares), a per-name drain, a pinned network, admin state, an ASN pin
+## with ASN_DB (deploy/traffic-check.sh; CITY_DB=/path/to/City.mmdb, TRAFFIC_FLAGS e.g. --ip 127.0.5.1; ~1 min)
+.PHONY: traffic-check
+traffic-check:
+	CITY_DB=$(CITY_DB) ASN_DB=$(ASN_DB) deploy/traffic-check.sh $(TRAFFIC_FLAGS)
+
 ## local-cluster: three etcd members, two glbd and three probers on loopback (deploy/README.md); Ctrl-C stops it
 local-cluster:
 	deploy/local-cluster.sh

@@ -4,6 +4,9 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/server/explain"
 	"github.com/glb-dns/glb/server/plan"
@@ -23,8 +26,18 @@ func (h *Handler) ASNReloaded() {
 	}
 }
 
+// newASNUnresolved is glb_server_asn_pins_unresolved: a gauge, not only
+// the WARN line, so that an alert sees pins that silently pin nothing.
+func newASNUnresolved(f promauto.Factory) prometheus.Gauge {
+	return f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "glb", Subsystem: "server", Name: "asn_pins_unresolved",
+		Help: "Names whose pins list AS numbers that pin nothing because no ASN database is loaded (-geoip-asn); 0 when every ASN pin resolves.",
+	})
+}
+
 // noteASNPins warns, once per configuration built, about names whose pins
-// list ASNs that pin nothing because glbd runs without -geoip-asn.
+// list ASNs that pin nothing because glbd runs without -geoip-asn, and
+// sets glb_server_asn_pins_unresolved to their number.
 func (h *Handler) noteASNPins(cfg *plan.Config) {
 	var names []string
 	for _, g := range cfg.Names {
@@ -32,6 +45,7 @@ func (h *Handler) noteASNPins(cfg *plan.Config) {
 			names = append(names, g.Owner)
 		}
 	}
+	h.metrics.asnUnresolved.Set(float64(len(names)))
 	if len(names) > 0 {
 		h.log.Warn("pins list ASNs but no ASN database is loaded (-geoip-asn); those ASNs pin nothing", "names", names)
 	}
@@ -49,3 +63,8 @@ func explainASNPin(p *explain.Pin, ps *plan.Pins, asn *geo.ASNTable, client neti
 		p.ASN = &explain.ASN{Number: "AS" + strconv.FormatUint(uint64(n), 10), Org: org, Network: network.String()}
 	}
 }
+
+// pinTierRule is /explain's tier_rule for a pinned client of a geo or
+// latency name: the pin has no location to rank its regions by, so they
+// all share the traffic by weight (plan.Name.PinPlan).
+const pinTierRule = "the pin's regions, by weight (no location to rank by)"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/glb-dns/glb/geo"
 	"github.com/glb-dns/glb/geo/geotest"
@@ -100,6 +101,17 @@ func TestASNPins(t *testing.T) {
 	t.Run("no ASN database: the ASN pins nothing, the CIDR still does", func(t *testing.T) {
 		check(t, noDBAddr, "81.2.68.5/32", dns.TypeA, "as q", atLeast(1))
 		check(t, noDBAddr, "81.2.69.200/32", dns.TypeA, euWest, is(25))
+	})
+	t.Run("glb_server_asn_pins_unresolved counts the names whose ASNs pin nothing", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			h    *Handler
+			want float64
+		}{{"with the database", h, 0}, {"without", noDB, 1}} {
+			if got := testutil.ToFloat64(tc.h.metrics.asnUnresolved); got != tc.want {
+				t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+			}
+		}
 	})
 	t.Run("reload moves 81.2.68.0/24 to another AS", func(t *testing.T) {
 		moved := append([]geotest.ASNRow{{Network: netip.MustParsePrefix("81.2.68.0/24"), ASN: 64501}}, asnRows[1:]...)

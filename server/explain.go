@@ -114,6 +114,9 @@ func (h *Handler) Explain(req ExplainRequest) (*explain.Explanation, error) {
 			ex.Pin = explainPin(g.Pins.Pin[pin])
 			explainASNPin(ex.Pin, g.Pins, snap.Config.ASN, located)
 			loc, found = geo.Location{}, false
+			if ex.TierRule != "" { // no location ranks the pin's regions
+				ex.TierRule = pinTierRule
+			}
 		} else {
 			p = g.TracedPlan(q.qtype, loc, found, snap.Health, tr)
 		}

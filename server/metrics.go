@@ -41,6 +41,8 @@ type Metrics struct {
 	scheduleSteps *prometheus.CounterVec
 	// nameScheduleSteps counts per-name schedule phase changes (nameschedule.go).
 	nameScheduleSteps *prometheus.CounterVec
+	// asnUnresolved counts the names whose ASN pins pin nothing (asn.go).
+	asnUnresolved prometheus.Gauge
 }
 
 // NewMetrics registers the server's metrics with reg.
@@ -127,6 +129,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Drain-schedule phase changes applied, by region and what happened: step, ttl_first (TTLs lowered, weights held), paused, expired, cancelled.",
 	}, []string{"region", "what"})
 	m.nameScheduleSteps = newNameScheduleSteps(f)
+	m.asnUnresolved = newASNUnresolved(f)
 	m.ecsPresent, m.ecsAbsent = m.ecs.WithLabelValues("present"), m.ecs.WithLabelValues("absent")
 	m.load = newLoadMetrics(f)
 	return m

@@ -139,9 +139,13 @@ func TestPinnedExplain(t *testing.T) {
 	if ex.Pin == nil || ex.Pin.Key != "corp/lab" || ex.Chosen != "eu-west" || len(ex.Tier) != 1 {
 		t.Errorf("explain: pin %+v, chosen %q, tier %v; want corp/lab, eu-west", ex.Pin, ex.Chosen, ex.Tier)
 	}
+	// The tier rule is the pin's, not the location's distance rule.
+	if ex.TierRule != pinTierRule {
+		t.Errorf("pinned: tier rule %q, want %q", ex.TierRule, pinTierRule)
+	}
 	ex, _ = h.Explain(ExplainRequest{Name: "p", Client: mustAddr("81.2.70.160"), ECSSource: 32})
-	if ex.Pin != nil || ex.Chosen != "eu-west" {
-		t.Errorf("unpinned London: pin %+v, chosen %q; want none, eu-west", ex.Pin, ex.Chosen)
+	if ex.Pin != nil || ex.Chosen != "eu-west" || ex.TierRule == pinTierRule || ex.TierRule == "" {
+		t.Errorf("unpinned London: pin %+v, chosen %q, tier rule %q; want none, eu-west, the name's", ex.Pin, ex.Chosen, ex.TierRule)
 	}
 }
 

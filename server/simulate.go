@@ -70,8 +70,20 @@ func (h *Handler) Simulate(req SimulateRequest) (*explain.Simulation, error) {
 			return nil, err
 		}
 		sim.WhatIfApplied = true
+		sim.PinsNotCounted = req.Clients == nil && hasPins(snap, name)
 	}
+	sim.PinsNotCounted = sim.PinsNotCounted || req.Clients == nil && hasPins(cur, name)
 	return sim, nil
+}
+
+// hasPins reports whether the GSLB name has pinned networks in snap.
+func hasPins(snap *plan.Snapshot, name string) bool {
+	z := snap.Match(name)
+	if z == nil || z.Nodes[name] == nil || z.Nodes[name].GSLB == nil {
+		return false
+	}
+	ps := z.Nodes[name].GSLB.Pins
+	return ps != nil && len(ps.Pin) > 0
 }
 
 // unit is a group of clients at one location.

@@ -137,6 +137,41 @@ func TestWhatIfTrafficHTTP(t *testing.T) {
 		}
 	})
 
+	// Over the GeoIP database's networks a pin cannot match a location:
+	// the document says so whenever the name has pins, now or by what-if,
+	// and never for a posted sample, where pins count.
+	for _, tc := range []struct {
+		name, query, body string
+		want              bool
+	}{
+		{"p has pins", "name=p", "", true},
+		{"q has none", "name=q", "", false},
+		{"q with a pin by what-if", "name=q&nets=lab/desk:81.2.70.0/24&pin=lab/desk:us-east", "", true},
+		{"p dropping its pins by what-if: now still pinned", "name=p&pin=corp/isp:none&pin=corp/office:none", "", true},
+		{"p over a sample", "name=p", "81.2.69.1\n", false},
+	} {
+		t.Run("pins not counted: "+tc.name, func(t *testing.T) {
+			var s explain.Simulation
+			if tc.body == "" {
+				if code := getJSON(t, sim, "/simulate?"+tc.query, &s); code != 200 {
+					t.Fatalf("status %d", code)
+				}
+			} else {
+				resp, err := http.Post(sim.URL+"/simulate?"+tc.query, "text/plain", strings.NewReader(tc.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != 200 {
+					t.Fatalf("status %d, %v", resp.StatusCode, err)
+				}
+			}
+			if s.PinsNotCounted != tc.want {
+				t.Errorf("pins_not_counted %v, want %v (basis %q)", s.PinsNotCounted, tc.want, s.Basis)
+			}
+		})
+	}
+
 	for _, bad := range []struct {
 		query string
 		code  int

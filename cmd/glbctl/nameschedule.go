@@ -79,7 +79,7 @@ func (a *app) nameSchedule(ctx context.Context, adm *store.Admin, fs *flag.FlagS
 		return t.err(a, err)
 	}
 	fmt.Fprintf(a.stdout, "%s: drain schedule written to %s; every glbd carries it out, nothing needs to keep running\n", t, key)
-	for _, line := range scheduleLines(s) {
+	for _, line := range scheduleLines(s, strings.TrimSuffix(schema.Owner(t.zone, t.label), ".")) {
 		fmt.Fprintln(a.stdout, "  "+line)
 	}
 	fmt.Fprintf(a.stdout, "stop it with: glbctl drain %s --name %s --zone %s --cancel\n", t.region, t.label, t.zone)
@@ -167,4 +167,31 @@ func (a *app) undrainNameSchedule(ctx context.Context, region string, r *rampFla
 		fmt.Fprintf(a.stdout, "%s: drain schedule cancelled\n", t)
 	}
 	return a.etcdErr(err)
+}
+
+// noteNameSchedule tells glbctl weight --name about the name's drain
+// schedule of the region, which overrides the name's weight key while in
+// force: shown (wrote false) with the weight in force, as glbctl status
+// does, or after a write, a note when the write changes nothing yet.
+func (a *app) noteNameSchedule(ctx context.Context, adm *store.Admin, t weightTarget, cur store.Weight, wrote bool) error {
+	rctx, cancel := context.WithTimeout(ctx, a.g.timeout)
+	defer cancel()
+	s, err := adm.NameSchedule(rctx, t.zone, t.label, t.region)
+	if err != nil || s == nil {
+		return a.etcdErr(err)
+	}
+	now := a.now()
+	if !wrote {
+		before := s.Before
+		if cur.Value >= 0 {
+			before = cur.Value
+		}
+		fmt.Fprintf(a.stdout, "%s: drain %s; name weight in force %d\n", t, describeSchedule(s, now), s.WeightAt(now, before))
+		return nil
+	}
+	if s.PhaseAt(now).Active {
+		fmt.Fprintf(a.stdout, "note: %s has a drain %s, which overrides the name's weight key until it ends (glbctl drain %s --name %s --zone %s --cancel)\n",
+			t, describeSchedule(s, now), t.region, t.label, t.zone)
+	}
+	return nil
 }

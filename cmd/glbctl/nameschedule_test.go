@@ -86,3 +86,52 @@ func TestDrainNameSchedule(t *testing.T) {
 		t.Fatalf("undrain --name: %+v", r)
 	}
 }
+
+// TestWeightNameSchedule: glbctl weight --name shows the name's drain
+// schedule and the weight it puts in force, notes after a write that the
+// schedule overrides it, and a per-name schedule's printed lines speak
+// of that name's TTL, pause and weight, not of the region's.
+func TestWeightNameSchedule(t *testing.T) {
+	_, env := devEtcd(t)
+	if r := ctl(t, env, "drain", "eu-west", "--name", "www", "--steps", "50,0", "--every", "1h", "--expires", "4h",
+		"--ttl-first", "--stop-on-unhealthy"); r.code != 0 {
+		t.Fatal(r.stderr)
+	} else {
+		for _, want := range []string{"TTL of www.gslb.example.test lowered to its ttl_degraded",
+			"pauses (the name's weight in force) while another region of www.gslb.example.test is down",
+			"expires: the name's weight (now 100) is in force again"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("drain --name output lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout, "names using it") || strings.Contains(r.stdout, "weight key") {
+			t.Errorf("drain --name output speaks of the region:\n%s", r.stdout)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+		not  string
+	}{
+		{"show, TTL-first phase", []string{"weight", "eu-west", "--name", "www"},
+			"eu-west for www.gslb.example.test: drain schedule: TTLs lowered, step 1/2 at ", ""},
+		{"a write notes the override", []string{"weight", "eu-west", "80", "--name", "www"},
+			"note: eu-west for www.gslb.example.test has a drain schedule: TTLs lowered", ""},
+		{"another name has none", []string{"weight", "eu-west", "--name", "api"}, "eu-west for api.gslb.example.test: weight 100", "drain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ctl(t, env, tc.args...)
+			if r.code != 0 || !strings.Contains(r.stdout, tc.want) || (tc.not != "" && strings.Contains(r.stdout, tc.not)) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %q without %q", r.code, r.stdout, r.stderr, tc.want, tc.not)
+			}
+		})
+	}
+	if r := ctl(t, env, "drain", "eu-west", "--name", "www", "--cancel"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := ctl(t, env, "weight", "eu-west", "--name", "www"); r.code != 0 || strings.Contains(r.stdout, "drain") ||
+		!strings.Contains(r.stdout, "weight 80") {
+		t.Errorf("after --cancel: %q", r.stdout)
+	}
+}

@@ -14,6 +14,11 @@ import (
 
 func renderExplain(w io.Writer, e *explain.Explanation) {
 	fmt.Fprintf(w, "%s %s for client %s (ECS source /%d), zone %s\n", e.Name, e.Type, e.Client, e.ECSSource, e.Zone)
+	// A pinned client's location decided nothing: say so on its line.
+	locLabel := "client location"
+	if e.Pin != nil {
+		locLabel = "client location (not used: pinned)"
+	}
 	if l := e.Location; l.Found {
 		var where []string
 		for _, s := range []string{l.Country, l.Continent, l.Subdivision} {
@@ -21,9 +26,9 @@ func renderExplain(w io.Writer, e *explain.Explanation) {
 				where = append(where, s)
 			}
 		}
-		fmt.Fprintf(w, "client location: %s at %.2f,%.2f (GeoIP network %s)\n", strings.Join(where, " "), l.Lat, l.Lon, l.Network)
+		fmt.Fprintf(w, "%s: %s at %.2f,%.2f (GeoIP network %s)\n", locLabel, strings.Join(where, " "), l.Lat, l.Lon, l.Network)
 	} else {
-		fmt.Fprintln(w, "client location: not in the GeoIP database")
+		fmt.Fprintf(w, "%s: not in the GeoIP database\n", locLabel)
 	}
 	fence := "none"
 	if e.Fence != nil && e.Fence.Rule != "" {
@@ -65,7 +70,11 @@ func renderExplain(w io.Writer, e *explain.Explanation) {
 	if e.TierRule != "" {
 		fmt.Fprintf(w, "tier rule: %s\n", e.TierRule)
 	}
-	fmt.Fprintf(w, "rule: %s; chosen: %s\n", dash(e.Rule), chosen)
+	if p := e.Pin; p != nil {
+		fmt.Fprintf(w, "rule: %s within pin %s; chosen: %s\n", dash(e.Rule), p.Key, chosen)
+	} else {
+		fmt.Fprintf(w, "rule: %s; chosen: %s\n", dash(e.Rule), chosen)
+	}
 	if len(e.Shed) > 0 {
 		fmt.Fprintf(w, "shed: %s moved this client's subnet away (load past the low watermark)\n", strings.Join(e.Shed, ", "))
 	}
@@ -125,7 +134,10 @@ func notes(e *explain.Explanation, r explain.Region) string {
 	if r.Admin != "" {
 		n = append(n, "admin "+r.Admin)
 	}
-	if r.FencedOut {
+	switch {
+	case r.FencedOut && e.Pin != nil:
+		n = append(n, "not in the pin")
+	case r.FencedOut:
 		n = append(n, "fenced out")
 	}
 	if !r.HasFamily {
@@ -154,6 +166,9 @@ func renderSimulate(w io.Writer, s *explain.Simulation, hypothesis string) {
 	fmt.Fprintf(w, "%s %s: %d clients (%s)\n", s.Name, s.Type, s.Clients, s.Basis)
 	if s.WhatIfApplied && hypothesis != "" {
 		fmt.Fprintf(w, "what if: %s\n", hypothesis)
+	}
+	if s.PinsNotCounted {
+		fmt.Fprintln(w, "pins: NOT counted: the GeoIP networks are counted by location, which no pin matches; --clients FILE counts them")
 	}
 	fmt.Fprintln(w)
 	regions := slices.Collect(maps.Keys(s.Now))

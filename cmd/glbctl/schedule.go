@@ -143,7 +143,7 @@ func (a *app) writeSchedule(ctx context.Context, adm *store.Admin, fs *flag.Flag
 	}
 	fmt.Fprintf(a.stdout, "%s: drain schedule written to %s; every glbd carries it out, nothing needs to keep running\n",
 		region, schema.ScheduleKey(a.g.prefix, region))
-	for _, line := range scheduleLines(s) {
+	for _, line := range scheduleLines(s, "") {
 		fmt.Fprintln(a.stdout, "  "+line)
 	}
 	fmt.Fprintf(a.stdout, "stop it with: glbctl drain %s --cancel\n", region)
@@ -168,23 +168,29 @@ func ttlFirstDefault(st *schema.State, region string) bool {
 	return false
 }
 
-// scheduleLines spells a schedule out, one line per phase.
-func scheduleLines(s *schema.Schedule) []string {
+// scheduleLines spells a schedule out, one line per phase. owner is the
+// name of a per-name schedule ("" for a region's): its TTL, pause and
+// weight are that name's alone, and the lines say so.
+func scheduleLines(s *schema.Schedule, owner string) []string {
+	ttls, weight, pause := "TTLs of the names using it lowered to their ttl_degraded", "the weight key", "a region that takes the traffic"
+	if owner != "" {
+		ttls, weight, pause = "TTL of "+owner+" lowered to its ttl_degraded", "the name's weight", "another region of "+owner
+	}
 	var out []string
 	if s.TTLFirst {
-		out = append(out, fmt.Sprintf("%s  TTLs of the names using it lowered to their ttl_degraded (or %ds); weights held for one old TTL (%s)",
-			clock(s.Start), schema.DefaultTTLFirst, time.Duration(s.Hold)))
+		out = append(out, fmt.Sprintf("%s  %s (or %ds); weights held for one old TTL (%s)",
+			clock(s.Start), ttls, schema.DefaultTTLFirst, time.Duration(s.Hold)))
 	}
 	for i, w := range s.Steps {
 		out = append(out, fmt.Sprintf("%s  step %d/%d: weight %d", clock(s.StepAt(i)), i+1, len(s.Steps), w))
 	}
 	if s.StopOnUnhealthy {
-		out = append(out, "pauses (the weight key in force) while a region that takes the traffic is down")
+		out = append(out, fmt.Sprintf("pauses (%s in force) while %s is down", weight, pause))
 	}
 	if s.Expires.IsZero() {
 		out = append(out, "never expires: the last step holds until --cancel")
 	} else {
-		out = append(out, fmt.Sprintf("%s  expires: the weight key (now %d) is in force again", clock(s.Expires), s.Before))
+		out = append(out, fmt.Sprintf("%s  expires: %s (now %d) is in force again", clock(s.Expires), weight, s.Before))
 	}
 	return out
 }

@@ -213,7 +213,7 @@ func (a *app) showWeight(ctx context.Context, region string, r *rampFlags) error
 	}
 	fmt.Fprintf(a.stdout, "%s: %s\n", t, describeTarget(t, cur))
 	if t.label != "" {
-		return nil
+		return a.noteNameSchedule(ctx, adm, t, cur, false)
 	}
 	return a.showSchedule(ctx, adm, t.region)
 }
@@ -272,7 +272,7 @@ func (a *app) setWeight(ctx context.Context, region string, w int, r *rampFlags)
 	}
 	fmt.Fprintf(a.stdout, "%s: weight %s -> %d\n", t, weightText(cur), w)
 	if t.label != "" {
-		return nil
+		return a.noteNameSchedule(ctx, adm, t, cur, true)
 	}
 	return a.noteSchedule(ctx, adm, t.region)
 }

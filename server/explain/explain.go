@@ -226,4 +226,8 @@ type Simulation struct {
 	Now           map[string]float64 `json:"now"`
 	WhatIf        map[string]float64 `json:"what_if,omitempty"`
 	WhatIfApplied bool               `json:"what_if_applied"`
+	// PinsNotCounted is set when the name has pins but the clients are the
+	// GeoIP database's networks, counted by location: a location has no
+	// address a pin could match, so pinned clients are counted by GeoIP.
+	PinsNotCounted bool `json:"pins_not_counted,omitempty"`
 }
