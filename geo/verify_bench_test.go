@@ -1,0 +1,42 @@
+package geo
+
+import (
+	"os"
+	"testing"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// BenchmarkVerifyLarge compares the full verification before a reload's
+// swap (verifyFull) with maxminddb's Reader.Verify, which it replaced, on
+// the database GLB_GEO_BENCH_DB names.
+func BenchmarkVerifyLarge(b *testing.B) {
+	path := os.Getenv(benchDBEnv)
+	if path == "" {
+		b.Skip(benchDBEnv + " not set")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("ours", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := verifyFull(r, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Reader.Verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := r.Verify(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
