@@ -40,3 +40,25 @@ func BenchmarkVerifyLarge(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReloadLarge times DB.Reload of the database GLB_GEO_BENCH_DB
+// names: map, open, verify in full, swap, give the pages back. What it
+// takes beyond BenchmarkVerifyLarge's "ours" is everything but the
+// verification.
+func BenchmarkReloadLarge(b *testing.B) {
+	path := os.Getenv(benchDBEnv)
+	if path == "" {
+		b.Skip(benchDBEnv + " not set")
+	}
+	d, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = d.Close() })
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Reload(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

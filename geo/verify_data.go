@@ -2,6 +2,7 @@ package geo
 
 import (
 	"fmt"
+	"runtime"
 	"unicode/utf8"
 )
 
@@ -65,6 +66,9 @@ func (s *section) walk() error {
 		next, err := s.value(off, 0, true, false)
 		if err != nil {
 			return err
+		}
+		if off/verifyYieldBytes != next/verifyYieldBytes {
+			runtime.Gosched() // see verifyFull
 		}
 		off = next
 	}
