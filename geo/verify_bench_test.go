@@ -11,18 +11,7 @@ import (
 // swap (verifyFull) with maxminddb's Reader.Verify, which it replaced, on
 // the database GLB_GEO_BENCH_DB names.
 func BenchmarkVerifyLarge(b *testing.B) {
-	path := os.Getenv(benchDBEnv)
-	if path == "" {
-		b.Skip(benchDBEnv + " not set")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := maxminddb.OpenBytes(data)
-	if err != nil {
-		b.Fatal(err)
-	}
+	data, r := largeDB(b)
 	b.Run("ours", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -61,4 +50,23 @@ func BenchmarkReloadLarge(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// largeDB reads and opens the database GLB_GEO_BENCH_DB names, and skips
+// tb without one.
+func largeDB(tb testing.TB) ([]byte, *maxminddb.Reader) {
+	tb.Helper()
+	path := os.Getenv(benchDBEnv)
+	if path == "" {
+		tb.Skip(benchDBEnv + " not set")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data, r
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -183,18 +182,7 @@ func putRecord(b []byte, recordSize uint, i int, v uint) {
 // TestVerifyFullLargeDB runs verifyFull and Reader.Verify on the database
 // GLB_GEO_BENCH_DB names (a real City database, say): both must pass it.
 func TestVerifyFullLargeDB(t *testing.T) {
-	path := os.Getenv(benchDBEnv)
-	if path == "" {
-		t.Skip(benchDBEnv + " not set")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := maxminddb.OpenBytes(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, r := largeDB(t)
 	if err := verifyFull(r, data); err != nil {
 		t.Errorf("verifyFull: %v", err)
 	}
