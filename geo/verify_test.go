@@ -70,12 +70,17 @@ func TestVerifyFullAgainstReaderVerify(t *testing.T) {
 }
 
 // flipBytes returns a copy of good with one to four bytes in [start, end)
-// changed (xor with a random non-zero byte), chosen by seed.
+// changed, chosen by seed: for even seeds xor with a random non-zero byte,
+// for odd ones one bit flipped (a size or a pointer off by a power of two).
 func flipBytes(good []byte, start, end int, seed uint64) []byte {
 	rng := rand.New(rand.NewPCG(seed, 19))
 	b := bytes.Clone(good)
 	for range 1 + rng.IntN(4) {
-		b[start+rng.IntN(end-start)] ^= byte(1 + rng.IntN(255))
+		x := byte(1 + rng.IntN(255))
+		if seed%2 == 1 {
+			x = 1 << rng.IntN(8)
+		}
+		b[start+rng.IntN(end-start)] ^= x
 	}
 	return b
 }
@@ -180,7 +185,9 @@ func putRecord(b []byte, recordSize uint, i int, v uint) {
 }
 
 // TestVerifyFullLargeDB runs verifyFull and Reader.Verify on the database
-// GLB_GEO_BENCH_DB names (a real City database, say): both must pass it.
+// GLB_GEO_BENCH_DB names (a real City database, say): both must pass it,
+// and a few damaged copies of it (as TestVerifyFullAgainstReaderVerify
+// makes, a second each) that Reader.Verify rejects, verifyFull must too.
 func TestVerifyFullLargeDB(t *testing.T) {
 	data, r := largeDB(t)
 	if err := verifyFull(r, data); err != nil {
@@ -188,5 +195,23 @@ func TestVerifyFullLargeDB(t *testing.T) {
 	}
 	if err := r.Verify(); err != nil {
 		t.Errorf("Reader.Verify: %v", err)
+	}
+	treeSize := int(r.Metadata.NodeCount * r.Metadata.RecordSize / 4)
+	mdStart := bytes.LastIndex(data, metadataMarker)
+	for seed := range uint64(8) {
+		start, end := 0, treeSize
+		if seed%4 >= 2 {
+			start, end = treeSize+16, mdStart
+		}
+		b := flipBytes(data, start, end, seed)
+		r, err := maxminddb.OpenBytes(b)
+		if err != nil {
+			continue
+		}
+		theirs, ours := safeVerify(r.Verify), safeVerify(func() error { return verifyFull(r, b) })
+		t.Logf("seed %d: Reader.Verify %v; verifyFull %v", seed, theirs, ours)
+		if theirs != nil && ours == nil {
+			t.Errorf("seed %d: Reader.Verify rejects (%v), verifyFull accepts", seed, theirs)
+		}
 	}
 }
