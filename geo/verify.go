@@ -46,7 +46,7 @@ func verifyFull(r *maxminddb.Reader, data []byte) error {
 		return fmt.Errorf("no data section separator after the search tree: %w", errCorrupt)
 	}
 	ds := data[l.treeSize+16 : l.mdStart]
-	tree := treeWalk{data: data, nodeCount: md.NodeCount, recordSize: md.RecordSize,
+	tree := treeWalk{data: data, nodeCount: md.NodeCount, recordSize: md.RecordSize, nodeBytes: md.RecordSize / 4,
 		dataSize: uint(len(ds)), states: make([]uint8, md.NodeCount), targets: newBitset(uint(len(ds)))}
 	treeErr := make(chan error, 1)
 	go func() {
@@ -141,6 +141,7 @@ type treeWalk struct {
 	data       []byte
 	nodeCount  uint
 	recordSize uint
+	nodeBytes  uint // recordSize / 4: two records a node
 	dataSize   uint
 	states     []uint8 // 0 not reached, onPath, else the height of the node's subtree
 	targets    bitset
@@ -190,27 +191,36 @@ func (w *treeWalk) node(n, depth uint) (uint8, error) {
 	if w.visited++; w.visited%verifyYieldNodes == 0 {
 		runtime.Gosched()
 	}
-	var h uint8
-	for _, v := range readNode(w.data[n*(w.recordSize/4):], w.recordSize) {
-		switch {
-		case v == w.nodeCount: // the empty marker
-		case v < w.nodeCount:
-			ch, err := w.node(v, depth+1)
-			if err != nil {
-				return 0, err
-			}
-			h = max(h, ch)
-		case v < w.nodeCount+16 || v-w.nodeCount-16 >= w.dataSize:
-			return 0, fmt.Errorf("search tree: node %d points outside the data section: %w", n, errCorrupt)
-		default:
-			w.targets.set(v - w.nodeCount - 16)
-		}
+	rec := readNode(w.data[n*w.nodeBytes:], w.recordSize)
+	hl, err := w.record(n, rec[0], depth)
+	if err != nil {
+		return 0, err
 	}
+	hr, err := w.record(n, rec[1], depth)
+	if err != nil {
+		return 0, err
+	}
+	h := max(hl, hr)
 	if h == 128 {
 		return 0, fmt.Errorf("search tree: a path longer than 128 bits: %w", errCorrupt)
 	}
 	w.states[n] = h + 1
 	return h + 1, nil
+}
+
+// record checks a record v of node n, depth bits below the root, and
+// returns the height of what it points to: 0 for data or nothing.
+func (w *treeWalk) record(n, v, depth uint) (uint8, error) {
+	switch {
+	case v < w.nodeCount:
+		return w.node(v, depth+1)
+	case v == w.nodeCount: // the empty marker
+	case v < w.nodeCount+16 || v-w.nodeCount-16 >= w.dataSize:
+		return 0, fmt.Errorf("search tree: node %d points outside the data section: %w", n, errCorrupt)
+	default:
+		w.targets.set(v - w.nodeCount - 16)
+	}
+	return 0, nil
 }
 
 // bitset is one bit per byte offset of a section.
