@@ -219,6 +219,7 @@ func (r *Reloader) Reload() error {
 
 // load reloads the DB and reports the outcome; r.loadMu is held.
 func (r *Reloader) load(reason string) error {
+	start := r.now()
 	if err := safeReload(r.db); err != nil {
 		r.rejected(err)
 		return err
@@ -232,7 +233,10 @@ func (r *Reloader) load(reason string) error {
 	r.verifyMu.Lock()
 	r.verifyErr = nil
 	r.verifyMu.Unlock()
-	r.log.Info("geoip database reloaded", "path", r.db.Path(), "build_time", bt.UTC().Format(time.RFC3339), "reason", reason)
+	// How long the new file took to map, verify and swap in: the wait
+	// between a SIGHUP and the new database's first answer.
+	r.log.Info("geoip database reloaded", "path", r.db.Path(), "build_time", bt.UTC().Format(time.RFC3339), "reason", reason,
+		"duration_seconds", r.now().Sub(start).Seconds())
 	if r.onReload != nil {
 		r.onReload()
 	}
