@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -246,7 +247,18 @@ func usageErr(err error) error {
 }
 
 func main() {
+	spareP()
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// spareP raises GOMAXPROCS by one unless the operator set it: the UDP
+// readers, one per CPU, block in recvmmsg holding a P each, and the rest
+// of glbd (etcd, health checks, HTTP, rebuilds) needs one to run on
+// meanwhile (server/transport/udpblock.go).
+func spareP() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+	}
 }
 
 // run is main with its dependencies passed in; it returns the exit status:

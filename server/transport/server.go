@@ -101,6 +101,7 @@ func (s *Server) Run(ctx context.Context) error {
 	udp := newUDPServer(append([]*net.UDPConn{pc.(*net.UDPConn)}, more...), s.handler)
 	udp.log, udp.panics = s.log, s.metrics.loopPanics
 	udp.keepInGroup = s.keepInGroup
+	udp.blocking = useBlockingReaders()
 	tcp := newTCPServer(ln.(*net.TCPListener), s.handler, s.tcpLim, s.metrics, s.log)
 	s.mu.Lock()
 	s.tcp, s.udpAddr, s.tcpAddr = tcp, pc.LocalAddr(), ln.Addr()

@@ -54,6 +54,13 @@ type udpServer struct {
 	// (AnswerPacket recovers its own; this covers the loop around it).
 	log    *slog.Logger
 	panics prometheus.Counter
+	// blocking: the readers block in recvmmsg on twins of the sockets
+	// (udpblock.go); twins are those handed back by stopped readers, for
+	// drain and shutdown, and closed says shutdown has closed the sockets.
+	blocking bool
+	twinMu   sync.Mutex
+	twins    []*net.UDPConn
+	closed   bool
 }
 
 // listenUDP binds n sockets to addr with SO_REUSEPORT, so the kernel
@@ -107,14 +114,24 @@ func (u *udpServer) start() {
 
 func (u *udpServer) serve(c *net.UDPConn) {
 	defer u.wg.Done()
-	for !u.serveBatches(c) {
+	twin := -1
+	if u.blocking {
+		fd, err := newTwin(c)
+		if err == nil {
+			twin = fd
+			defer u.handBack(fd)
+		} else if u.log != nil {
+			u.log.Warn("udp reader waits in the poller instead of blocking", "err", err)
+		}
+	}
+	for !u.serveBatches(c, twin) {
 	}
 }
 
 // serveBatches reads and answers until the socket stops (true) or a panic
 // cuts it short (false, recorded): the datagrams of the batch in hand are
 // lost, the rest stay queued for the next round.
-func (u *udpServer) serveBatches(c *net.UDPConn) (stopped bool) {
+func (u *udpServer) serveBatches(c *net.UDPConn, twin int) (stopped bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			stopped = false
@@ -128,6 +145,13 @@ func (u *udpServer) serveBatches(c *net.UDPConn) (stopped bool) {
 		return true // the socket is closed
 	}
 	serve := func(fd uintptr) bool { return u.serveQueued(b, fd) }
+	if twin >= 0 {
+		// What reached c before it left the selection, then the twin.
+		_ = b.rc.Control(func(fd uintptr) { serve(fd) })
+		b.blocking = true
+		u.serveBlocking(b, uintptr(twin))
+		return true
+	}
 	// Checking stopping before each read, not only after a failed one,
 	// matters under steady load: a reader that always finds data would
 	// otherwise never see the past deadline.
@@ -155,11 +179,7 @@ func (u *udpServer) serveQueued(b *mmsgBatcher, fd uintptr) bool {
 		if errno != 0 {
 			return true
 		}
-		for i := range n {
-			pkt, from := b.packet(i)
-			reply, ok := u.h.AnswerPacket(b.outBuffer(i), pkt, from, false)
-			b.reply(i, reply, ok)
-		}
+		u.answer(b, n)
 		// A failed write means the clients are gone; nobody to tell.
 		b.flush(fd)
 		if n < batchSize {
@@ -167,6 +187,15 @@ func (u *udpServer) serveQueued(b *mmsgBatcher, fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// answer answers the n datagrams of the last read, queueing the replies.
+func (u *udpServer) answer(b *mmsgBatcher, n int) {
+	for i := range n {
+		pkt, from := b.packet(i)
+		reply, ok := u.h.AnswerPacket(b.outBuffer(i), pkt, from, false)
+		b.reply(i, reply, ok)
+	}
 }
 
 // stopReaders makes the batched readers return after the batch in hand
@@ -211,7 +240,7 @@ func (u *udpServer) drain(ctx context.Context, log *slog.Logger) {
 		return
 	}
 	var wg sync.WaitGroup
-	for _, c := range u.conns {
+	for _, c := range u.allConns() {
 		wg.Go(func() {
 			if !u.keepInGroup {
 				if err := leaveReuseportGroup(c); err != nil {
@@ -237,14 +266,24 @@ func (u *udpServer) shutdown(ctx context.Context) error {
 	if !u.stopReaders(ctx) {
 		err = ctx.Err()
 	}
-	for _, c := range u.conns {
+	u.twinMu.Lock()
+	u.closed = true // a reader still to stop closes its twin itself
+	conns := append(append([]*net.UDPConn(nil), u.conns...), u.twins...)
+	u.twinMu.Unlock()
+	for _, c := range conns {
 		c.Close()
 	}
 	return err
 }
 
 // udpSockets is how many sockets a Server binds for UDP.
-func udpSockets() int { return runtime.GOMAXPROCS(0) }
+// Blocking readers keep one P for everything else (udpblock.go).
+func udpSockets() int {
+	if useBlockingReaders() {
+		return runtime.GOMAXPROCS(0) - 1
+	}
+	return runtime.GOMAXPROCS(0)
+}
 
 // batchSize is how many datagrams one system call reads or writes. Under
 // load a socket's queue holds several queries; taking them with one

@@ -57,6 +57,9 @@ type mmsgBatcher struct {
 	writeFrom uintptr
 	written   int
 	writeErr  syscall.Errno
+	// blocking: the socket is a blocking reader's twin, not known to the
+	// poller; flush waits for room in a blocking sendmmsg.
+	blocking bool
 }
 
 func newMmsgBatcher(c *net.UDPConn) (*mmsgBatcher, error) {
@@ -89,16 +92,21 @@ func newMmsgBatcher(c *net.UDPConn) (*mmsgBatcher, error) {
 
 // recvmmsg reads up to batchSize queued datagrams without waiting.
 func (b *mmsgBatcher) recvmmsg(fd uintptr) (int, syscall.Errno) {
-	for i := range b.in {
-		b.in[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-		b.in[i].Hdr.Flags = 0
-	}
+	b.resetIn()
 	for {
 		n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)),
 			unix.MSG_DONTWAIT, 0, 0)
 		if errno != unix.EINTR {
 			return syscallCount(n, errno)
 		}
+	}
+}
+
+// resetIn readies the read headers for the next recvmmsg.
+func (b *mmsgBatcher) resetIn() {
+	for i := range b.in {
+		b.in[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		b.in[i].Hdr.Flags = 0
 	}
 }
 
@@ -152,7 +160,9 @@ func (b *mmsgBatcher) reply(i int, reply []byte, ok bool) {
 func (b *mmsgBatcher) flush(fd uintptr) {
 	for sent := 0; sent < b.nOut; {
 		n, errno := b.sendmmsg(fd, uintptr(sent))
-		if errno == unix.EAGAIN {
+		if errno == unix.EAGAIN && b.blocking {
+			n, errno = b.sendmmsgWait(fd, uintptr(sent))
+		} else if errno == unix.EAGAIN {
 			b.writeFrom = uintptr(sent)
 			if b.rc.Write(b.write) != nil {
 				break // closed

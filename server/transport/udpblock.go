@@ -1,0 +1,160 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Blocking readers (measured in deploy/loadtest/README.md, "Blocking reads
+// on a dedicated thread"). At a paced 20,000 q/s most wake-ups bring one
+// to three datagrams, and waiting in Go's poller costs the runtime two
+// epoll_pwait per wake-up besides recvmmsg and sendmmsg; gdnsd's threads
+// sleep in recvmmsg itself. A blocking reader does the same: it serves a
+// raw socket of its own (a twin of the Go socket, bound to the same
+// address with SO_REUSEPORT, in blocking mode and never registered with
+// the poller, where every arriving datagram would wake the thread waiting
+// on epoll), and reads with recvmmsg(MSG_WAITFORONE) through
+// syscall.Syscall6, so that the scheduler knows the thread is blocked. The
+// Go socket leaves the port's selection at start (leaveReuseportGroup), so
+// the twin gets its flows; when the reader stops, the twin is handed back
+// as a *net.UDPConn for drain and shutdown, which work on it as on the Go
+// sockets.
+//
+// A reader blocked in a system call keeps its P, so the process needs one
+// P more than there are readers (udpSockets; glbd raises GOMAXPROCS by
+// one): with none idle, sysmon would take the reader's P after 20 us in
+// every call.
+
+// blockingReadWakeup bounds how long a blocking reader sleeps in recvmmsg
+// (SO_RCVTIMEO) before it looks at stopping again: closing a socket does
+// not wake a thread blocked reading it.
+const blockingReadWakeup = 20_000 // microseconds
+
+// blockingYieldEvery is how many reads a blocking reader makes between
+// two passes through the scheduler: a goroutine that never yields is
+// preempted by sysmon after 10 ms, its P taken away, which also sets sysmon
+// back to waking every 20 us.
+const blockingYieldEvery = 64
+
+// useBlockingReaders reports whether the UDP readers block in recvmmsg:
+// only with a P to spare for everything else.
+func useBlockingReaders() bool { return runtime.GOMAXPROCS(0) >= 2 }
+
+// newTwin binds a blocking raw socket to c's address, in c's SO_REUSEPORT
+// group, and takes c out of the group's selection.
+func newTwin(c *net.UDPConn) (fd int, err error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("udp socket %s: %w", c.LocalAddr(), err)
+	}
+	var sa unix.Sockaddr
+	var serr error
+	if err := errors.Join(rc.Control(func(f uintptr) { sa, serr = unix.Getsockname(int(f)) }), serr); err != nil {
+		return -1, fmt.Errorf("udp socket %s: %w", c.LocalAddr(), err)
+	}
+	family, v6only := unix.AF_INET, 0
+	if _, ok := sa.(*unix.SockaddrInet6); ok {
+		family = unix.AF_INET6
+		// Dual stack or not, as Go made c.
+		_ = rc.Control(func(f uintptr) { v6only, serr = unix.GetsockoptInt(int(f), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY) })
+	}
+	fd, err = unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("udp socket %s: twin: %w", c.LocalAddr(), err)
+	}
+	if family == unix.AF_INET6 {
+		err = errors.Join(serr, unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only))
+	}
+	tv := unix.Timeval{Usec: blockingReadWakeup}
+	if err == nil {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}
+	if err == nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, udpReadBuffer)
+		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err == nil {
+			if err = unix.Bind(fd, sa); err == nil {
+				err = leaveReuseportGroup(c)
+			}
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("udp socket %s: twin: %w", c.LocalAddr(), err)
+	}
+	return fd, nil
+}
+
+// handBack wraps the twin fd, its reader gone, into a *net.UDPConn for
+// drain and shutdown (in non-blocking mode, registered with the poller).
+func (u *udpServer) handBack(fd int) {
+	f := os.NewFile(uintptr(fd), "udp") // blocking: not registered
+	pc, err := net.FilePacketConn(f)
+	f.Close()
+	u.twinMu.Lock()
+	defer u.twinMu.Unlock()
+	if err != nil {
+		if u.log != nil {
+			u.log.Warn("udp socket lost: what is queued on it is not drained", "err", err)
+		}
+		return
+	}
+	if u.closed {
+		pc.Close()
+		return
+	}
+	u.twins = append(u.twins, pc.(*net.UDPConn))
+}
+
+// allConns are the Go sockets and the twins handed back.
+func (u *udpServer) allConns() []*net.UDPConn {
+	u.twinMu.Lock()
+	defer u.twinMu.Unlock()
+	return append(append([]*net.UDPConn(nil), u.conns...), u.twins...)
+}
+
+// serveBlocking reads and answers on the twin fd until stopping is set.
+func (u *udpServer) serveBlocking(b *mmsgBatcher, fd uintptr) {
+	for k := 0; !u.stopping.Load(); k++ {
+		if k%blockingYieldEvery == blockingYieldEvery-1 {
+			runtime.Gosched()
+		}
+		n, errno := b.recvmmsgWait(fd)
+		if errno != 0 || n == 0 {
+			continue // the wake-up timeout (EAGAIN), or an ICMP error surfacing
+		}
+		u.answer(b, n)
+		b.flush(fd)
+	}
+}
+
+// recvmmsgWait waits for at least one datagram (at most the socket's
+// receive timeout) and reads what else is queued, up to batchSize.
+func (b *mmsgBatcher) recvmmsgWait(fd uintptr) (int, syscall.Errno) {
+	b.resetIn()
+	for {
+		n, _, errno := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)),
+			unix.MSG_WAITFORONE, 0, 0)
+		if errno != unix.EINTR {
+			return syscallCount(n, errno)
+		}
+	}
+}
+
+// sendmmsgWait is sendmmsg waiting for room in the send buffer, on a
+// socket in blocking mode.
+func (b *mmsgBatcher) sendmmsgWait(fd, from uintptr) (int, syscall.Errno) {
+	for {
+		n, _, errno := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[from])),
+			uintptr(b.nOut)-from, 0, 0, 0)
+		if errno != unix.EINTR {
+			return syscallCount(n, errno)
+		}
+	}
+}
