@@ -69,16 +69,7 @@ WORK=$(mktemp -d /tmp/glb-dnssec-load.XXXXXX)
 # shellcheck source=deploy/loadtest/lib.sh
 . "$ROOT/deploy/loadtest/lib.sh"
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_all
-	if $KEEP; then log "kept $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_traps
 
 # ---- tools --------------------------------------------------------------------
 
@@ -118,17 +109,7 @@ jq -r --arg zone "$ZONE" '
 	  (.regions["eu-west"].addrs[] | "www \($z.names.www.ttl // 30) \(if test(":") then "AAAA" else "A" end) \(.)")
 ' "$WORK/seed.json" >"$WORK/$ZONE.zone"
 
-for i in $(seq 0 999); do
-	case $((i % 10)) in
-	[0-3]) echo "$FQDN A" ;;
-	[4-7]) echo "$FQDN AAAA" ;;
-	8) echo "nx-$i.$ZONE A" ;;
-	9) echo "nx-$i.$ZONE AAAA" ;;
-	esac
-done >"$WORK/q-mix.txt"
-for i in $(seq 0 999); do
-	if [ $((i % 2)) = 0 ]; then echo "$FQDN A"; else echo "$FQDN AAAA"; fi
-done >"$WORK/q-www.txt"
+write_query_files
 
 # ---- servers --------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# lib.sh: helpers shared by deploy/loadtest/propagation.sh, scale.sh and startup.sh.
+# lib.sh: helpers shared by deploy/loadtest/propagation.sh, scale.sh, startup.sh,
+# dnssec.sh and scope-compare.sh (run.sh shares write_query_files).
 # Sourced, not run. Expects ROOT and WORK to be set and `set -euo pipefail`.
 #
 # Every process started with start_bg is a child started under
@@ -109,6 +110,44 @@ stop_bg() {
 		if [ "${PIDS[i]}" = "$1" ]; then unset 'PIDS[i]'; fi
 	done
 	PIDS=("${PIDS[@]}")
+}
+
+# cleanup_traps installs the exit handling the scripts share: on exit, or on
+# INT/TERM, stop_all, then the script's own on_cleanup if it defines one
+# (extra files, copying the report to --out), then keep $WORK with --keep
+# ($KEEP) or remove it; the exit status is kept.
+cleanup_traps() {
+	trap _cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_all
+	if declare -F on_cleanup >/dev/null; then on_cleanup; fi
+	if $KEEP; then log "kept $WORK"; else rm -rf "$WORK"; fi
+	exit "$rc"
+}
+
+# write_query_files writes dnsperf's query files for $FQDN in $ZONE to
+# $WORK: q-mix.txt (40 % A, 40 % AAAA, 20 % missing names, A and AAAA) and
+# q-www.txt (A and AAAA by turns).
+write_query_files() {
+	local i
+	for i in $(seq 0 999); do
+		case $((i % 10)) in
+		[0-3]) echo "$FQDN A" ;;
+		[4-7]) echo "$FQDN AAAA" ;;
+		8) echo "nx-$i.$ZONE A" ;;
+		9) echo "nx-$i.$ZONE AAAA" ;;
+		esac
+	done >"$WORK/q-mix.txt"
+	for i in $(seq 0 999); do
+		if [ $((i % 2)) = 0 ]; then echo "$FQDN A"; else echo "$FQDN AAAA"; fi
+	done >"$WORK/q-www.txt"
 }
 
 # stop_all stops every process start_bg started, newest first.

@@ -50,17 +50,10 @@ WORK=$(mktemp -d /tmp/glb-propagation.XXXXXX)
 # shellcheck source=deploy/loadtest/lib.sh
 . "$ROOT/deploy/loadtest/lib.sh"
 # shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_all
+on_cleanup() {
 	if [ -n "$OUT" ] && [ -f "$WORK/report.txt" ]; then cp "$WORK/report.txt" "$OUT"; fi
-	if $KEEP; then log "kept $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_traps
 
 need_tools jq:jq dig:bind9-dnsutils python3:python3 ss:iproute2 setpriv:util-linux curl:curl
 build

@@ -353,17 +353,7 @@ gdnsd_config() {
 
 # ---- query files ---------------------------------------------------------------------
 
-for i in $(seq 0 999); do
-	case $((i % 10)) in
-	[0-3]) echo "$FQDN A" ;;
-	[4-7]) echo "$FQDN AAAA" ;;
-	8) echo "nx-$i.$ZONE A" ;;
-	9) echo "nx-$i.$ZONE AAAA" ;;
-	esac
-done >"$WORK/q-mix.txt"
-for i in $(seq 0 999); do
-	if [ $((i % 2)) = 0 ]; then echo "$FQDN A"; else echo "$FQDN AAAA"; fi
-done >"$WORK/q-www.txt"
+write_query_files
 
 # ---- running ---------------------------------------------------------------------------
 

@@ -105,18 +105,11 @@ WORK=$(mktemp -d /tmp/glb-scale.XXXXXX)
 # shellcheck source=deploy/loadtest/lib.sh
 . "$ROOT/deploy/loadtest/lib.sh"
 # shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_all
+on_cleanup() {
 	rm -f "$BIG_DB.tmp.$$"
 	if [ -n "$OUT" ] && [ -f "$WORK/report.txt" ]; then cp "$WORK/report.txt" "$OUT"; fi
-	if $KEEP; then log "kept $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_traps
 
 need_tools jq:jq python3:python3 ss:iproute2 setpriv:util-linux curl:curl timeout:coreutils
 build

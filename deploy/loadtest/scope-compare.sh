@@ -70,17 +70,10 @@ WORK=$(mktemp -d /tmp/glb-scope.XXXXXX)
 # shellcheck source=deploy/loadtest/lib.sh
 . "$ROOT/deploy/loadtest/lib.sh"
 # shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_all
+on_cleanup() {
 	if [ -n "$OUT" ] && [ -s "$WORK/report.txt" ]; then cp "$WORK/report.txt" "$OUT"; fi
-	if $KEEP; then log "kept $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_traps
 
 # Installing gdnsd's package would start its system service on port 53;
 # run.sh's installer keeps it stopped, so gdnsd is left to run.sh.

@@ -57,17 +57,7 @@ BIG_DB=${BIG_DB:-/tmp/glb-loadtest-big.mmdb}
 WORK=$(mktemp -d /tmp/glb-startup.XXXXXX)
 # shellcheck source=deploy/loadtest/lib.sh
 . "$ROOT/deploy/loadtest/lib.sh"
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_all
-	if $KEEP; then log "kept $WORK"; else rm -rf "$WORK"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_traps
 
 need_tools jq:jq python3:python3 dig:bind9-dnsutils setpriv:util-linux curl:curl
 if $GDNSD; then
