@@ -92,3 +92,44 @@ func BenchmarkAnswerPacket(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAnswerDatagram is BenchmarkAnswerPacket as the UDP readers call
+// the handler: a batch of 8 datagrams read at one time, AnswerDatagram for
+// each and Answered once per batch, so one clock reading per batch.
+func BenchmarkAnswerDatagram(b *testing.B) {
+	const batch = 8
+	for _, bc := range []struct {
+		name string
+		q    *dns.Msg
+	}{
+		{"fast_A_ECS_London", mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")},
+		{"fast_AAAA_ECS_Tokyo", mkQuery("www."+testZone, dns.TypeAAAA, "2001:218:1::/48")},
+		{"fast_A_noEDNS", mkQuery("www."+testZone, dns.TypeA, "")},
+		{"neg_NXDOMAIN", mkQuery("nope."+testZone, dns.TypeA, "")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h, _ := newTestHandler(b, nil)
+			h.intn = rand.IntN
+			pkt, err := bc.q.Pack()
+			if err != nil {
+				b.Fatal(err)
+			}
+			remote := netip.MustParseAddrPort("127.0.0.1:5300")
+			out := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			var read time.Time
+			i := 0
+			for b.Loop() {
+				if i%batch == 0 {
+					read = h.Now()
+				}
+				if _, ok := h.AnswerDatagram(out[:0], pkt, remote, read); !ok {
+					b.Fatal("no reply")
+				}
+				if i++; i%batch == 0 {
+					h.Answered(batch, read)
+				}
+			}
+		})
+	}
+}

@@ -28,7 +28,7 @@ type Metrics struct {
 	panics       prometheus.Counter // also glb_panics_total{component="dns"}
 	tickPanics   prometheus.Counter // glb_panics_total{component="health_tick"}
 	scopePanics  prometheus.Counter // glb_panics_total{component="scope_worker"}
-	duration     prometheus.Histogram
+	duration     *durationHistogram // durationhistogram.go
 	snapRevision prometheus.Gauge
 	snapTime     prometheus.Gauge
 	snapBuilds   prometheus.Counter
@@ -91,11 +91,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}), crash.Counter(reg, "dns")),
 		tickPanics:  crash.Counter(reg, "health_tick"),
 		scopePanics: crash.Counter(reg, "scope_worker"),
-		duration: f.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "glb", Subsystem: "dns", Name: "request_duration_seconds",
-			Help:    "Time from a parsed query to its reply being written.",
-			Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
-		}),
 		snapRevision: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "glb", Subsystem: "server", Name: "snapshot_revision",
 			Help: "etcd revision of the snapshot being served.",
@@ -117,6 +112,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "glb", Subsystem: "server", Name: "snapshot_warnings_total",
 			Help: "Records left out of a snapshot because they could not be built.",
 		}),
+	}
+	m.duration = newDurationHistogram("glb_dns_request_duration_seconds",
+		"Time from a query being read to its reply being sent; the queries of one UDP batch, read and sent together, count the batch's time.",
+		[]float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2})
+	if reg != nil {
+		reg.MustRegister(m.duration)
 	}
 	m.limits = limit.NewMetrics(reg)
 	m.dnssec = newDNSSECMetrics(f, reg)

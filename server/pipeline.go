@@ -36,6 +36,29 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 	return reply, ok
 }
 
+// AnswerDatagram is AnswerPacket for one UDP datagram of a batch the
+// transport read at read (one clock reading for the batch: the time a
+// reply's signatures, cookie and rate limit go by). Its time to answer is
+// not counted here but by Answered, once the batch's replies are sent.
+func (h *Handler) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
+	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port(), observe: h.observes(), batched: true}
+	reply, ok := h.answerPacket(dst, pkt, &q, read, false)
+	if ok && h.rrl != nil {
+		return h.rrl.Limit(dst, reply, q.remote, q.zone, q.cookie.Valid, read)
+	}
+	return reply, ok
+}
+
+// Now reads the handler's clock: the UDP transport reads it once per
+// batch, for AnswerDatagram and Answered.
+func (h *Handler) Now() time.Time { return h.now() }
+
+// Answered counts n replies of a batch read at read as sent now, in
+// glb_dns_request_duration_seconds.
+func (h *Handler) Answered(n int, read time.Time) {
+	h.metrics.duration.ObserveN(h.now().Sub(read).Seconds(), n)
+}
+
 func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp bool) (reply []byte, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -238,8 +261,13 @@ func (h *Handler) finish(q *query, start time.Time, rcode int) {
 	} else {
 		h.metrics.ecsAbsent.Inc()
 	}
+	if q.batched && !q.observe {
+		return // Answered counts the batch's time
+	}
 	took := h.now().Sub(start)
-	h.metrics.duration.Observe(took.Seconds())
+	if !q.batched {
+		h.metrics.duration.Observe(took.Seconds())
+	}
 	if q.observe && q.m != nil {
 		ev := &QueryEvent{
 			Time: start, Duration: took, Transport: q.transport, Remote: q.remote, RemotePort: q.remotePort, Client: q.client,

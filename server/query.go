@@ -35,8 +35,11 @@ type query struct {
 	reason string // the rule that decided, see the Reason constants
 	scope  int    // width of the network the decision holds for, before the ECS cap
 
-	tcp  bool // transport is "tcp"
-	fast bool // answered by the fast path (fast.go)
+	tcp bool // transport is "tcp"
+	// batched: a datagram of a UDP batch, whose time is counted per batch
+	// (Handler.Answered), not here.
+	batched bool
+	fast    bool // answered by the fast path (fast.go)
 	// fastRcode is the rcode of a fast-path reply (fastneg.go's NXDOMAIN),
 	// and fastZone the zone of a fast-path denial, whose counters count it.
 	fastRcode int

@@ -28,6 +28,11 @@ func (g gatedHandler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp b
 	return g.Handler.AnswerPacket(dst, pkt, remote, tcp)
 }
 
+func (g gatedHandler) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
+	<-g.gate
+	return g.Handler.AnswerDatagram(dst, pkt, remote, read)
+}
+
 // runServer starts s, to run until ctx is cancelled, and returns its
 // address and where Run's result arrives.
 func runServer(t testing.TB, ctx context.Context, s *Server) (string, <-chan error) {

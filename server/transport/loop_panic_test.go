@@ -18,11 +18,20 @@ import (
 type panicky struct{ *server.Handler }
 
 func (p panicky) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
+	boom(pkt)
+	return p.Handler.AnswerPacket(dst, pkt, remote, tcp)
+}
+
+func (p panicky) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
+	boom(pkt)
+	return p.Handler.AnswerDatagram(dst, pkt, remote, read)
+}
+
+func boom(pkt []byte) {
 	var m dns.Msg
 	if m.Unpack(pkt) == nil && len(m.Question) == 1 && m.Question[0].Name == "boom."+testZone {
 		panic("boom")
 	}
-	return p.Handler.AnswerPacket(dst, pkt, remote, tcp)
 }
 
 // TestServingLoopPanics: a panic in the UDP reader or a TCP connection is

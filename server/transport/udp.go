@@ -23,8 +23,16 @@ import (
 // handler is a PacketAnswerer reads UDP itself instead of through the DNS
 // library: one socket per CPU (SO_REUSEPORT), one goroutine per socket, no
 // goroutine or allocation per packet.
+//
+// The UDP readers read the answerer's clock (Now) once per batch, answer
+// the batch's datagrams with AnswerDatagram, giving that time, and report
+// the replies sent with Answered; TCP and the drain use AnswerPacket,
+// which reads the clock itself.
 type PacketAnswerer interface {
 	AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool)
+	Now() time.Time
+	AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool)
+	Answered(n int, read time.Time)
 }
 
 // udpReadBuffer is the receive buffer asked for each UDP socket.
@@ -181,7 +189,7 @@ func (u *udpServer) serveQueued(b *mmsgBatcher, fd uintptr) bool {
 		}
 		u.answer(b, n)
 		// A failed write means the clients are gone; nobody to tell.
-		b.flush(fd)
+		u.sent(b, b.flush(fd))
 		if n < batchSize {
 			return false
 		}
@@ -190,11 +198,20 @@ func (u *udpServer) serveQueued(b *mmsgBatcher, fd uintptr) bool {
 }
 
 // answer answers the n datagrams of the last read, queueing the replies.
+// One clock reading serves the whole batch.
 func (u *udpServer) answer(b *mmsgBatcher, n int) {
+	b.read = u.h.Now()
 	for i := range n {
 		pkt, from := b.packet(i)
-		reply, ok := u.h.AnswerPacket(b.outBuffer(i), pkt, from, false)
+		reply, ok := u.h.AnswerDatagram(b.outBuffer(i), pkt, from, b.read)
 		b.reply(i, reply, ok)
+	}
+}
+
+// sent reports the replies of the batch just flushed as sent.
+func (u *udpServer) sent(b *mmsgBatcher, replies int) {
+	if replies > 0 {
+		u.h.Answered(replies, b.read)
 	}
 }
 

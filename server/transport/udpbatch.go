@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -60,6 +61,8 @@ type mmsgBatcher struct {
 	// blocking: the socket is a blocking reader's twin, not known to the
 	// poller; flush waits for room in a blocking sendmmsg.
 	blocking bool
+	// read is when the batch in hand was read.
+	read time.Time
 }
 
 func newMmsgBatcher(c *net.UDPConn) (*mmsgBatcher, error) {
@@ -154,10 +157,12 @@ func (b *mmsgBatcher) reply(i int, reply []byte, ok bool) {
 	b.nOut++
 }
 
-// flush sends the queued replies. A reply that fails (its client is gone)
-// is skipped, not the rest of the batch; with the send buffer full it
-// waits for room through the poller, as a blocking write would.
-func (b *mmsgBatcher) flush(fd uintptr) {
+// flush sends the queued replies and returns how many there were. A reply
+// that fails (its client is gone) is skipped, not the rest of the batch;
+// with the send buffer full it waits for room through the poller, as a
+// blocking write would.
+func (b *mmsgBatcher) flush(fd uintptr) (queued int) {
+	queued = b.nOut
 	for sent := 0; sent < b.nOut; {
 		n, errno := b.sendmmsg(fd, uintptr(sent))
 		if errno == unix.EAGAIN && b.blocking {
@@ -175,6 +180,7 @@ func (b *mmsgBatcher) flush(fd uintptr) {
 		sent += n
 	}
 	b.nOut = 0
+	return queued
 }
 
 // sendmmsg sends the queued replies from the from-th on, without waiting.

@@ -69,6 +69,14 @@ func (echo) AnswerPacket(dst, pkt []byte, _ netip.AddrPort, _ bool) ([]byte, boo
 	return dst, true
 }
 
+func (e echo) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, _ time.Time) ([]byte, bool) {
+	return e.AnswerPacket(dst, pkt, remote, false)
+}
+
+func (echo) Answered(int, time.Time) {}
+
+func (echo) Now() time.Time { return time.Time{} }
+
 // TestUDPLoopAllocs: the UDP loop allocates nothing per datagram (reading
 // the sender's address, writing the reply), so that with an allocation-free
 // handler the whole path is.
@@ -190,6 +198,14 @@ func (oversize) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) (
 	}
 	return echo{}.AnswerPacket(dst, pkt, remote, tcp)
 }
+
+func (o oversize) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, _ time.Time) ([]byte, bool) {
+	return o.AnswerPacket(dst, pkt, remote, false)
+}
+
+func (oversize) Answered(int, time.Time) {}
+
+func (oversize) Now() time.Time { return time.Time{} }
 
 // TestUDPReplyRefused: a reply the kernel refuses to send is skipped, and
 // the others of its batch and after it are still sent.

@@ -130,7 +130,7 @@ func (u *udpServer) serveBlocking(b *mmsgBatcher, fd uintptr) {
 			continue // the wake-up timeout (EAGAIN), or an ICMP error surfacing
 		}
 		u.answer(b, n)
-		b.flush(fd)
+		u.sent(b, b.flush(fd))
 	}
 }
 
