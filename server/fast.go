@@ -54,11 +54,10 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 		return dst, false
 	}
 	name := f.name[:f.nameLen]
-	z := snap.MatchBytes(name)
+	z, n := snap.Lookup(name)
 	if z == nil {
 		return dst, false
 	}
-	n := z.Nodes[string(name)]
 	signed := f.do && z.Signed // the answer must be signed (or SERVFAIL)
 	switch {
 	case n == nil && signed:
@@ -154,6 +153,21 @@ func (f *fastQuery) maxReply(n int) int {
 	return size
 }
 
+// nameByte maps a byte of a label to its lower-case form in the fast
+// path's names, or to 0 for one that would need escaping in presentation
+// form (the general path takes those): letters, digits, '-' and '_'.
+var nameByte = func() (t [256]byte) {
+	for c := range 256 {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+			t[c] = byte(c)
+		case c >= 'A' && c <= 'Z':
+			t[c] = byte(c) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
 // parse reads the header, the question and an optional OPT. It accepts only
 // what it fully understands.
 func (f *fastQuery) parse(pkt []byte) bool {
@@ -177,19 +191,14 @@ func (f *fastQuery) parse(pkt []byte) bool {
 		if l > 63 || off+l > len(pkt) || f.nameLen+l+1 > maxFastName {
 			return false // compression pointers and long names: general path
 		}
-		for _, c := range pkt[off : off+l] {
-			switch {
-			case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-			case c >= 'A' && c <= 'Z':
-				c += 'a' - 'A'
-			default:
+		dst := f.name[f.nameLen : f.nameLen+l+1]
+		for i, c := range pkt[off : off+l] {
+			if dst[i] = nameByte[c]; dst[i] == 0 {
 				return false // would need escaping in presentation form
 			}
-			f.name[f.nameLen] = c
-			f.nameLen++
 		}
-		f.name[f.nameLen] = '.'
-		f.nameLen++
+		dst[l] = '.'
+		f.nameLen += l + 1
 		off += l
 	}
 	if f.nameLen == 0 || off+4 > len(pkt) {

@@ -48,6 +48,17 @@ type Config struct {
 	// ASN is the ASN database the pins were resolved with (nil: none);
 	// a new one means a new configuration (asnpins.go).
 	ASN *geo.ASNTable
+	// Owners finds a name's node and zone in one map lookup (Lookup),
+	// where matching the zone then the node takes one per label of the
+	// name plus one: every node of every zone, by owner name, under the
+	// deepest zone that holds it.
+	Owners map[string]Owner
+}
+
+// Owner is a node and the zone it is served from.
+type Owner struct {
+	Zone *Zone
+	Node *Node
 }
 
 // regionInfo is a region as the health table sees it.
@@ -116,7 +127,22 @@ func BuildConfigASN(st *schema.State, asn *geo.ASNTable) (*Config, []error) {
 	}
 	c.ASN = asn
 	attachPins(c, st, asn)
+	c.indexOwners()
 	return c, warns
+}
+
+// indexOwners fills c.Owners. A node of a zone that a deeper zone
+// encloses is left out: the deeper zone answers for it.
+func (c *Config) indexOwners() {
+	c.Owners = map[string]Owner{}
+	s := &Snapshot{Config: c}
+	for _, z := range c.Zones {
+		for name, n := range z.Nodes {
+			if s.Match(name) == z {
+				c.Owners[name] = Owner{Zone: z, Node: n}
+			}
+		}
+	}
 }
 
 func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) (*Zone, []error) {
@@ -292,6 +318,15 @@ func (s *Snapshot) Match(name string) *Zone {
 		}
 		name = name[i+1:]
 	}
+}
+
+// Lookup returns the zone that serves name, a lower-case FQDN held in
+// bytes, and the name's node in it (nil: none), without allocating.
+func (s *Snapshot) Lookup(name []byte) (*Zone, *Node) {
+	if o, ok := s.Config.Owners[string(name)]; ok {
+		return o.Zone, o.Node
+	}
+	return s.MatchBytes(name), nil
 }
 
 // MatchBytes is match for a name held in bytes, without allocating.
