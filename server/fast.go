@@ -35,6 +35,7 @@ type fastQuery struct {
 	echoCO    bool // the reply echoes CO: a compact NXDOMAIN (fastdenial.go)
 	udpSize   int
 	ecs       dnswire.ClientSubnet
+	ecsAt     int // offset of the ECS address octets in the packet
 	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
 	cookieLen int
 }
@@ -171,13 +172,16 @@ var nameByte = func() (t [256]byte) {
 // parse reads the header, the question and an optional OPT. It accepts only
 // what it fully understands.
 func (f *fastQuery) parse(pkt []byte) bool {
-	dh, ok := dnswire.HeaderOf(pkt)
-	// A query (QR 0), opcode QUERY, no rcode bits, one question, nothing in
-	// answer and authority, at most the OPT in additional.
-	if !ok || dh.Flags&(dnswire.FlagQR|0x7800|0xf) != 0 || dh.QD != 1 || dh.AN != 0 || dh.NS != 0 || dh.AR > 1 {
+	if len(pkt) < 12 {
 		return false
 	}
-	f.id, f.flags = dh.ID, dh.Flags
+	// A query (QR 0), opcode QUERY, no rcode bits, one question, nothing in
+	// answer and authority, at most the OPT in additional. The counts are
+	// read as one 64-bit word: QD 1, AN 0, NS 0, AR 0 or 1.
+	f.id, f.flags = binary.BigEndian.Uint16(pkt), binary.BigEndian.Uint16(pkt[2:])
+	if counts := binary.BigEndian.Uint64(pkt[4:]); f.flags&(dnswire.FlagQR|0x7800|0xf) != 0 || counts&^1 != 1<<48 {
+		return false
+	}
 	off := 12
 	for {
 		if off >= len(pkt) {
@@ -211,7 +215,7 @@ func (f *fastQuery) parse(pkt []byte) bool {
 	if _, ok := fastNegType(f.qtype); class != dns.ClassINET || !ok {
 		return false // A and AAAA, or a type that may be denied (fastneg.go)
 	}
-	if dh.AR == 1 {
+	if pkt[11] == 1 { // ARCOUNT 1
 		var ok bool
 		if off, ok = f.parseOPT(pkt, off); !ok {
 			return false
@@ -262,6 +266,7 @@ func (f *fastQuery) parseOPT(pkt []byte, off int) (int, bool) {
 			if f.ecs, err = dnswire.ParseECS(pkt[off : off+olen]); err != nil || f.ecs.Family == 0 {
 				return 0, false
 			}
+			f.ecsAt = off + 4
 		}
 		if code == dns.EDNS0COOKIE {
 			if f.cookieAt > 0 || !limit.CookieOK(olen) {
@@ -303,7 +308,7 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 		dst = append(dst, 0xc0, 12)
 		dst = append(dst, sig...)
 	}
-	return f.appendOPT(dst, q, cookies)
+	return f.appendOPT(dst, pkt, q, cookies)
 }
 
 // appendHeader appends the reply's header, authoritative, with rcode
@@ -321,7 +326,7 @@ func (f *fastQuery) appendHeader(dst, pkt []byte, rcode int, an, ns, ar uint16) 
 
 // appendOPT appends the reply's OPT record, when the query had one: DO
 // echoed, the ECS option with the answer's scope, and our cookie.
-func (f *fastQuery) appendOPT(dst []byte, q *query, cookies *limit.CookieSecrets) []byte {
+func (f *fastQuery) appendOPT(dst, pkt []byte, q *query, cookies *limit.CookieSecrets) []byte {
 	if f.opt {
 		dst = append(dst, 0) // root owner
 		dst = binary.BigEndian.AppendUint16(dst, dns.TypeOPT)
@@ -348,9 +353,9 @@ func (f *fastQuery) appendOPT(dst []byte, q *query, cookies *limit.CookieSecrets
 			dst = binary.BigEndian.AppendUint16(dst, uint16(4+n))
 			dst = binary.BigEndian.AppendUint16(dst, f.ecs.Family)
 			dst = append(dst, f.ecs.Source, uint8(f.ecs.ScopeFor(q.scope)))
-			if f.ecs.Addr.IsValid() {
-				dst = append(dst, f.ecs.Addr.AsSlice()[:n]...)
-			}
+			// The address octets as asked: ParseECS checked there are
+			// exactly n, with no bit set beyond the prefix.
+			dst = append(dst, pkt[f.ecsAt:f.ecsAt+n]...)
 		}
 		if q.cookie.Present {
 			dst = binary.BigEndian.AppendUint16(dst, dns.EDNS0COOKIE)

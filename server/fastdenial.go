@@ -117,7 +117,7 @@ func (h *Handler) fastDenial(dst, pkt []byte, q *query, f *fastQuery, snap *plan
 		dst = append(dst, rr.wire...)
 	}
 	f.echoCO = rcode == dns.RcodeNameError
-	return f.appendOPT(dst, q, &h.cookies), true
+	return f.appendOPT(dst, pkt, q, &h.cookies), true
 }
 
 // denialNSEC is the NSEC the general path makes for the same denial

@@ -105,5 +105,5 @@ func (f *fastQuery) writeNegative(dst, pkt []byte, q *query, z *plan.Zone, rcode
 	// is its suffix (each label one length byte before its dot).
 	dst = binary.BigEndian.AppendUint16(dst, 0xc000|uint16(12+f.nameLen-len(z.Name)))
 	dst = append(dst, z.NegWire...)
-	return f.appendOPT(dst, q, cookies)
+	return f.appendOPT(dst, pkt, q, cookies)
 }

@@ -25,7 +25,9 @@ import (
 // UDP answers then pass response rate limiting (limit.RRL), when it is on.
 func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
 	start := h.now()
-	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port(), observe: h.observes()}
+	var q query // not a literal: see AnswerDatagram
+	q.transport, q.zone = "udp", "none"
+	q.remote, q.remotePort, q.observe = remote.Addr().Unmap(), remote.Port(), h.observes()
 	if tcp {
 		q.transport, q.tcp = "tcp", true
 	}
@@ -41,7 +43,11 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 // reply's signatures, cookie and rate limit go by). Its time to answer is
 // not counted here but by Answered, once the batch's replies are sent.
 func (h *Handler) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
-	q := query{transport: "udp", zone: "none", remote: remote.Addr().Unmap(), remotePort: remote.Port(), observe: h.observes(), batched: true}
+	// Fields set one by one: a composite literal of this size is built in a
+	// temporary and copied over, twice the stores.
+	var q query
+	q.transport, q.zone, q.batched = "udp", "none", true
+	q.remote, q.remotePort, q.observe = remote.Addr().Unmap(), remote.Port(), h.observes()
 	reply, ok := h.answerPacket(dst, pkt, &q, read, false)
 	if ok && h.rrl != nil {
 		return h.rrl.Limit(dst, reply, q.remote, q.zone, q.cookie.Valid, read)

@@ -51,16 +51,18 @@ func ParseECS(b []byte) (ClientSubnet, error) {
 	if source == 0 {
 		return cs, nil // the client asks us not to use an address
 	}
-	var full [16]byte
-	copy(full[:], addr)
-	a := netip.AddrFrom16(full)
-	if family == 1 {
-		a = netip.AddrFrom4([4]byte(full[:4]))
-	}
-	if netip.PrefixFrom(a, source).Masked().Addr() != a {
+	// With exactly the octets the prefix needs, only the last can have bits
+	// set beyond it.
+	if rest := source % 8; rest != 0 && addr[len(addr)-1]&(0xff>>rest) != 0 {
 		return ClientSubnet{}, ErrBadECS // bits set beyond SOURCE PREFIX-LENGTH
 	}
-	cs.Addr = a
+	var full [16]byte
+	copy(full[:], addr)
+	if family == 1 {
+		cs.Addr = netip.AddrFrom4([4]byte(full[:4]))
+	} else {
+		cs.Addr = netip.AddrFrom16(full)
+	}
 	return cs, nil
 }
 
