@@ -90,6 +90,7 @@ func (b *ScopeBuilder) Build(part *geo.Partition, g *Name, qtype uint16, ht *Hea
 		t.V6, t.v6Plan = append(t.V6, uint32(i)), append(t.v6Plan, pi)
 	})
 	t.Plans = slices.Clip(t.Plans)
+	t.indexV4()
 	return t
 }
 
