@@ -61,16 +61,20 @@ type Handler struct {
 	log        *slog.Logger
 	intn       func(int) int
 	now        func() time.Time
-	maxUDP     int
-	observer   QueryObserver
-	sampler    SamplingObserver    // observer, when it samples
-	rrl        *limit.RRL          // nil: off
-	cookies    limit.CookieSecrets // cookies.go
-	noFast     bool                // tests: force the general path
-	perZone    bool                // Options.ZoneMetrics
-	totals     regionTotals        // answers per region, for the status page (counters.go)
-	dnssec     dnssecState         // keys and signers (dnsseckeys.go)
-	asn        *geo.ASNDB          // Options.ASN
+	// since is the time elapsed from t on h.now's clock: time.Since with
+	// the real clock, which reads only the monotonic clock (one vDSO call
+	// where time.Now makes two), once per UDP batch (Answered).
+	since    func(t time.Time) time.Duration
+	maxUDP   int
+	observer QueryObserver
+	sampler  SamplingObserver    // observer, when it samples
+	rrl      *limit.RRL          // nil: off
+	cookies  limit.CookieSecrets // cookies.go
+	noFast   bool                // tests: force the general path
+	perZone  bool                // Options.ZoneMetrics
+	totals   regionTotals        // answers per region, for the status page (counters.go)
+	dnssec   dnssecState         // keys and signers (dnsseckeys.go)
+	asn      *geo.ASNDB          // Options.ASN
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*plan.ScopeTable
@@ -119,7 +123,9 @@ func NewHandler(o Options) *Handler {
 		h.intn = rand.IntN
 	}
 	if h.now == nil {
-		h.now = time.Now
+		h.now, h.since = time.Now, time.Since
+	} else {
+		h.since = func(t time.Time) time.Duration { return h.now().Sub(t) }
 	}
 	if h.maxUDP == 0 {
 		h.maxUDP = dnswire.UDPSize

@@ -62,7 +62,7 @@ func (h *Handler) Now() time.Time { return h.now() }
 // Answered counts n replies of a batch read at read as sent now, in
 // glb_dns_request_duration_seconds.
 func (h *Handler) Answered(n int, read time.Time) {
-	h.metrics.duration.ObserveN(h.now().Sub(read).Seconds(), n)
+	h.metrics.duration.ObserveN(h.since(read).Seconds(), n)
 }
 
 func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp bool) (reply []byte, ok bool) {
