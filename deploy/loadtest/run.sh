@@ -14,6 +14,7 @@
 #   deploy/loadtest/run.sh --keep        keep the working directory (logs, configs, dnsperf output)
 #   deploy/loadtest/run.sh --paced RATE  paced, not saturated: dnsperf offers RATE q/s (-Q) in every mode
 #   deploy/loadtest/run.sh --dev         measure glbd in dev mode (its etcd in the same process) instead
+#   deploy/loadtest/run.sh --rounds N    alternate the servers N times per mode (default 5; 1 with --quick)
 #
 # glbd runs as in production, not in dev mode: `glbd -etcd URL -geoip DB`
 # reading its configuration from an etcd on loopback, which is the embedded
@@ -22,7 +23,13 @@
 # With --dev the measured glbd is `glbd -dev` itself, its etcd in the
 # same process and counted (about 0.03 s of CPU per second at idle).
 #
-# Modes, each run for --duration seconds against one server at a time:
+# Both servers run side by side, pinned to the same CPU; each mode's
+# --duration is cut into --rounds rounds, and in every round dnsperf loads
+# glbd, then gdnsd, for duration/rounds seconds each (the other one idle),
+# so that a drift of the shared machine during the run weighs on both
+# alike; each server's figures are summed over its rounds.
+#
+# Modes, each run for --duration seconds per server:
 #   noecs  40% A www, 40% AAAA www, 20% NXDOMAIN (A and AAAA), EDNS0 without ECS
 #   ecs    50% A www, 50% AAAA www, with ECS; the duration is split evenly over
 #          five client subnets (London, Changchun, Milton WA, Sao Paulo, Sydney)
@@ -73,6 +80,7 @@ DUR=""
 OUT=""
 PACED=""
 DEV=false
+ROUNDS=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=true ;;
@@ -85,6 +93,7 @@ while [ $# -gt 0 ]; do
 	--out=*) OUT=${1#--out=} ;;
 	--paced) PACED=${2:?--paced needs queries per second}; shift ;;
 	--dev) DEV=true ;;
+	--rounds) ROUNDS=${2:?--rounds needs a count}; shift ;;
 	--paced=*) PACED=${1#--paced=} ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -94,8 +103,10 @@ done
 if $QUICK; then
 	LARGE=false
 	DUR=${DUR:-2}
+	ROUNDS=${ROUNDS:-1}
 fi
 DUR=${DUR:-10}
+ROUNDS=${ROUNDS:-5}
 if ! [[ $DUR =~ ^[0-9]+([.][0-9]+)?$ ]]; then
 	echo "run.sh: --duration $DUR: want seconds" >&2
 	exit 2
@@ -166,6 +177,7 @@ TCK=$(getconf CLK_TCK)
 
 WORK=$(mktemp -d /tmp/glb-loadtest.XXXXXX)
 SERVER_PID=""
+declare -A PID_OF PORT_OF IDLE_OF # by server name, while both run
 HOST_PID=""
 REPORT=$WORK/report.txt
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -178,10 +190,13 @@ cleanup() {
 	exit "$rc"
 }
 stop_server() {
-	[ -n "$SERVER_PID" ] || return 0
-	local pid=$SERVER_PID
+	local name pid
+	for name in "${!PID_OF[@]}"; do
+		pid=${PID_OF[$name]}
+		unset "PID_OF[$name]"
+		stop_pid "$pid"
+	done
 	SERVER_PID=""
-	stop_pid "$pid"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -443,24 +458,51 @@ dnsperf_run() {
 	echo "$res $((c1 - c0)) $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" >>"$WORK/parts.txt"
 }
 
-# run_mode MODE: runs one mode against the running server; appends a result line.
-run_mode() {
-	local mode=$1 file=q-mix.txt line sub secs
-	: >"$WORK/parts.txt"
+# run_round MODE SECS: one round of a mode against the server in SERVER,
+# SERVER_PID and PORT, SECS seconds long; its parts are appended to
+# $WORK/parts-$SERVER.txt.
+run_round() {
+	local mode=$1 secs=$2 file=q-mix.txt sub
 	case $mode in
-	noecs) dnsperf_run "$WORK/q-mix.txt" "$DUR" ;;
+	noecs) dnsperf_run "$WORK/q-mix.txt" "$secs" ;;
 	ecs | mix)
 		[ "$mode" = ecs ] && file=q-www.txt
-		secs=$(awk -v d="$DUR" -v n=${#CUR_SUBNETS[@]} 'BEGIN { printf "%.3f", d / n }')
+		secs=$(awk -v d="$secs" -v n=${#CUR_SUBNETS[@]} 'BEGIN { printf "%.3f", d / n }')
 		for sub in "${CUR_SUBNETS[@]}"; do
 			dnsperf_run "$WORK/$file" "$secs" "$(ecs_hex "${sub#*:}")"
 		done
 		;;
 	esac
-	# sum the parts: completed lost runtime ticks wall
-	line=$(awk '{ c += $1; l += $2; r += $3; t += $4; w += $5 } END { print c, l, r, t, w }' "$WORK/parts.txt")
-	echo "$DBTAG $SERVER $mode $line $IDLE_RATE" >>"$WORK/results.txt"
-	log "  $SERVER $mode: $(echo "$line" | awk -v tck="$TCK" '{ printf "%d queries, %d lost, %.0f q/s, %.2f s CPU", $1, $2, $1 / $3, $4 / tck }')"
+	cat "$WORK/parts.txt" >>"$WORK/parts-$SERVER.txt"
+	: >"$WORK/parts.txt"
+}
+
+# run_mode MODE: ROUNDS rounds of the mode, the servers taking turns in
+# each; appends a result line per server.
+run_mode() {
+	local mode=$1 secs name line r
+	secs=$(awk -v d="$DUR" -v n="$ROUNDS" 'BEGIN { printf "%.3f", d / n }')
+	: >"$WORK/parts.txt"
+	for name in "${SERVERS[@]}"; do : >"$WORK/parts-$name.txt"; done
+	for r in $(seq 1 "$ROUNDS"); do
+		for name in "${SERVERS[@]}"; do
+			use_server "$name"
+			kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/$SERVER.log" >&2; die "$SERVER exited"; }
+			run_round "$mode" "$secs"
+		done
+	done
+	for name in "${SERVERS[@]}"; do
+		# sum the parts: completed lost runtime ticks wall
+		line=$(awk '{ c += $1; l += $2; r += $3; t += $4; w += $5 } END { print c, l, r, t, w }' "$WORK/parts-$name.txt")
+		echo "$DBTAG $name $mode $line ${IDLE_OF[$name]}" >>"$WORK/results.txt"
+		log "  $name $mode: $(echo "$line" | awk -v tck="$TCK" '{ printf "%d queries, %d lost, %.0f q/s, %.2f s CPU", $1, $2, $1 / $3, $4 / tck }')"
+	done
+}
+
+# use_server NAME: makes the running server NAME the one dnsperf_run,
+# answer and the rest address.
+use_server() {
+	SERVER=$1 SERVER_PID=${PID_OF[$1]} PORT=${PORT_OF[$1]}
 }
 
 # answer TYPE SUBNET: the regions (by the addresses in the answer) and the
@@ -524,29 +566,39 @@ record_answers() {
 	done >>"$WORK/answers.txt"
 }
 
-bench_server() {
-	SERVER=$1
-	local db=$2 base0 base1
-	log "[$DBTAG] starting $SERVER on $LOOP (CPU $SERVER_CPU)"
-	start_server "$SERVER" "$db" "$DBTAG"
-	log "  listening on $LOOP:$PORT (pid $SERVER_PID); waiting for it to settle"
-	settle "$SERVER_PID"
-	record_answers
-	log "  settled; warm-up, then idle baseline"
-	dnsperf_run "$WORK/q-mix.txt" "$WARMUP" "$(ecs_hex 81.2.69.0/24)"
-	settle "$SERVER_PID"
-	base0=$(cpu_ticks "$SERVER_PID")
-	sleep "$BASELINE"
-	base1=$(cpu_ticks "$SERVER_PID")
-	IDLE_RATE=$(awk -v a="$base0" -v b="$base1" -v s="$BASELINE" 'BEGIN { printf "%.3f", (b - a) / s }')
-	log "  idle: $IDLE_RATE ticks/s"
+# bench_servers DB: starts every server of SERVERS on DB, one after the
+# other, lets each settle, records its answers, warms it up and measures
+# its idle CPU; then runs the modes with the servers taking turns, and
+# stops them.
+bench_servers() {
+	local db=$1 name base0 base1
+	for name in "${SERVERS[@]}"; do
+		log "[$DBTAG] starting $name on $LOOP (CPU $SERVER_CPU)"
+		start_server "$name" "$db" "$DBTAG"
+		PID_OF[$name]=$SERVER_PID PORT_OF[$name]=$PORT
+		log "  listening on $LOOP:$PORT (pid $SERVER_PID); waiting for it to settle"
+		settle "$SERVER_PID"
+		use_server "$name"
+		record_answers
+		log "  settled; warm-up, then idle baseline"
+		dnsperf_run "$WORK/q-mix.txt" "$WARMUP" "$(ecs_hex 81.2.69.0/24)"
+		: >"$WORK/parts.txt"
+		settle "$SERVER_PID"
+		base0=$(cpu_ticks "$SERVER_PID")
+		sleep "$BASELINE"
+		base1=$(cpu_ticks "$SERVER_PID")
+		IDLE_OF[$name]=$(awk -v a="$base0" -v b="$base1" -v s="$BASELINE" 'BEGIN { printf "%.3f", (b - a) / s }')
+		log "  idle: ${IDLE_OF[$name]} ticks/s"
+	done
 	for mode in noecs ecs mix; do
-		kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/$SERVER.log" >&2; die "$SERVER exited"; }
+		log "  $mode: $ROUNDS round(s), ${SERVERS[*]} taking turns"
 		run_mode "$mode"
 	done
-	echo "$DBTAG $SERVER $(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status")" >>"$WORK/rss.txt"
+	for name in "${SERVERS[@]}"; do
+		echo "$DBTAG $name $(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/${PID_OF[$name]}/status")" >>"$WORK/rss.txt"
+	done
 	stop_server
-	log "  $SERVER stopped"
+	log "  ${SERVERS[*]} stopped"
 }
 
 # ---- report ------------------------------------------------------------------------------
@@ -557,7 +609,7 @@ header() {
 	if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null)" ]; then rev+=" + uncommitted changes"; fi
 	out "glb load test $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit $rev"
 	out "$(go version | cut -d' ' -f3-)  $( $GDNSD && gdnsd -h 2>&1 | sed -n 's/^gdnsd version /gdnsd /p')  $(dnsperf -h 2>&1 | sed -n 's/^Version /dnsperf /p')"
-	out "server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU of $NCPU (-c $CLIENTS -q $OUTSTANDING), ${DUR} s per mode, CLK_TCK $TCK"
+	out "server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU of $NCPU (-c $CLIENTS -q $OUTSTANDING), ${DUR} s per mode and server in $ROUNDS round(s) taking turns, CLK_TCK $TCK"
 	if [ -n "$PACED" ]; then out "paced: dnsperf offers $PACED q/s in every mode (-Q $PACED), not saturation"; fi
 	if $DEV; then out "glbd: -dev (its embedded etcd in the measured process)"; else out "glbd: -etcd (not dev mode; its configuration in the etcd of a config host on CPU $CLIENT_CPU)"; fi
 	out "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -650,8 +702,9 @@ for entry in "${DBS[@]}"; do
 		for sub in "${CUR_SUBNETS[@]}"; do CUR_CHECKS+=("A:${sub#*:}" "AAAA:${sub#*:}"); done
 	fi
 	echo "$DBTAG ${CUR_SUBNETS[*]}" >>"$WORK/subnets.txt"
-	bench_server glbd "$db"
-	$GDNSD && bench_server gdnsd "$db"
+	SERVERS=(glbd)
+	if $GDNSD; then SERVERS+=(gdnsd); fi
+	bench_servers "$db"
 done
 
 echo
