@@ -74,7 +74,7 @@ func newTwin(c *net.UDPConn) (fd int, err error) {
 	}
 	tv := unix.Timeval{Usec: blockingReadWakeup}
 	if err == nil {
-		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		err = errors.Join(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1), noPMTU(fd, family == unix.AF_INET6))
 	}
 	if err == nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, udpReadBuffer)
