@@ -77,20 +77,26 @@ func benchQueries() []benchQuery {
 	}
 }
 
+// benchSetup returns a handler of the dev configuration with real
+// randomness, bc's packet, the client and a reply buffer, and turns on
+// allocation reporting.
+func benchSetup(b *testing.B, bc benchQuery) (*Handler, []byte, netip.AddrPort, []byte) {
+	h, _ := newTestHandler(b, nil)
+	h.intn = rand.IntN
+	pkt, err := bc.q.Pack()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	return h, pkt, netip.MustParseAddrPort("127.0.0.1:5300"), make([]byte, 0, 1024)
+}
+
 // BenchmarkAnswerPacket measures the whole handler from request bytes to
 // reply bytes, as the UDP loop calls it.
 func BenchmarkAnswerPacket(b *testing.B) {
 	for _, bc := range benchQueries() {
 		b.Run(bc.name, func(b *testing.B) {
-			h, _ := newTestHandler(b, nil)
-			h.intn = rand.IntN
-			pkt, err := bc.q.Pack()
-			if err != nil {
-				b.Fatal(err)
-			}
-			remote := netip.MustParseAddrPort("127.0.0.1:5300")
-			out := make([]byte, 0, 1024)
-			b.ReportAllocs()
+			h, pkt, remote, out := benchSetup(b, bc)
 			for b.Loop() {
 				if _, ok := h.AnswerPacket(out[:0], pkt, remote, false); !ok {
 					b.Fatal("no reply")
@@ -107,15 +113,7 @@ func BenchmarkAnswerDatagram(b *testing.B) {
 	const batch = 8
 	for _, bc := range benchQueries() {
 		b.Run(bc.name, func(b *testing.B) {
-			h, _ := newTestHandler(b, nil)
-			h.intn = rand.IntN
-			pkt, err := bc.q.Pack()
-			if err != nil {
-				b.Fatal(err)
-			}
-			remote := netip.MustParseAddrPort("127.0.0.1:5300")
-			out := make([]byte, 0, 1024)
-			b.ReportAllocs()
+			h, pkt, remote, out := benchSetup(b, bc)
 			var read time.Time
 			i := 0
 			for b.Loop() {

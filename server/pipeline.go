@@ -24,18 +24,7 @@ import (
 //
 // UDP answers then pass response rate limiting (limit.RRL), when it is on.
 func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
-	start := h.now()
-	var q query // not a literal: see AnswerDatagram
-	q.transport, q.zone = "udp", "none"
-	q.remote, q.remotePort, q.observe = remote.Addr().Unmap(), remote.Port(), h.observes()
-	if tcp {
-		q.transport, q.tcp = "tcp", true
-	}
-	reply, ok := h.answerPacket(dst, pkt, &q, start, tcp)
-	if ok && !tcp && h.rrl != nil {
-		return h.rrl.Limit(dst, reply, q.remote, q.zone, q.cookie.Valid, start)
-	}
-	return reply, ok
+	return h.answerFrom(dst, pkt, remote, tcp, false, h.now())
 }
 
 // AnswerDatagram is AnswerPacket for one UDP datagram of a batch the
@@ -43,14 +32,23 @@ func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool)
 // reply's signatures, cookie and rate limit go by). Its time to answer is
 // not counted here but by Answered, once the batch's replies are sent.
 func (h *Handler) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
+	return h.answerFrom(dst, pkt, remote, false, true, read)
+}
+
+// answerFrom answers pkt, received at now, then rate-limits a UDP reply;
+// batched says Answered counts its time.
+func (h *Handler) answerFrom(dst, pkt []byte, remote netip.AddrPort, tcp, batched bool, now time.Time) ([]byte, bool) {
 	// Fields set one by one: a composite literal of this size is built in a
 	// temporary and copied over, twice the stores.
 	var q query
-	q.transport, q.zone, q.batched = "udp", "none", true
+	q.transport, q.zone, q.batched = "udp", "none", batched
 	q.remote, q.remotePort, q.observe = remote.Addr().Unmap(), remote.Port(), h.observes()
-	reply, ok := h.answerPacket(dst, pkt, &q, read, false)
-	if ok && h.rrl != nil {
-		return h.rrl.Limit(dst, reply, q.remote, q.zone, q.cookie.Valid, read)
+	if tcp {
+		q.transport, q.tcp = "tcp", true
+	}
+	reply, ok := h.answerPacket(dst, pkt, &q, now, tcp)
+	if ok && !tcp && h.rrl != nil {
+		return h.rrl.Limit(dst, reply, q.remote, q.zone, q.cookie.Valid, now)
 	}
 	return reply, ok
 }
