@@ -37,19 +37,7 @@ func TestNameScheduleByInjectedClock(t *testing.T) {
 		}
 		return regionOfAnswer(m), m.Answer[0].Header().Ttl
 	}
-	nameWeight := func() int {
-		t.Helper()
-		ex, err := h.Explain(ExplainRequest{Name: "www", Client: london})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range ex.Regions {
-			if r.ID == "eu-west" {
-				return r.Weight
-			}
-		}
-		return -1
-	}
+	nameWeight := func() int { t.Helper(); return explainedWeight(t, h, "www", "eu-west", london) }
 	for _, tc := range []struct {
 		at     time.Duration
 		addr   string // www's first address: eu-west 198.51.100.1x, eu-central .20
@@ -125,16 +113,8 @@ func TestNameScheduleStopOnUnhealthy(t *testing.T) {
 	}
 	h := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()), Rand: func(int) int { return 0 }, Now: clock.now})
 	weight := func(name string) int {
-		ex, err := h.Explain(ExplainRequest{Name: name, Client: netip.MustParseAddr("81.2.69.160")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range ex.Regions {
-			if r.ID == "eu-west" {
-				return r.Weight
-			}
-		}
-		return -1
+		t.Helper()
+		return explainedWeight(t, h, name, "eu-west", netip.MustParseAddr("81.2.69.160"))
 	}
 	for _, tc := range []struct {
 		centralUp bool
@@ -148,4 +128,20 @@ func TestNameScheduleStopOnUnhealthy(t *testing.T) {
 	if got := testutil.ToFloat64(h.metrics.nameScheduleSteps.WithLabelValues("www.gslb.example.test", "eu-west", "paused")); got != 2 {
 		t.Errorf("paused counted %v times, want 2", got)
 	}
+}
+
+// explainedWeight is the weight Explain gives region for name and client,
+// -1 when the region is not among the name's.
+func explainedWeight(t *testing.T, h *Handler, name, region string, client netip.Addr) int {
+	t.Helper()
+	ex, err := h.Explain(ExplainRequest{Name: name, Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ex.Regions {
+		if r.ID == region {
+			return r.Weight
+		}
+	}
+	return -1
 }
