@@ -65,10 +65,13 @@ type udpServer struct {
 	// blocking: the readers block in recvmmsg on twins of the sockets
 	// (udpblock.go); twins are those handed back by stopped readers, for
 	// drain and shutdown, and closed says shutdown has closed the sockets.
-	blocking bool
-	twinMu   sync.Mutex
-	twins    []*net.UDPConn
-	closed   bool
+	// readingTwins are the twins of the readers still running, for
+	// wakeReaders.
+	blocking     bool
+	twinMu       sync.Mutex
+	readingTwins map[int]bool
+	twins        []*net.UDPConn
+	closed       bool
 }
 
 // listenUDP binds n sockets to addr with SO_REUSEPORT, so the kernel
@@ -152,6 +155,7 @@ func (u *udpServer) serve(c *net.UDPConn) {
 		fd, err := newTwin(c)
 		if err == nil {
 			twin = fd
+			u.reading(fd)
 			defer u.handBack(fd)
 		} else if u.log != nil {
 			u.log.Warn("udp reader waits in the poller instead of blocking", "err", err)
@@ -248,6 +252,7 @@ func (u *udpServer) stopReaders(ctx context.Context) bool {
 	for _, c := range u.conns {
 		_ = c.SetReadDeadline(time.Now())
 	}
+	u.wakeReaders()
 	done := make(chan struct{})
 	go func() { u.wg.Wait(); close(done) }() // ends at the latest when shutdown closes the sockets
 	select {

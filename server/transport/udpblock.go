@@ -32,10 +32,16 @@ import (
 // one): with none idle, sysmon would take the reader's P after 20 us in
 // every call.
 
-// blockingReadWakeup bounds how long a blocking reader sleeps in recvmmsg
-// (SO_RCVTIMEO) before it looks at stopping again: closing a socket does
-// not wake a thread blocked reading it.
-const blockingReadWakeup = 20_000 // microseconds
+// A blocking reader sleeps in recvmmsg with no timeout, and stopReaders
+// wakes it with shutdown(SHUT_RD) on its twin (wakeReaders): closing a
+// socket does not wake a thread blocked reading it. A receive timeout
+// (SO_RCVTIMEO) would do too, but arms and cancels a kernel timer on every
+// sleep, which at a paced 20,000 q/s cost 2-9 % of the CPU per query
+// (deploy/loadtest/README.md). A socket shut down for reading still queues
+// what arrives and gives up what is queued; only a blocking read of an
+// empty queue returns at once, with an empty datagram from no address.
+// The twin is handed back in non-blocking mode, so drain reads it as any
+// other socket.
 
 // blockingYieldEvery is how many reads a blocking reader makes between
 // two passes through the scheduler: a goroutine that never yields is
@@ -72,16 +78,13 @@ func newTwin(c *net.UDPConn) (fd int, err error) {
 	if family == unix.AF_INET6 {
 		err = errors.Join(serr, unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only))
 	}
-	tv := unix.Timeval{Usec: blockingReadWakeup}
 	if err == nil {
 		err = errors.Join(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1), noPMTU(fd, family == unix.AF_INET6))
 	}
 	if err == nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, udpReadBuffer)
-		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err == nil {
-			if err = unix.Bind(fd, sa); err == nil {
-				err = leaveReuseportGroup(c)
-			}
+		if err = unix.Bind(fd, sa); err == nil {
+			err = leaveReuseportGroup(c)
 		}
 	}
 	if err != nil {
@@ -91,9 +94,37 @@ func newTwin(c *net.UDPConn) (fd int, err error) {
 	return fd, nil
 }
 
+// reading notes fd as the twin of a running reader, for wakeReaders.
+func (u *udpServer) reading(fd int) {
+	u.twinMu.Lock()
+	defer u.twinMu.Unlock()
+	if u.readingTwins == nil {
+		u.readingTwins = map[int]bool{}
+	}
+	u.readingTwins[fd] = true
+}
+
+// wakeReaders wakes the readers blocked in recvmmsg, stopping set: they
+// return, see it, and stop. Under twinMu, so that no twin is closed (its
+// number free to be reused) while it is shut down here.
+func (u *udpServer) wakeReaders() {
+	u.twinMu.Lock()
+	defer u.twinMu.Unlock()
+	for fd := range u.readingTwins {
+		// An unconnected socket reports ENOTCONN, but is shut down and
+		// its readers woken all the same.
+		if err := unix.Shutdown(fd, unix.SHUT_RD); err != nil && err != unix.ENOTCONN && u.log != nil {
+			u.log.Warn("udp reader not woken: it stops at its next datagram", "err", err)
+		}
+	}
+}
+
 // handBack wraps the twin fd, its reader gone, into a *net.UDPConn for
 // drain and shutdown (in non-blocking mode, registered with the poller).
 func (u *udpServer) handBack(fd int) {
+	u.twinMu.Lock()
+	delete(u.readingTwins, fd)
+	u.twinMu.Unlock()
 	f := os.NewFile(uintptr(fd), "udp") // blocking: not registered
 	pc, err := net.FilePacketConn(f)
 	f.Close()
@@ -127,15 +158,17 @@ func (u *udpServer) serveBlocking(b *mmsgBatcher, fd uintptr) {
 		}
 		n, errno := b.recvmmsgWait(fd)
 		if errno != 0 || n == 0 {
-			continue // the wake-up timeout (EAGAIN), or an ICMP error surfacing
+			continue // an ICMP error surfacing
 		}
+		// Woken by wakeReaders, n is 1, an empty datagram, which gets no
+		// reply; the datagrams read with it are answered as usual.
 		u.answer(b, n)
 		u.sent(b, b.flush(fd))
 	}
 }
 
-// recvmmsgWait waits for at least one datagram (at most the socket's
-// receive timeout) and reads what else is queued, up to batchSize.
+// recvmmsgWait waits for at least one datagram, or wakeReaders, and reads
+// what else is queued, up to batchSize.
 func (b *mmsgBatcher) recvmmsgWait(fd uintptr) (int, syscall.Errno) {
 	b.resetIn()
 	for {

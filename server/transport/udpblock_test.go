@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 // TestBlockingReaderTwin: a blocking reader answers on its twin socket
 // while the Go socket is out of the port's selection (connected to
 // itself), and hands the twin back when it stops, for drain and shutdown;
-// with one P the readers wait in the poller instead.
+// with one P the readers wait in the poller instead. Stopping wakes the
+// blocked reader at once (no receive timeout to wait out), and what reaches
+// the twin after that is answered by drain.
 func TestBlockingReaderTwin(t *testing.T) {
 	if !useBlockingReaders() {
 		t.Skip("GOMAXPROCS 1: no blocking readers")
@@ -49,8 +52,29 @@ func TestBlockingReaderTwin(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("stopping took %v", d)
 	}
-	if got := len(u.allConns()); got != 2 {
-		t.Errorf("%d sockets after the reader stopped, want the Go one and the twin handed back", got)
+	conns = u.allConns()
+	if len(conns) != 2 {
+		t.Fatalf("%d sockets after the reader stopped, want the Go one and the twin handed back", len(conns))
+	}
+	// The reader was woken by shutting its twin down for reading; the twin
+	// still takes the port's new flows, and drain answers them.
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")
+	wire, _ := m.Pack()
+	if _, err := c.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	if n, emptied := drainSocket(ctx, conns[1], h); n != 1 || !emptied {
+		t.Errorf("drain of the twin answered %d (emptied %v), want the query sent after the stop", n, emptied)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	if n, err := c.Read(buf); err != nil || n < 12 || buf[0] != wire[0] || buf[1] != wire[1] {
+		t.Errorf("no reply from the drained twin: %d bytes, %v", n, err)
 	}
 	if err := u.shutdown(ctx); err != nil {
 		t.Fatal(err)
