@@ -175,7 +175,7 @@ func (b *mmsgBatcher) recvmmsgWait(fd uintptr) (int, syscall.Errno) {
 		n, _, errno := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), uintptr(len(b.in)),
 			unix.MSG_WAITFORONE, 0, 0)
 		if errno != unix.EINTR {
-			return syscallCount(n, errno)
+			return b.received(n, errno)
 		}
 	}
 }
