@@ -56,12 +56,23 @@ func TestTwoDevInstances(t *testing.T) {
 		defer help.mu.Unlock()
 		return help.b.String()
 	}
-	waitFor(t, 5*time.Second, "the start-up lines", func() bool { return strings.Contains(text(), "us-west ") })
-	for _, want := range []string{"curl -X POST " + two["eu-west"] + "/fail", "eu-west       http://" + two["eu-west"] + "/",
-		"sa-east       http://" + two["sa-east"] + "/"} {
-		if !strings.Contains(text(), want) {
-			t.Errorf("start-up lines lack %q:\n%s", want, text())
+	// Wait for the lines themselves: waiting for "us-west " made this test
+	// flaky, since a dig example written before the backends' lines has it.
+	wants := []string{"curl -X POST " + two["eu-west"] + "/fail", "eu-west       http://" + two["eu-west"] + "/",
+		"sa-east       http://" + two["sa-east"] + "/"}
+	hasAll := func() bool {
+		for _, want := range wants {
+			if !strings.Contains(text(), want) {
+				return false
+			}
 		}
+		return true
+	}
+	for deadline := time.Now().Add(5 * time.Second); !hasAll() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !hasAll() {
+		t.Errorf("start-up lines lack one of %q:\n%s", wants, text())
 	}
 	london := func(a *app) string { return addrs(ask(t, "udp", a.dnsAddr(), "www."+zone, dns.TypeA, "81.2.69.0/24")) }
 	for _, a := range apps {
