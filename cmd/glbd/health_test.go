@@ -194,12 +194,16 @@ func TestInvalidCheckRejected(t *testing.T) {
 	key := "/glb/health/p1/eu-central/198.51.100.20"
 	waitFor(t, 5*time.Second, "first report", func() bool { return srv.Get(t, key) != "" })
 	before := metricValue(t, a, "glb_store_rejections_total")
-	for _, bad := range []string{
+	// One put at a time: puts that reach the watcher in one response make
+	// one state, and only the last of them is rejected (and counted).
+	for i, bad := range []string{
 		`{"type": "icmp"}`, `{"type": "http", "interval": "-1s"}`, `{"type": "tcp", "port": 70000}`,
 	} {
 		srv.Put(t, "/glb/regions/eu-central", `{"lat": 50.11, "lon": 8.68, "addrs": ["198.51.100.20"], "check": `+bad+`}`)
+		waitFor(t, 5*time.Second, "rejection of "+bad, func() bool {
+			return metricValue(t, a, "glb_store_rejections_total") == before+float64(i+1)
+		})
 	}
-	waitFor(t, 2*time.Second, "three rejections", func() bool { return metricValue(t, a, "glb_store_rejections_total") == before+3 })
 	first := srv.Get(t, key)
 	waitFor(t, 5*time.Second, "report refreshed after the bad puts", func() bool { return srv.Get(t, key) != first })
 	backends["eu-central"].fail("*")
