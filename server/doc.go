@@ -3,8 +3,9 @@
 // choosing a region per query. Its entry point is Handler.AnswerPacket,
 // which the transport (server/transport) calls with each query's bytes
 // (AnswerDatagram for a datagram of a UDP batch, with the batch's read
-// time; Answered counts the batch's time once its replies are sent); explain and simulate read the same snapshot and plan
-// without counting anything.
+// time; Answered counts the batch's time once its replies are sent);
+// explain and simulate read the same snapshot and plan without counting
+// anything.
 //
 // # The hot path, file by file
 //
@@ -13,10 +14,11 @@
 //	transport/udp.go   serveBatches reads a batch (recvmmsg), reads the clock once, and calls
 //	                   AnswerDatagram per packet
 //	pipeline.go        AnswerDatagram → answerPacket: the fast path first, else the general path
-//	fast.go            fastAnswer: parse the bytes (dnswire: header, ECS), find the name's zone
-//	                   and node in one map lookup (plan/snapshot.go's Lookup), take the plan from the name's scope
-//	                   table (plan/scope.go) or plan it (plan/policy.go), draw the region
-//	                   and its records (plan/draw.go, from pick.go), write the reply
+//	fast.go            fastAnswer: parse the bytes (dnswire: header, ECS), find the name's
+//	                   zone and node in one map lookup (plan/snapshot.go's Lookup), take
+//	                   the plan from the name's scope table (plan/scope.go) or plan it
+//	                   (plan/policy.go), draw the region and its records (plan/draw.go,
+//	                   from pick.go), write the reply
 //	pipeline.go        finish: count the query and its decision (counters.go); then RRL
 //	                   (limit) for UDP
 //	transport/udp.go   the reply goes out with the batch (sendmmsg); Answered counts the

@@ -190,7 +190,7 @@ func TestSockaddrAddrPort(t *testing.T) {
 
 // oversize answers like echo, except that a query with id 0xffff gets a
 // reply too large for any UDP datagram, which sendmmsg refuses.
-type oversize struct{}
+type oversize struct{ echo } // echo's clock and Answered
 
 func (oversize) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
 	if len(pkt) >= 2 && pkt[0] == 0xff && pkt[1] == 0xff {
@@ -202,10 +202,6 @@ func (oversize) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) (
 func (o oversize) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, _ time.Time) ([]byte, bool) {
 	return o.AnswerPacket(dst, pkt, remote, false)
 }
-
-func (oversize) Answered(int, time.Time) {}
-
-func (oversize) Now() time.Time { return time.Time{} }
 
 // TestUDPReplyRefused: a reply the kernel refuses to send is skipped, and
 // the others of its batch and after it are still sent.
