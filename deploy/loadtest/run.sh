@@ -111,6 +111,10 @@ if ! [[ $DUR =~ ^[0-9]+([.][0-9]+)?$ ]]; then
 	echo "run.sh: --duration $DUR: want seconds" >&2
 	exit 2
 fi
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
+	echo "run.sh: --rounds $ROUNDS: want a count of 1 or more" >&2
+	exit 2
+fi
 
 if [ -n "$PACED" ] && ! [[ $PACED =~ ^[1-9][0-9]*$ ]]; then
 	echo "run.sh: --paced $PACED: want queries per second" >&2
