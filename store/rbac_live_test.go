@@ -34,8 +34,13 @@ func TestRBACProberAndReader(t *testing.T) {
 	if err := tp.Publish(t.Context(), "eu-west", "192.0.2.10", report(true)); err != nil {
 		t.Fatal(err)
 	}
-	st := reader.rec.waitFor(t, 10*time.Second, "both probers' reports", func(st *schema.State) bool {
-		return len(st.Health["eu-west"]["192.0.2.10"]) == 2 && st.Probers[testProber] != nil
+	// A's registration and its report are separate puts, and A's legacy
+	// leftover already gives it a (down) vote, so the reader may see A
+	// registered before its report: wait for the report's up vote itself.
+	// Were the legacy key to win the merge, this wait fails.
+	st := reader.rec.waitFor(t, 10*time.Second, "A's per-prober report", func(st *schema.State) bool {
+		r := st.Health["eu-west"]["192.0.2.10"][testProber]
+		return r != nil && r.Up && st.Probers[testProber] != nil
 	})
 	votes := map[string]bool{}
 	for p, r := range st.Health["eu-west"]["192.0.2.10"] {
