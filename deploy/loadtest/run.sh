@@ -15,6 +15,8 @@
 #   deploy/loadtest/run.sh --paced RATE  paced, not saturated: dnsperf offers RATE q/s (-Q) in every mode
 #   deploy/loadtest/run.sh --dev         measure glbd in dev mode (its etcd in the same process) instead
 #   deploy/loadtest/run.sh --rounds N    alternate the servers N times per mode (default 5; 1 with --quick)
+#   deploy/loadtest/run.sh --profile F   write glbd's Go CPU profile over the modes of the last database to F
+#                                        (glbd -pprof; profiling adds its own small cost to glbd's figures)
 #
 # glbd runs as in production, not in dev mode: `glbd -etcd URL -geoip DB`
 # reading its configuration from an etcd on loopback, which is the embedded
@@ -81,6 +83,7 @@ OUT=""
 PACED=""
 DEV=false
 ROUNDS=""
+PROFILE=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=true ;;
@@ -95,6 +98,8 @@ while [ $# -gt 0 ]; do
 	--dev) DEV=true ;;
 	--rounds) ROUNDS=${2:?--rounds needs a count}; shift ;;
 	--paced=*) PACED=${1#--paced=} ;;
+	--profile) PROFILE=${2:?--profile needs a file}; shift ;;
+	--profile=*) PROFILE=${1#--profile=} ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -115,6 +120,9 @@ if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
 	echo "run.sh: --rounds $ROUNDS: want a count of 1 or more" >&2
 	exit 2
 fi
+
+# Absolute: the profile is written after the run, wherever it was asked for.
+[ -z "$PROFILE" ] || PROFILE=$(realpath -m -- "$PROFILE")
 
 if [ -n "$PACED" ] && ! [[ $PACED =~ ^[1-9][0-9]*$ ]]; then
 	echo "run.sh: --paced $PACED: want queries per second" >&2
@@ -415,16 +423,19 @@ start_server() {
 	case $name in
 	glbd)
 		local http etcd
+		local -a pprof=()
 		http=$(free_port "$LOOP") etcd=$(free_port "$LOOP")
+		GLBD_HTTP=$http
+		[ -n "$PROFILE" ] && pprof=(-pprof)
 		if $DEV; then
 			setpriv --pdeathsig KILL taskset -c "$SERVER_CPU" "$GLBD" -dev -dev-seed "$WORK/seed.json" \
 				-dev-etcd "$LOOP:$etcd" -dev-data-dir "$WORK/etcd-$tag" \
-				-dns "$LOOP:$PORT" -http "$LOOP:$http" -geoip "$db" -log-level warn \
+				-dns "$LOOP:$PORT" -http "$LOOP:$http" -geoip "$db" -log-level warn "${pprof[@]}" \
 				>"$WORK/$name.log" 2>&1 &
 		else
 			config_host
 			setpriv --pdeathsig KILL taskset -c "$SERVER_CPU" "$GLBD" -etcd "$ETCD_URL" -geoip "$db" \
-				-cache-file "" -geoip-poll 0 -dns "$LOOP:$PORT" -http "$LOOP:$http" -log-level warn \
+				-cache-file "" -geoip-poll 0 -dns "$LOOP:$PORT" -http "$LOOP:$http" -log-level warn "${pprof[@]}" \
 				>"$WORK/$name.log" 2>&1 &
 		fi
 		;;
@@ -570,6 +581,28 @@ record_answers() {
 	done >>"$WORK/answers.txt"
 }
 
+# profile_start: with --profile, starts taking glbd's CPU profile for about
+# as long as the modes take (3 modes, each --duration per server: glbd is
+# idle in gdnsd's turns, which adds nothing to its profile); profile_end
+# waits for it and keeps it. Each database overwrites the last one's.
+profile_start() {
+	PROFILE_PID=""
+	[ -n "$PROFILE" ] && [ -n "${PID_OF[glbd]:-}" ] || return 0
+	local secs
+	secs=$(awk -v d="$DUR" -v n="${#SERVERS[@]}" 'BEGIN { printf "%d", 3 * d * n }')
+	log "  taking glbd's CPU profile for ${secs} s"
+	curl -fsS -o "$WORK/glbd.pprof" "http://$LOOP:$GLBD_HTTP/debug/pprof/profile?seconds=$secs" &
+	PROFILE_PID=$!
+}
+
+profile_end() {
+	[ -n "${PROFILE_PID:-}" ] || return 0
+	wait "$PROFILE_PID" || die "could not take glbd's CPU profile (curl failed)"
+	[ -s "$WORK/glbd.pprof" ] || die "glbd's CPU profile is empty"
+	cp "$WORK/glbd.pprof" "$PROFILE"
+	log "  glbd's CPU profile written to $PROFILE"
+}
+
 # bench_servers DB: starts every server of SERVERS on DB, one after the
 # other, lets each settle, records its answers, warms it up and measures
 # its idle CPU; then runs the modes with the servers taking turns, and
@@ -594,10 +627,12 @@ bench_servers() {
 		IDLE_OF[$name]=$(awk -v a="$base0" -v b="$base1" -v s="$BASELINE" 'BEGIN { printf "%.3f", (b - a) / s }')
 		log "  idle: ${IDLE_OF[$name]} ticks/s"
 	done
+	profile_start
 	for mode in noecs ecs mix; do
 		log "  $mode: $ROUNDS round(s), ${SERVERS[*]} taking turns"
 		run_mode "$mode"
 	done
+	profile_end
 	for name in "${SERVERS[@]}"; do
 		echo "$DBTAG $name $(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/${PID_OF[$name]}/status")" >>"$WORK/rss.txt"
 	done
