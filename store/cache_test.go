@@ -244,7 +244,7 @@ func TestWatcherSavesCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.rec.waitFor(t, 2*time.Second, "the prober", func(st *schema.State) bool { return st.Revision >= resp.Header.Revision })
+	w.rec.waitFor(t, 10*time.Second, "the prober", func(st *schema.State) bool { return st.Revision >= resp.Header.Revision })
 	w.stop(t) // flushes any queued save
 	cfg, err = NewCache(path).Load()
 	if err != nil {
@@ -273,7 +273,7 @@ func TestWatcherServesCacheWhileEtcdIsDown(t *testing.T) {
 	if _, err := c.Put(t.Context(), schema.WeightKey(testPrefix, "eu-west"), "abc"); err != nil {
 		t.Fatal(err)
 	}
-	first.rec.waitFor(t, 2*time.Second, "the rejection", func(st *schema.State) bool { return len(st.Rejected) == 1 })
+	first.rec.waitFor(t, 10*time.Second, "the rejection", func(st *schema.State) bool { return len(st.Rejected) == 1 })
 	first.stop(t)
 	if got := testutil.ToFloat64(first.m.cacheWrites.WithLabelValues("ok")); got < 1 {
 		t.Fatalf("%v cache writes, want at least 1", got)

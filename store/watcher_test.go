@@ -40,7 +40,7 @@ func TestWatcherInitialStateThenUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st = w.rec.waitFor(t, time.Second, "eu-west drained", func(st *schema.State) bool { return regionWeight(st, "eu-west") == 0 })
+	st = w.rec.waitFor(t, 10*time.Second, "eu-west drained", func(st *schema.State) bool { return regionWeight(st, "eu-west") == 0 })
 	if st.Revision < resp.Header.Revision {
 		t.Errorf("state revision %d is older than the put at %d", st.Revision, resp.Header.Revision)
 	}
@@ -48,7 +48,7 @@ func TestWatcherInitialStateThenUpdates(t *testing.T) {
 	if _, err := c.Delete(t.Context(), schema.RegionKey(testPrefix, "ap-south")); err != nil {
 		t.Fatal(err)
 	}
-	st = w.rec.waitFor(t, time.Second, "ap-south gone", func(st *schema.State) bool { return st.Regions["ap-south"] == nil })
+	st = w.rec.waitFor(t, 10*time.Second, "ap-south gone", func(st *schema.State) bool { return st.Regions["ap-south"] == nil })
 	if len(st.Regions) != 2 {
 		t.Errorf("after deleting ap-south: regions %v, want eu-west and us-east", st.Regions)
 	}
@@ -83,7 +83,7 @@ func TestWatcherOneStatePerTransaction(t *testing.T) {
 		return regionWeight(st, "eu-west") == 10 && regionWeight(st, "us-east") == 20 &&
 			st.Regions["sa-east"] != nil && st.Regions["ap-south"] == nil
 	}
-	w.rec.waitFor(t, 2*time.Second, "the whole transaction", all)
+	w.rec.waitFor(t, 10*time.Second, "the whole transaction", all)
 	if got := w.rec.count() - before; got != 1 {
 		t.Errorf("a transaction of 4 operations gave %d states, want 1", got)
 	}
@@ -106,7 +106,7 @@ func TestWatcherRejectsInvalidValueAndKeepsLastGood(t *testing.T) {
 	if _, err := c.Put(t.Context(), key, "abc"); err != nil {
 		t.Fatal(err)
 	}
-	st := w.rec.waitFor(t, 2*time.Second, "the weight rejected", func(st *schema.State) bool { return rejected(st) != nil })
+	st := w.rec.waitFor(t, 10*time.Second, "the weight rejected", func(st *schema.State) bool { return rejected(st) != nil })
 	if got := regionWeight(st, "eu-west"); got != 50 {
 		t.Errorf("weight after a bad value = %d, want the last good 50", got)
 	}
@@ -126,7 +126,7 @@ func TestWatcherRejectsInvalidValueAndKeepsLastGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.rec.waitFor(t, 2*time.Second, "the second bad put", func(st *schema.State) bool { return st.Revision >= resp.Header.Revision })
+	w.rec.waitFor(t, 10*time.Second, "the second bad put", func(st *schema.State) bool { return st.Revision >= resp.Header.Revision })
 	if got := testutil.ToFloat64(weightRejections); got != 1 {
 		t.Errorf(`after the same bad value again: glb_store_rejections_total{kind="weight"} = %v, want 1`, got)
 	}
@@ -135,7 +135,7 @@ func TestWatcherRejectsInvalidValueAndKeepsLastGood(t *testing.T) {
 	if _, err := c.Put(t.Context(), key, "70"); err != nil {
 		t.Fatal(err)
 	}
-	st = w.rec.waitFor(t, 2*time.Second, "weight 70", func(st *schema.State) bool { return regionWeight(st, "eu-west") == 70 })
+	st = w.rec.waitFor(t, 10*time.Second, "weight 70", func(st *schema.State) bool { return regionWeight(st, "eu-west") == 70 })
 	if len(st.Rejected) != 0 {
 		t.Errorf("rejections after a good value: %+v", st.Rejected)
 	}

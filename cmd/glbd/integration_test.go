@@ -57,7 +57,7 @@ func TestDrainMovesAnswers(t *testing.T) {
 		{"100", "198.51.100.10,198.51.100.11"}, // back
 	} {
 		srv.Put(t, "/glb/regions/eu-west/weight", step.weight)
-		took := waitFor(t, time.Second, "answer after weight "+step.weight, func() bool { return london() == step.want })
+		took := waitFor(t, 10*time.Second, "answer after weight "+step.weight, func() bool { return london() == step.want })
 		t.Logf("weight %s took effect in %s", step.weight, took)
 	}
 }
@@ -90,7 +90,7 @@ func TestInvalidValuesKeepLastGood(t *testing.T) {
 			before := london()
 			rejected := metricValue(t, a, "glb_store_rejections_total")
 			rev := srv.Put(t, tc.key, tc.bad)
-			waitFor(t, 2*time.Second, "snapshot at the bad revision", func() bool {
+			waitFor(t, 10*time.Second, "snapshot at the bad revision", func() bool {
 				return metricValue(t, a, "glb_server_snapshot_revision") >= float64(rev)
 			})
 			if got := london(); got != before {
@@ -100,11 +100,11 @@ func TestInvalidValuesKeepLastGood(t *testing.T) {
 				t.Errorf("rejections counted %v, want %v", got, rejected+1)
 			}
 			srv.Put(t, tc.key, tc.fix)
-			waitFor(t, 2*time.Second, "fix taken", func() bool { return london() == tc.afterFix })
+			waitFor(t, 10*time.Second, "fix taken", func() bool { return london() == tc.afterFix })
 			srv.Put(t, "/glb/regions/eu-west", euWestDoc)
 			srv.Put(t, "/glb/regions/eu-west/weight", "100")
 			srv.Put(t, "/glb/zones/gslb.example.test/names/www", wwwDoc)
-			waitFor(t, 2*time.Second, "restored", func() bool { return london() == euWest })
+			waitFor(t, 10*time.Second, "restored", func() bool { return london() == euWest })
 		})
 	}
 }

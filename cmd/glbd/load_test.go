@@ -69,7 +69,7 @@ func TestLoadSteering(t *testing.T) {
 
 	// Through etcd: at high, eu-west keeps none of its clients.
 	srv.Put(t, "/glb/regions/eu-west/load", "0.95")
-	took := waitFor(t, time.Second, "London shed by the etcd load", is("198.51.100.20"))
+	took := waitFor(t, 10*time.Second, "London shed by the etcd load", is("198.51.100.20"))
 	t.Logf("a load written to etcd reached answers in %s", took)
 	if _, sc := london(); sc != 24 {
 		t.Errorf("scope /%d while shedding, want /24", sc)
@@ -80,7 +80,7 @@ func TestLoadSteering(t *testing.T) {
 	// An invalid value is rejected; the last good one stays in force.
 	before := metricValue(t, a, "glb_store_rejections_total")
 	srv.Put(t, "/glb/regions/eu-west/load", "very high")
-	waitFor(t, 2*time.Second, "the bad load rejected", func() bool { return metricValue(t, a, "glb_store_rejections_total") > before })
+	waitFor(t, 10*time.Second, "the bad load rejected", func() bool { return metricValue(t, a, "glb_store_rejections_total") > before })
 	if got, _ := london(); got != "198.51.100.20" {
 		t.Errorf("after an invalid load London got %q, want eu-central still", got)
 	}
@@ -89,7 +89,7 @@ func TestLoadSteering(t *testing.T) {
 	if _, err := srv.Client(t).Delete(t.Context(), "/glb/regions/eu-west/load"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "London back on eu-west", is("198.51.100.10"))
+	waitFor(t, 10*time.Second, "London back on eu-west", is("198.51.100.10"))
 
 	// Through the prober: eu-west's backend says it is past high.
 	backends["eu-west"].load.Store("1.2")
@@ -100,5 +100,5 @@ func TestLoadSteering(t *testing.T) {
 	}
 	// The etcd key wins over the prober's figure.
 	srv.Put(t, "/glb/regions/eu-west/load", "0.1")
-	waitFor(t, time.Second, "the etcd key winning over the prober", is("198.51.100.10"))
+	waitFor(t, 10*time.Second, "the etcd key winning over the prober", is("198.51.100.10"))
 }

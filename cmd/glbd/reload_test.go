@@ -213,7 +213,7 @@ func TestGeoIPReloadOnSIGHUP(t *testing.T) {
 	}
 	before := reloads(t, r.a, "ok")
 	hup <- syscall.SIGHUP
-	waitFor(t, 2*time.Second, "a reload counted after SIGHUP", func() bool { return reloads(t, r.a, "ok") == before+1 })
+	waitFor(t, 10*time.Second, "a reload counted after SIGHUP", func() bool { return reloads(t, r.a, "ok") == before+1 })
 	if _, ok := poll(2*time.Second, func() bool { return london() == londonOC }); !ok {
 		t.Error("answers did not follow the new GeoIP database after SIGHUP")
 	}
