@@ -121,8 +121,15 @@ if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
 	exit 2
 fi
 
-# Absolute: the profile is written after the run, wherever it was asked for.
-[ -z "$PROFILE" ] || PROFILE=$(realpath -m -- "$PROFILE")
+# Absolute, and its directory there now: the profile is written after the
+# run, which should not be lost to a typo at its end.
+if [ -n "$PROFILE" ]; then
+	PROFILE=$(realpath -m -- "$PROFILE")
+	if ! [ -d "$(dirname "$PROFILE")" ]; then
+		echo "run.sh: --profile $PROFILE: no such directory" >&2
+		exit 2
+	fi
+fi
 
 if [ -n "$PACED" ] && ! [[ $PACED =~ ^[1-9][0-9]*$ ]]; then
 	echo "run.sh: --paced $PACED: want queries per second" >&2
