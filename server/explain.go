@@ -139,7 +139,7 @@ func (h *Handler) explainRegions(ex *explain.Explanation, snap *plan.Snapshot, g
 	for i, r := range g.Regions {
 		bit := uint64(1) << i
 		rh := snap.Health.Regions[r.Idx]
-		rrs, _ := r.Addrs(qtype)
+		rrs := r.Addrs(qtype)
 		er := explain.Region{ID: r.ID, Weight: r.Weight, NameWeight: r.NameWeight, Up: rh.Up, Checked: rh.Checked, FencedOut: tr.Allowed&bit == 0,
 			HasFamily: len(rrs) > 0, InTier: inTier&bit != 0, Endpoints: []explain.Endpoint{}}
 		if ex.Fence != nil && !er.FencedOut {

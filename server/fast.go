@@ -293,16 +293,9 @@ func (f *fastQuery) writeReply(dst, pkt []byte, q *query, cookies *limit.CookieS
 		nAns++
 	}
 	dst = f.appendHeader(dst, pkt, dns.RcodeSuccess, uint16(nAns), 0, nOpt)
-	for _, rr := range q.fastAns[:q.nFastAns] {
+	for _, a := range q.fastAns[:q.nFastAns] {
 		dst = append(dst, 0xc0, 12) // pointer to the question name
-		switch v := rr.(type) {
-		case *dns.A:
-			dst = appendRRHeader(dst, dns.TypeA, v.Hdr.Ttl, 4)
-			dst = append(dst, v.A.To4()...)
-		case *dns.AAAA:
-			dst = appendRRHeader(dst, dns.TypeAAAA, v.Hdr.Ttl, 16)
-			dst = append(dst, v.AAAA.To16()...)
-		}
+		dst = append(dst, a.Wire()...)
 	}
 	if sig != nil {
 		dst = append(dst, 0xc0, 12)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/glb-dns/glb/server/dnssec"
 	"github.com/glb-dns/glb/server/plan"
+	"github.com/glb-dns/glb/store/schema"
 )
 
 // The DNSSEC side of the fast path. A DO query for a GSLB name of a signed
@@ -56,7 +57,11 @@ func fastSig(zs *plan.ZoneSigning, keys *plan.SigKeys, g *plan.Name, q *query, n
 	if zs == nil || q.nFastAns == 0 {
 		return nil, true
 	}
-	rrs := q.fastAns[:q.nFastAns]
+	var set [schema.MaxAnswers]dns.RR
+	for i, a := range q.fastAns[:q.nFastAns] {
+		set[i] = a.RR
+	}
+	rrs := set[:q.nFastAns]
 	hd := rrs[0].Header()
 	var err error
 	if start, found := keyStart(keys, g, hd); found {

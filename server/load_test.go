@@ -125,10 +125,10 @@ func TestShedThroughScopeTables(t *testing.T) {
 		p := g.Plan(dns.TypeAAAA, loc, found, snap.Health)
 		want, _ := g.Choose(&p, a, snap.Health, rand.IntN)
 		got := m.Answer[0].(*dns.AAAA).AAAA.String()
-		rrs, _ := g.Regions[want].Addrs(dns.TypeAAAA)
+		rrs := g.Regions[want].Addrs(dns.TypeAAAA)
 		ok := false
 		for _, rr := range rrs {
-			ok = ok || rr.(*dns.AAAA).AAAA.String() == got
+			ok = ok || rr.RR.(*dns.AAAA).AAAA.String() == got
 		}
 		if !ok {
 			t.Fatalf("%s: answered %s, its own ranking gives %s", a, got, g.Regions[want].ID)

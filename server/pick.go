@@ -89,33 +89,12 @@ func (h *Handler) pickAnswers(q *query, g *plan.Name, p *plan.Plan) uint8 {
 		q.nFastAns = n
 		return first
 	}
-	for _, rr := range q.fastAns[:n] {
-		q.addNameAnswer(g, rr)
+	for _, a := range q.fastAns[:n] {
+		rr := dns.Copy(a.RR) // the name's own record is shared: copy before setting the owner
+		rr.Header().Name = g.Owner
+		q.m.Answer = append(q.m.Answer, rr)
 	}
 	return first
-}
-
-// addAnswer adds an answer record to the reply being built.
-func (q *query) addAnswer(rr dns.RR) {
-	if q.m != nil {
-		q.m.Answer = append(q.m.Answer, rr)
-		return
-	}
-	if q.nFastAns < len(q.fastAns) {
-		q.fastAns[q.nFastAns] = rr
-		q.nFastAns++
-	}
-}
-
-// addNameAnswer adds one of g's shared records to the reply: as it is for
-// the fast path, which writes the owner as a pointer to the question, and
-// as a copy with g's owner for a reply built as a message.
-func (q *query) addNameAnswer(g *plan.Name, rr dns.RR) {
-	if q.m != nil {
-		rr = dns.Copy(rr)
-		rr.Header().Name = g.Owner
-	}
-	q.addAnswer(rr)
 }
 
 // scopeBits returns the width of the network the answer to q holds for:

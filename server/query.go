@@ -45,8 +45,9 @@ type query struct {
 	fastRcode int
 	fastZone  *plan.Zone
 
-	// The fast path builds no dns.Msg: answers go here instead.
-	fastAns  [schema.MaxAnswers]dns.RR
+	// The records drawn (pickAnswers): the fast path builds no dns.Msg
+	// and writes them from here.
+	fastAns  [schema.MaxAnswers]*plan.Addr
 	nFastAns int
 
 	// The decision, noted by recordOutcome and recordAnswer and counted by

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/glb-dns/glb/server/plan"
 )
 
 // trickleEdits add a failover name, standby: us-east, then eu-west and us-west, with
@@ -62,7 +64,7 @@ func TestTrickleShare(t *testing.T) {
 				}
 				loc, _, found := h.geo.Lookup(client)
 				p := g.Plan(qtype, loc, found, snap.Health)
-				var out [16]dns.RR
+				var out [16]*plan.Addr
 				_, first := g.Pick(&p, qtype, client, snap.Health, h.intn, out[:])
 				if g.Regions[first].ID != "us-east" {
 					standby++
@@ -119,7 +121,7 @@ func TestTrickleNoAllocs(t *testing.T) {
 	client := netip.MustParseAddr("192.0.2.77")
 	loc, _, found := h.geo.Lookup(client)
 	p := g.Plan(dns.TypeA, loc, found, snap.Health)
-	var out [16]dns.RR
+	var out [16]*plan.Addr
 	if n := testing.AllocsPerRun(1000, func() { g.Pick(&p, dns.TypeA, client, snap.Health, h.intn, out[:]) }); n != 0 {
 		t.Fatalf("%v allocs per trickle pick", n)
 	}

@@ -65,17 +65,16 @@ func (g *Name) StickyBits(client netip.Addr) int {
 	return g.stickyV6
 }
 
-// Addrs returns the region's records of the asked family and their
-// positions in the health mask.
-func (r *RegionAnswer) Addrs(qtype uint16) ([]dns.RR, []uint8) {
+// Addrs returns the region's records of the asked family.
+func (r *RegionAnswer) Addrs(qtype uint16) []Addr {
 	if qtype == dns.TypeAAAA {
-		return r.aaaa, r.aaaaPos
+		return r.aaaa
 	}
-	return r.A, r.aPos
+	return r.A
 }
 
 // Degraded returns the records with the degraded TTL.
-func (r *RegionAnswer) Degraded(qtype uint16) []dns.RR {
+func (r *RegionAnswer) Degraded(qtype uint16) []Addr {
 	if qtype == dns.TypeAAAA {
 		return r.aaaaDeg
 	}
@@ -111,7 +110,7 @@ const maxRoundRobin = 256
 // shared: a caller that changes one copies it first. It returns how many
 // it wrote and the region drawn (of the first record, for roundrobin).
 // intn is the randomness (returns [0,n)); ht says which addresses are up.
-func (g *Name) Pick(p *Plan, qtype uint16, client netip.Addr, ht *HealthTable, intn func(int) int, out []dns.RR) (int, uint8) {
+func (g *Name) Pick(p *Plan, qtype uint16, client netip.Addr, ht *HealthTable, intn func(int) int, out []*Addr) (int, uint8) {
 	limit := min(g.Answers, len(out))
 	if g.Policy == schema.PolicyRoundRobin {
 		return g.pickRoundRobin(p, qtype, ht, intn, out[:limit])
@@ -136,12 +135,12 @@ func (g *Name) Pick(p *Plan, qtype uint16, client netip.Addr, ht *HealthTable, i
 
 // appendAddrs writes up to len(out) usable addresses of region i into out,
 // starting at a random one, and returns how many it wrote.
-func (g *Name) appendAddrs(p *Plan, i uint8, qtype uint16, ht *HealthTable, intn func(int) int, out []dns.RR) int {
-	rrs, pos, mask := g.usable(p, i, qtype, ht)
+func (g *Name) appendAddrs(p *Plan, i uint8, qtype uint16, ht *HealthTable, intn func(int) int, out []*Addr) int {
+	rrs, mask := g.usable(p, i, qtype, ht)
 	var up [schema.MaxRegionAddrs]uint8
 	n := 0
-	for k, b := range pos {
-		if mask&(1<<b) != 0 {
+	for k := range rrs {
+		if mask&(1<<rrs[k].pos) != 0 {
 			up[n] = uint8(k)
 			n++
 		}
@@ -152,17 +151,17 @@ func (g *Name) appendAddrs(p *Plan, i uint8, qtype uint16, ht *HealthTable, intn
 	}
 	k := min(len(out), n)
 	for j := range k {
-		out[j] = rrs[up[(off+j)%n]]
+		out[j] = &rrs[up[(off+j)%n]]
 	}
 	return k
 }
 
 // usable returns region i's records of qtype (the degraded-TTL ones when
-// the plan says so), their address positions, and the mask of positions
-// that may be answered.
-func (g *Name) usable(p *Plan, i uint8, qtype uint16, ht *HealthTable) (rrs []dns.RR, pos []uint8, mask uint64) {
+// the plan says so) and the mask of address positions that may be
+// answered.
+func (g *Name) usable(p *Plan, i uint8, qtype uint16, ht *HealthTable) (rrs []Addr, mask uint64) {
 	r := g.Regions[i]
-	rrs, pos = r.Addrs(qtype)
+	rrs = r.Addrs(qtype)
 	if p.Degraded && g.TTLDegraded > 0 {
 		rrs = r.Degraded(qtype)
 	}
@@ -170,20 +169,20 @@ func (g *Name) usable(p *Plan, i uint8, qtype uint16, ht *HealthTable) (rrs []dn
 	if p.AllAddrs {
 		mask = math.MaxUint64
 	}
-	return rrs, pos, mask
+	return rrs, mask
 }
 
 // pickRoundRobin writes the usable addresses of every region in the tier,
 // rotated, into out, and returns how many and the region of the first one.
-func (g *Name) pickRoundRobin(p *Plan, qtype uint16, ht *HealthTable, intn func(int) int, out []dns.RR) (int, uint8) {
-	var all [maxRoundRobin]dns.RR
+func (g *Name) pickRoundRobin(p *Plan, qtype uint16, ht *HealthTable, intn func(int) int, out []*Addr) (int, uint8) {
+	var all [maxRoundRobin]*Addr
 	var from [maxRoundRobin]uint8
 	n := 0
 	for _, i := range p.Tier() {
-		rrs, pos, mask := g.usable(p, i, qtype, ht)
-		for k, b := range pos {
-			if mask&(1<<b) != 0 && n < maxRoundRobin {
-				all[n], from[n] = rrs[k], i
+		rrs, mask := g.usable(p, i, qtype, ht)
+		for k := range rrs {
+			if mask&(1<<rrs[k].pos) != 0 && n < maxRoundRobin {
+				all[n], from[n] = &rrs[k], i
 				n++
 			}
 		}

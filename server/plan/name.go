@@ -1,9 +1,11 @@
 package plan
 
 import (
+	"encoding/binary"
 	"hash/fnv"
 	"math"
 	"math/bits"
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -52,25 +54,59 @@ type Name struct {
 	sigKeys atomic.Pointer[SigKeys]
 }
 
+// Addr is one address of a region as answered: the record for replies
+// built as messages, and the same record in wire form from its type on
+// (type, class, TTL, length, address) for the fast path, which writes it
+// after a pointer to the question name, and the address's bit in the
+// health mask. The records of a region lie side by side, so the fast path
+// reads them from one or two cache lines rather than an interface, a
+// struct and an IP slice per address: in a server woken per datagram its
+// caches are cold from the kernel's work, and each line it touches costs
+// (deploy/loadtest/README.md, "Where the handler's time goes").
+type Addr struct {
+	RR   dns.RR
+	wire [10 + 16]byte
+	n    uint8
+	// pos is the position of the address in the region's addrs: its bit
+	// in the region's health mask.
+	pos uint8
+}
+
+// Wire is the record in wire form from its type on.
+func (a *Addr) Wire() []byte { return a.wire[:a.n] }
+
+// newAddr makes the ownerless record of address a, at position pos of
+// its region's addrs, with ttl.
+func newAddr(a netip.Addr, pos int, ttl uint32) Addr {
+	rr := addrRR("", a, ttl)
+	hd := rr.Header()
+	v := Addr{RR: rr, pos: uint8(pos)}
+	b := binary.BigEndian.AppendUint16(v.wire[:0], hd.Rrtype)
+	b = binary.BigEndian.AppendUint16(b, dns.ClassINET)
+	b = binary.BigEndian.AppendUint32(b, ttl)
+	b = binary.BigEndian.AppendUint16(b, uint16(a.BitLen()/8))
+	b = append(b, a.AsSlice()...)
+	v.n = uint8(len(b))
+	return v
+}
+
 // RegionAnswer is one region as answered with at one TTL: its position and
-// weight, and its addresses as ready-made RRs. The RRs have no owner name
+// weight, and its addresses as ready-made records. They have no owner name
 // (the fast path writes a pointer to the question instead, the general path
 // copies them and sets the owner), so every name with the same TTLs shares
 // one regionAnswer per region: 10,000 names listing the same 20 regions
 // cost 20 regionAnswers, not 200,000.
 type RegionAnswer struct {
-	ID       string
-	Idx      int // index into config.regions and the health table
-	Lat, Lon float64
-	Weight   int
-	hasCheck bool
-	A, aaaa  []dns.RR
+	// What a query reads comes first, within two cache lines.
+	ID      string
+	Idx     int // index into config.regions and the health table
+	Weight  int
+	A, aaaa []Addr
 	// aDeg and aaaaDeg are the same records with the degraded TTL (only
 	// when the name sets ttl_degraded).
-	aDeg, aaaaDeg []dns.RR
-	// aPos and aaaaPos give, for each RR, the position of its address in
-	// the region's addrs: the bit to test in the region's health mask.
-	aPos, aaaaPos []uint8
+	aDeg, aaaaDeg []Addr
+	Lat, Lon      float64
+	hasCheck      bool
 	// NameWeight: Weight is the name's own weight for the region
 	// (<name>/weights/<region>), not the region's.
 	NameWeight bool
@@ -123,16 +159,14 @@ func (c answerCache) region(id string, r *schema.RegionState, idx int, ttl, ttlD
 	}
 	for i, a := range r.Region.Addrs {
 		if a.Is4() {
-			ra.A = append(ra.A, addrRR("", a, ttl))
-			ra.aPos = append(ra.aPos, uint8(i))
+			ra.A = append(ra.A, newAddr(a, i, ttl))
 			if ttlDegraded > 0 {
-				ra.aDeg = append(ra.aDeg, addrRR("", a, ttlDegraded))
+				ra.aDeg = append(ra.aDeg, newAddr(a, i, ttlDegraded))
 			}
 		} else {
-			ra.aaaa = append(ra.aaaa, addrRR("", a, ttl))
-			ra.aaaaPos = append(ra.aaaaPos, uint8(i))
+			ra.aaaa = append(ra.aaaa, newAddr(a, i, ttl))
 			if ttlDegraded > 0 {
-				ra.aaaaDeg = append(ra.aaaaDeg, addrRR("", a, ttlDegraded))
+				ra.aaaaDeg = append(ra.aaaaDeg, newAddr(a, i, ttlDegraded))
 			}
 		}
 	}

@@ -60,11 +60,11 @@ func TestPlanAndPick(t *testing.T) {
 			if !slices.Equal(tier, tc.tier) {
 				t.Errorf("tier %v, want %v", tier, tc.tier)
 			}
-			var out [8]dns.RR
+			var out [8]*Addr
 			n, first := g.Pick(&p, tc.qtype, client, ht, func(int) int { return 0 }, out[:])
 			var got []string
-			for _, rr := range out[:n] {
-				switch v := rr.(type) {
+			for _, a := range out[:n] {
+				switch v := a.RR.(type) {
 				case *dns.A:
 					got = append(got, v.A.String())
 				case *dns.AAAA:

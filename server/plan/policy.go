@@ -82,7 +82,7 @@ func (g *Name) plan(qtype uint16, loc geo.Location, found bool, ht *HealthTable,
 	var family, live, up, checked uint64
 	for i, r := range g.Regions {
 		bit := uint64(1) << i
-		rrs, pos := r.Addrs(qtype)
+		rrs := r.Addrs(qtype)
 		if allowed&bit == 0 || len(rrs) == 0 {
 			continue
 		}
@@ -95,7 +95,7 @@ func (g *Name) plan(qtype uint16, loc geo.Location, found bool, ht *HealthTable,
 		if h.Checked {
 			checked |= bit
 		}
-		if h.Up && anyUp(pos, h.Mask) {
+		if h.Up && anyUp(rrs, h.Mask) {
 			up |= bit
 		}
 	}
@@ -227,10 +227,10 @@ func (g *Name) rank(p Plan, cands uint64, loc geo.Location, found bool, ht *Heal
 	return p
 }
 
-// anyUp reports whether any of the positions is set in mask.
-func anyUp(pos []uint8, mask uint64) bool {
-	for _, p := range pos {
-		if mask&(1<<p) != 0 {
+// anyUp reports whether the position of any of rrs is set in mask.
+func anyUp(rrs []Addr, mask uint64) bool {
+	for i := range rrs {
+		if mask&(1<<rrs[i].pos) != 0 {
 			return true
 		}
 	}
