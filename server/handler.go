@@ -49,32 +49,34 @@ type Options struct {
 // Handler is the dns.Handler for every zone glb serves. Its only shared
 // state on the query path is the snapshot pointer, swapped whole by Apply.
 type Handler struct {
-	snap atomic.Pointer[plan.Snapshot]
-	mu   sync.Mutex // serialises Apply and Run's rebuilds; never taken by queries
+	// What queries read comes first, together (plan.Addr says why).
+	snap    atomic.Pointer[plan.Snapshot]
+	noFast  bool // tests: force the general path
+	perZone bool // Options.ZoneMetrics
+	maxUDP  int
+	geo     Locator
+	metrics *Metrics
+	intn    func(int) int
+	now     func() time.Time
+	// since is the time elapsed from t on h.now's clock: time.Since with
+	// the real clock, which reads only the monotonic clock (one vDSO call
+	// where time.Now makes two), once per UDP batch (Answered).
+	since    func(t time.Time) time.Duration
+	observer QueryObserver
+	sampler  SamplingObserver    // observer, when it samples
+	rrl      *limit.RRL          // nil: off
+	cookies  limit.CookieSecrets // cookies.go
+
+	mu sync.Mutex // serialises Apply and Run's rebuilds; never taken by queries
 	// configured is closed with the first snapshot (under mu).
 	configured chan struct{}
 	state      *schema.State // the last state applied
 	series     configSeries  // the configuration's metric series (configmetrics.go); h.mu
 	policy     health.Policy
-	geo        Locator
-	metrics    *Metrics
 	log        *slog.Logger
-	intn       func(int) int
-	now        func() time.Time
-	// since is the time elapsed from t on h.now's clock: time.Since with
-	// the real clock, which reads only the monotonic clock (one vDSO call
-	// where time.Now makes two), once per UDP batch (Answered).
-	since    func(t time.Time) time.Duration
-	maxUDP   int
-	observer QueryObserver
-	sampler  SamplingObserver    // observer, when it samples
-	rrl      *limit.RRL          // nil: off
-	cookies  limit.CookieSecrets // cookies.go
-	noFast   bool                // tests: force the general path
-	perZone  bool                // Options.ZoneMetrics
-	totals   regionTotals        // answers per region, for the status page (counters.go)
-	dnssec   dnssecState         // keys and signers (dnsseckeys.go)
-	asn      *geo.ASNDB          // Options.ASN
+	totals     regionTotals // answers per region, for the status page (counters.go)
+	dnssec     dnssecState  // keys and signers (dnsseckeys.go)
+	asn        *geo.ASNDB   // Options.ASN
 
 	// ECS scope tables (scopeworker.go), all guarded by mu.
 	scopeCache map[uint64]*plan.ScopeTable

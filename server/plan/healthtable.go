@@ -17,14 +17,15 @@ const maxProbers = 128
 // HealthTable is the health part of a snapshot, aligned with config.regions
 // so the query path indexes slices instead of looking up maps.
 type HealthTable struct {
-	Regions []regionHealth
-	Probers []geoPoint   // registered probers, at most maxProbers
-	RTT     [][]float64  // rtt[region][prober] in ms; NaN where the prober has no measurement
-	View    *health.View // what the table was built from, for status and tests
 	// Shedding is set when some region sheds (load.go): the query path
 	// then tests the drawn region's share; else it skips the test.
+	// It and loaded share the query path's cache line with Regions.
 	Shedding bool
-	loaded   bool           // some region has a load (balance "headroom" reads them)
+	loaded   bool // some region has a load (balance "headroom" reads them)
+	Regions  []regionHealth
+	Probers  []geoPoint     // registered probers, at most maxProbers
+	RTT      [][]float64    // rtt[region][prober] in ms; NaN where the prober has no measurement
+	View     *health.View   // what the table was built from, for status and tests
 	marks    []*schema.Shed // the regions' watermarks, by index (ApplyLoads)
 }
 

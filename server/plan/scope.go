@@ -34,11 +34,9 @@ import (
 // bytes and no pointers: a table over two million ranges is about 12 MB
 // that the garbage collector does not scan.
 type ScopeTable struct {
-	Part   *geo.Partition // the database it was built from
-	V4     []uint32       // first address of each IPv4 run
-	v4Plan []uint16       // plan of each IPv4 run: index into plans, or noPlan
-	V6     []uint32       // first range (index for part.V6At) of each IPv6 run
-	v6Plan []uint16
+	// An IPv4 lookup reads the first four.
+	V4     []uint32 // first address of each IPv4 run
+	v4Plan []uint16 // plan of each IPv4 run: index into plans, or noPlan
 	Plans  []Plan
 	// v4Idx narrows the search for an IPv4 address to the runs of its /12
 	// (v4IndexBits): runs v4Idx[k] to v4Idx[k+1] start inside the k-th
@@ -48,7 +46,10 @@ type ScopeTable struct {
 	// glbd's CPU, kernel included); with it, one miss for the index and a
 	// few in a window of tens of runs. Nil for small tables (under
 	// v4IndexMin runs), where the search is short anyway.
-	v4Idx []uint32
+	v4Idx  []uint32
+	Part   *geo.Partition // the database it was built from
+	V6     []uint32       // first range (index for part.V6At) of each IPv6 run
+	v6Plan []uint16
 }
 
 // v4IndexBits is the prefix length v4Idx buckets by: 4,097 entries, 16 KB

@@ -24,22 +24,28 @@ import (
 // shared by every reply that uses them: code that needs a different owner
 // or TTL copies them.
 type Snapshot struct {
-	Revision int64
-	Config   *Config
-	Health   *HealthTable
-	State    *schema.State // what it was built from, for Status
-	Built    time.Time     // when it was swapped in
+	// The query path reads the first four.
+	Config *Config
+	Health *HealthTable
 	// Scopes holds the ready ECS scope tables, [A, AAAA], by the cfgKey of
 	// the names they serve (names configured alike share them); names
 	// without one use the GeoIP network (see scope.go).
 	Scopes map[uint64][2]*ScopeTable
 	// DNSSEC holds the signed zones' signers (dnssec.go); nil when no
 	// zone has usable keys.
-	DNSSEC *Signing
+	DNSSEC   *Signing
+	Revision int64
+	State    *schema.State // what it was built from, for Status
+	Built    time.Time     // when it was swapped in
 }
 
 // Config is the part of a snapshot derived from the configuration alone.
 type Config struct {
+	// Owners finds a name's node and zone in one map lookup (Lookup),
+	// where matching the zone then the node takes one per label of the
+	// name plus one: every node of every zone, by owner name, under the
+	// deepest zone that holds it. First: every query reads it.
+	Owners    map[string]Owner
 	Revision  int64            // schema.State.ConfigRevision it was built from
 	Zones     map[string]*Zone // by origin, lower case with the trailing dot
 	Regions   []*regionInfo    // every region; health tables align with this
@@ -48,11 +54,6 @@ type Config struct {
 	// ASN is the ASN database the pins were resolved with (nil: none);
 	// a new one means a new configuration (asnpins.go).
 	ASN *geo.ASNTable
-	// Owners finds a name's node and zone in one map lookup (Lookup),
-	// where matching the zone then the node takes one per label of the
-	// name plus one: every node of every zone, by owner name, under the
-	// deepest zone that holds it.
-	Owners map[string]Owner
 }
 
 // Owner is a node and the zone it is served from.
