@@ -358,10 +358,3 @@ func (f *fastQuery) appendOPT(dst, pkt []byte, q *query, cookies *limit.CookieSe
 	}
 	return dst
 }
-
-func appendRRHeader(dst []byte, t uint16, ttl uint32, rdlen uint16) []byte {
-	dst = binary.BigEndian.AppendUint16(dst, t)
-	dst = binary.BigEndian.AppendUint16(dst, dns.ClassINET)
-	dst = binary.BigEndian.AppendUint32(dst, ttl)
-	return binary.BigEndian.AppendUint16(dst, rdlen)
-}

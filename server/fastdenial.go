@@ -141,7 +141,7 @@ func denialNSEC(name string, ttl uint32, missingName bool, types []uint16) *dns.
 // without duplicates).
 func appendDenialNSEC(dst, qname []byte, ttl uint32, types []uint16) []byte {
 	start := len(dst)
-	dst = appendRRHeader(dst, dns.TypeNSEC, ttl, 0) // the data length is set below
+	dst = dnswire.AppendRRHeader(dst, dns.TypeNSEC, ttl, 0) // the data length is set below
 	dst = append(dst, 1, 0)
 	for _, c := range qname {
 		if c >= 'A' && c <= 'Z' { // label lengths are below 64: never a letter

@@ -68,3 +68,12 @@ func ExactSections(pkt []byte, dh Header) bool {
 	}
 	return off == len(pkt)
 }
+
+// AppendRRHeader appends a record's fixed fields after its owner name:
+// type, class IN, TTL and data length.
+func AppendRRHeader(dst []byte, t uint16, ttl uint32, rdlen uint16) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, t)
+	dst = binary.BigEndian.AppendUint16(dst, dns.ClassINET)
+	dst = binary.BigEndian.AppendUint32(dst, ttl)
+	return binary.BigEndian.AppendUint16(dst, rdlen)
+}

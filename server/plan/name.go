@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"encoding/binary"
 	"hash/fnv"
 	"math"
 	"math/bits"
@@ -11,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/glb-dns/glb/geo"
+	"github.com/glb-dns/glb/server/dnswire"
 	"github.com/glb-dns/glb/store/schema"
 )
 
@@ -83,13 +83,8 @@ func (a *Addr) Wire() []byte { return a.wire[:a.n] }
 // newAddr makes the ownerless record of address a, at position pos of
 // its region's addrs, with ttl.
 func newAddr(a netip.Addr, pos int, ttl uint32) Addr {
-	rr := addrRR("", a, ttl)
-	hd := rr.Header()
-	v := Addr{RR: rr, pos: uint8(pos)}
-	b := binary.BigEndian.AppendUint16(v.wire[:0], hd.Rrtype)
-	b = binary.BigEndian.AppendUint16(b, dns.ClassINET)
-	b = binary.BigEndian.AppendUint32(b, ttl)
-	b = binary.BigEndian.AppendUint16(b, uint16(a.BitLen()/8))
+	v := Addr{RR: addrRR("", a, ttl), pos: uint8(pos)}
+	b := dnswire.AppendRRHeader(v.wire[:0], v.RR.Header().Rrtype, ttl, uint16(a.BitLen()/8))
 	b = append(b, a.AsSlice()...)
 	v.n = uint8(len(b))
 	return v
