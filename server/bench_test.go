@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,7 @@ func benchQueries() []benchQuery {
 		{"fast_A_ECS_London", mkQuery("www."+testZone, dns.TypeA, "81.2.69.0/24")},
 		{"fast_AAAA_ECS_Tokyo", mkQuery("www."+testZone, dns.TypeAAAA, "2001:218:1::/48")},
 		{"fast_A_noEDNS", mkQuery("www."+testZone, dns.TypeA, "")},
+		{"fast_A_mixed_case", mkQuery("wWw."+strings.ToUpper(testZone), dns.TypeA, "")},
 		{"neg_NXDOMAIN", mkQuery("nope."+testZone, dns.TypeA, "")},
 		{"neg_NXDOMAIN_AAAA_ECS_London", mkQuery("nope."+testZone, dns.TypeAAAA, "81.2.69.0/24")},
 		{"neg_NODATA_TXT_www", mkQuery("www."+testZone, dns.TypeTXT, "")},

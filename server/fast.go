@@ -25,19 +25,20 @@ const maxFastName = 255
 // fastQuery is what the fast path parses out of a packet.
 type fastQuery struct {
 	id, flags uint16
-	name      [maxFastName]byte // lower case, presentation form with the trailing dot
-	nameLen   int
-	qEnd      int // end of the question section in the packet
-	qtype     uint16
-	opt       bool
-	do        bool
-	co        bool // Compact Answers OK (RFC 9824)
-	echoCO    bool // the reply echoes CO: a compact NXDOMAIN (fastdenial.go)
-	udpSize   int
-	ecs       dnswire.ClientSubnet
-	ecsAt     int // offset of the ECS address octets in the packet
-	cookieAt  int // offset of the COOKIE option's data in the packet, 0 if none
-	cookieLen int
+	// The question name is pkt[12:nameEnd] in wire form, as asked;
+	// nameLen is the length of its presentation form (trailing dot).
+	nameEnd, nameLen int
+	qEnd             int // end of the question section in the packet
+	qtype            uint16
+	opt              bool
+	do               bool
+	co               bool // Compact Answers OK (RFC 9824)
+	echoCO           bool // the reply echoes CO: a compact NXDOMAIN (fastdenial.go)
+	udpSize          int
+	ecs              dnswire.ClientSubnet
+	ecsAt            int // offset of the ECS address octets in the packet
+	cookieAt         int // offset of the COOKIE option's data in the packet, 0 if none
+	cookieLen        int
 }
 
 // fastAnswer answers pkt, received at now, into dst when it can; handled
@@ -54,9 +55,8 @@ func (h *Handler) fastAnswer(dst, pkt []byte, q *query, now time.Time) (out []by
 	if snap == nil {
 		return dst, false
 	}
-	name := f.name[:f.nameLen]
-	z, n := snap.Lookup(name)
-	if z == nil {
+	z, n, ok := snap.LookupWire(pkt[12:f.nameEnd])
+	if !ok || z == nil {
 		return dst, false
 	}
 	signed := f.do && z.Signed // the answer must be signed (or SERVFAIL)
@@ -154,21 +154,6 @@ func (f *fastQuery) maxReply(n int) int {
 	return size
 }
 
-// nameByte maps a byte of a label to its lower-case form in the fast
-// path's names, or to 0 for one that would need escaping in presentation
-// form (the general path takes those): letters, digits, '-' and '_'.
-var nameByte = func() (t [256]byte) {
-	for c := range 256 {
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-			t[c] = byte(c)
-		case c >= 'A' && c <= 'Z':
-			t[c] = byte(c) + 'a' - 'A'
-		}
-	}
-	return t
-}()
-
 // parse reads the header, the question and an optional OPT. It accepts only
 // what it fully understands.
 func (f *fastQuery) parse(pkt []byte) bool {
@@ -182,30 +167,25 @@ func (f *fastQuery) parse(pkt []byte) bool {
 	if counts := binary.BigEndian.Uint64(pkt[4:]); f.flags&(dnswire.FlagQR|0x7800|0xf) != 0 || counts&^1 != 1<<48 {
 		return false
 	}
+	// The name is only measured: it is looked up as it is in the packet
+	// (plan.Snapshot.LookupWire), which also declines bytes that would
+	// need escaping in presentation form.
 	off := 12
 	for {
 		if off >= len(pkt) {
 			return false
 		}
 		l := int(pkt[off])
-		off++
+		off += 1 + l
 		if l == 0 {
 			break
 		}
-		if l > 63 || off+l > len(pkt) || f.nameLen+l+1 > maxFastName {
-			return false // compression pointers and long names: general path
+		if l > 63 || off > len(pkt) {
+			return false // compression pointers: general path
 		}
-		dst := f.name[f.nameLen : f.nameLen+l+1]
-		for i, c := range pkt[off : off+l] {
-			if dst[i] = nameByte[c]; dst[i] == 0 {
-				return false // would need escaping in presentation form
-			}
-		}
-		dst[l] = '.'
-		f.nameLen += l + 1
-		off += l
 	}
-	if f.nameLen == 0 || off+4 > len(pkt) {
+	f.nameEnd, f.nameLen = off, off-13
+	if f.nameLen == 0 || f.nameLen > maxFastName || off+4 > len(pkt) {
 		return false
 	}
 	f.qtype = binary.BigEndian.Uint16(pkt[off:])

@@ -127,7 +127,8 @@ func randomCookie(r *rand.Rand, remote netip.Addr, now uint32) *dns.EDNS0_COOKIE
 // randomQueryFrom is randomQuery for a query from remote at unix time now,
 // so that some of its cookies are valid.
 func randomQueryFrom(r *rand.Rand, remote netip.Addr, now uint32) []byte {
-	names := []string{"www", "WWW", "Www", "api", "p", "nope", "mail", "docs", "ns1", "@", "x.www", "www.example.org."}
+	names := []string{"www", "WWW", "Www", "api", "p", "nope", "NoPe", "mail", "docs", "ns1", "@", "x.www", "www.example.org.",
+		`w\.ww`, `caf\195\169`, `sp\032ce`, "a-b_c", "X.WWW", "GSLB.example.test."}
 	n := names[r.IntN(len(names))]
 	switch {
 	case n == "@":

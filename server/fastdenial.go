@@ -45,7 +45,8 @@ func (h *Handler) fastDenial(dst, pkt []byte, q *query, f *fastQuery, snap *plan
 	if err != nil {
 		return dst, false
 	}
-	name := f.name[:f.nameLen]
+	var nameArr [maxFastName + 1]byte
+	name := dnswire.AppendPresentation(nameArr[:0], pkt[12:f.nameEnd]) // LookupWire accepted it
 	var typeArr [maxDenialTypes]uint16
 	types, cache, rcode := typeArr[:0], zs.Denials, dns.RcodeSuccess
 	if n == nil {

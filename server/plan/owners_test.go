@@ -5,10 +5,12 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/miekg/dns"
+
 	"github.com/glb-dns/glb/server/internal/testdev"
 )
 
-// TestLookupIsMatchThenNode: the fast path's one-map Lookup finds the
+// TestLookupIsMatchThenNode: the fast path's one-map LookupWire finds the
 // same zone and node as matching the zone and then the node, for every
 // owner name of every zone, names under no node, names outside every zone,
 // and, with a zone nested in the dev zone, the parent's names at and below
@@ -53,9 +55,13 @@ func TestLookupIsMatchThenNode(t *testing.T) {
 				if wantZone != nil {
 					wantNode = wantZone.Nodes[name]
 				}
-				z, n := s.Lookup([]byte(name))
-				if z != wantZone || n != wantNode {
-					t.Errorf("Lookup(%q) = zone %v, node %p; want zone %v, node %p", name, zoneName(z), n, zoneName(wantZone), wantNode)
+				// As asked, and in mixed case (resolvers that randomise
+				// the case of names, RFC draft "0x20").
+				for _, asked := range []string{name, mixCase(name)} {
+					z, n, ok := s.LookupWire(wireName(t, asked))
+					if !ok || z != wantZone || n != wantNode {
+						t.Errorf("LookupWire(%q) = zone %v, node %p, %v; want zone %v, node %p", asked, zoneName(z), n, ok, zoneName(wantZone), wantNode)
+					}
 				}
 			}
 		})
@@ -67,4 +73,45 @@ func zoneName(z *Zone) string {
 		return "none"
 	}
 	return z.Name
+}
+
+// TestLookupWireDeclinesOddNames: a name with a byte no owner name has
+// (one that presentation form escapes) is left to the general path, even
+// where it would be in a zone.
+func TestLookupWireDeclinesOddNames(t *testing.T) {
+	cfg, warns := BuildConfig(testdev.State(t, nil))
+	if len(warns) > 0 {
+		t.Fatal(warns)
+	}
+	s := &Snapshot{Config: cfg}
+	for _, name := range []string{`a\.b.` + testdev.Zone, `w\000w.` + testdev.Zone, `*.` + testdev.Zone, `sp\032ace.` + testdev.Zone, `caf\233.` + testdev.Zone} {
+		if z, n, ok := s.LookupWire(wireName(t, name)); ok {
+			t.Errorf("LookupWire(%q) = zone %v, node %p, true; want false", name, zoneName(z), n)
+		}
+	}
+	if _, _, ok := s.LookupWire(wireName(t, "nope."+testdev.Zone)); !ok {
+		t.Error("LookupWire declined a plain name")
+	}
+}
+
+// wireName packs name into wire form with the DNS library.
+func wireName(t *testing.T, name string) []byte {
+	t.Helper()
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(name, buf, 0, nil, false)
+	if err != nil {
+		t.Fatalf("pack %q: %v", name, err)
+	}
+	return buf[:n]
+}
+
+// mixCase upper-cases every other letter of name.
+func mixCase(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if i%2 == 0 && c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }

@@ -41,10 +41,11 @@ type Snapshot struct {
 
 // Config is the part of a snapshot derived from the configuration alone.
 type Config struct {
-	// Owners finds a name's node and zone in one map lookup (Lookup),
+	// Owners finds a name's node and zone in one map lookup (LookupWire),
 	// where matching the zone then the node takes one per label of the
-	// name plus one: every node of every zone, by owner name, under the
-	// deepest zone that holds it. First: every query reads it.
+	// name plus one: every node of every zone, by owner name in wire form
+	// (owners.go), under the deepest zone that holds it. First: every
+	// query reads it.
 	Owners    map[string]Owner
 	Revision  int64            // schema.State.ConfigRevision it was built from
 	Zones     map[string]*Zone // by origin, lower case with the trailing dot
@@ -54,6 +55,11 @@ type Config struct {
 	// ASN is the ASN database the pins were resolved with (nil: none);
 	// a new one means a new configuration (asnpins.go).
 	ASN *geo.ASNTable
+	// zonesWire are Zones by origin in wire form, for LookupWire;
+	// unindexed: an owner name or origin could not be put in Owners or
+	// zonesWire (owners.go).
+	zonesWire map[string]*Zone
+	unindexed bool
 }
 
 // Owner is a node and the zone it is served from.
@@ -130,20 +136,6 @@ func BuildConfigASN(st *schema.State, asn *geo.ASNTable) (*Config, []error) {
 	attachPins(c, st, asn)
 	c.indexOwners()
 	return c, warns
-}
-
-// indexOwners fills c.Owners. A node of a zone that a deeper zone
-// encloses is left out: the deeper zone answers for it.
-func (c *Config) indexOwners() {
-	c.Owners = map[string]Owner{}
-	s := &Snapshot{Config: c}
-	for _, z := range c.Zones {
-		for name, n := range z.Nodes {
-			if s.Match(name) == z {
-				c.Owners[name] = Owner{Zone: z, Node: n}
-			}
-		}
-	}
 }
 
 func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx map[string]int, answers answerCache) (*Zone, []error) {
@@ -315,32 +307,6 @@ func (s *Snapshot) Match(name string) *Zone {
 		}
 		i := strings.IndexByte(name, '.')
 		if i < 0 || i == len(name)-1 {
-			return nil
-		}
-		name = name[i+1:]
-	}
-}
-
-// Lookup returns the zone that serves name, a lower-case FQDN held in
-// bytes, and the name's node in it (nil: none), without allocating.
-func (s *Snapshot) Lookup(name []byte) (*Zone, *Node) {
-	if o, ok := s.Config.Owners[string(name)]; ok {
-		return o.Zone, o.Node
-	}
-	return s.MatchBytes(name), nil
-}
-
-// MatchBytes is match for a name held in bytes, without allocating.
-func (s *Snapshot) MatchBytes(name []byte) *Zone {
-	for {
-		if z := s.Config.Zones[string(name)]; z != nil {
-			return z
-		}
-		i := 0
-		for i < len(name) && name[i] != '.' {
-			i++
-		}
-		if i >= len(name)-1 {
 			return nil
 		}
 		name = name[i+1:]
