@@ -115,3 +115,26 @@ func mixCase(name string) string {
 	}
 	return string(b)
 }
+
+// TestLookupWireUnindexed: with an owner name that could not be indexed
+// in wire form, a name not found is never denied on the fast path (it
+// might be that owner): LookupWire leaves it to the general path, and
+// still finds the names that are indexed.
+func TestLookupWireUnindexed(t *testing.T) {
+	cfg, warns := BuildConfig(testdev.State(t, nil))
+	if len(warns) > 0 {
+		t.Fatal(warns)
+	}
+	cfg.unindexed = true
+	s := &Snapshot{Config: cfg}
+	for _, name := range []string{"nope." + testdev.Zone, "NoPe." + testdev.Zone} {
+		if z, _, ok := s.LookupWire(wireName(t, name)); ok {
+			t.Errorf("LookupWire(%q) = zone %v, true; want false", name, zoneName(z))
+		}
+	}
+	for _, name := range []string{"www." + testdev.Zone, "WWW." + testdev.Zone} {
+		if _, n, ok := s.LookupWire(wireName(t, name)); !ok || n == nil {
+			t.Errorf("LookupWire(%q) = node %p, %v; want the node", name, n, ok)
+		}
+	}
+}
