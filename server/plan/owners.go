@@ -10,8 +10,8 @@ import (
 // (most queries are lower case already). A name that does not match as it
 // came takes the slower way (lookupOther).
 
-// indexOwners fills c.Owners and c.zonesWire. A node of a zone that a deeper zone
-// encloses is left out: the deeper zone answers for it.
+// indexOwners fills c.Owners and c.zonesWire. A node of a zone that a
+// deeper zone encloses is left out: the deeper zone answers for it.
 func (c *Config) indexOwners() {
 	c.Owners = map[string]Owner{}
 	c.zonesWire = make(map[string]*Zone, len(c.Zones))
@@ -39,8 +39,8 @@ func (c *Config) indexOwners() {
 }
 
 // wireOf is the wire form of name, a lower-case FQDN in presentation form
-// without escapes; false for the root, an empty or over-long label, or a
-// name too long.
+// of letters, digits, '-' and '_'; false for any other byte (upper case,
+// an escape), the root, an empty or over-long label, or a name too long.
 func wireOf(name string) ([]byte, bool) {
 	w := make([]byte, 0, len(name)+1)
 	for len(name) > 0 {
@@ -55,7 +55,7 @@ func wireOf(name string) ([]byte, bool) {
 		name = name[i+1:]
 	}
 	w = append(w, 0)
-	return w, len(w) > 1 && len(w) <= dnswire.MaxName
+	return w, len(w) > 1 && len(w) <= dnswire.MaxName && dnswire.CheckName(w) == dnswire.NameLower
 }
 
 // LookupWire returns the zone that serves name, in wire form as a query

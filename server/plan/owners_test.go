@@ -3,6 +3,7 @@ package plan
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -135,6 +136,34 @@ func TestLookupWireUnindexed(t *testing.T) {
 	for _, name := range []string{"www." + testdev.Zone, "WWW." + testdev.Zone} {
 		if _, n, ok := s.LookupWire(wireName(t, name)); !ok || n == nil {
 			t.Errorf("LookupWire(%q) = node %p, %v; want the node", name, n, ok)
+		}
+	}
+}
+
+// TestWireOf: the wire form of plain lower-case names, and none for names
+// LookupWire could not match as asked.
+func TestWireOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"www.gslb.example.test.", true},
+		{"a-b_c.0.test.", true},
+		{"Www.test.", false},  // upper case: owner names are lower case
+		{`a\.b.test.`, false}, // an escape
+		{"sp ace.test.", false},
+		{"a..test.", false},
+		{"www.test", false}, // no trailing dot
+		{".", false},
+		{strings.Repeat("a", 64) + ".test.", false},
+	} {
+		w, ok := wireOf(tc.name)
+		if ok != tc.ok {
+			t.Errorf("wireOf(%q) ok = %v, want %v", tc.name, ok, tc.ok)
+			continue
+		}
+		if ok && string(w) != string(wireName(t, tc.name)) {
+			t.Errorf("wireOf(%q) = %q, want %q", tc.name, w, wireName(t, tc.name))
 		}
 	}
 }
