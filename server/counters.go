@@ -95,16 +95,17 @@ func (h *Handler) newCounters(g *plan.Name) *nameCounters {
 	return c
 }
 
-// countAnswer counts an answer of g (whose counters c are) from its region i.
-func (c *nameCounters) countAnswer(h *Handler, g *plan.Name, i uint8) {
+// countAnswers counts n answers of g (whose counters c are) from its
+// region i.
+func (c *nameCounters) countAnswers(h *Handler, g *plan.Name, i uint8, n int) {
 	p := c.answers[i].Load()
 	if p == nil {
 		ctr := h.metrics.answers.WithLabelValues(g.Zone, h.nameLabel(g), g.Regions[i].ID)
 		p = &ctr
 		c.answers[i].Store(p)
 	}
-	(*p).Inc()
-	c.totals[i].Add(1)
+	(*p).Add(float64(n))
+	c.totals[i].Add(uint64(n))
 }
 
 // allNames is the name label of answers and outcomes counted per zone.
@@ -206,8 +207,12 @@ func (h *Handler) countQuery(q *query, qtype uint16, rcode int) {
 		if q.outcome != plan.OutcomeNormal {
 			c.countOutcome(h, g, q.outcome)
 		}
+		if q.fast && q.reader != nil && !q.tcp {
+			q.reader.tally.add(h, q) // the answer and NOERROR, per batch
+			return
+		}
 		if q.answered {
-			c.countAnswer(h, g, q.drawn)
+			c.countAnswers(h, g, q.drawn, 1)
 		}
 		if q.fast {
 			c.noError(q).Inc()

@@ -1,28 +1,32 @@
 // Package server is glb's query pipeline: it answers DNS queries for glb's
 // zones from an immutable snapshot of the configuration and health,
 // choosing a region per query. Its entry point is Handler.AnswerPacket,
-// which the transport (server/transport) calls with each query's bytes
-// (AnswerDatagram for a datagram of a UDP batch, with the batch's read
-// time; Answered counts the batch's time once its replies are sent);
-// explain and simulate read the same snapshot and plan without counting
-// anything.
+// which the transport (server/transport) calls with each query's bytes;
+// each UDP reader answers through a BatchAnswerer of its own
+// (Handler.Batches, batch.go: AnswerDatagram with the batch's read time,
+// the batch's counts added by Tally before its replies are sent, its time
+// by Answered after); explain and simulate read the same snapshot and plan
+// without counting anything.
 //
 // # The hot path, file by file
 //
 // One UDP query, from the socket to the reply:
 //
 //	transport/udp.go   serveBatches reads a batch (recvmmsg), reads the clock once, and calls
-//	                   AnswerDatagram per packet
-//	pipeline.go        AnswerDatagram → answerPacket: the fast path first, else the general path
+//	                   the reader's AnswerDatagram per packet
+//	batch.go           AnswerDatagram → answerFrom → answerPacket (pipeline.go): the fast
+//	                   path first, else the general path
 //	fast.go            fastAnswer: parse the bytes (dnswire: header, ECS), find the name's
-//	                   zone and node in one map lookup (plan/snapshot.go's Lookup), take
+//	                   zone and node in one map lookup of its wire form, as it is in the
+//	                   packet (plan/owners.go's LookupWire), take
 //	                   the plan from the name's scope table (plan/scope.go) or plan it
 //	                   (plan/policy.go), draw the region and its records (plan/draw.go,
 //	                   from pick.go), write the reply
-//	pipeline.go        finish: count the query and its decision (counters.go); then RRL
-//	                   (limit) for UDP
-//	transport/udp.go   the reply goes out with the batch (sendmmsg); Answered counts the
-//	                   batch's time, read to sent, in glb_dns_request_duration_seconds
+//	pipeline.go        finish: count the query and its decision (counters.go; a fast
+//	                   answer in the reader's tally, batch.go); then RRL (limit) for UDP
+//	transport/udp.go   Tally adds the batch's counts; the replies go out together
+//	                   (sendmmsg); Answered counts the batch's time, read to sent, in
+//	                   glb_dns_request_duration_seconds
 //
 // The general path (anything the fast path declines: other types, CNAMEs,
 // static data, signed NODATA, observers, truncation) is pipeline.go's answer: the DNS

@@ -57,10 +57,11 @@ type Handler struct {
 	geo     Locator
 	metrics *Metrics
 	intn    func(int) int
+	randSet bool // Options.Rand was given: UDP readers draw with it too (batch.go)
 	now     func() time.Time
 	// since is the time elapsed from t on h.now's clock: time.Since with
 	// the real clock, which reads only the monotonic clock (one vDSO call
-	// where time.Now makes two), once per UDP batch (Answered).
+	// where time.Now makes two), once per UDP batch (reader.Answered).
 	since    func(t time.Time) time.Duration
 	observer QueryObserver
 	sampler  SamplingObserver    // observer, when it samples
@@ -121,6 +122,7 @@ func NewHandler(o Options) *Handler {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = h.log.With("component", "server")
+	h.randSet = h.intn != nil
 	if h.intn == nil {
 		h.intn = rand.IntN
 	}

@@ -84,7 +84,11 @@ func (q *query) recordAnswer(g *plan.Name, first uint8) {
 // the same for both paths, so their answers cannot differ; a reply built as
 // a message gets copies owned by the name.
 func (h *Handler) pickAnswers(q *query, g *plan.Name, p *plan.Plan) uint8 {
-	n, first := g.Pick(p, q.qtype, q.client, q.snap.Health, h.intn, q.fastAns[:])
+	intn := h.intn
+	if q.reader != nil {
+		intn = q.reader.intn
+	}
+	n, first := g.Pick(p, q.qtype, q.client, q.snap.Health, intn, q.fastAns[:])
 	if q.m == nil {
 		q.nFastAns = n
 		return first

@@ -24,24 +24,17 @@ import (
 //
 // UDP answers then pass response rate limiting (limit.RRL), when it is on.
 func (h *Handler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool) {
-	return h.answerFrom(dst, pkt, remote, tcp, false, h.now())
-}
-
-// AnswerDatagram is AnswerPacket for one UDP datagram of a batch the
-// transport read at read (one clock reading for the batch: the time a
-// reply's signatures, cookie and rate limit go by). Its time to answer is
-// not counted here but by Answered, once the batch's replies are sent.
-func (h *Handler) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
-	return h.answerFrom(dst, pkt, remote, false, true, read)
+	return h.answerFrom(dst, pkt, remote, tcp, nil, h.now())
 }
 
 // answerFrom answers pkt, received at now, then rate-limits a UDP reply;
-// batched says Answered counts its time.
-func (h *Handler) answerFrom(dst, pkt []byte, remote netip.AddrPort, tcp, batched bool, now time.Time) ([]byte, bool) {
+// r is the UDP reader whose batch pkt is in (batch.go), nil for a packet
+// answered alone.
+func (h *Handler) answerFrom(dst, pkt []byte, remote netip.AddrPort, tcp bool, r *reader, now time.Time) ([]byte, bool) {
 	// Fields set one by one: a composite literal of this size is built in a
 	// temporary and copied over, twice the stores.
 	var q query
-	q.transport, q.zone, q.batched = "udp", "none", batched
+	q.transport, q.zone, q.reader = "udp", "none", r
 	q.remote, q.remotePort, q.observe = remote.Addr().Unmap(), remote.Port(), h.observes()
 	if tcp {
 		q.transport, q.tcp = "tcp", true
@@ -51,16 +44,6 @@ func (h *Handler) answerFrom(dst, pkt []byte, remote netip.AddrPort, tcp, batche
 		return h.rrl.Limit(dst, reply, q.remote, q.zone, q.cookie.Valid, now)
 	}
 	return reply, ok
-}
-
-// Now reads the handler's clock: the UDP transport reads it once per
-// batch, for AnswerDatagram and Answered.
-func (h *Handler) Now() time.Time { return h.now() }
-
-// Answered counts n replies of a batch read at read as sent now, in
-// glb_dns_request_duration_seconds.
-func (h *Handler) Answered(n int, read time.Time) {
-	h.metrics.duration.ObserveN(h.since(read).Seconds(), n)
 }
 
 func (h *Handler) answerPacket(dst, pkt []byte, q *query, start time.Time, tcp bool) (reply []byte, ok bool) {
@@ -260,16 +243,21 @@ func (h *Handler) finish(q *query, start time.Time, rcode int) {
 		qtype = q.req.Question[0].Qtype
 	}
 	h.countQuery(q, qtype, rcode)
-	if q.ecs.Present {
+	switch {
+	case q.reader != nil && q.ecs.Present:
+		q.reader.tally.ecsPresent++
+	case q.reader != nil:
+		q.reader.tally.ecsAbsent++
+	case q.ecs.Present:
 		h.metrics.ecsPresent.Inc()
-	} else {
+	default:
 		h.metrics.ecsAbsent.Inc()
 	}
-	if q.batched && !q.observe {
+	if q.reader != nil && !q.observe {
 		return // Answered counts the batch's time
 	}
 	took := h.now().Sub(start)
-	if !q.batched {
+	if q.reader == nil {
 		h.metrics.duration.Observe(took.Seconds())
 	}
 	if q.observe && q.m != nil {

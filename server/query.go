@@ -36,10 +36,10 @@ type query struct {
 	scope  int    // width of the network the decision holds for, before the ECS cap
 
 	tcp bool // transport is "tcp"
-	// batched: a datagram of a UDP batch, whose time is counted per batch
-	// (Handler.Answered), not here.
-	batched bool
-	fast    bool // answered by the fast path (fast.go)
+	// reader: a datagram of a UDP reader's batch (batch.go), whose time
+	// and fast-path counts are counted per batch, not here; nil otherwise.
+	reader *reader
+	fast   bool // answered by the fast path (fast.go)
 	// fastRcode is the rcode of a fast-path reply (fastneg.go's NXDOMAIN),
 	// and fastZone the zone of a fast-path denial, whose counters count it.
 	fastRcode int

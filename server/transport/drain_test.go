@@ -28,9 +28,8 @@ func (g gatedHandler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp b
 	return g.Handler.AnswerPacket(dst, pkt, remote, tcp)
 }
 
-func (g gatedHandler) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
-	<-g.gate
-	return g.Handler.AnswerDatagram(dst, pkt, remote, read)
+func (g gatedHandler) Batches() BatchAnswerer {
+	return hookedBatches{g.Handler.Batches(), func([]byte) { <-g.gate }}
 }
 
 // runServer starts s, to run until ctx is cancelled, and returns its

@@ -32,9 +32,8 @@ func (c *countingHandler) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, t
 	return c.Handler.AnswerPacket(dst, pkt, remote, tcp)
 }
 
-func (c *countingHandler) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
-	c.udp.Add(1)
-	return c.Handler.AnswerDatagram(dst, pkt, remote, read)
+func (c *countingHandler) Batches() BatchAnswerer {
+	return hookedBatches{c.Handler.Batches(), func([]byte) { c.udp.Add(1) }}
 }
 
 // handoverQuery is the query of the steady load: www, A, from London.

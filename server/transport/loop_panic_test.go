@@ -22,10 +22,7 @@ func (p panicky) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) 
 	return p.Handler.AnswerPacket(dst, pkt, remote, tcp)
 }
 
-func (p panicky) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
-	boom(pkt)
-	return p.Handler.AnswerDatagram(dst, pkt, remote, read)
-}
+func (p panicky) Batches() BatchAnswerer { return hookedBatches{p.Handler.Batches(), boom} }
 
 func boom(pkt []byte) {
 	var m dns.Msg

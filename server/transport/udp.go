@@ -19,19 +19,29 @@ import (
 	"github.com/glb-dns/glb/internal/crash"
 )
 
-// PacketAnswerer answers raw DNS messages; *Handler is one. A Server whose
-// handler is a PacketAnswerer reads UDP itself instead of through the DNS
-// library: one socket per CPU (SO_REUSEPORT), one goroutine per socket, no
-// goroutine or allocation per packet.
+// PacketAnswerer answers raw DNS messages; *server.Handler is one. A Server
+// whose handler is a PacketAnswerer reads UDP itself instead of through the
+// DNS library: one socket per CPU (SO_REUSEPORT), one goroutine per socket,
+// no goroutine or allocation per packet.
 //
-// The UDP readers read the answerer's clock (Now) once per batch, answer
-// the batch's datagrams with AnswerDatagram, giving that time, and report
-// the replies sent with Answered; TCP and the drain use AnswerPacket,
-// which reads the clock itself.
+// Each UDP reader answers through a BatchAnswerer of its own (Batches); TCP
+// and the drain use AnswerPacket, which reads the clock itself.
 type PacketAnswerer interface {
 	AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool)
+	Batches() BatchAnswerer
+}
+
+// BatchAnswerer answers the datagrams of one UDP reader, which alone uses
+// it: per batch the reader reads its clock once (Now), answers every
+// datagram with that time (AnswerDatagram), calls Tally before sending the
+// replies and Answered with how many it queued after.
+//
+// An alias of an interface literal, so that the answerer's package can
+// spell the same type without importing this one (server.BatchAnswerer).
+type BatchAnswerer = interface {
 	Now() time.Time
 	AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool)
+	Tally()
 	Answered(n int, read time.Time)
 }
 
@@ -181,6 +191,9 @@ func (u *udpServer) serveBatches(c *net.UDPConn, twin int) (stopped bool) {
 	if err != nil {
 		return true // the socket is closed
 	}
+	// A reader started over after a panic gets a new answerer: counts
+	// its batch in hand had not yet added are lost with the batch.
+	b.a = u.h.Batches()
 	serve := func(fd uintptr) bool { return u.serveQueued(b, fd) }
 	if twin >= 0 {
 		// What reached c before it left the selection, then the twin.
@@ -229,18 +242,19 @@ func (u *udpServer) serveQueued(b *mmsgBatcher, fd uintptr) bool {
 // answer answers the n datagrams of the last read, queueing the replies.
 // One clock reading serves the whole batch.
 func (u *udpServer) answer(b *mmsgBatcher, n int) {
-	b.read = u.h.Now()
+	b.read = b.a.Now()
 	for i := range n {
 		pkt, from := b.packet(i)
-		reply, ok := u.h.AnswerDatagram(b.outBuffer(i), pkt, from, b.read)
+		reply, ok := b.a.AnswerDatagram(b.outBuffer(i), pkt, from, b.read)
 		b.reply(i, reply, ok)
 	}
+	b.a.Tally()
 }
 
 // sent reports the replies of the batch just flushed as sent.
 func (u *udpServer) sent(b *mmsgBatcher, replies int) {
 	if replies > 0 {
-		u.h.Answered(replies, b.read)
+		b.a.Answered(replies, b.read)
 	}
 }
 

@@ -38,6 +38,7 @@ import (
 //     are read into, and the replies sent to, preallocated raw sockaddrs.
 type mmsgBatcher struct {
 	rc syscall.RawConn
+	a  BatchAnswerer // this reader's
 	// in are the headers recvmmsg fills: datagram i in inBuf[i], its
 	// sender in names[i] (an IPv4 one in the first bytes, as a
 	// RawSockaddrInet4).

@@ -69,13 +69,35 @@ func (echo) AnswerPacket(dst, pkt []byte, _ netip.AddrPort, _ bool) ([]byte, boo
 	return dst, true
 }
 
-func (e echo) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, _ time.Time) ([]byte, bool) {
-	return e.AnswerPacket(dst, pkt, remote, false)
+func (e echo) Batches() BatchAnswerer { return packetBatches{e} }
+
+// packetBatches answers a reader's datagrams one by one with AnswerPacket:
+// the BatchAnswerer of test answerers that keep nothing per reader.
+type packetBatches struct {
+	p interface {
+		AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) ([]byte, bool)
+	}
 }
 
-func (echo) Answered(int, time.Time) {}
+func (b packetBatches) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, _ time.Time) ([]byte, bool) {
+	return b.p.AnswerPacket(dst, pkt, remote, false)
+}
 
-func (echo) Now() time.Time { return time.Time{} }
+func (packetBatches) Now() time.Time          { return time.Time{} }
+func (packetBatches) Tally()                  {}
+func (packetBatches) Answered(int, time.Time) {}
+
+// hookedBatches is a BatchAnswerer that calls before with each datagram
+// first.
+type hookedBatches struct {
+	BatchAnswerer
+	before func(pkt []byte)
+}
+
+func (b hookedBatches) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, read time.Time) ([]byte, bool) {
+	b.before(pkt)
+	return b.BatchAnswerer.AnswerDatagram(dst, pkt, remote, read)
+}
 
 // TestUDPLoopAllocs: the UDP loop allocates nothing per datagram (reading
 // the sender's address, writing the reply), so that with an allocation-free
@@ -199,9 +221,7 @@ func (oversize) AnswerPacket(dst, pkt []byte, remote netip.AddrPort, tcp bool) (
 	return echo{}.AnswerPacket(dst, pkt, remote, tcp)
 }
 
-func (o oversize) AnswerDatagram(dst, pkt []byte, remote netip.AddrPort, _ time.Time) ([]byte, bool) {
-	return o.AnswerPacket(dst, pkt, remote, false)
-}
+func (o oversize) Batches() BatchAnswerer { return packetBatches{o} }
 
 // TestUDPReplyRefused: a reply the kernel refuses to send is skipped, and
 // the others of its batch and after it are still sent.
