@@ -134,6 +134,7 @@ func (t *tally) flush(h *Handler) {
 		if s.aaaa {
 			j = 1
 		}
+		// noErrors[0]: the UDP series, which is what readers read.
 		c.noErrors[0][j].Add(float64(s.count))
 		s.g = nil // the name's configuration may go
 	}
