@@ -86,17 +86,11 @@ func (s *Snapshot) lookupOther(name []byte) (*Zone, *Node, bool) {
 	return s.matchWire(name), nil, true
 }
 
-// lookupFolded is lookupOther for a name with upper-case letters.
+// lookupFolded is lookupOther for a name with upper-case letters: the
+// lookup again, lower-cased.
 func (s *Snapshot) lookupFolded(name []byte) (*Zone, *Node, bool) {
 	var buf [dnswire.MaxName + 1]byte
-	lower := dnswire.AppendLower(buf[:0], name)
-	if o, found := s.Config.Owners[string(lower)]; found {
-		return o.Zone, o.Node, true
-	}
-	if s.Config.unindexed {
-		return nil, nil, false
-	}
-	return s.matchWire(lower), nil, true
+	return s.LookupWire(dnswire.AppendLower(buf[:0], name))
 }
 
 // matchWire is Match for a lower-case name in wire form not in Owners:
