@@ -164,7 +164,11 @@ func startGlbd(t *testing.T, bin string, args []string) *glbdProcess {
 	if strings.HasSuffix(p.dns, ":0") { // the flag as given; the bound address is logged by the DNS server
 		p.dns = logValue(p.stderr.String(), "udp=")
 	}
+	dnsAddr := p.dns
 	p.mu.Unlock()
+	if dnsAddr == "" {
+		t.Fatalf("glbd %v: no bound DNS address before \"glbd started\"\n%s", args, p.log())
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get("http://" + p.http + "/readyz")

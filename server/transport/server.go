@@ -114,8 +114,11 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- err
 		}
 	}()
-	close(s.ready)
+	// Logged before ready closes: whoever waits on Ready (glbd's "glbd
+	// started" line, tests reading the bound address from the log) sees
+	// this line first.
 	s.log.Info("dns listening", "udp", pc.LocalAddr().String(), "tcp", ln.Addr().String())
+	close(s.ready)
 
 	select {
 	case <-ctx.Done():
