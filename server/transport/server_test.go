@@ -3,8 +3,10 @@ package transport
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,5 +173,47 @@ func TestWireMalformed(t *testing.T) {
 				t.Errorf("rcode %s id %d QR %v, want %s id %d QR", dns.RcodeToString[m.Rcode], m.Id, m.Response, dns.RcodeToString[tc.rcode], q.Id)
 			}
 		})
+	}
+}
+
+// slowLog is a log destination that Run's goroutines and the test may use
+// at once, and that takes its time over the "dns listening" line, as a
+// log written to a busy pipe or disk may.
+type slowLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *slowLog) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), "dns listening") {
+		time.Sleep(50 * time.Millisecond)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *slowLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestListeningLoggedBeforeReady: by the time Ready closes, the bound
+// addresses are in the log. glbd logs "glbd started" when Ready closes,
+// and whoever reads the bound address from the log (the rolling restart
+// test, an operator's script) must find it on a line before that one.
+func TestListeningLoggedBeforeReady(t *testing.T) {
+	var log slowLog
+	s := NewServer("127.0.0.1:0", echo{}, slog.New(slog.NewTextHandler(&log, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done := runServer(t, ctx, s)
+	logged := log.String()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged, `msg="dns listening" component=dns udp=`+addr+" ") {
+		t.Fatalf("Ready closed before the bound address %s was logged; the log then:\n%s", addr, logged)
 	}
 }
