@@ -127,3 +127,61 @@ func TestBatchesDrawByWeight(t *testing.T) {
 		t.Errorf("eu-central drawn %d of %d times, want about 5000", eu, n)
 	}
 }
+
+// TestReaderClock: a reader reads the handler's clock when one is given,
+// and otherwise a batchClock, whose time is the wall clock's (it reads
+// it at least once a second) and runs on with the monotonic clock in
+// between, without reading the wall clock again.
+func TestReaderClock(t *testing.T) {
+	fixed := time.Unix(1700000000, 0)
+	given := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry()),
+		Now: func() time.Time { return fixed }})
+	if got := given.Batches().Now(); !got.Equal(fixed) {
+		t.Errorf("with a given clock, a reader's Now = %v, want %v", got, fixed)
+	}
+
+	realClock := NewHandler(Options{Geo: openTestDB(t), Metrics: NewMetrics(prometheus.NewRegistry())})
+	r := realClock.Batches().(*reader)
+	near := func(what string, got time.Time) {
+		t.Helper()
+		// Generous for a loaded machine; a clock read once and never
+		// advanced, or the zero time, is off by far more.
+		if d := time.Since(got); d < -time.Second || d > time.Second {
+			t.Errorf("%s: %v is %v from the wall clock", what, got, d)
+		}
+		if !strings.Contains(got.String(), " m=") {
+			t.Errorf("%s: %v has no monotonic reading", what, got)
+		}
+	}
+	first := r.Now()
+	near("first read", first)
+	if !r.clock.wall.Equal(first) {
+		t.Fatalf("the first read is the wall clock's: %v, kept %v", first, r.clock.wall)
+	}
+	wall := r.clock.wall
+	var last time.Time
+	for i := range 1000 {
+		got := r.Now()
+		if got.Before(first) || got.Before(last) {
+			t.Fatalf("read %d went back: %v after %v", i, got, last)
+		}
+		last = got
+	}
+	near("later read", last)
+	for time.Since(first) < 2*time.Millisecond { // a busy wait of 2 ms at most
+	}
+	if got := r.Now(); got.Sub(first) < 2*time.Millisecond {
+		t.Errorf("2 ms on, the reader's clock moved %v", got.Sub(first))
+	}
+	if r.clock.wall != wall && time.Since(wall) < batchClockAnchor {
+		t.Errorf("the wall clock was read again within %v", batchClockAnchor)
+	}
+
+	// A reading older than batchClockAnchor (set back here, not waited
+	// for) is replaced by a new one.
+	r.clock.wall = time.Now().Add(-2 * batchClockAnchor)
+	near("after the anchor aged", r.Now())
+	if d := time.Since(r.clock.wall); d > time.Second {
+		t.Errorf("an old wall reading was kept: %v old", d)
+	}
+}

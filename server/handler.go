@@ -62,11 +62,14 @@ type Handler struct {
 	// since is the time elapsed from t on h.now's clock: time.Since with
 	// the real clock, which reads only the monotonic clock (one vDSO call
 	// where time.Now makes two), once per UDP batch (reader.Answered).
-	since    func(t time.Time) time.Duration
-	observer QueryObserver
-	sampler  SamplingObserver    // observer, when it samples
-	rrl      *limit.RRL          // nil: off
-	cookies  limit.CookieSecrets // cookies.go
+	since func(t time.Time) time.Duration
+	// realClock: now is time.Now, so UDP readers may keep their own
+	// cheaper reading of it (batchClock).
+	realClock bool
+	observer  QueryObserver
+	sampler   SamplingObserver    // observer, when it samples
+	rrl       *limit.RRL          // nil: off
+	cookies   limit.CookieSecrets // cookies.go
 
 	mu sync.Mutex // serialises Apply and Run's rebuilds; never taken by queries
 	// configured is closed with the first snapshot (under mu).
@@ -128,6 +131,7 @@ func NewHandler(o Options) *Handler {
 	}
 	if h.now == nil {
 		h.now, h.since = time.Now, time.Since
+		h.realClock = true
 	} else {
 		h.since = func(t time.Time) time.Duration { return h.now().Sub(t) }
 	}
