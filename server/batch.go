@@ -66,8 +66,8 @@ func (r *reader) Now() time.Time {
 // batchClock is the real clock as a reader reads it. time.Now reads both
 // the wall clock and the monotonic clock (two vDSO calls), time.Since the
 // monotonic one alone. At a paced rate a batch holds one or two queries,
-// and those calls, cold after the kernel's receive path, took about 1 % of
-// glbd's CPU per query (deploy/loadtest/README.md). So a reader reads the
+// and those calls, cold after the kernel's receive path, showed as about
+// 1 % of glbd's profile (deploy/loadtest/README.md). So a reader reads the
 // wall clock at most once a second and advances that reading by the
 // monotonic clock in between: a step of the wall clock shows within a
 // second, which signatures (valid for hours), cookies (RFC 9018 allows

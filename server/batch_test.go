@@ -173,7 +173,7 @@ func TestReaderClock(t *testing.T) {
 	if got := r.Now(); got.Sub(first) < 2*time.Millisecond {
 		t.Errorf("2 ms on, the reader's clock moved %v", got.Sub(first))
 	}
-	if r.clock.wall != wall && time.Since(wall) < batchClockAnchor {
+	if !r.clock.wall.Equal(wall) && time.Since(wall) < batchClockAnchor {
 		t.Errorf("the wall clock was read again within %v", batchClockAnchor)
 	}
 
