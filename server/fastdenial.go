@@ -144,12 +144,7 @@ func appendDenialNSEC(dst, qname []byte, ttl uint32, types []uint16) []byte {
 	start := len(dst)
 	dst = dnswire.AppendRRHeader(dst, dns.TypeNSEC, ttl, 0) // the data length is set below
 	dst = append(dst, 1, 0)
-	for _, c := range qname {
-		if c >= 'A' && c <= 'Z' { // label lengths are below 64: never a letter
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
+	dst = dnswire.AppendLower(dst, qname) // LookupWire accepted it: no odd byte
 	dst = appendTypeBitmap(dst, types)
 	binary.BigEndian.PutUint16(dst[start+8:], uint16(len(dst)-start-10))
 	return dst
