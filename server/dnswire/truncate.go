@@ -18,7 +18,9 @@ func CopyQuestion(dst, b []byte) int {
 		off += 1 + l
 	}
 	n := copy(dst, b[12:min(off+3, len(b))]) // the name, its root label, the type
-	for i, c := range dst[:n] {
+	// Only the name is folded: the type's bytes are a number, and folding
+	// them would give HTTPS (65, 'A') the key of type 97 ('a').
+	for i, c := range dst[:min(n, off-12)] {
 		if c >= 'A' && c <= 'Z' { // length bytes are at most 63, never letters
 			dst[i] = c + 'a' - 'A'
 		}
