@@ -76,10 +76,10 @@ func (f *fastQuery) fitsNegative(z *plan.Zone, q *query, maxUDP int) bool {
 	if f.opt {
 		q.udpSize = max(dns.MinMsgSize, min(f.udpSize, maxUDP))
 	}
-	if z.NegWire == nil || len(z.Name) < 2 || f.nameLen < len(z.Name) {
+	if z.NegWire.Wire == nil || len(z.Name) < 2 || f.nameLen < len(z.Name) {
 		return false // the root zone's apex is no suffix to point at
 	}
-	return q.tcp || f.maxReply(0)+2+len(z.NegWire) <= q.udpSize
+	return q.tcp || f.maxReply(0)+2+len(z.NegWire.Wire) <= q.udpSize
 }
 
 // readFastCookie reads the query's COOKIE option, when it has one (parse
@@ -92,9 +92,8 @@ func (h *Handler) readFastCookie(q *query, f *fastQuery, pkt []byte) {
 
 // writeNegative appends the denial: the header with rcode, the question
 // as asked, z's negative SOA owned by the apex (a pointer to it in the
-// question name) and the OPT, in the general path's order. Its names are
-// not compressed, so the reply may be a few bytes longer than the
-// general path's, with the same records.
+// question name, as are the ends of its MNAME and RNAME when they are
+// under the apex) and the OPT, in the general path's order.
 func (f *fastQuery) writeNegative(dst, pkt []byte, q *query, z *plan.Zone, rcode int, cookies *limit.CookieSecrets) []byte {
 	nOpt := uint16(0)
 	if f.opt {
@@ -103,7 +102,16 @@ func (f *fastQuery) writeNegative(dst, pkt []byte, q *query, z *plan.Zone, rcode
 	dst = f.appendHeader(dst, pkt, rcode, 0, 1, nOpt)
 	// The question name is f.name in wire form from offset 12; the apex
 	// is its suffix (each label one length byte before its dot).
-	dst = binary.BigEndian.AppendUint16(dst, 0xc000|uint16(12+f.nameLen-len(z.Name)))
-	dst = append(dst, z.NegWire...)
+	apex := 0xc000 | uint16(12+f.nameLen-len(z.Name))
+	dst = binary.BigEndian.AppendUint16(dst, apex)
+	w := &z.NegWire
+	at := len(dst)
+	dst = append(dst, w.Wire...)
+	if p := w.ApexAt[0]; p > 0 {
+		binary.BigEndian.PutUint16(dst[at+p:], apex)
+	}
+	if p := w.ApexAt[1]; p > 0 {
+		binary.BigEndian.PutUint16(dst[at+p:], apex)
+	}
 	return f.appendOPT(dst, pkt, q, cookies)
 }

@@ -84,8 +84,8 @@ type Zone struct {
 	Nodes  map[string]*Node
 	Signed bool // the zone document says "dnssec": answers to DO queries must be signed
 	// NegWire is NegSOA packed after its owner (negwire.go), for the fast
-	// path's denials; nil if it would not pack.
-	NegWire []byte
+	// path's denials; its Wire is nil if it would not pack.
+	NegWire NegWire
 	// Counters are the zone's query counters for the fast path's denials,
 	// which live outside the snapshot like a Name's (server/counters.go).
 	Counters any // *server.zoneCounters
@@ -161,7 +161,7 @@ func buildZone(zs *schema.ZoneState, regions map[string]*schema.RegionState, idx
 	neg := *z.SOA
 	neg.Hdr.Ttl = min(t.TTL, t.Minimum)
 	z.NegSOA = &neg
-	z.NegWire = negWire(neg)
+	z.NegWire = negWire(origin, neg)
 	apex := z.node(origin, origin)
 	apex.RRsets[dns.TypeSOA] = []dns.RR{z.SOA}
 	apex.RRsets[dns.TypeNS] = ns
