@@ -1,7 +1,7 @@
 package plan
 
 import (
-	"strings"
+	"encoding/binary"
 
 	"github.com/miekg/dns"
 )
@@ -23,12 +23,11 @@ type NegWire struct {
 // negWire returns the negative SOA of the zone at apex for the fast path;
 // its Wire is nil when it does not pack (the fast path then declines).
 func negWire(apex string, soa dns.SOA) NegWire {
-	var w NegWire
-	hdr, err := PackAfterOwner(&soa) // a copy: packing writes the header's length
-	if err != nil || len(hdr) < 10 {
+	full, err := PackAfterOwner(&soa) // a copy: packing writes the header's length
+	if err != nil || len(full) < 10+20 {
 		return NegWire{}
 	}
-	w.Wire = append(w.Wire, hdr[:10]...) // type, class, TTL, data length
+	w := NegWire{Wire: append([]byte(nil), full[:10]...)} // type, class, TTL, data length
 	for i, name := range []string{soa.Ns, soa.Mbox} {
 		labels, underApex, ok := namePart(apex, name)
 		if !ok {
@@ -40,16 +39,8 @@ func negWire(apex string, soa dns.SOA) NegWire {
 			w.Wire = append(w.Wire, 0, 0)
 		}
 	}
-	var tail [20]byte // serial, refresh, retry, expire, minimum
-	for i, v := range []uint32{soa.Serial, soa.Refresh, soa.Retry, soa.Expire, soa.Minttl} {
-		tail[4*i], tail[4*i+1], tail[4*i+2], tail[4*i+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-	}
-	w.Wire = append(w.Wire, tail[:]...)
-	rdlen := len(w.Wire) - 10
-	if rdlen > 0xffff {
-		return NegWire{}
-	}
-	w.Wire[8], w.Wire[9] = byte(rdlen>>8), byte(rdlen)
+	w.Wire = append(w.Wire, full[len(full)-20:]...) // serial, refresh, retry, expire, minimum
+	binary.BigEndian.PutUint16(w.Wire[8:], uint16(len(w.Wire)-10))
 	return w
 }
 
@@ -57,22 +48,21 @@ func negWire(apex string, soa dns.SOA) NegWire {
 // it, to be followed by a pointer) when it is at or under the apex, else
 // the whole name, uncompressed.
 func namePart(apex, name string) (b []byte, underApex bool, ok bool) {
-	full := make([]byte, 256)
-	n, err := dns.PackDomainName(dns.Fqdn(name), full, 0, nil, false)
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf, 0, nil, false)
 	if err != nil {
 		return nil, false, false
 	}
-	full = full[:n]
 	if apex == "." || !dns.IsSubDomain(apex, name) {
-		return full, false, true
+		return buf[:n], false, true
 	}
-	// The apex's labels end the name, whatever their case: cut them off.
-	a := make([]byte, 256)
-	an, err := dns.PackDomainName(dns.Fqdn(strings.ToLower(apex)), a, 0, nil, false)
-	if err != nil || an > n {
-		return nil, false, false
+	// The apex's labels end the name, whatever their case: keep the ones
+	// before them.
+	off := 0
+	for range dns.CountLabel(name) - dns.CountLabel(apex) {
+		off += 1 + int(buf[off])
 	}
-	return full[:n-an], true, true
+	return buf[:off], true, true
 }
 
 // PackAfterOwner returns rr in wire form without its owner name (type,
